@@ -1,0 +1,42 @@
+# Two commands do everything: `make demo` runs the product, `make test` runs the suite.
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+UV := .tools/bin/uv
+RUN := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==0.13.9"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+# The embedded default: SQLite, tasks in-process, a seeded demo; no services needed.
+DEMO := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=1 TIERLINE_PUBLIC_PORT=$(PORT) $(RUN)
+demo: install
+	@$(DEMO) manage.py migrate --noinput
+	@$(DEMO) manage.py seed_demo
+	@$(DEMO) manage.py runserver 127.0.0.1:$(PORT)
+
+# The whole suite; uses DATABASE_URL and REDIS_URL when set, SQLite and in-process tasks otherwise.
+test: install
+	$(RUN) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_DEBUG=1 $(RUN) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .tools db.sqlite3 var/

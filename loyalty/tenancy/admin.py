@@ -1,0 +1,95 @@
+"""Admin registrations: tenants and users on the platform admin; memberships and invitations per tenant."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import Domain, Invitation, Membership, Tenant, User
+from loyalty.tenancy.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "time_zone", "language", "is_active", "created_at"]
+    list_filter = ["is_active", "currency", "language"]
+    search_fields = ["name", "slug", "domains__domain"]
+    inlines = [DomainInline]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_active", "is_superuser", "last_login"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+@admin.register(Membership, site=tenant_admin_site)
+class MembershipAdmin(TenantModelAdmin):
+    """Members join by invitation; here staff change a member's role or partner, or deactivate them."""
+
+    list_display = ["user", "role", "partner", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["user__email", "user__first_name", "user__last_name", "partner__name"]
+    list_select_related = ["user", "partner"]
+    readonly_fields = ["user", "created_at"]
+    fields = ["user", "role", "partner", "is_active", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class InvitationForm(forms.ModelForm):
+    """Checks the service's business rules; the admin builds the fields (scoped choices need a request)."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            invitation_validate(email=cleaned["email"], role=cleaned["role"], partner=cleaned.get("partner"))
+        return cleaned
+
+
+@admin.register(Invitation, site=tenant_admin_site)
+class InvitationAdmin(TenantModelAdmin):
+    form = InvitationForm
+    list_display = ["email", "role", "partner", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "partner__name"]
+    list_select_related = ["partner", "invited_by"]
+    fields = ["email", "role", "partner"]
+    actions = ["resend", "revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: forms.ModelForm, change: bool) -> None:
+        obj.pk = invitation_create(email=obj.email, role=obj.role, partner=obj.partner, invited_by=request.user).pk
+
+    @admin.action(description="Send the selected invitations again")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        sent = 0
+        for invitation in queryset:
+            if invitation.is_pending:
+                invitation_resend(invitation=invitation)
+                sent += 1
+        self.message_user(request, f"{sent} invitation(s) sent again.", messages.SUCCESS)
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        for invitation in queryset:
+            invitation_revoke(invitation=invitation)
+        self.message_user(request, "Invitations revoked.", messages.SUCCESS)

@@ -1,0 +1,72 @@
+"""The two admin sites: the platform admin (superusers, bare host) and each tenant's admin (its staff)."""
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from loyalty.tenancy.models import PROGRAM_ROLES
+
+
+class PlatformAdminSite(admin.AdminSite):
+    site_header = "Tierline platform"
+    site_title = "Tierline platform"
+    index_title = "Tenants and platform settings"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return getattr(request, "tenant", None) is None and request.user.is_active and request.user.is_superuser
+
+
+class TenantAdminSite(admin.AdminSite):
+    """A tenant's admin at `<tenant host>/admin/`, for its program managers and owners.
+
+    Every model registered here uses its scoped default manager, so lists, forms and foreign-key
+    choices only ever show the current tenant's rows.
+    """
+
+    site_title = "Tierline"
+    index_title = "Program administration"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        membership = getattr(request, "membership", None)
+        return (
+            getattr(request, "tenant", None) is not None
+            and request.user.is_active
+            and membership is not None
+            and membership.role in PROGRAM_ROLES
+        )
+
+    def each_context(self, request: HttpRequest) -> dict:
+        context = super().each_context(request)
+        context["site_header"] = f"{request.tenant.name} · Tierline" if getattr(request, "tenant", None) else "Tierline"
+        return context
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Sign-in is allauth's; a signed-in user without a staff role is refused outright."""
+        if request.user.is_authenticated:
+            raise PermissionDenied
+        return redirect_to_login(request.GET.get("next", reverse("admin:index")), reverse("account_login"))
+
+
+# Named "admin" like the platform site: each lives in its own URLconf, and admin templates reverse "admin:…".
+tenant_admin_site = TenantAdminSite(name="admin")
+
+
+class TenantModelAdmin(admin.ModelAdmin):
+    """ModelAdmin for tenant-owned models: permission comes from the member's role, not Django perms."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)

@@ -1,0 +1,48 @@
+"""Resolves the tenant from the host and runs the whole response inside its scope."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http.request import split_domain_port
+from django.template.loader import render_to_string
+
+from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
+
+
+class TenantMiddleware:
+    """`<slug>.<BASE_DOMAIN>` or a custom domain selects a tenant; the bare domain is the platform.
+
+    An unknown host is a 404, never another tenant's page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        host, _port = split_domain_port(request.get_host())
+        request.tenant = None
+        if is_platform_host(host=host):
+            request.urlconf = settings.PLATFORM_URLCONF
+            return self.get_response(request)
+        tenant = tenant_for_host(host=host)
+        if tenant is None:
+            return HttpResponseNotFound(render_to_string("tenancy/unknown_host.html", {"host": host}))
+        request.tenant = tenant
+        # Template rendering happens inside get_response, so the scope covers it too.
+        with tenant_context(tenant):
+            return self.get_response(request)
+
+
+class MembershipMiddleware:
+    """Attaches the signed-in user's membership in the host's tenant as `request.membership` (or None)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.membership = None
+        if request.tenant is not None:
+            request.membership = membership_for_user(user=request.user)
+        return self.get_response(request)

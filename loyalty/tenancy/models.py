@@ -1,0 +1,214 @@
+"""Tenants, their domains, global users, memberships with roles, invitations, and the tenant-owned base model."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from loyalty.tenancy.context import CrossTenantError, current_tenant
+
+# A slug is one DNS label: it becomes <slug>.<BASE_DOMAIN>.
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", _("Use lowercase letters, digits and inner hyphens (a DNS label).")
+)
+RESERVED_SLUGS = frozenset({"www", "admin", "api", "app", "static", "media", "mail", "platform", "status"})
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+def validate_slug_not_reserved(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(_("%(value)s is reserved."), params={"value": value})
+
+
+class Tenant(models.Model):
+    """A vendor running a loyalty program."""
+
+    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator, validate_slug_not_reserved])
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="USD", validators=[RegexValidator(r"^[A-Z]{3}$")])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    brand_colour = models.CharField(
+        max_length=7, default="#1f5fbf", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use #RRGGBB."))]
+    )
+    logo = models.ImageField(upload_to="tenants/logos/", blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Domain(models.Model):
+    """A custom host name that serves a tenant, besides <slug>.<BASE_DOMAIN>."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs) -> None:
+        self.domain = self.domain.strip().lower().rstrip(".")
+        super().save(*args, **kwargs)
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields) -> "User":
+        if not email:
+            raise ValueError("Users need an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> "User":
+        extra_fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person, global to the platform: one email login across every program they belong to."""
+
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class TenantOwnedModel(models.Model):
+    """Base of every tenant-owned model.
+
+    The default manager is scoped to the current tenant and raises when none is active, so a
+    forgotten filter fails closed. `all_tenants` reads across tenants: platform jobs only.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+
+    objects = ScopedManager(tenant="tenant")
+    all_tenants = models.Manager()  # noqa: DJ012 - a second manager, not a field
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        tenant = current_tenant()
+        if self.tenant_id is None:
+            self.tenant = tenant
+        elif self.tenant_id != tenant.pk:
+            raise CrossTenantError(f"{type(self).__name__} of tenant {self.tenant_id} saved while {tenant.pk} active.")
+        self._check_related_tenants()
+        super().save(*args, **kwargs)
+
+    def _check_related_tenants(self) -> None:
+        """Refuse links to another tenant's rows (checked on related objects already loaded)."""
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or not issubclass(field.related_model, TenantOwnedModel):
+                continue
+            related = field.get_cached_value(self, default=None)
+            if related is not None and related.tenant_id != self.tenant_id:
+                raise CrossTenantError(f"{type(self).__name__}.{field.name} points at another tenant's row.")
+
+
+class Role(models.TextChoices):
+    PARTNER_USER = "partner_user", _("Partner user")
+    PARTNER_ADMIN = "partner_admin", _("Partner admin")
+    ACCOUNT_MANAGER = "account_manager", _("Account manager")
+    PROGRAM_MANAGER = "program_manager", _("Program manager")
+    OWNER = "owner", _("Owner")
+
+
+PARTNER_ROLES = frozenset({Role.PARTNER_USER, Role.PARTNER_ADMIN})
+STAFF_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.PROGRAM_MANAGER, Role.OWNER})
+PROGRAM_ROLES = frozenset({Role.PROGRAM_MANAGER, Role.OWNER})
+
+
+class Membership(TenantOwnedModel):
+    """A user's role in one tenant; partner roles also name the partner they act for."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="memberships"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_and_tenant"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role__in=sorted(PARTNER_ROLES), partner__isnull=False)
+                    | (~models.Q(role__in=sorted(PARTNER_ROLES)) & models.Q(partner__isnull=True))
+                ),
+                name="membership_partner_iff_partner_role",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "partner"], name="membership_tenant_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def is_program_staff(self) -> bool:
+        return self.role in PROGRAM_ROLES
+
+
+class Invitation(TenantOwnedModel):
+    """An invitation by email to join a tenant with a role; the emailed link carries a signed, expiring token."""
+
+    email = models.EmailField()
+    role = models.CharField(max_length=32, choices=Role.choices)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "email"], name="invitation_tenant_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.get_role_display()}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,52 @@
+"""Reads of tenants, hosts and memberships."""
+
+from django.conf import settings
+from django.core import signing
+
+from loyalty.tenancy.models import Invitation, Membership, Tenant, User
+
+INVITATION_SALT = "tierline.invitation"
+
+
+def is_platform_host(*, host: str) -> bool:
+    """The bare base domain (and loopback addresses, for probes) serve the platform, not a tenant."""
+    return host in {settings.BASE_DOMAIN, "127.0.0.1", "[::1]"}
+
+
+def tenant_for_host(*, host: str) -> Tenant | None:
+    """The active tenant that serves `host` (`<slug>.<BASE_DOMAIN>` or a custom domain), or None."""
+    host = host.lower().rstrip(".")
+    suffix = f".{settings.BASE_DOMAIN}"
+    if host.endswith(suffix):
+        label = host[: -len(suffix)]
+        if "." in label:
+            return None
+        return Tenant.objects.filter(slug=label, is_active=True).first()
+    return Tenant.objects.filter(domains__domain=host, is_active=True).first()
+
+
+def tenant_base_url(*, tenant: Tenant) -> str:
+    """The absolute URL of a tenant's site, for links in emails and tasks."""
+    port = f":{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else ""
+    return f"{settings.PUBLIC_SCHEME}://{tenant.slug}.{settings.BASE_DOMAIN}{port}"
+
+
+def membership_for_user(*, user: User) -> Membership | None:
+    """The user's active membership in the current tenant."""
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, is_active=True).select_related("partner").first()
+
+
+def invitation_token(*, invitation: Invitation) -> str:
+    return signing.dumps({"invitation": invitation.pk, "tenant": invitation.tenant_id}, salt=INVITATION_SALT)
+
+
+def invitation_from_token(*, token: str) -> Invitation | None:
+    """The current tenant's invitation a token names, or None when the token is forged, expired or foreign."""
+    max_age = settings.INVITATION_VALID_DAYS * 24 * 3600
+    try:
+        payload = signing.loads(token, salt=INVITATION_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    return Invitation.objects.filter(pk=payload.get("invitation")).select_related("partner").first()

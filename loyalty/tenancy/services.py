@@ -1,0 +1,100 @@
+"""Writes of memberships and invitations."""
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.tenancy.models import PARTNER_ROLES, Invitation, Membership, Role, User
+from loyalty.tenancy.tasks import enqueue_on_commit, invitation_send
+
+if TYPE_CHECKING:
+    from partners.models import Partner
+
+
+def invitation_validate(*, email: str, role: str, partner: "Partner | None") -> None:
+    """The business rules of an invitation; raises ValidationError keyed by field."""
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role.")})
+    if role in PARTNER_ROLES and partner is None:
+        raise ValidationError({"partner": _("Partner roles need a partner.")})
+    if role not in PARTNER_ROLES and partner is not None:
+        raise ValidationError({"partner": _("Only partner roles belong to a partner.")})
+    if Membership.objects.filter(user__email__iexact=email.strip(), is_active=True).exists():
+        raise ValidationError({"email": _("This person is already a member of the program.")})
+
+
+@transaction.atomic
+def invitation_create(
+    *, email: str, role: str, partner: "Partner | None" = None, invited_by: User | None
+) -> Invitation:
+    """Invite `email` to the current tenant with `role`; earlier pending invitations for it are revoked."""
+    email = email.strip().lower()
+    invitation_validate(email=email, role=role, partner=partner)
+    now = timezone.now()
+    Invitation.objects.filter(email=email, accepted_at=None, revoked_at=None).update(revoked_at=now)
+    invitation = Invitation(
+        email=email,
+        role=role,
+        partner=partner,
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
+    invitation.full_clean()
+    invitation.save()
+    enqueue_on_commit(invitation_send, invitation_id=invitation.pk)
+    return invitation
+
+
+def invitation_resend(*, invitation: Invitation) -> None:
+    if not invitation.is_pending:
+        raise ValidationError(_("Only pending invitations can be sent again."))
+    enqueue_on_commit(invitation_send, invitation_id=invitation.pk)
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Turn a pending invitation into an active membership for `user`, whose email must match."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_pending:
+        raise ValidationError(_("This invitation has expired, was revoked or was already used."))
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationError(_("This invitation was sent to another email address."))
+    membership = Membership.objects.filter(user=user).first()
+    if membership is None:
+        membership = Membership(user=user)
+    elif membership.is_active:
+        raise ValidationError(_("You are already a member of this program."))
+    membership.role = invitation.role
+    membership.partner = invitation.partner
+    membership.is_active = True
+    membership.save()
+    # Following the emailed link proves the address.
+    EmailAddress.objects.update_or_create(
+        user=user, email=invitation.email, defaults={"verified": True, "primary": True}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_signup(*, invitation: Invitation, password: str, first_name: str = "", last_name: str = "") -> User:
+    """Create the invitee's account (they have none yet) and accept the invitation with it."""
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ValidationError(_("An account with this email exists: sign in to accept."))
+    user = User.objects.create_user(invitation.email, password, first_name=first_name, last_name=last_name)
+    invitation_accept(invitation=invitation, user=user)
+    return user

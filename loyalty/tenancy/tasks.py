@@ -1,0 +1,58 @@
+"""Celery plumbing for tenant work: a task base that activates the tenant, and on-commit enqueueing.
+
+Tenant tasks take `tenant_id` as a keyword argument; the base class loads that tenant and runs the body
+inside its scope, so scoped managers work in workers exactly as in requests.
+"""
+
+from typing import Any
+
+from celery import Task, shared_task
+from django.core import mail
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from loyalty.tenancy.context import current_tenant, tenant_context
+from loyalty.tenancy.models import Tenant
+
+
+class TenantTask(Task):
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tenant_id = kwargs.get("tenant_id")
+        if tenant_id is None:
+            raise TypeError(f"{self.name} is a tenant task: pass tenant_id=… as a keyword argument.")
+        tenant = Tenant.objects.get(pk=tenant_id, is_active=True)
+        with tenant_context(tenant):
+            return super().__call__(*args, **kwargs)
+
+
+def tenant_task(**options: Any) -> Any:
+    """`shared_task` whose body runs inside the scope of its `tenant_id` keyword argument."""
+    return shared_task(base=TenantTask, **options)
+
+
+def enqueue_on_commit(task: Task, /, **kwargs: Any) -> None:
+    """Queue a tenant task for the current tenant once the surrounding transaction commits."""
+    tenant_id = current_tenant().pk
+    transaction.on_commit(lambda: task.delay(tenant_id=tenant_id, **kwargs))
+
+
+@tenant_task(name="tenancy.invitation_send")
+def invitation_send(*, tenant_id: int, invitation_id: int) -> None:
+    """Email an invitation link to the invitee."""
+    from loyalty.tenancy.models import Invitation
+    from loyalty.tenancy.selectors import invitation_token, tenant_base_url
+
+    invitation = Invitation.objects.select_related("partner", "invited_by").get(pk=invitation_id)
+    if not invitation.is_pending:
+        return
+    tenant = current_tenant()
+    context = {
+        "invitation": invitation,
+        "tenant": tenant,
+        "accept_url": f"{tenant_base_url(tenant=tenant)}/invitations/{invitation_token(invitation=invitation)}/",
+    }
+    subject = render_to_string("tenancy/email/invitation_subject.txt", context).strip()
+    body = render_to_string("tenancy/email/invitation_message.txt", context)
+    mail.send_mail(subject, body, None, [invitation.email])

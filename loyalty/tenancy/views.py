@@ -1,0 +1,104 @@
+"""Invitation acceptance and the health check."""
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from loyalty.tenancy.forms import InvitationSignupForm
+from loyalty.tenancy.models import User
+from loyalty.tenancy.selectors import invitation_from_token
+from loyalty.tenancy.services import invitation_accept, invitation_signup
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
+    """Accept an invitation: sign in as the invited address, or create the account if there is none."""
+    invitation = invitation_from_token(token=token)
+    if invitation is None:
+        raise Http404
+    context = {"invitation": invitation, "problem": None}
+    if not invitation.is_pending:
+        context["problem"] = _("This invitation has expired, was revoked or was already used.")
+        return render(request, "tenancy/invitation.html", context, status=410)
+    has_account = User.objects.filter(email__iexact=invitation.email).exists()
+    if request.user.is_authenticated:
+        if request.user.email.lower() != invitation.email.lower():
+            context["problem"] = _("You are signed in as %(current)s, but this invitation is for %(invited)s.") % {
+                "current": request.user.email,
+                "invited": invitation.email,
+            }
+            return render(request, "tenancy/invitation.html", context, status=403)
+        if request.method == "POST":
+            try:
+                invitation_accept(invitation=invitation, user=request.user)
+            except ValidationError as error:
+                context["problem"] = " ".join(error.messages)
+                return render(request, "tenancy/invitation.html", context, status=409)
+            messages.success(request, _("Welcome to %(program)s.") % {"program": request.tenant.name})
+            return redirect("portal:home")
+        return render(request, "tenancy/invitation.html", context)
+    if has_account:
+        context["sign_in_first"] = True
+        return render(request, "tenancy/invitation.html", context)
+    form = InvitationSignupForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_signup(
+                invitation=invitation,
+                password=form.cleaned_data["password1"],
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+            )
+        except ValidationError as error:
+            context["problem"] = " ".join(error.messages)
+            return render(request, "tenancy/invitation.html", context, status=409)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome to %(program)s.") % {"program": request.tenant.name})
+        return redirect("portal:home")
+    context["form"] = form
+    return render(request, "tenancy/invitation.html", context, status=400 if form.errors else 200)
+
+
+def _database_state() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        logger.exception("Health check: database unreachable")
+        return "down"
+    return "ok"
+
+
+def _broker_state() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "in-process"
+    from loyalty.celery import app
+
+    try:
+        with app.connection_for_write() as broker:
+            broker.ensure_connection(max_retries=1, timeout=2)
+    except Exception:
+        logger.exception("Health check: broker unreachable")
+        return "down"
+    return "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database (and the broker, when one is configured) answer; 503 otherwise."""
+    checks = {"database": _database_state(), "broker": _broker_state()}
+    healthy = all(state != "down" for state in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503)

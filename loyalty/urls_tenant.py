@@ -1,0 +1,14 @@
+"""URLs of a tenant's host: the portal, sign-in, invitations, and the tenant's admin."""
+
+from django.urls import include, path
+
+from loyalty.tenancy.admin_sites import tenant_admin_site
+from loyalty.tenancy.views import healthz, invitation_detail
+
+urlpatterns = [
+    path("", include("portal.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", tenant_admin_site.urls),
+    path("invitations/<str:token>/", invitation_detail, name="invitation"),
+    path("healthz", healthz, name="healthz"),
+]
