@@ -1,5 +1,8 @@
 """The two admin sites: the platform admin (superusers, bare host) and each tenant's admin (its staff)."""
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -42,8 +45,20 @@ class TenantAdminSite(admin.AdminSite):
         context["site_header"] = f"{request.tenant.name} · Tierline" if getattr(request, "tenant", None) else "Tierline"
         return context
 
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        """A signed-in user without a staff role here gets 403, not the admin's login form."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        return guarded
+
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        """Sign-in is allauth's; a signed-in user without a staff role is refused outright."""
+        """Sign-in is allauth's, on the tenant's host."""
         if request.user.is_authenticated:
             raise PermissionDenied
         return redirect_to_login(request.GET.get("next", reverse("admin:index")), reverse("account_login"))

@@ -1,0 +1,108 @@
+"""Fixture worlds: two tenants (acme, globex), each with every role, and an outsider with no membership."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from loyalty.celery import app as celery_app
+from loyalty.tenancy.models import Role, Tenant, User
+from partners.models import Partner, PartnerType
+from tests.factories import MembershipFactory, PartnerFactory, PartnerTypeFactory, TenantFactory, UserFactory
+
+
+@dataclass
+class World:
+    """One tenant's cast: staff of every role, a partner with its admin and user, and a partner nobody manages."""
+
+    tenant: Tenant
+    owner: User
+    manager: User
+    account_manager: User
+    partner_admin: User
+    partner_user: User
+    partner_type: PartnerType
+    partner: Partner
+    unmanaged_partner: Partner
+
+    @property
+    def host(self) -> str:
+        return f"{self.tenant.slug}.localhost"
+
+    def user_for(self, role: Role) -> User:
+        return {
+            Role.OWNER: self.owner,
+            Role.PROGRAM_MANAGER: self.manager,
+            Role.ACCOUNT_MANAGER: self.account_manager,
+            Role.PARTNER_ADMIN: self.partner_admin,
+            Role.PARTNER_USER: self.partner_user,
+        }[role]
+
+
+def build_world(slug: str) -> World:
+    tenant = TenantFactory(slug=slug, name=f"{slug.title()} Program")
+    account_manager = UserFactory(email=f"am@{slug}.test")
+    partner_type = PartnerTypeFactory(tenant=tenant, code="reseller", name="Reseller")
+    partner = PartnerFactory(
+        tenant=tenant, name=f"{slug.title()} Partner One", partner_type=partner_type, account_manager=account_manager
+    )
+    unmanaged_partner = PartnerFactory(tenant=tenant, name=f"{slug.title()} Partner Two", partner_type=partner_type)
+    return World(
+        tenant=tenant,
+        owner=MembershipFactory(tenant=tenant, user__email=f"owner@{slug}.test", role=Role.OWNER).user,
+        manager=MembershipFactory(tenant=tenant, user__email=f"pm@{slug}.test", role=Role.PROGRAM_MANAGER).user,
+        account_manager=MembershipFactory(tenant=tenant, user=account_manager, role=Role.ACCOUNT_MANAGER).user,
+        partner_admin=MembershipFactory(
+            tenant=tenant, user__email=f"admin@partner.{slug}.test", role=Role.PARTNER_ADMIN, partner=partner
+        ).user,
+        partner_user=MembershipFactory(
+            tenant=tenant, user__email=f"user@partner.{slug}.test", role=Role.PARTNER_USER, partner=partner
+        ).user,
+        partner_type=partner_type,
+        partner=partner,
+        unmanaged_partner=unmanaged_partner,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Hashing is deliberately slow; tests only need it to round-trip."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Tasks run in the test's process unless a test starts a real worker (see tests/tenancy/test_tasks.py)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def acme(db: None) -> World:
+    return build_world("acme")
+
+
+@pytest.fixture
+def globex(db: None) -> World:
+    return build_world("globex")
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    """A signed-up person who belongs to no program."""
+    return UserFactory(email="outsider@example.com")
+
+
+@pytest.fixture
+def client_for():
+    """A test client on `world`'s host, signed in as `user` when given."""
+
+    def make(world: World, user: User | None = None) -> Client:
+        client = Client(HTTP_HOST=world.host)
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make

@@ -1,0 +1,103 @@
+"""factory_boy factories. Tenant-owned factories create their rows inside their tenant's context."""
+
+from datetime import timedelta
+from typing import Any
+
+import factory
+from allauth.account.models import EmailAddress
+from django.utils import timezone
+
+from loyalty.tenancy.context import current_tenant, tenant_context
+from loyalty.tenancy.models import Domain, Invitation, Membership, Role, Tenant, User
+from partners.models import Partner, PartnerType
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"vendor{n}")
+    name = factory.LazyAttribute(lambda tenant: f"{tenant.slug.title()} Program")
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Domain
+
+    tenant = factory.SubFactory(TenantFactory)
+    domain = factory.Sequence(lambda n: f"partners{n}.vendor.test")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ["email"]
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified_email(user: User, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            user.save()
+            EmailAddress.objects.get_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
+
+
+class TenantOwnedFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        abstract = True
+
+    tenant = factory.LazyFunction(current_tenant)
+
+    @classmethod
+    def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Any:
+        with tenant_context(kwargs["tenant"]):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class PartnerTypeFactory(TenantOwnedFactory):
+    class Meta:
+        model = PartnerType
+
+    code = factory.Sequence(lambda n: f"type{n}")
+    name = factory.LazyAttribute(lambda partner_type: partner_type.code.title())
+
+
+class PartnerFactory(TenantOwnedFactory):
+    class Meta:
+        model = Partner
+
+    external_id = factory.Sequence(lambda n: f"CRM-{n:05d}")
+    name = factory.Faker("company")
+    partner_type = factory.SubFactory(PartnerTypeFactory, tenant=factory.SelfAttribute("..tenant"))
+    region = "EMEA"
+
+
+class MembershipFactory(TenantOwnedFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    role = Role.PARTNER_USER
+    partner = factory.Maybe(
+        factory.LazyAttribute(lambda membership: membership.role in {Role.PARTNER_USER, Role.PARTNER_ADMIN}),
+        yes_declaration=factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant")),
+        no_declaration=None,
+    )
+
+
+class InvitationFactory(TenantOwnedFactory):
+    class Meta:
+        model = Invitation
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.PROGRAM_MANAGER
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

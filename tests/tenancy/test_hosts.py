@@ -1,0 +1,57 @@
+"""Host resolution: a known host serves its tenant, anything else is a 404, never another tenant's page."""
+
+import pytest
+from django.test import Client
+
+from loyalty.tenancy.models import Tenant
+from tests.conftest import World
+from tests.factories import DomainFactory
+
+
+def test_known_slug_serves_its_tenant(acme: World, globex: World, client_for) -> None:
+    response = client_for(acme, acme.manager).get("/")
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant == acme.tenant
+    assert b"Acme Partner One" in response.content
+    assert b"Globex" not in response.content
+
+
+@pytest.mark.parametrize("host", ["nobody.localhost", "acme.globex.localhost", "acme.localhost.evil.test"])
+def test_unknown_host_is_404(acme: World, host: str, settings) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    response = Client(HTTP_HOST=host).get("/accounts/login/")
+    assert response.status_code == 404
+    assert b"Acme" not in response.content
+
+
+def test_host_outside_allowed_hosts_is_refused(acme: World) -> None:
+    response = Client(HTTP_HOST="attacker.test").get("/")
+    assert response.status_code == 400
+
+
+def test_inactive_tenant_is_404(acme: World) -> None:
+    Tenant.objects.filter(pk=acme.tenant.pk).update(is_active=False)
+    assert Client(HTTP_HOST="acme.localhost").get("/accounts/login/").status_code == 404
+
+
+def test_custom_domain_serves_its_tenant(acme: World, settings) -> None:
+    DomainFactory(tenant=acme.tenant, domain="Loyalty.Acme-Networks.test")
+    settings.ALLOWED_HOSTS = [".localhost", "loyalty.acme-networks.test"]
+    client = Client(HTTP_HOST="loyalty.acme-networks.test")
+    client.force_login(acme.manager)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant == acme.tenant
+
+
+def test_host_port_and_case_are_ignored(acme: World) -> None:
+    response = Client(HTTP_HOST="ACME.localhost:8000").get("/accounts/login/")
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant == acme.tenant
+
+
+def test_bare_domain_is_the_platform(acme: World) -> None:
+    response = Client(HTTP_HOST="localhost").get("/")
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant is None
+    assert b"Acme" not in response.content
