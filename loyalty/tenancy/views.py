@@ -2,7 +2,6 @@
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from loyalty.celery import app
 from loyalty.tenancy.forms import InvitationSignupForm
 from loyalty.tenancy.models import User
 from loyalty.tenancy.selectors import invitation_from_token
@@ -82,10 +82,8 @@ def _database_state() -> str:
 
 
 def _broker_state() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if app.conf.task_always_eager:
         return "in-process"
-    from loyalty.celery import app
-
     try:
         with app.connection_for_write() as broker:
             broker.ensure_connection(max_retries=1, timeout=2)

@@ -1,0 +1,76 @@
+"""The demo seed: two tenants with every role, idempotent, and every printed login works."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.test import Client
+
+from loyalty.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
+from loyalty.tenancy.models import Membership, Role, Tenant, User
+from partners.models import Partner, PartnerType
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    output = StringIO()
+    call_command("seed_demo", stdout=output)
+    return output.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "tenants": Tenant.objects.count(),
+        "users": User.objects.count(),
+        "memberships": Membership.all_tenants.count(),
+        "partners": Partner.all_tenants.count(),
+        "partner_types": PartnerType.all_tenants.count(),
+    }
+
+
+def test_seed_is_idempotent(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _seed()
+    first = _counts()
+    _seed()
+    assert _counts() == first
+    assert first["tenants"] == 2
+    assert first["partners"] == 22
+    assert first["partner_types"] == 8
+
+
+@pytest.mark.parametrize("slug", ["acme", "globex"])
+@pytest.mark.parametrize(
+    ("login", "role"),
+    [
+        ("owner", Role.OWNER),
+        ("manager", Role.PROGRAM_MANAGER),
+        ("am", Role.ACCOUNT_MANAGER),
+        ("partner", Role.PARTNER_ADMIN),
+    ],
+)
+def test_printed_logins_work_with_their_roles(slug: str, login: str, role: Role) -> None:
+    _seed()
+    email = f"{login}@{slug}.example"
+    client = Client(HTTP_HOST=f"{slug}.localhost")
+    response = client.post("/accounts/login/", {"login": email, "password": DEMO_PASSWORD})
+    assert response.status_code == 302, response.content
+    assert client.get("/").status_code == 200
+    membership = Membership.all_tenants.get(user__email=email)
+    assert (membership.tenant.slug, membership.role) == (slug, role)
+
+
+def test_platform_admin_login_is_a_superuser() -> None:
+    _seed()
+    assert authenticate(email=PLATFORM_ADMIN_EMAIL, password=DEMO_PASSWORD).is_superuser
+
+
+def test_seed_prints_where_to_sign_in(settings) -> None:
+    settings.PUBLIC_PORT = "8000"
+    printed = _seed()
+    assert "http://acme.localhost:8000/accounts/login/" in printed
+    assert "http://globex.localhost:8000/accounts/login/" in printed
+    assert f"http://localhost:8000/admin/  ({PLATFORM_ADMIN_EMAIL})" in printed
+    assert f"Password for every login: {DEMO_PASSWORD}" in printed
