@@ -1,4 +1,4 @@
-"""Invitations: staff invite by email; the link creates or joins an account; it works once, on its own tenant."""
+"""Identities: invitations by email (create or join an account, once, on its own tenant), sign-in, reset, sign-out."""
 
 from datetime import timedelta
 
@@ -174,3 +174,18 @@ def test_login_by_email_works_on_a_tenant_host(acme: World) -> None:
     response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/").status_code == 403  # signed in, but not a member of acme
+
+
+def test_password_reset_link_points_at_the_tenant_host(acme: World) -> None:
+    client = Client(HTTP_HOST=acme.host)
+    response = client.post("/accounts/password/reset/", {"email": acme.partner_user.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    assert "http://acme.localhost/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def test_logout_ends_the_session(acme: World, client_for) -> None:
+    client = client_for(acme, acme.partner_user)
+    assert client.get("/").status_code == 200
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/").status_code == 302
