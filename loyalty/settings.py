@@ -182,6 +182,11 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Uploaded files (evidence, images) live outside the web root and are served by views that check access.
 MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
+EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+# Activities may be dated slightly ahead (time zones, clock skew), never further.
+ACTIVITY_FUTURE_TOLERANCE_HOURS = 24
+
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.context import current_tenant
+from partners.evidence import evidence_path
 from loyalty.tenancy.models import Role, TenantOwnedModel
 
 
@@ -69,3 +70,129 @@ class Partner(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ActivityKind(models.TextChoices):
+    SALE = "sale", _("Sale")
+    DEAL_REGISTRATION = "deal_registration", _("Deal registration")
+    TRAINING = "training", _("Training")
+    CERTIFICATION = "certification", _("Certification")
+    MARKETING = "marketing", _("Marketing")
+    REFERRAL = "referral", _("Referral")
+    CUSTOM = "custom", _("Custom")
+
+
+class Activity(TenantOwnedModel):
+    """Something a partner did that may earn points and count towards a tier."""
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        CSV = "csv", _("CSV import")
+        CLAIM = "claim", _("Claim")
+        ADMIN = "admin", _("Admin")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities")
+    kind = models.CharField(max_length=32, choices=ActivityKind.choices)
+    occurred_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    product_sku = models.CharField(max_length=100, blank=True)
+    product_category = models.CharField(max_length=100, blank=True)
+    code = models.CharField(max_length=100, blank=True, help_text=_("Course or certification id."))
+    valid_until = models.DateField(null=True, blank=True, help_text=_("When a certification lapses."))
+    source = models.CharField(max_length=16, choices=Source.choices)
+    external_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    evidence = models.FileField(upload_to=evidence_path, blank=True, max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        verbose_name_plural = "activities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="activity_external_id_unique_per_tenant_and_source",
+            ),
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gt=0), name="activity_amount_positive"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="activity_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "kind", "occurred_at"], name="activity_partner_kind_time"),
+            models.Index(fields=["tenant", "status", "occurred_at"], name="activity_status_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.partner_id} on {self.occurred_at:%Y-%m-%d}"
+
+
+class ActivityStatusChange(TenantOwnedModel):
+    """Who moved an activity from one status to another, when and why."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=Activity.Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["tenant", "activity"], name="activity_change_activity")]
+
+
+class Claim(TenantOwnedModel):
+    """A partner member's request for credit, backed by evidence; it becomes an activity when approved."""
+
+    class Type(models.TextChoices):
+        SALE = "sale", _("Sale")
+        TRAINING = "training", _("Training")
+        CERTIFICATION = "certification", _("Certification")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    claim_type = models.CharField(max_length=16, choices=Type.choices)
+    activity = models.OneToOneField(Activity, on_delete=models.PROTECT, related_name="claim")
+    invoice_number = models.CharField(max_length=100, blank=True)
+    invoice_date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    duplicate_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    review_reasons = models.JSONField(default=list, blank=True, help_text=_("Why the claim waits for review."))
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "submitted_at"], name="claim_status_time"),
+            models.Index(fields=["tenant", "invoice_number"], name="claim_invoice"),
+            models.Index(fields=["tenant", "partner", "amount", "invoice_date"], name="claim_partner_amount_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_claim_type_display()} claim {self.pk}"
+
+    @property
+    def is_flagged_duplicate(self) -> bool:
+        return self.duplicate_of_id is not None

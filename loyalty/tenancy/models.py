@@ -1,11 +1,12 @@
 """Tenants, their domains, global users, memberships with roles, invitations, and the tenant-owned base model."""
 
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +32,12 @@ def validate_slug_not_reserved(value: str) -> None:
 
 
 class Tenant(models.Model):
-    """A vendor running a loyalty program."""
+    """A vendor running a loyalty program, with its program-wide settings."""
+
+    class PointsExpiry(models.TextChoices):
+        NEVER = "never", _("Points never expire")
+        MONTHS_AFTER_EARNING = "months", _("A number of months after they are earned")
+        END_OF_FOLLOWING_YEAR = "following_year", _("At the end of the year after they are earned")
 
     slug = models.CharField(max_length=63, unique=True, validators=[slug_validator, validate_slug_not_reserved])
     name = models.CharField(max_length=200)
@@ -44,6 +50,27 @@ class Tenant(models.Model):
     logo = models.ImageField(upload_to="tenants/logos/", blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    point_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("What one point is worth in the program's currency, for liability reporting."),
+    )
+    points_expiry = models.CharField(max_length=16, choices=PointsExpiry.choices, default=PointsExpiry.MONTHS_AFTER_EARNING)
+    points_expiry_months = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
+    claim_review_threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Claims above this amount always wait for review. Empty: no threshold."),
+    )
+    claims_auto_approve = models.BooleanField(
+        default=False,
+        help_text=_("Approve claims at once when they are under the threshold and resemble no earlier claim."),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,0 +1,23 @@
+"""The only places ledger rows are locked. Locks are taken account first, then lots in consumption order."""
+
+from django.db.models import F, QuerySet
+
+from loyalty.ledger.models import PointsAccount, PointsLot
+
+
+def account_lock(*, account_id: int) -> PointsAccount:
+    """Lock one account row for the rest of the transaction; every posting to it goes through here."""
+    return PointsAccount.objects.select_for_update().get(pk=account_id)
+
+
+def lots_lock_open(*, account_id: int) -> QuerySet[PointsLot]:
+    """The account's lots with points left, locked, first-to-expire first (never-expiring last)."""
+    return (
+        PointsLot.objects.select_for_update()
+        .filter(account_id=account_id, remaining__gt=0)
+        .order_by(F("expires_at").asc(nulls_last=True), "earned_at", "pk")
+    )
+
+
+def lot_lock(*, lot_id: int) -> PointsLot:
+    return PointsLot.objects.select_for_update().get(pk=lot_id)

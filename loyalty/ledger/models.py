@@ -1,0 +1,218 @@
+"""The points ledger: accounts, append-only entries, lots for expiry, their allocations, and earning rules.
+
+Only `loyalty.ledger.services.points_post` writes accounts, entries, lots and allocations.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from loyalty.tenancy.models import TenantOwnedModel
+from partners.models import ActivityKind
+
+
+class AppendOnlyError(Exception):
+    """Ledger entries are never updated or deleted; a correction is a new entry."""
+
+
+class PointsAccount(TenantOwnedModel):
+    """A partner's points: `balance` always equals the sum of its entries and of its lots' remaining points."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="points_accounts")
+    balance = models.BigIntegerField(default=0)
+    lifetime_earned = models.BigIntegerField(default=0)
+    lifetime_redeemed = models.BigIntegerField(default=0)
+    # Head of the hash chain over this account's entries: tampering with any entry breaks it.
+    chain_head = models.CharField(max_length=64, default="", editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "partner"], name="points_account_one_per_partner"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="points_account_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Points of partner {self.partner_id}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    REDEEM = "redeem", _("Redeemed")
+    REFUND = "refund", _("Refunded")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjustment")
+    REVERSE = "reverse", _("Reversal")
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        raise AppendOnlyError("Ledger entries cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Ledger entries cannot be deleted.")
+
+
+AppendOnlyManager = models.Manager.from_queryset(LedgerEntryQuerySet)
+
+
+class LedgerEntry(TenantOwnedModel):
+    """One movement of points. Append-only: the model, its queryset and (on the database) a trigger refuse changes."""
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    points = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    effective_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    memo = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=200)
+    # The cause: an activity and the rule that priced it, the entry this one reverses, or the lot that expired.
+    activity = models.ForeignKey(
+        "partners.Activity", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    earning_rule = models.ForeignKey(
+        "ledger.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
+    expired_lot = models.ForeignKey(
+        "ledger.PointsLot", on_delete=models.PROTECT, null=True, blank=True, related_name="expiry_entries"
+    )
+    entry_hash = models.CharField(max_length=64, editable=False)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=AppendOnlyManager)
+    all_tenants = AppendOnlyManager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="ledger_entry_idempotency_key_unique"),
+            models.CheckConstraint(condition=~Q(points=0), name="ledger_entry_points_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_entry_balance_after_not_negative"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["earn", "refund"], points__gt=0)
+                    | Q(kind__in=["redeem", "expire"], points__lt=0)
+                    | Q(kind__in=["adjust", "reverse"])
+                ),
+                name="ledger_entry_sign_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="reverse", reverses__isnull=False) | ~Q(kind="reverse"),
+                name="ledger_entry_reversal_names_its_entry",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "account", "created_at"], name="ledger_entry_account_time"),
+            models.Index(fields=["tenant", "activity"], name="ledger_entry_activity"),
+            models.Index(fields=["tenant", "earning_rule", "account", "effective_at"], name="ledger_entry_rule_cap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Ledger entries cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Ledger entries cannot be deleted.")
+
+
+class PointsLot(TenantOwnedModel):
+    """Points credited together, expiring together; debits consume lots first-to-expire."""
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
+    points = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    earned_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = [F("expires_at").asc(nulls_last=True), "earned_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="points_lot_points_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("points")), name="points_lot_remaining_in_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "account", "expires_at"], name="points_lot_account_expiry"),
+            models.Index(
+                fields=["tenant", "expires_at"], condition=Q(remaining__gt=0), name="points_lot_open_by_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lot {self.pk}: {self.remaining}/{self.points}"
+
+
+class LotAllocation(TenantOwnedModel):
+    """How many points a debit took from a lot, so that its reversal or refund puts them back."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="lot_allocation_points_not_zero")]
+        indexes = [models.Index(fields=["tenant", "entry"], name="lot_allocation_entry")]
+
+
+class EarningRule(TenantOwnedModel):
+    """How many points an approved activity earns; several rules may apply to one activity (base rate + SPIFF)."""
+
+    class Basis(models.TextChoices):
+        PER_ACTIVITY = "per_activity", _("Points per activity")
+        PER_CURRENCY_UNIT = "per_currency_unit", _("Points per unit of currency")
+        PER_QUANTITY = "per_quantity", _("Points per unit of quantity")
+
+    class CapPeriod(models.TextChoices):
+        MONTH = "month", _("Per month")
+        QUARTER = "quarter", _("Per quarter")
+        YEAR = "year", _("Per year")
+        EVER = "ever", _("Over the rule's life")
+
+    name = models.CharField(max_length=200)
+    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices)
+    partner_types = models.ManyToManyField(
+        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
+    )
+    product_categories = models.JSONField(default=list, blank=True, help_text=_("Empty: every category."))
+    minimum_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    code = models.CharField(max_length=100, blank=True, help_text=_("Only activities with this code. Empty: any."))
+    basis = models.CharField(max_length=32, choices=Basis.choices)
+    rate = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))])
+    applies_tier_multiplier = models.BooleanField(default=True)
+    valid_from = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: first day."))
+    valid_until = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: last day."))
+    cap_points = models.PositiveIntegerField(null=True, blank=True, help_text=_("Most points per partner per period."))
+    cap_period = models.CharField(max_length=16, choices=CapPeriod.choices, default=CapPeriod.YEAR)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["activity_kind", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gt=0), name="earning_rule_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="earning_rule_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "activity_kind", "is_active"], name="earning_rule_kind")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,313 @@
+"""Every movement of points: posting (the only writer of the ledger), adjustments, reversals and expiry."""
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.ledger.lock_objects import account_lock, lot_lock, lots_lock_open
+from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
+from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.models import Tenant, User
+from partners.models import Activity, Partner
+
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
+CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFUND})
+DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE})
+
+
+class InsufficientPointsError(ValidationError):
+    """The account does not hold the points a debit needs."""
+
+
+class IdempotencyConflictError(ValidationError):
+    """The idempotency key was already used for a different movement."""
+
+
+def validate_idempotency_key(key: str) -> None:
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY_PATTERN.match(key):
+        raise ValidationError(
+            {"idempotency_key": _("Use 1 to 200 letters, digits and . _ : / @ - (starting with a letter or digit).")}
+        )
+
+
+def points_account_for(*, partner: Partner) -> PointsAccount:
+    """The partner's account, created on first use (a unique constraint makes this safe under concurrency)."""
+    account, _created = PointsAccount.objects.get_or_create(partner=partner)
+    return account
+
+
+def lot_expiry_for(*, tenant: Tenant, earned_at: datetime) -> datetime | None:
+    """When points earned at `earned_at` expire under the tenant's rule (None: never)."""
+    if tenant.points_expiry == Tenant.PointsExpiry.NEVER:
+        return None
+    if tenant.points_expiry == Tenant.PointsExpiry.MONTHS_AFTER_EARNING:
+        return earned_at + relativedelta(months=tenant.points_expiry_months)
+    local_year = earned_at.astimezone(ZoneInfo(tenant.time_zone)).year
+    return datetime(local_year + 2, 1, 1, tzinfo=ZoneInfo(tenant.time_zone)).astimezone(UTC)
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
+def entry_hash(*, previous_hash: str, entry: LedgerEntry) -> str:
+    """The entry's link in its account's hash chain: any later change to a hashed field breaks the chain."""
+    fields = [
+        previous_hash,
+        entry.tenant_id,
+        entry.account_id,
+        entry.kind,
+        entry.points,
+        entry.balance_after,
+        _utc(entry.created_at),
+        _utc(entry.effective_at),
+        entry.actor_id,
+        entry.memo,
+        entry.idempotency_key,
+        entry.activity_id,
+        entry.earning_rule_id,
+        entry.reverses_id,
+        entry.expired_lot_id,
+    ]
+    return hashlib.sha256("\x1f".join("" if value is None else str(value) for value in fields).encode()).hexdigest()
+
+
+def _validate_posting(
+    *, kind: str, points: int, memo: str, actor: User | None, reverses: LedgerEntry | None, expired_lot: PointsLot | None
+) -> None:
+    if kind not in EntryKind.values:
+        raise ValidationError({"kind": _("Unknown entry kind.")})
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise ValidationError({"points": _("Points must be a whole number other than zero.")})
+    if kind in CREDIT_KINDS and points < 0 or kind in DEBIT_KINDS and points > 0:
+        raise ValidationError({"points": _("%(kind)s entries cannot have that sign.") % {"kind": kind}})
+    if kind == EntryKind.ADJUST and (not memo.strip() or actor is None):
+        raise ValidationError({"memo": _("An adjustment needs a reason and the person making it.")})
+    if kind == EntryKind.REVERSE and reverses is None:
+        raise ValidationError({"reverses": _("A reversal names the entry it reverses.")})
+    if reverses is not None and (points > 0) == (reverses.points > 0):
+        raise ValidationError({"points": _("A reversal has the opposite sign of the entry it reverses.")})
+    if kind == EntryKind.EXPIRE and expired_lot is None:
+        raise ValidationError({"expired_lot": _("An expiry names the lot that expired.")})
+
+
+def _credit_lots(*, entry: LedgerEntry, account: PointsAccount, reverses: LedgerEntry | None) -> None:
+    """A credit either puts back what the debit it reverses took, or opens a new lot."""
+    if reverses is not None and reverses.points < 0:
+        to_restore = entry.points
+        allocations = []
+        for allocation in reverses.allocations.order_by("pk"):
+            restored_before = (
+                LotAllocation.objects.filter(lot_id=allocation.lot_id, entry__reverses=reverses).aggregate(
+                    total=Sum("points")
+                )["total"]
+                or 0
+            )
+            room = -allocation.points - restored_before
+            take = min(room, to_restore)
+            if take <= 0:
+                continue
+            PointsLot.objects.filter(pk=allocation.lot_id).update(remaining=F("remaining") + take)
+            allocations.append(LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot_id=allocation.lot_id, points=take))
+            to_restore -= take
+            if to_restore == 0:
+                break
+        if to_restore:
+            raise ValidationError({"points": _("The reversal is larger than what the reversed entry took.")})
+        LotAllocation.objects.bulk_create(allocations)
+        return
+    PointsLot.objects.create(
+        account=account,
+        entry=entry,
+        points=entry.points,
+        remaining=entry.points,
+        earned_at=entry.effective_at,
+        expires_at=lot_expiry_for(tenant=current_tenant(), earned_at=entry.effective_at),
+    )
+
+
+def _debit_lots(*, entry: LedgerEntry, expired_lot: PointsLot | None, reverses: LedgerEntry | None) -> None:
+    """A debit takes from the expired lot, or from the reversed credit's own lot first, then first-to-expire."""
+    needed = -entry.points
+    if expired_lot is not None:
+        candidates = [lot_lock(lot_id=expired_lot.pk)]
+    else:
+        candidates = list(lots_lock_open(account_id=entry.account_id))
+        if reverses is not None:
+            candidates.sort(key=lambda lot: lot.entry_id != reverses.pk)
+    allocations = []
+    for lot in candidates:
+        take = min(lot.remaining, needed)
+        if take <= 0:
+            continue
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        allocations.append(LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot=lot, points=-take))
+        needed -= take
+        if needed == 0:
+            break
+    if needed:
+        # The balance covered the debit, so the lots must too; anything else is a broken invariant.
+        raise InsufficientPointsError(_("The account's lots do not hold the points its balance shows."))
+    LotAllocation.objects.bulk_create(allocations)
+
+
+@transaction.atomic
+def points_post(
+    *,
+    account: PointsAccount,
+    kind: str,
+    points: int,
+    idempotency_key: str,
+    actor: User | None = None,
+    memo: str = "",
+    activity: Activity | None = None,
+    earning_rule: EarningRule | None = None,
+    reverses: LedgerEntry | None = None,
+    expired_lot: PointsLot | None = None,
+    effective_at: datetime | None = None,
+) -> LedgerEntry:
+    """Append one entry and move lots and the balance with it, in one transaction under the account's lock.
+
+    A repeated call with the same idempotency key returns the first entry; the same key for a different
+    movement raises IdempotencyConflictError. A debit larger than the balance raises InsufficientPointsError.
+    """
+    validate_idempotency_key(idempotency_key)
+    _validate_posting(kind=kind, points=points, memo=memo, actor=actor, reverses=reverses, expired_lot=expired_lot)
+    locked = account_lock(account_id=account.pk)
+    existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if (existing.account_id, existing.kind, existing.points) == (locked.pk, kind, points):
+            return existing
+        raise IdempotencyConflictError(
+            {"idempotency_key": _("This idempotency key was already used for a different movement.")}
+        )
+    balance_after = locked.balance + points
+    if balance_after < 0:
+        raise InsufficientPointsError(
+            _("Not enough points: %(balance)s available, %(needed)s needed.")
+            % {"balance": locked.balance, "needed": -points}
+        )
+    now = timezone.now()
+    entry = LedgerEntry(
+        account=locked,
+        kind=kind,
+        points=points,
+        balance_after=balance_after,
+        created_at=now,
+        effective_at=effective_at or now,
+        actor=actor,
+        memo=memo,
+        idempotency_key=idempotency_key,
+        activity=activity,
+        earning_rule=earning_rule,
+        reverses=reverses,
+        expired_lot=expired_lot,
+    )
+    entry.tenant_id = locked.tenant_id
+    entry.entry_hash = entry_hash(previous_hash=locked.chain_head, entry=entry)
+    try:
+        with transaction.atomic():
+            entry.save(force_insert=True)
+    except IntegrityError as error:
+        # Only a concurrent posting with the same key on another account gets here.
+        raise IdempotencyConflictError(
+            {"idempotency_key": _("This idempotency key was already used for a different movement.")}
+        ) from error
+    if points > 0:
+        _credit_lots(entry=entry, account=locked, reverses=reverses)
+    else:
+        _debit_lots(entry=entry, expired_lot=expired_lot, reverses=reverses)
+    earned = points if kind == EntryKind.EARN or (kind == EntryKind.REVERSE and reverses.kind == EntryKind.EARN) else 0
+    redeemed = -points if kind == EntryKind.REDEEM or kind == EntryKind.REFUND else 0
+    PointsAccount.objects.filter(pk=locked.pk).update(
+        balance=F("balance") + points,
+        lifetime_earned=F("lifetime_earned") + earned,
+        lifetime_redeemed=F("lifetime_redeemed") + redeemed,
+        chain_head=entry.entry_hash,
+        updated_at=now,
+    )
+    return entry
+
+
+def points_adjust(*, partner: Partner, points: int, reason: str, actor: User, idempotency_key: str) -> LedgerEntry:
+    """A manual correction by program staff, with a mandatory reason."""
+    return points_post(
+        account=points_account_for(partner=partner),
+        kind=EntryKind.ADJUST,
+        points=points,
+        memo=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    )
+
+
+@transaction.atomic
+def entry_reverse(*, entry: LedgerEntry, actor: User | None, reason: str) -> LedgerEntry | None:
+    """Post the reversal of what is left of `entry` (None when nothing is left to reverse).
+
+    Reversing a credit claws back at most the current balance: points already spent stay spent, and the
+    memo says how many could not be recovered.
+    """
+    account = account_lock(account_id=entry.account_id)
+    already = entry.reversals.aggregate(total=Sum("points"))["total"] or 0
+    outstanding = entry.points + already
+    if outstanding == 0:
+        return None
+    amount = -outstanding
+    memo = reason
+    if outstanding > 0 and outstanding > account.balance:
+        amount = -account.balance
+        memo = f"{reason} ({outstanding - account.balance} points already spent could not be recovered)"
+        if amount == 0:
+            return None
+    sequence = entry.reversals.count() + 1
+    return points_post(
+        account=account,
+        kind=EntryKind.REVERSE,
+        points=amount,
+        idempotency_key=f"reverse:{entry.pk}:{sequence}",
+        actor=actor,
+        memo=memo,
+        activity=entry.activity,
+        earning_rule=entry.earning_rule,
+        reverses=entry,
+    )
+
+
+@transaction.atomic
+def lot_expire(*, lot: PointsLot, now: datetime) -> LedgerEntry | None:
+    """Post an `expire` entry for what is left in a lot expired by `now` (None when nothing is left)."""
+    account = account_lock(account_id=lot.account_id)
+    locked = lot_lock(lot_id=lot.pk)
+    if locked.remaining == 0 or locked.expires_at is None or locked.expires_at > now:
+        return None
+    # Each state of the lot (its allocations so far) expires at most once, so re-runs post nothing twice.
+    generation = locked.allocations.count()
+    return points_post(
+        account=account,
+        kind=EntryKind.EXPIRE,
+        points=-locked.remaining,
+        idempotency_key=f"expire:{locked.pk}:{generation}",
+        memo=_("Points earned on %(date)s expired.") % {"date": locked.earned_at.date().isoformat()},
+        expired_lot=locked,
+        effective_at=locked.expires_at,
+    )
+
+
+def points_expire_due(*, now: datetime | None = None) -> int:
+    """Expire every lot of the current tenant whose expiry has passed; returns the number of entries posted."""
+    now = now or timezone.now()
+    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now).order_by("pk")
+    posted = 0
+    for lot in due.iterator(chunk_size=500):
+        if lot_expire(lot=lot, now=now) is not None:
+            posted += 1
+    return posted
