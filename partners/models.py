@@ -143,7 +143,9 @@ class ActivityStatusChange(TenantOwnedModel):
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=16, choices=Activity.Status.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

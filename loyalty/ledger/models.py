@@ -208,7 +208,9 @@ class EarningRule(TenantOwnedModel):
         constraints = [
             models.CheckConstraint(condition=Q(rate__gt=0), name="earning_rule_rate_positive"),
             models.CheckConstraint(
-                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
                 name="earning_rule_window_ordered",
             ),
         ]

@@ -81,7 +81,13 @@ def entry_hash(*, previous_hash: str, entry: LedgerEntry) -> str:
 
 
 def _validate_posting(
-    *, kind: str, points: int, memo: str, actor: User | None, reverses: LedgerEntry | None, expired_lot: PointsLot | None
+    *,
+    kind: str,
+    points: int,
+    memo: str,
+    actor: User | None,
+    reverses: LedgerEntry | None,
+    expired_lot: PointsLot | None,
 ) -> None:
     if kind not in EntryKind.values:
         raise ValidationError({"kind": _("Unknown entry kind.")})
@@ -116,7 +122,9 @@ def _credit_lots(*, entry: LedgerEntry, account: PointsAccount, reverses: Ledger
             if take <= 0:
                 continue
             PointsLot.objects.filter(pk=allocation.lot_id).update(remaining=F("remaining") + take)
-            allocations.append(LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot_id=allocation.lot_id, points=take))
+            allocations.append(
+                LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot_id=allocation.lot_id, points=take)
+            )
             to_restore -= take
             if to_restore == 0:
                 break

@@ -58,7 +58,9 @@ class Tenant(models.Model):
         validators=[MinValueValidator(Decimal(0))],
         help_text=_("What one point is worth in the program's currency, for liability reporting."),
     )
-    points_expiry = models.CharField(max_length=16, choices=PointsExpiry.choices, default=PointsExpiry.MONTHS_AFTER_EARNING)
+    points_expiry = models.CharField(
+        max_length=16, choices=PointsExpiry.choices, default=PointsExpiry.MONTHS_AFTER_EARNING
+    )
     points_expiry_months = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
     claim_review_threshold = models.DecimalField(
         max_digits=14,

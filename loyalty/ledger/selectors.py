@@ -1,0 +1,83 @@
+"""Reads of the ledger: balances, expiring points, liability, and the integrity check."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.services import entry_hash
+from loyalty.tenancy.context import current_tenant
+
+
+@dataclass(frozen=True)
+class ExpiringPoints:
+    partner_id: int
+    points: int
+    first_expiry: datetime
+
+
+def points_expiring(*, within_days: int) -> list[ExpiringPoints]:
+    """Per partner of the current tenant, the points that expire within `within_days`, soonest first."""
+    now = timezone.now()
+    rows = (
+        PointsLot.objects.filter(remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=within_days))
+        .values("account__partner_id")
+        .annotate(points=Sum("remaining"), first_expiry=Min("expires_at"))
+        .order_by("first_expiry", "account__partner_id")
+    )
+    return [ExpiringPoints(row["account__partner_id"], row["points"], row["first_expiry"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Liability:
+    points: int
+    value: Decimal
+    currency: str
+
+
+def points_liability() -> Liability:
+    """Outstanding points of the current tenant and what they are worth in its currency."""
+    tenant = current_tenant()
+    points = PointsAccount.objects.aggregate(total=Sum("balance"))["total"] or 0
+    return Liability(
+        points=points, value=(Decimal(points) * tenant.point_value).quantize(Decimal("0.01")), currency=tenant.currency
+    )
+
+
+@dataclass
+class VerificationReport:
+    accounts: int = 0
+    entries: int = 0
+    breaches: list[str] = field(default_factory=list)
+
+
+def ledger_verify() -> VerificationReport:
+    """Check every account of the current tenant: balance = Σ entries = Σ lots remaining, no negative
+    balance, and an unbroken hash chain (no entry changed, removed or inserted after the fact)."""
+    report = VerificationReport()
+    entry_sums = dict(LedgerEntry.objects.values_list("account_id").annotate(total=Sum("points")))
+    lot_sums = dict(PointsLot.objects.values_list("account_id").annotate(total=Sum("remaining")))
+    heads: dict[int, str] = defaultdict(str)
+    for entry in LedgerEntry.objects.order_by("account_id", "pk").iterator(chunk_size=2000):
+        report.entries += 1
+        expected = entry_hash(previous_hash=heads[entry.account_id], entry=entry)
+        if expected != entry.entry_hash:
+            report.breaches.append(f"account {entry.account_id}: entry {entry.pk} was changed after it was written")
+        heads[entry.account_id] = entry.entry_hash
+    for account in PointsAccount.objects.order_by("pk").iterator(chunk_size=2000):
+        report.accounts += 1
+        entries_total = entry_sums.get(account.pk, 0)
+        lots_total = lot_sums.get(account.pk, 0)
+        if account.balance < 0:
+            report.breaches.append(f"account {account.pk}: negative balance {account.balance}")
+        if account.balance != entries_total:
+            report.breaches.append(f"account {account.pk}: balance {account.balance} != entries {entries_total}")
+        if account.balance != lots_total:
+            report.breaches.append(f"account {account.pk}: balance {account.balance} != lots remaining {lots_total}")
+        if account.chain_head != heads[account.pk]:
+            report.breaches.append(f"account {account.pk}: hash chain does not end at the account's head")
+    return report
