@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.context import current_tenant
-from partners.evidence import evidence_path
 from loyalty.tenancy.models import Role, TenantOwnedModel
+from partners.evidence import evidence_path
 
 
 def account_manager_choices() -> Q:
