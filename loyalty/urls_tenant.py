@@ -4,11 +4,13 @@ from django.urls import include, path
 
 from loyalty.tenancy.admin_sites import tenant_admin_site
 from loyalty.tenancy.views import healthz, invitation_detail
+from partners.views import activity_evidence
 
 urlpatterns = [
     path("", include("portal.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
     path("invitations/<str:token>/", invitation_detail, name="invitation"),
+    path("evidence/<int:activity_id>/", activity_evidence, name="activity_evidence"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -4,10 +4,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
 from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
-from loyalty.tenancy.models import Domain, Invitation, Membership, Tenant, User
+from loyalty.tenancy.models import Domain, Invitation, Membership, ProgramSettings, Tenant, User
 from loyalty.tenancy.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 
 
@@ -93,3 +94,28 @@ class InvitationAdmin(TenantModelAdmin):
         for invitation in queryset:
             invitation_revoke(invitation=invitation)
         self.message_user(request, "Invitations revoked.", messages.SUCCESS)
+
+
+@admin.register(ProgramSettings, site=tenant_admin_site)
+class ProgramSettingsAdmin(TenantModelAdmin):
+    """Program staff edit their own tenant's settings, and only those."""
+
+    fieldsets = [
+        ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
+        ("Points", {"fields": ["point_value", "points_expiry", "points_expiry_months"]}),
+        ("Claims", {"fields": ["claim_review_threshold", "claims_auto_approve"]}),
+    ]
+    # The address and the currency of recorded amounts are fixed once the program runs.
+    readonly_fields = ["slug", "currency"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProgramSettings]:
+        return ProgramSettings.objects.filter(pk=request.tenant.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProgramSettings | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return redirect("admin:tenancy_programsettings_change", request.tenant.pk)

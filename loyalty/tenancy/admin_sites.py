@@ -4,9 +4,12 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from loyalty.tenancy.models import PROGRAM_ROLES
@@ -85,3 +88,20 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.admin_site.has_permission(request)
+
+
+def action_reason(request: HttpRequest, queryset: QuerySet, *, action: str, title: str) -> str | TemplateResponse:
+    """For admin actions that need a reason: the reason once confirmed, else the page that asks for it."""
+    reason = request.POST.get("reason", "").strip()
+    if request.POST.get("confirmed") and reason:
+        return reason
+    context = {
+        **tenant_admin_site.each_context(request),
+        "title": title,
+        "objects": queryset,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "missing_reason": bool(request.POST.get("confirmed")) and not reason,
+        "opts": queryset.model._meta,
+    }
+    return TemplateResponse(request, "admin/action_reason.html", context)

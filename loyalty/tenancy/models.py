@@ -241,3 +241,12 @@ class Invitation(TenantOwnedModel):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ProgramSettings(Tenant):
+    """The current tenant's own settings, as program staff edit them in the tenant admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")

@@ -1,0 +1,114 @@
+import uuid
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from loyalty.ledger.forms import AdjustmentForm
+from loyalty.ledger.models import EarningRule, LedgerEntry, PointsAccount
+from loyalty.ledger.services import points_adjust
+from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
+
+
+class ReadOnlyAdmin(TenantModelAdmin):
+    """The ledger is written only by its services: the admin shows it and never edits it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(EarningRule, site=tenant_admin_site)
+class EarningRuleAdmin(TenantModelAdmin):
+    list_display = ["name", "activity_kind", "basis", "rate", "valid_from", "valid_until", "cap_points", "is_active"]
+    list_filter = ["is_active", "activity_kind", "basis"]
+    search_fields = ["name", "code"]
+    filter_horizontal = ["partner_types"]
+    fieldsets = [
+        (None, {"fields": ["name", "activity_kind", "is_active"]}),
+        ("Points", {"fields": ["basis", "rate", "applies_tier_multiplier"]}),
+        ("Conditions", {"fields": ["partner_types", "product_categories", "minimum_amount", "code"]}),
+        ("Campaign window and cap", {"fields": ["valid_from", "valid_until", "cap_points", "cap_period"]}),
+    ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: EarningRule | None = None) -> bool:
+        # Rules that priced entries stay for the record; deactivate them instead.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.entries.exists())
+
+
+@admin.register(PointsAccount, site=tenant_admin_site)
+class PointsAccountAdmin(ReadOnlyAdmin):
+    list_display = ["partner", "balance", "lifetime_earned", "lifetime_redeemed", "updated_at", "actions_column"]
+    search_fields = ["partner__name", "partner__external_id"]
+    list_select_related = ["partner"]
+    ordering = ["partner__name"]
+
+    @admin.display(description="")
+    def actions_column(self, account: PointsAccount) -> str:
+        entries = reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+        adjust = reverse("admin:ledger_pointsaccount_adjust", args=[account.pk])
+        return format_html('<a href="{}">Entries</a> · <a href="{}">Adjust</a>', entries, adjust)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:account_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="ledger_pointsaccount_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request: HttpRequest, account_id: int) -> HttpResponse:
+        """A manual adjustment: points, a mandatory reason, the acting user; a hidden key makes resubmits safe."""
+        account = get_object_or_404(PointsAccount.objects.select_related("partner"), pk=account_id)
+        form = AdjustmentForm(request.POST or None, initial={"idempotency_key": f"adjust:{uuid.uuid4()}"})
+        if request.method == "POST" and form.is_valid():
+            try:
+                points_adjust(
+                    partner=account.partner,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"Adjusted {account.partner}'s points.", messages.SUCCESS)
+                return redirect(reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust the points of {account.partner}",
+            "account": account,
+            "form": form,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/ledger/adjust.html", context)
+
+
+@admin.register(LedgerEntry, site=tenant_admin_site)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "partner", "kind", "points", "balance_after", "memo", "actor"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["account__partner__name", "memo", "idempotency_key"]
+    list_select_related = ["account__partner", "actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="Partner", ordering="account__partner__name")
+    def partner(self, entry: LedgerEntry) -> str:
+        return entry.account.partner.name
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # One account's statement, linked from the accounts list.
+        return lookup == "account__id__exact" or super().lookup_allowed(lookup, value, request)
