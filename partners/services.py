@@ -254,7 +254,7 @@ def claim_submit(
         review_reasons=reasons,
     )
     if not reasons:
-        claim_approve(claim=claim, actor=None, note=_("Approved automatically."))
+        claim = claim_approve(claim=claim, actor=None, note=_("Approved automatically."))
     return claim
 
 

@@ -71,6 +71,12 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_media_root(settings, tmp_path) -> None:
+    """Uploaded files go to a fresh folder per test."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process():
     """Tasks run in the test's process unless a test starts a real worker (see tests/tenancy/test_tasks.py)."""
     previous = celery_app.conf.task_always_eager
