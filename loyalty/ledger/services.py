@@ -32,7 +32,7 @@ class IdempotencyConflictError(ValidationError):
 
 
 def validate_idempotency_key(key: str) -> None:
-    if not isinstance(key, str) or not IDEMPOTENCY_KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise ValidationError(
             {"idempotency_key": _("Use 1 to 200 letters, digits and . _ : / @ - (starting with a letter or digit).")}
         )
@@ -190,6 +190,10 @@ def points_post(
     validate_idempotency_key(idempotency_key)
     _validate_posting(kind=kind, points=points, memo=memo, actor=actor, reverses=reverses, expired_lot=expired_lot)
     locked = account_lock(account_id=account.pk)
+    if reverses is not None and reverses.account_id != locked.pk:
+        raise ValidationError({"reverses": _("A reversal belongs to the account of the entry it reverses.")})
+    if expired_lot is not None and expired_lot.account_id != locked.pk:
+        raise ValidationError({"expired_lot": _("An expiry belongs to the account of the lot that expired.")})
     existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if (existing.account_id, existing.kind, existing.points) == (locked.pk, kind, points):
@@ -197,6 +201,10 @@ def points_post(
         raise IdempotencyConflictError(
             {"idempotency_key": _("This idempotency key was already used for a different movement.")}
         )
+    if reverses is not None and reverses.points > 0:
+        outstanding = reverses.points + (reverses.reversals.aggregate(total=Sum("points"))["total"] or 0)
+        if -points > outstanding:
+            raise ValidationError({"points": _("The reversal is larger than what is left of the entry it reverses.")})
     balance_after = locked.balance + points
     if balance_after < 0:
         raise InsufficientPointsError(
@@ -233,8 +241,9 @@ def points_post(
         _credit_lots(entry=entry, account=locked, reverses=reverses)
     else:
         _debit_lots(entry=entry, expired_lot=expired_lot, reverses=reverses)
-    earned = points if kind == EntryKind.EARN or (kind == EntryKind.REVERSE and reverses.kind == EntryKind.EARN) else 0
-    redeemed = -points if kind == EntryKind.REDEEM or kind == EntryKind.REFUND else 0
+    reversed_kind = reverses.kind if kind == EntryKind.REVERSE else None
+    earned = points if EntryKind.EARN in (kind, reversed_kind) else 0
+    redeemed = -points if kind in (EntryKind.REDEEM, EntryKind.REFUND) or reversed_kind == EntryKind.REDEEM else 0
     PointsAccount.objects.filter(pk=locked.pk).update(
         balance=F("balance") + points,
         lifetime_earned=F("lifetime_earned") + earned,

@@ -20,7 +20,8 @@ $$;
 def create_triggers(apps, schema_editor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRESQL_FUNCTION)
+        # params=None: the % placeholders belong to PL/pgSQL's RAISE, not to the driver.
+        schema_editor.execute(POSTGRESQL_FUNCTION, params=None)
         for table in TABLES:
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
