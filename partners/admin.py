@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from loyalty.tenancy.admin_sites import TenantModelAdmin, action_reason, tenant_admin_site
+from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
 
@@ -28,22 +29,35 @@ class PartnerAdmin(TenantModelAdmin):
     date_hierarchy = "joined_at"
 
 
-def _each(queryset: QuerySet, service: Callable[[object], object]) -> tuple[int, list[str]]:
-    """Apply a service to each selected row; collect refusals instead of stopping at the first."""
-    done, refusals = 0, []
-    for row in queryset:
-        try:
-            service(row)
-            done += 1
-        except ValidationError as error:
-            refusals.append(f"{row}: {' '.join(error.messages)}")
-    return done, refusals
+class ReviewActions:
+    """Bulk approve and reject (with a reason) for admins of reviewable rows; refusals are reported per row."""
 
+    actions = ["approve", "reject"]
+    approve_service: Callable[..., object]
+    reject_service: Callable[..., object]
+    review_title: str
 
-def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, verb: str, done: int, refusals: list[str]) -> None:
-    modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
-    for refusal in refusals:
-        modeladmin.message_user(request, refusal, messages.ERROR)
+    def _apply(self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object]) -> None:
+        done = 0
+        for row in queryset:
+            try:
+                service(row)
+                done += 1
+            except ValidationError as error:
+                self.message_user(request, f"{row}: {' '.join(error.messages)}", messages.ERROR)
+        self.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected rows")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, "approved", lambda row: self.approve_service(row, request.user))
+
+    @admin.action(description="Reject the selected rows, with a reason")
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        reason = action_reason(request, queryset, action="reject", title=self.review_title)
+        if isinstance(reason, TemplateResponse):
+            return reason
+        self._apply(request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason))
+        return None
 
 
 class ActivityStatusChangeInline(admin.TabularInline):
@@ -61,7 +75,7 @@ class ActivityStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Activity, site=tenant_admin_site)
-class ActivityAdmin(TenantModelAdmin):
+class ActivityAdmin(ReviewActions, TenantModelAdmin):
     """Activities arrive by API, import or claim; here staff review them. Status moves only through actions."""
 
     list_display = ["occurred_at", "partner", "kind", "amount", "currency", "code", "source", "status"]
@@ -71,7 +85,15 @@ class ActivityAdmin(TenantModelAdmin):
     date_hierarchy = "occurred_at"
     readonly_fields = [field.name for field in Activity._meta.fields if field.name != "tenant"]
     inlines = [ActivityStatusChangeInline]
-    actions = ["approve", "reject"]
+    review_title = "Reject activities (approved ones have their points reversed)"
+
+    @staticmethod
+    def approve_service(activity: Activity, actor: User) -> object:
+        return activity_approve(activity=activity, actor=actor)
+
+    @staticmethod
+    def reject_service(activity: Activity, actor: User, reason: str) -> object:
+        return activity_reject(activity=activity, actor=actor, reason=reason)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -79,23 +101,9 @@ class ActivityAdmin(TenantModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    @admin.action(description="Approve the selected activities (earns their points)")
-    def approve(self, request: HttpRequest, queryset: QuerySet[Activity]) -> None:
-        done, refusals = _each(queryset, lambda row: activity_approve(activity=row, actor=request.user))
-        _report(self, request, "approved", done, refusals)
-
-    @admin.action(description="Reject the selected activities (reverses points already earned)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[Activity]) -> TemplateResponse | None:
-        reason = action_reason(request, queryset, action="reject", title="Reject activities")
-        if isinstance(reason, TemplateResponse):
-            return reason
-        done, refusals = _each(queryset, lambda row: activity_reject(activity=row, actor=request.user, reason=reason))
-        _report(self, request, "rejected", done, refusals)
-        return None
-
 
 @admin.register(Claim, site=tenant_admin_site)
-class ClaimAdmin(TenantModelAdmin):
+class ClaimAdmin(ReviewActions, TenantModelAdmin):
     list_display = [
         "submitted_at",
         "partner",
@@ -110,7 +118,15 @@ class ClaimAdmin(TenantModelAdmin):
     search_fields = ["partner__name", "invoice_number"]
     list_select_related = ["partner", "activity"]
     readonly_fields = [field.name for field in Claim._meta.fields if field.name != "tenant"] + ["evidence_link"]
-    actions = ["approve", "reject"]
+    review_title = "Reject claims"
+
+    @staticmethod
+    def approve_service(claim: Claim, actor: User) -> object:
+        return claim_approve(claim=claim, actor=actor)
+
+    @staticmethod
+    def reject_service(claim: Claim, actor: User, reason: str) -> object:
+        return claim_reject(claim=claim, actor=actor, reason=reason)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -132,17 +148,3 @@ class ClaimAdmin(TenantModelAdmin):
         if not claim.activity.evidence:
             return "—"
         return format_html('<a href="{}">View</a>', reverse("activity_evidence", args=[claim.activity_id]))
-
-    @admin.action(description="Approve the selected claims")
-    def approve(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
-        done, refusals = _each(queryset, lambda row: claim_approve(claim=row, actor=request.user))
-        _report(self, request, "approved", done, refusals)
-
-    @admin.action(description="Reject the selected claims")
-    def reject(self, request: HttpRequest, queryset: QuerySet[Claim]) -> TemplateResponse | None:
-        reason = action_reason(request, queryset, action="reject", title="Reject claims")
-        if isinstance(reason, TemplateResponse):
-            return reason
-        done, refusals = _each(queryset, lambda row: claim_reject(claim=row, actor=request.user, reason=reason))
-        _report(self, request, "rejected", done, refusals)
-        return None

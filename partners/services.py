@@ -258,21 +258,24 @@ def claim_submit(
     return claim
 
 
+def _claim_review(*, claim: Claim, status: str, actor: User | None, note: str) -> Claim:
+    """Record a reviewer's decision on a pending claim (under its row lock)."""
+    locked = claim_lock(claim_id=claim.pk)
+    if locked.status != Claim.Status.PENDING:
+        raise ValidationError(
+            _("Only pending claims can be reviewed; this one is %(status)s.") % {"status": locked.status}
+        )
+    locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = status, actor, timezone.now(), note
+    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    return locked
+
+
 @transaction.atomic
 def claim_approve(*, claim: Claim, actor: User | None, note: str = "") -> Claim:
     """Approve a pending claim: its activity is approved and earns points."""
-    locked = claim_lock(claim_id=claim.pk)
-    if locked.status != Claim.Status.PENDING:
-        raise ValidationError(_("Only pending claims can be approved."))
-    locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = (
-        Claim.Status.APPROVED,
-        actor,
-        timezone.now(),
-        note,
-    )
-    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-    activity_approve(activity=locked.activity, actor=actor, reason=note or _("Claim approved"))
-    return locked
+    reviewed = _claim_review(claim=claim, status=Claim.Status.APPROVED, actor=actor, note=note)
+    activity_approve(activity=reviewed.activity, actor=actor, reason=note or _("Claim approved"))
+    return reviewed
 
 
 @transaction.atomic
@@ -280,15 +283,6 @@ def claim_reject(*, claim: Claim, actor: User, reason: str) -> Claim:
     """Reject a pending claim with a reason the partner will see."""
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the claim is rejected.")})
-    locked = claim_lock(claim_id=claim.pk)
-    if locked.status != Claim.Status.PENDING:
-        raise ValidationError(_("Only pending claims can be rejected."))
-    locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = (
-        Claim.Status.REJECTED,
-        actor,
-        timezone.now(),
-        reason,
-    )
-    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-    activity_reject(activity=locked.activity, actor=actor, reason=reason)
-    return locked
+    reviewed = _claim_review(claim=claim, status=Claim.Status.REJECTED, actor=actor, note=reason)
+    activity_reject(activity=reviewed.activity, actor=actor, reason=reason)
+    return reviewed

@@ -84,9 +84,9 @@ def test_review_approves_into_points_or_rejects_with_a_reason(acme: World) -> No
     with tenant_context(acme.tenant):
         claim_approve(claim=approved, actor=acme.manager, note="Checked")
         claim_reject(claim=rejected, actor=acme.manager, reason="Invoice is from another vendor")
-        with pytest.raises(ValidationError, match="Only pending claims can be approved."):
+        with pytest.raises(ValidationError, match="Only pending claims can be reviewed; this one is rejected."):
             claim_approve(claim=rejected, actor=acme.manager)
-        with pytest.raises(ValidationError, match="Only pending claims can be rejected."):
+        with pytest.raises(ValidationError, match="Only pending claims can be reviewed; this one is approved."):
             claim_reject(claim=approved, actor=acme.manager, reason="Changed my mind")
     approved.refresh_from_db()
     rejected.refresh_from_db()
