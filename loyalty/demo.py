@@ -19,6 +19,7 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from partners.models import Activity, ActivityKind, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_record, claim_submit
+from tiers.demo import seed_evaluations, seed_tier_models
 
 DEMO_PASSWORD = "tierline-demo"  # noqa: S105 - printed by make demo; demo data only
 PLATFORM_ADMIN_EMAIL = "admin@tierline.example"
@@ -170,11 +171,13 @@ def _seed_tenant(spec: DemoTenant) -> None:
             slug = partner.external_id.lower()
             _member(_user(f"admin@{slug}.{domain}", "Admin", partner.name), Role.PARTNER_ADMIN, partner)
 
+        seed_tier_models(manager=manager)
         _seed_earning_rules()
         _seed_activity(tenant, partners, manager, rng)
         _seed_claims(tenant, partners[0], User.objects.get(email=f"sales@{domain}"))
         _seed_adjustments(partners, manager)
         points_expire_due()
+        seed_evaluations()
 
 
 CATEGORIES = ("switches", "routers", "wireless", "security", "services")

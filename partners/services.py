@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 from loyalty.ledger.earning import activity_points_post, activity_points_reverse
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.tasks import enqueue_on_commit
 from loyalty.tenancy.models import User
 from partners.evidence import validate_evidence
 from partners.lock_objects import activity_lock, claim_lock
 from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner
+from tiers.tasks import rescore_partner
 
 KINDS_WITH_AMOUNT = frozenset({ActivityKind.SALE, ActivityKind.DEAL_REGISTRATION})
 
@@ -151,6 +153,7 @@ def activity_approve(*, activity: Activity, actor: User | None, reason: str = ""
         raise ValidationError(_("A rejected activity cannot be approved."))
     if locked.status == Activity.Status.PENDING:
         _activity_move(activity=locked, to_status=Activity.Status.APPROVED, actor=actor, reason=reason)
+        enqueue_on_commit(rescore_partner, partner_id=locked.partner_id)
     activity.status = locked.status
     return activity_points_post(activity=locked, actor=actor)
 

@@ -1,0 +1,288 @@
+"""Tier models (versioned scorecards), their tiers, pathways, criteria and gates; evaluations and tier state."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+from partners.models import ActivityKind
+
+
+class Metric(models.TextChoices):
+    """What a criterion or gate measures; the computation of each lives in `tiers.metrics`."""
+
+    REVENUE = "revenue", _("Revenue in the window")
+    REVENUE_GROWTH = "revenue_growth", _("Revenue growth vs the previous window (%)")
+    ACTIVITY_COUNT = "activity_count", _("Approved activities of a kind in the window")
+    DEAL_REGISTRATIONS = "deal_registrations", _("Deal registrations in the window")
+    VALID_CERTIFICATIONS = "valid_certifications", _("Distinct certifications valid on the evaluation date")
+    POINTS_EARNED = "points_earned", _("Points earned in the window")
+
+
+class TierModel(TenantOwnedModel):
+    """A version of the program's scorecard. Drafts are edited and simulated; publishing makes one active."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("Retired")
+
+    class Window(models.TextChoices):
+        ROLLING_12_MONTHS = "rolling_12_months", _("Rolling 12 months")
+        CALENDAR_YEAR = "calendar_year", _("Calendar year to date")
+        FISCAL_YEAR = "fiscal_year", _("Fiscal year to date")
+        QUARTER = "quarter", _("Quarter to date")
+
+    class Downgrade(models.TextChoices):
+        ONE_STEP = "one_step", _("At most one tier down per evaluation, after the grace period")
+        TO_QUALIFIED = "to_qualified", _("Straight to the qualified tier, after the grace period")
+        WINDOW_END = "window_end", _("Only at the end of the qualification window")
+
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    effective_from = models.DateField(default=timezone.localdate)
+    window = models.CharField(max_length=32, choices=Window.choices, default=Window.ROLLING_12_MONTHS)
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    downgrade = models.CharField(max_length=16, choices=Downgrade.choices, default=Downgrade.ONE_STEP)
+    grace_days = models.PositiveIntegerField(
+        default=30, help_text=_("How long a partner keeps a tier it no longer meets.")
+    )
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(status="active"), name="tier_model_one_active_per_tenant"
+            ),
+            models.UniqueConstraint(fields=["tenant", "version"], name="tier_model_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.get_status_display()})"
+
+
+class Tier(TenantOwnedModel):
+    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="tiers")
+    name = models.CharField(max_length=100)
+    rank = models.PositiveSmallIntegerField(help_text=_("1 is the entry tier; higher ranks are better."))
+    minimum_score = models.DecimalField(
+        max_digits=5, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    point_multiplier = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal(1), validators=[MinValueValidator(Decimal(0))]
+    )
+    benefits = models.JSONField(default=list, blank=True)
+    colour = models.CharField(max_length=7, default="#6b7280")
+
+    class Meta:
+        ordering = ["model", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "model", "rank"], name="tier_rank_unique_per_model"),
+            models.CheckConstraint(
+                condition=Q(minimum_score__gte=0) & Q(minimum_score__lte=100), name="tier_minimum_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetricSpec(models.Model):
+    """A metric with its parameters: the activity kind and code for counts."""
+
+    metric = models.CharField(max_length=32, choices=Metric.choices)
+    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices, blank=True)
+    code = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def spec(self) -> tuple[str, str, str]:
+        return (self.metric, self.activity_kind, self.code)
+
+
+class TierGate(TenantOwnedModel, MetricSpec):
+    """A minimum the score alone cannot buy: "Gold needs 2 valid certifications"."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="gates")
+    label = models.CharField(max_length=200)
+    minimum = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(minimum__gt=0), name="tier_gate_minimum_positive")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Pathway(TenantOwnedModel):
+    """A track of criteria for some partner types; partners are scored on each track they may take."""
+
+    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="pathways")
+    name = models.CharField(max_length=100)
+    partner_types = models.ManyToManyField(
+        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
+    )
+
+    class Meta:
+        ordering = ["model", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Criterion(TenantOwnedModel, MetricSpec):
+    pathway = models.ForeignKey(Pathway, on_delete=models.CASCADE, related_name="criteria")
+    label = models.CharField(max_length=200)
+    weight = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    target = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    cap = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Most credit as a multiple of the target (1 = no extra credit above the target)."),
+    )
+
+    class Meta:
+        ordering = ["pathway", "pk"]
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.CheckConstraint(condition=Q(target__gt=0), name="criterion_target_positive"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="criterion_weight_positive"),
+            models.CheckConstraint(condition=Q(cap__gt=0), name="criterion_cap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class EvaluationRun(TenantOwnedModel):
+    """One evaluation of every partner for a date; resumable and idempotent by (tenant, evaluated_on)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    evaluated_on = models.DateField()
+    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    upgrades = models.PositiveIntegerField(default=0)
+    downgrades = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-evaluated_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "evaluated_on"], name="evaluation_run_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.evaluated_on}"
+
+
+class PartnerScore(TenantOwnedModel):
+    """A stored evaluation: score, tier, per-criterion breakdown and the gap to the next tier."""
+
+    class Source(models.TextChoices):
+        NIGHTLY = "nightly", _("Nightly evaluation")
+        INSTANT = "instant", _("Instant re-score")
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="scores")
+    evaluated_on = models.DateField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.NIGHTLY)
+    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="+")
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, null=True, related_name="+")
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    qualified_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    breakdown = models.JSONField(default=list)
+    gaps = models.JSONField(default=dict)
+    run = models.ForeignKey(EvaluationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-evaluated_on", "-computed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "partner", "evaluated_on", "source"], name="partner_score_one_per_day_and_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier")]
+
+
+class PartnerTier(TenantOwnedModel):
+    """A partner's current tier, when it was reached, a pending downgrade, and any manual pin."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_states")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    since = models.DateField()
+    below_since = models.DateField(null=True, blank=True, help_text=_("First evaluation that qualified lower."))
+    pinned_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    pinned_until = models.DateField(null=True, blank=True)
+    pin_reason = models.TextField(blank=True)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "partner"], name="partner_tier_one_per_partner"),
+            models.CheckConstraint(
+                condition=Q(pinned_tier__isnull=True) | (Q(pinned_until__isnull=False) & ~Q(pin_reason="")),
+                name="partner_tier_pin_has_end_and_reason",
+            ),
+        ]
+
+
+class TierChange(TenantOwnedModel):
+    """Every move of a partner between tiers, with its cause."""
+
+    class Cause(models.TextChoices):
+        EVALUATION = "evaluation", _("Nightly evaluation")
+        INSTANT = "instant", _("Instant re-score")
+        PIN = "pin", _("Manual pin")
+        MODEL_CHANGE = "model_change", _("New tier model")
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    evaluated_on = models.DateField()
+    score = models.ForeignKey(PartnerScore, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A re-run of the same evaluation never records the same move twice.
+            models.UniqueConstraint(
+                fields=["tenant", "partner", "evaluated_on"],
+                condition=Q(cause="evaluation"),
+                name="tier_change_once_per_evaluation",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "partner", "created_at"], name="tier_change_partner_time")]

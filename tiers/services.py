@@ -1,0 +1,375 @@
+"""Writes of the tier engine: evaluations (nightly and instant), the downgrade policy, pins and publishing."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.models import User
+from partners.models import Partner
+from tiers.engine import Evaluation, LoadedTier, Scorecard, evaluate_partners, scorecard_load
+from tiers.metrics import Window, qualification_window
+from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierChange, TierModel
+
+CHUNK_SIZE = 1000
+
+
+def tier_model_for(*, evaluated_on: date) -> TierModel | None:
+    """The model in force on a date: the active one from its effective date, before that the one it replaced."""
+    models = TierModel.objects.exclude(status=TierModel.Status.DRAFT).filter(effective_from__lte=evaluated_on)
+    active = models.filter(status=TierModel.Status.ACTIVE).first()
+    return active or models.filter(published_at__isnull=False).order_by("-effective_from", "-version").first()
+
+
+@dataclass(frozen=True)
+class Decision:
+    tier: LoadedTier | None
+    below_since: date | None
+    cause: str | None  # a TierChange cause when the tier moves
+
+
+def tier_decide(
+    *, scorecard: Scorecard, state: PartnerTier | None, qualified: LoadedTier | None, window: Window, instant: bool
+) -> Decision:
+    """Apply pins and the downgrade policy to a qualified tier. Upgrades are immediate; downgrades wait."""
+    evaluated_on = window.evaluated_on
+    if state is None or scorecard.tier_by_id(state.tier_id) is None:
+        cause = TierChange.Cause.MODEL_CHANGE if state is not None else TierChange.Cause.EVALUATION
+        return Decision(qualified, None, cause if qualified is not None else None)
+    current = scorecard.tier_by_id(state.tier_id)
+    if state.pinned_tier_id and state.pinned_until and state.pinned_until >= evaluated_on:
+        return Decision(current, state.below_since, None)
+    move = TierChange.Cause.INSTANT if instant else TierChange.Cause.EVALUATION
+    if qualified is not None and qualified.rank >= current.rank:
+        return Decision(qualified, None, move if qualified.rank > current.rank else None)
+    if instant:
+        return Decision(current, state.below_since, None)
+    below_since = state.below_since or evaluated_on
+    model = scorecard.model
+    grace_over = evaluated_on - below_since >= timedelta(days=model.grace_days)
+    at_window_end = evaluated_on >= window.last_day
+    if not grace_over or (model.downgrade == TierModel.Downgrade.WINDOW_END and not at_window_end):
+        return Decision(current, below_since, None)
+    if model.downgrade == TierModel.Downgrade.ONE_STEP:
+        lower = [tier for tier in scorecard.tiers if tier.rank < current.rank]
+        target = lower[-1] if lower else None
+        if qualified is not None and target is not None and qualified.rank > target.rank:
+            target = qualified
+    else:
+        target = qualified
+    if target is None:
+        return Decision(current, below_since, None)
+    still_above_qualified = qualified is None or target.rank > qualified.rank
+    return Decision(target, below_since if still_above_qualified else None, move)
+
+
+@dataclass
+class ChunkResult:
+    evaluated: int = 0
+    upgrades: int = 0
+    downgrades: int = 0
+
+
+@dataclass
+class EvaluationBatch:
+    """The rows one chunk writes, in bulk, at the end."""
+
+    result: ChunkResult = field(default_factory=ChunkResult)
+    scores: list[PartnerScore] = field(default_factory=list)
+    new_states: list[PartnerTier] = field(default_factory=list)
+    changed_states: list[PartnerTier] = field(default_factory=list)
+    changes: list[tuple[TierChange, PartnerScore]] = field(default_factory=list)
+
+
+@transaction.atomic
+def partners_evaluate(
+    *,
+    scorecard: Scorecard,
+    partner_ids: list[int],
+    evaluated_on: date,
+    source: str = PartnerScore.Source.NIGHTLY,
+    run: EvaluationRun | None = None,
+) -> ChunkResult:
+    """Evaluate a chunk and write scores, tier states and tier changes in bulk: a constant number of queries.
+
+    Nightly: partners already scored for the day are skipped, so a re-run or a redelivered chunk adds nothing.
+    Instant: today's instant score is replaced, upgrades apply, downgrades wait for the nightly policy.
+    """
+    instant = source == PartnerScore.Source.INSTANT
+    window = qualification_window(
+        model=scorecard.model, evaluated_on=evaluated_on, time_zone=current_tenant().time_zone
+    )
+    existing = PartnerScore.objects.filter(partner_id__in=partner_ids, evaluated_on=evaluated_on, source=source)
+    if instant:
+        existing.delete()
+        done_ids = set()
+    else:
+        done_ids = set(existing.values_list("partner_id", flat=True))
+    partners = list(
+        Partner.objects.filter(pk__in=partner_ids, status=Partner.Status.ACTIVE)
+        .exclude(pk__in=done_ids)
+        .values_list("pk", "partner_type_id")
+        .order_by("pk")
+    )
+    batch = EvaluationBatch()
+    if not partners:
+        return batch.result
+    evaluations = evaluate_partners(scorecard=scorecard, partners=partners, window=window)
+    states = {state.partner_id: state for state in PartnerTier.objects.filter(partner_id__in=evaluations)}
+    for partner_id, evaluation in evaluations.items():
+        state = states.get(partner_id)
+        decision = tier_decide(
+            scorecard=scorecard, state=state, qualified=evaluation.qualified_tier, window=window, instant=instant
+        )
+        score = _score_row(evaluation, decision, scorecard, evaluated_on, source, run)
+        batch.scores.append(score)
+        batch.result.evaluated += 1
+        _apply_decision(scorecard=scorecard, state=state, decision=decision, score=score, batch=batch)
+    PartnerScore.objects.bulk_create(batch.scores)
+    PartnerTier.objects.bulk_create(batch.new_states)
+    PartnerTier.objects.bulk_update(batch.changed_states, ["tier", "since", "below_since"])
+    for change, score in batch.changes:
+        change.score_id = score.pk
+    TierChange.objects.bulk_create([change for change, _score in batch.changes])
+    result = batch.result
+    if run is not None:
+        EvaluationRun.objects.filter(pk=run.pk).update(
+            done=F("done") + result.evaluated,
+            upgrades=F("upgrades") + result.upgrades,
+            downgrades=F("downgrades") + result.downgrades,
+        )
+    return result
+
+
+def _score_row(
+    evaluation: Evaluation,
+    decision: Decision,
+    scorecard: Scorecard,
+    evaluated_on: date,
+    source: str,
+    run: EvaluationRun | None,
+) -> PartnerScore:
+    tenant_id = current_tenant().pk
+    return PartnerScore(
+        tenant_id=tenant_id,
+        partner_id=evaluation.partner_id,
+        evaluated_on=evaluated_on,
+        source=source,
+        tier_model=scorecard.model,
+        pathway_id=evaluation.pathway_id,
+        score=evaluation.score,
+        qualified_tier_id=evaluation.qualified_tier.id if evaluation.qualified_tier else None,
+        tier_id=decision.tier.id if decision.tier else None,
+        breakdown=evaluation.breakdown,
+        gaps=evaluation.gaps,
+        run=run,
+    )
+
+
+def _apply_decision(
+    *,
+    scorecard: Scorecard,
+    state: PartnerTier | None,
+    decision: Decision,
+    score: PartnerScore,
+    batch: "EvaluationBatch",
+) -> None:
+    """Fold one decision into the chunk's bulk writes: the partner's tier state and, when it moves, a change."""
+    if decision.tier is None:
+        return
+    previous_tier_id = state.tier_id if state is not None else None
+    if state is None:
+        batch.new_states.append(
+            PartnerTier(
+                tenant_id=score.tenant_id,
+                partner_id=score.partner_id,
+                tier_id=decision.tier.id,
+                since=score.evaluated_on,
+            )
+        )
+    elif state.tier_id != decision.tier.id or state.below_since != decision.below_since:
+        if state.tier_id != decision.tier.id:
+            state.since = score.evaluated_on
+        state.tier_id, state.below_since = decision.tier.id, decision.below_since
+        batch.changed_states.append(state)
+    if decision.cause is None or previous_tier_id == decision.tier.id:
+        return
+    previous = scorecard.tier_by_id(previous_tier_id) if previous_tier_id else None
+    if previous is not None and previous.rank > decision.tier.rank:
+        batch.result.downgrades += 1
+    elif previous is not None:
+        batch.result.upgrades += 1
+    change = TierChange(
+        tenant_id=score.tenant_id,
+        partner_id=score.partner_id,
+        from_tier_id=previous_tier_id,
+        to_tier_id=decision.tier.id,
+        cause=decision.cause,
+        evaluated_on=score.evaluated_on,
+    )
+    batch.changes.append((change, score))
+
+
+def evaluation_start(*, evaluated_on: date) -> tuple[EvaluationRun | None, list[list[int]]]:
+    """Open (or reopen) the day's run and return the chunks of partners still to score.
+
+    Idempotent and resumable: a finished run yields no chunks; a run cut off half-way yields only the rest.
+    """
+    model = tier_model_for(evaluated_on=evaluated_on)
+    if model is None:
+        return None, []
+    active_ids = list(Partner.objects.filter(status=Partner.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    run, _created = EvaluationRun.objects.get_or_create(
+        evaluated_on=evaluated_on, defaults={"tier_model": model, "total": len(active_ids)}
+    )
+    scored = set(
+        PartnerScore.objects.filter(evaluated_on=evaluated_on, source=PartnerScore.Source.NIGHTLY).values_list(
+            "partner_id", flat=True
+        )
+    )
+    missing = [partner_id for partner_id in active_ids if partner_id not in scored]
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        total=len(active_ids), done=len(active_ids) - len(missing), status=EvaluationRun.Status.RUNNING
+    )
+    if not missing:
+        evaluation_finish(run=run)
+    run.refresh_from_db()
+    return run, [missing[start : start + CHUNK_SIZE] for start in range(0, len(missing), CHUNK_SIZE)]
+
+
+def evaluation_chunk(*, run: EvaluationRun, partner_ids: list[int]) -> ChunkResult:
+    """Score one chunk of a run and close the run when it was the last."""
+    try:
+        result = partners_evaluate(
+            scorecard=scorecard_load(model=run.tier_model),
+            partner_ids=partner_ids,
+            evaluated_on=run.evaluated_on,
+            run=run,
+        )
+    except Exception as error:
+        EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.FAILED)
+        run.refresh_from_db()
+        run.errors = [*run.errors, f"{type(error).__name__}: {error}"][-20:]
+        run.save(update_fields=["errors"])
+        raise
+    evaluation_finish(run=run)
+    return result
+
+
+def evaluation_finish(*, run: EvaluationRun) -> None:
+    EvaluationRun.objects.filter(pk=run.pk, done__gte=F("total")).exclude(status=EvaluationRun.Status.COMPLETED).update(
+        status=EvaluationRun.Status.COMPLETED, finished_at=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    evaluated: int
+    upgrades: int
+    downgrades: int
+    seconds: float
+
+
+def tenant_evaluate(
+    *, evaluated_on: date, dispatch: Callable[[EvaluationRun, list[int]], object]
+) -> EvaluationSummary | None:
+    """Evaluate every partner of the current tenant for a date, chunk by chunk through `dispatch`.
+
+    The nightly task dispatches chunks to Celery; the `evaluate` command runs them in place. None when no
+    tier model is in force on that date.
+    """
+    started = time.monotonic()
+    run, chunks = evaluation_start(evaluated_on=evaluated_on)
+    for chunk in chunks:
+        dispatch(run, chunk)
+    if run is None:
+        return None
+    run.refresh_from_db()
+    return EvaluationSummary(run.done, run.upgrades, run.downgrades, time.monotonic() - started)
+
+
+def partner_rescore(*, partner: Partner) -> PartnerScore | None:
+    """Re-score one partner now (after an approved activity): upgrades apply at once, downgrades wait."""
+    today = timezone.localdate()
+    model = tier_model_for(evaluated_on=today)
+    if model is None:
+        return None
+    partners_evaluate(
+        scorecard=scorecard_load(model=model),
+        partner_ids=[partner.pk],
+        evaluated_on=today,
+        source=PartnerScore.Source.INSTANT,
+    )
+    return PartnerScore.objects.filter(partner=partner, evaluated_on=today, source=PartnerScore.Source.INSTANT).first()
+
+
+def tier_model_validate(*, model: TierModel) -> None:
+    """What a model needs before it can be published."""
+    tiers = list(model.tiers.order_by("rank"))
+    errors = []
+    if not 2 <= len(tiers) <= 6:
+        errors.append(_("A model has between 2 and 6 tiers."))
+    scores = [tier.minimum_score for tier in tiers]
+    if scores != sorted(set(scores)):
+        errors.append(_("Higher tiers need strictly higher minimum scores."))
+    pathways = list(model.pathways.prefetch_related("criteria"))
+    if not pathways:
+        errors.append(_("A model needs at least one pathway."))
+    errors += [
+        _("Pathway %(name)s has no criteria.") % {"name": pathway.name}
+        for pathway in pathways
+        if not pathway.criteria.all()
+    ]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def tier_model_publish(*, model: TierModel, actor: User) -> TierModel:
+    """Make a draft the active model (from its effective date); the previous active one is retired, kept for audit."""
+    locked = TierModel.objects.select_for_update().get(pk=model.pk)
+    if locked.status != TierModel.Status.DRAFT:
+        raise ValidationError(_("Only a draft can be published."))
+    tier_model_validate(model=locked)
+    TierModel.objects.filter(status=TierModel.Status.ACTIVE).update(status=TierModel.Status.RETIRED)
+    locked.status, locked.published_at, locked.published_by = TierModel.Status.ACTIVE, timezone.now(), actor
+    locked.save(update_fields=["status", "published_at", "published_by"])
+    return locked
+
+
+@transaction.atomic
+def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, actor: User) -> PartnerTier:
+    """Hold a partner at a tier until a date, whatever the evaluations say; the move is recorded."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the tier is pinned.")})
+    if until < timezone.localdate():
+        raise ValidationError({"until": _("A pin ends today or later.")})
+    if tier.model.status != TierModel.Status.ACTIVE:
+        raise ValidationError({"tier": _("Pin to a tier of the active model.")})
+    state = PartnerTier.objects.select_for_update().filter(partner=partner).first()
+    previous_tier_id = state.tier_id if state else None
+    if state is None:
+        state = PartnerTier(partner=partner, tier=tier, since=timezone.localdate())
+    elif state.tier_id != tier.pk:
+        state.tier, state.since = tier, timezone.localdate()
+    state.pinned_tier, state.pinned_until, state.pin_reason, state.pinned_by = tier, until, reason, actor
+    state.below_since = None
+    state.save()
+    if previous_tier_id != tier.pk:
+        TierChange.objects.create(
+            partner=partner,
+            from_tier_id=previous_tier_id,
+            to_tier=tier,
+            cause=TierChange.Cause.PIN,
+            evaluated_on=timezone.localdate(),
+            actor=actor,
+            note=reason,
+        )
+    return state

@@ -1,0 +1,47 @@
+"""Celery tasks of the tier engine: the nightly fan-out (per tenant, per chunk) and the instant re-score."""
+
+from datetime import date
+
+from celery import shared_task
+from django.utils import timezone
+
+from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.models import Tenant
+from loyalty.tenancy.tasks import tenant_task
+from partners.models import Partner
+from tiers.models import EvaluationRun
+from tiers.services import evaluation_chunk, partner_rescore, tenant_evaluate
+
+
+@shared_task(name="tiers.evaluate_all_tenants")
+def evaluate_all_tenants() -> int:
+    """Nightly (django-celery-beat): one evaluation per active tenant, for its own local date."""
+    tenants = list(Tenant.objects.filter(is_active=True))
+    for tenant in tenants:
+        with tenant_context(tenant):
+            today = timezone.localdate()
+        evaluate_tenant.delay(tenant_id=tenant.pk, evaluated_on=today.isoformat())
+    return len(tenants)
+
+
+@tenant_task(name="tiers.evaluate_tenant")
+def evaluate_tenant(*, tenant_id: int, evaluated_on: str) -> None:
+    """Open the day's run and queue its remaining chunks; safe to run again (it resumes, never duplicates)."""
+    tenant_evaluate(
+        evaluated_on=date.fromisoformat(evaluated_on),
+        dispatch=lambda run, chunk: evaluate_chunk.delay(tenant_id=tenant_id, run_id=run.pk, partner_ids=chunk),
+    )
+
+
+@tenant_task(name="tiers.evaluate_chunk", acks_late=True)
+def evaluate_chunk(*, tenant_id: int, run_id: int, partner_ids: list[int]) -> int:
+    run = EvaluationRun.objects.select_related("tier_model").get(pk=run_id)
+    return evaluation_chunk(run=run, partner_ids=partner_ids).evaluated
+
+
+@tenant_task(name="tiers.rescore_partner")
+def rescore_partner(*, tenant_id: int, partner_id: int) -> None:
+    """Instant re-score after an approved activity, so the portal's progress moves the same minute."""
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is not None:
+        partner_rescore(partner=partner)
