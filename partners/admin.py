@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import TenantModelAdmin, action_reason, tenant_admin_site
+from loyalty.tenancy.admin_sites import TenantInlineMixin, TenantModelAdmin, action_reason, tenant_admin_site
 from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
@@ -60,7 +60,7 @@ class ReviewActions:
         return None
 
 
-class ActivityStatusChangeInline(admin.TabularInline):
+class ActivityStatusChangeInline(TenantInlineMixin, admin.TabularInline):
     model = ActivityStatusChange
     extra = 0
     can_delete = False

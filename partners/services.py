@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from loyalty.ledger.earning import activity_points_post, activity_points_reverse
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.tasks import enqueue_on_commit
 from loyalty.tenancy.models import User
+from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.evidence import validate_evidence
 from partners.lock_objects import activity_lock, claim_lock
 from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner

@@ -105,3 +105,19 @@ def action_reason(request: HttpRequest, queryset: QuerySet, *, action: str, titl
         "opts": queryset.model._meta,
     }
     return TemplateResponse(request, "admin/action_reason.html", context)
+
+
+class TenantInlineMixin:
+    """Inlines of tenant admins: permission comes from the member's role, like TenantModelAdmin."""
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.admin_site.has_permission(request)

@@ -1,0 +1,285 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from loyalty.tenancy.admin_sites import TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from tiers.models import (
+    Criterion,
+    EvaluationRun,
+    PartnerScore,
+    PartnerTier,
+    Pathway,
+    Tier,
+    TierChange,
+    TierGate,
+    TierModel,
+)
+from tiers.services import partner_tier_pin, tier_model_publish
+from tiers.simulation import simulate
+
+
+def _is_draft(model: TierModel | None) -> bool:
+    return model is None or model.status == TierModel.Status.DRAFT
+
+
+class DraftModelAdmin(TenantModelAdmin):
+    """Published models are kept as they were, for audit: only drafts and their parts can be changed."""
+
+    def model_of(self, obj: object) -> TierModel:
+        return obj.model
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_change_permission(request, obj) and _is_draft(self.model_of(obj) if obj else None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_delete_permission(request, obj) and _is_draft(self.model_of(obj) if obj else None)
+
+
+class DraftInline(TenantInlineMixin, admin.TabularInline):
+    extra = 0
+
+    @staticmethod
+    def _parent_model(parent: object) -> TierModel | None:
+        if parent is None:
+            return None
+        return parent if isinstance(parent, TierModel) else parent.model
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_add_permission(request, obj) and _is_draft(self._parent_model(obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_change_permission(request, obj) and _is_draft(self._parent_model(obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_delete_permission(request, obj) and _is_draft(self._parent_model(obj))
+
+
+class TierInline(DraftInline):
+    model = Tier
+    fields = ["rank", "name", "minimum_score", "point_multiplier", "colour", "benefits", "edit_gates"]
+    readonly_fields = ["edit_gates"]
+    ordering = ["rank"]
+
+    @admin.display(description="Gates")
+    def edit_gates(self, tier: Tier) -> str:
+        if tier.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{} gate(s)</a>', reverse("admin:tiers_tier_change", args=[tier.pk]), tier.gates.count()
+        )
+
+
+class PathwayInline(DraftInline):
+    model = Pathway
+    fields = ["name", "partner_types", "edit_criteria"]
+    readonly_fields = ["edit_criteria"]
+
+    @admin.display(description="Criteria")
+    def edit_criteria(self, pathway: Pathway) -> str:
+        if pathway.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{} criteria</a>',
+            reverse("admin:tiers_pathway_change", args=[pathway.pk]),
+            pathway.criteria.count(),
+        )
+
+
+@admin.register(TierModel, site=tenant_admin_site)
+class TierModelAdmin(DraftModelAdmin):
+    list_display = ["name", "version", "status", "effective_from", "window", "downgrade", "grace_days", "model_actions"]
+    list_filter = ["status"]
+    inlines = [TierInline, PathwayInline]
+    fields = ["name", "version", "effective_from", "window", "fiscal_year_start_month", "downgrade", "grace_days"]
+
+    def model_of(self, obj: object) -> TierModel:
+        return obj
+
+    @admin.display(description="")
+    def model_actions(self, model: TierModel) -> str:
+        simulate_url = reverse("admin:tiers_tiermodel_simulate", args=[model.pk])
+        return format_html('<a href="{}">Simulate</a>', simulate_url)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:model_id>/simulate/",
+                self.admin_site.admin_view(self.simulate_view),
+                name="tiers_tiermodel_simulate",
+            ),
+            path(
+                "<int:model_id>/publish/",
+                self.admin_site.admin_view(require_POST(self.publish_view)),
+                name="tiers_tiermodel_publish",
+            ),
+            *super().get_urls(),
+        ]
+
+    def simulate_view(self, request: HttpRequest, model_id: int) -> HttpResponse:
+        """The draft against today's partners: distribution, migration matrix, movers, cost, suggested thresholds."""
+        model = get_object_or_404(TierModel, pk=model_id)
+        result = simulate(model=model, evaluated_on=timezone.localdate())
+        current_names = [name for name in [*result.tier_names, "—"] if name in result.matrix]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Simulation of {model}",
+            "opts": self.opts,
+            "model": model,
+            "result": result,
+            "matrix_rows": [
+                (name, [result.matrix[name].get(column, 0) for column in [*result.tier_names, "—"]])
+                for name in current_names
+            ],
+            "matrix_columns": [*result.tier_names, "—"],
+            "distribution": [
+                (name, result.current_distribution.get(name, 0), result.simulated_distribution.get(name, 0))
+                for name in [*result.tier_names, "—"]
+            ],
+            "max_count": max([1, *result.current_distribution.values(), *result.simulated_distribution.values()]),
+        }
+        return TemplateResponse(request, "admin/tiers/simulation.html", context)
+
+    def publish_view(self, request: HttpRequest, model_id: int) -> HttpResponse:
+        model = get_object_or_404(TierModel, pk=model_id)
+        try:
+            tier_model_publish(model=model, actor=request.user)
+        except ValidationError as error:
+            for message in error.messages:
+                self.message_user(request, message, messages.ERROR)
+        else:
+            self.message_user(request, f"{model.name} v{model.version} is now the active model.", messages.SUCCESS)
+        return redirect("admin:tiers_tiermodel_change", model.pk)
+
+
+class GateInline(DraftInline):
+    model = TierGate
+    fields = ["label", "metric", "activity_kind", "code", "minimum"]
+
+
+@admin.register(Tier, site=tenant_admin_site)
+class TierAdmin(DraftModelAdmin):
+    list_display = ["name", "model", "rank", "minimum_score", "point_multiplier"]
+    list_filter = ["model"]
+    inlines = [GateInline]
+    fields = ["model", "rank", "name", "minimum_score", "point_multiplier", "colour", "benefits"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return False  # edited from its tier model
+
+
+class CriterionInline(DraftInline):
+    model = Criterion
+    fields = ["label", "metric", "activity_kind", "code", "weight", "target", "cap"]
+
+
+@admin.register(Pathway, site=tenant_admin_site)
+class PathwayAdmin(DraftModelAdmin):
+    list_display = ["name", "model"]
+    fields = ["model", "name", "partner_types"]
+    filter_horizontal = ["partner_types"]
+    inlines = [CriterionInline]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return False  # edited from its tier model
+
+
+class ReadOnly(TenantModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(EvaluationRun, site=tenant_admin_site)
+class EvaluationRunAdmin(ReadOnly):
+    list_display = [
+        "evaluated_on",
+        "tier_model",
+        "status",
+        "progress",
+        "upgrades",
+        "downgrades",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+
+    @admin.display(description="Progress")
+    def progress(self, run: EvaluationRun) -> str:
+        return format_html(
+            '<progress value="{}" max="{}" aria-label="Partners evaluated">{} / {}</progress> {} / {}',
+            run.done,
+            max(run.total, 1),
+            run.done,
+            run.total,
+            run.done,
+            run.total,
+        )
+
+
+@admin.register(PartnerScore, site=tenant_admin_site)
+class PartnerScoreAdmin(ReadOnly):
+    list_display = ["evaluated_on", "partner", "source", "score", "tier", "qualified_tier", "pathway"]
+    list_filter = ["source", "evaluated_on", "tier"]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner", "tier", "qualified_tier", "pathway"]
+    date_hierarchy = "evaluated_on"
+
+
+@admin.register(TierChange, site=tenant_admin_site)
+class TierChangeAdmin(ReadOnly):
+    list_display = ["created_at", "partner", "from_tier", "to_tier", "cause", "actor", "note"]
+    list_filter = ["cause"]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner", "from_tier", "to_tier", "actor"]
+
+
+@admin.register(PartnerTier, site=tenant_admin_site)
+class PartnerTierAdmin(TenantModelAdmin):
+    """Current tiers; a program manager may pin a partner to a tier until a date, with a reason."""
+
+    list_display = ["partner", "tier", "since", "below_since", "pinned_tier", "pinned_until"]
+    list_filter = ["tier"]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner", "tier", "pinned_tier"]
+    fields = ["partner", "tier", "since", "below_since", "pinned_tier", "pinned_until", "pin_reason"]
+    readonly_fields = ["partner", "tier", "since", "below_since"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):  # noqa: ANN001, ANN201
+        if db_field.name == "pinned_tier":
+            kwargs["queryset"] = Tier.objects.filter(model__status=TierModel.Status.ACTIVE).order_by("rank")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: PartnerTier, form, change: bool) -> None:  # noqa: ANN001
+        try:
+            partner_tier_pin(
+                partner=obj.partner,
+                tier=form.cleaned_data["pinned_tier"],
+                until=form.cleaned_data["pinned_until"],
+                reason=form.cleaned_data["pin_reason"],
+                actor=request.user,
+            )
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+
+    def get_form(self, request: HttpRequest, obj: PartnerTier | None = None, **kwargs):  # noqa: ANN201
+        form = super().get_form(request, obj, **kwargs)
+        for name in ("pinned_tier", "pinned_until", "pin_reason"):
+            form.base_fields[name].required = True
+        return form
