@@ -9,11 +9,11 @@ from django.utils import timezone
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from partners.models import Activity
+from tests.conftest import World
 from tiers.demo import _build_model
 from tiers.models import PartnerScore, PartnerTier, TierChange, TierModel
 from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
 from tiers.simulation import natural_break_thresholds, percentile_thresholds, simulate
-from tests.conftest import World
 
 
 def models_for(world: World) -> tuple[TierModel, TierModel]:
