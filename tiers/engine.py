@@ -132,11 +132,18 @@ def _ratio(value: Decimal, criterion: LoadedCriterion) -> Decimal:
     return min(value / criterion.target, criterion.cap)
 
 
-def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal]) -> tuple[Decimal, list[dict]]:
+@dataclass(frozen=True)
+class TrackScore:
+    score: Decimal  # rounded half-up to two decimals: what partners see and tiers compare
+    exact: Decimal  # unrounded, for gaps
+    breakdown: list[dict]
+
+
+def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal]) -> TrackScore:
     """Score (0–100, two decimals) = Σ weight·min(value/target, cap) / Σ weight · 100, and its breakdown."""
     total_weight = pathway.total_weight
     if not pathway.criteria:
-        return Decimal(0), []
+        return TrackScore(Decimal(0), Decimal(0), [])
     breakdown = []
     exact = Decimal(0)
     for criterion in pathway.criteria:
@@ -156,7 +163,7 @@ def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal
             }
         )
     # Capped at 100 by construction only when every cap is 1; a scorecard may reward overachievement past 100.
-    return exact.quantize(CENT, ROUND_HALF_UP), breakdown
+    return TrackScore(exact.quantize(CENT, ROUND_HALF_UP), exact, breakdown)
 
 
 def gates_unmet(*, tier: LoadedTier, values: dict[MetricSpecKey, Decimal]) -> list[dict]:
@@ -200,22 +207,25 @@ def evaluate_one(
     *, scorecard: Scorecard, partner_id: int, partner_type_id: int, values: dict[MetricSpecKey, Decimal]
 ) -> Evaluation:
     """Score a partner on every track its type allows; the best track counts."""
-    tracks = []
-    for pathway in scorecard.pathways:
-        if pathway.admits(partner_type_id):
-            score, breakdown = pathway_score(pathway=pathway, values=values)
-            tracks.append((score, -pathway.id, pathway, breakdown))
+    tracks = [
+        (pathway_score(pathway=pathway, values=values), pathway)
+        for pathway in scorecard.pathways
+        if pathway.admits(partner_type_id)
+    ]
     if not tracks:
         tier = qualified_tier(scorecard=scorecard, score=Decimal(0), values=values)
         return Evaluation(partner_id, None, Decimal(0), tier, gaps={"tracks": []})
-    score, _order, pathway, breakdown = max(tracks, key=lambda track: (track[0], track[1]))
+    best, pathway = max(tracks, key=lambda track: (track[0].score, -track[1].id))
+    score = best.score
     tier = qualified_tier(scorecard=scorecard, score=score, values=values)
     gaps: dict = {
-        "tracks": [{"pathway": track[2].id, "name": track[2].name, "score": str(track[0])} for track in tracks]
+        "tracks": [{"pathway": track.id, "name": track.name, "score": str(result.score)} for result, track in tracks]
     }
     next_tier = scorecard.tier_above(tier)
     if next_tier is not None:
         score_needed = max(Decimal(0), next_tier.minimum_score - score)
+        # The exact score rounds up to the minimum from half a cent below it: gaps count from there.
+        exact_needed = max(Decimal(0), next_tier.minimum_score - CENT / 2 - best.exact)
         gaps |= {
             "next_tier": {"id": next_tier.id, "name": next_tier.name, "minimum_score": str(next_tier.minimum_score)},
             "score_needed": str(score_needed),
@@ -224,7 +234,7 @@ def evaluate_one(
                     criterion=criterion,
                     pathway=pathway,
                     value=values.get(criterion.spec, Decimal(0)),
-                    score_needed=score_needed,
+                    score_needed=exact_needed,
                 )
                 for criterion in pathway.criteria
             ]
@@ -232,7 +242,7 @@ def evaluate_one(
             else [],
             "gates": gates_unmet(tier=next_tier, values=values),
         }
-    return Evaluation(partner_id, pathway.id, score, tier, breakdown, gaps)
+    return Evaluation(partner_id, pathway.id, score, tier, best.breakdown, gaps)
 
 
 def evaluate_partners(

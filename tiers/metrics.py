@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from partners.models import Activity, ActivityKind
@@ -137,11 +138,12 @@ def valid_certifications(partner_ids: list[int], window: Window, kind: str, code
 @metric(Metric.POINTS_EARNED)
 def points_earned(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
     """Points earned in the window, net of reversals of those earnings; spending never lowers it."""
+    # A reversal counts against the window of the earning it reverses (and only once it has happened).
     rows = (
-        LedgerEntry.objects.filter(
-            account__partner_id__in=partner_ids, effective_at__gte=window.start, effective_at__lt=window.end
-        )
+        LedgerEntry.objects.filter(account__partner_id__in=partner_ids, effective_at__lt=window.end)
         .filter(Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.EARN))
+        .annotate(earned_at=Coalesce("reverses__effective_at", "effective_at"))
+        .filter(earned_at__gte=window.start, earned_at__lt=window.end)
         .values_list("account__partner_id")
         .annotate(total=Sum("points"))
     )

@@ -40,13 +40,13 @@ def tier_decide(
 ) -> Decision:
     """Apply pins and the downgrade policy to a qualified tier. Upgrades are immediate; downgrades wait."""
     evaluated_on = window.evaluated_on
+    move = TierChange.Cause.INSTANT if instant else TierChange.Cause.EVALUATION
     if state is None or scorecard.tier_by_id(state.tier_id) is None:
-        cause = TierChange.Cause.MODEL_CHANGE if state is not None else TierChange.Cause.EVALUATION
+        cause = TierChange.Cause.MODEL_CHANGE if state is not None else move
         return Decision(qualified, None, cause if qualified is not None else None)
     current = scorecard.tier_by_id(state.tier_id)
     if state.pinned_tier_id and state.pinned_until and state.pinned_until >= evaluated_on:
         return Decision(current, state.below_since, None)
-    move = TierChange.Cause.INSTANT if instant else TierChange.Cause.EVALUATION
     if qualified is not None and qualified.rank >= current.rank:
         return Decision(qualified, None, move if qualified.rank > current.rank else None)
     if instant:
