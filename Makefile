@@ -38,5 +38,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The tier evaluation benchmark (bench/README.md): drops and recreates the scratch database in DATABASE_URL.
+BENCH_PARTNERS ?= 10000
+BENCH_ACTIVITIES ?= 20
+bench: install
+	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tierline_bench}" \
+	DJANGO_SETTINGS_MODULE=loyalty.settings \
+	$(RUN) bench/evaluation.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
+
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var/

@@ -131,6 +131,13 @@ class Activity(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "partner", "kind", "occurred_at"], name="activity_partner_kind_time"),
             models.Index(fields=["tenant", "status", "occurred_at"], name="activity_status_time"),
+            # The tier metrics read approved activities per partner and kind; PostgreSQL answers from the index.
+            models.Index(
+                fields=["tenant", "partner", "kind", "occurred_at"],
+                include=["amount", "code", "valid_until"],
+                condition=Q(status="approved"),
+                name="activity_approved_metrics",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -210,14 +210,18 @@ class PartnerScore(TenantOwnedModel):
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="scores")
     evaluated_on = models.DateField()
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.NIGHTLY)
-    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="+")
-    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, null=True, related_name="+")
+    # Scores are written by the hundred thousand each night and read by partner and day: the foreign keys
+    # below need no index of their own (the composite indexes serve every query).
+    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
     score = models.DecimalField(max_digits=5, decimal_places=2)
-    qualified_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    qualified_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
     breakdown = models.JSONField(default=list)
     gaps = models.JSONField(default=dict)
-    run = models.ForeignKey(EvaluationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores")
+    run = models.ForeignKey(
+        EvaluationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores", db_index=False
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -227,7 +231,11 @@ class PartnerScore(TenantOwnedModel):
                 fields=["tenant", "partner", "evaluated_on", "source"], name="partner_score_one_per_day_and_source"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier")]
+        indexes = [
+            models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier"),
+            # "Who is already scored today" for a chunk (resumable runs).
+            models.Index(fields=["tenant", "evaluated_on", "source", "partner"], name="partner_score_day_source"),
+        ]
 
 
 class PartnerTier(TenantOwnedModel):

@@ -103,6 +103,9 @@ def partners_evaluate(
     Instant: today's instant score is replaced, upgrades apply, downgrades wait for the nightly policy.
     """
     instant = source == PartnerScore.Source.INSTANT
+    # Lock the chunk's partners: two copies of a chunk (a redelivery, a manual run) then run one after the
+    # other, and the second finds everything scored instead of failing on the unique constraint.
+    list(Partner.objects.select_for_update().filter(pk__in=partner_ids).values_list("pk", flat=True))
     window = qualification_window(
         model=scorecard.model, evaluated_on=evaluated_on, time_zone=current_tenant().time_zone
     )
@@ -254,7 +257,9 @@ def evaluation_chunk(*, run: EvaluationRun, partner_ids: list[int]) -> ChunkResu
             run=run,
         )
     except Exception as error:
-        EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationRun.Status.FAILED)
+        EvaluationRun.objects.filter(pk=run.pk).exclude(status=EvaluationRun.Status.COMPLETED).update(
+            status=EvaluationRun.Status.FAILED
+        )
         run.refresh_from_db()
         run.errors = [*run.errors, f"{type(error).__name__}: {error}"][-20:]
         run.save(update_fields=["errors"])

@@ -76,7 +76,8 @@ class LedgerEntry(TenantOwnedModel):
     )
     memo = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=200)
-    # The cause: an activity and the rule that priced it, the entry this one reverses, or the lot that expired.
+    # The cause: an activity and the rule that priced it, a redemption, the entry this one reverses, or the lot
+    # that expired.
     activity = models.ForeignKey(
         "partners.Activity", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
@@ -86,6 +87,9 @@ class LedgerEntry(TenantOwnedModel):
     reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
     expired_lot = models.ForeignKey(
         "ledger.PointsLot", on_delete=models.PROTECT, null=True, blank=True, related_name="expiry_entries"
+    )
+    redemption = models.ForeignKey(
+        "rewards.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
     entry_hash = models.CharField(max_length=64, editable=False)
 

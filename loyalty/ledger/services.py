@@ -3,6 +3,7 @@
 import hashlib
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -17,6 +18,9 @@ from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry, LotAlloca
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Tenant, User
 from partners.models import Activity, Partner
+
+if TYPE_CHECKING:
+    from rewards.models import Redemption
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
 CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFUND})
@@ -76,6 +80,7 @@ def entry_hash(*, previous_hash: str, entry: LedgerEntry) -> str:
         entry.earning_rule_id,
         entry.reverses_id,
         entry.expired_lot_id,
+        entry.redemption_id,
     ]
     return hashlib.sha256("\x1f".join("" if value is None else str(value) for value in fields).encode()).hexdigest()
 
@@ -180,6 +185,7 @@ def points_post(
     earning_rule: EarningRule | None = None,
     reverses: LedgerEntry | None = None,
     expired_lot: PointsLot | None = None,
+    redemption: "Redemption | None" = None,
     effective_at: datetime | None = None,
 ) -> LedgerEntry:
     """Append one entry and move lots and the balance with it, in one transaction under the account's lock.
@@ -226,6 +232,7 @@ def points_post(
         earning_rule=earning_rule,
         reverses=reverses,
         expired_lot=expired_lot,
+        redemption=redemption,
     )
     entry.tenant_id = locked.tenant_id
     entry.entry_hash = entry_hash(previous_hash=locked.chain_head, entry=entry)

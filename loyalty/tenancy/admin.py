@@ -102,7 +102,7 @@ class ProgramSettingsAdmin(TenantModelAdmin):
 
     fieldsets = [
         ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
-        ("Points", {"fields": ["point_value", "points_expiry", "points_expiry_months"]}),
+        ("Points", {"fields": ["point_value", "points_expiry", "points_expiry_months", "monthly_redemption_budget"]}),
         ("Claims", {"fields": ["claim_review_threshold", "claims_auto_approve"]}),
     ]
     # The address and the currency of recorded amounts are fixed once the program runs.

@@ -69,6 +69,16 @@ class Tenant(models.Model):
         blank=True,
         help_text=_("Claims above this amount always wait for review. Empty: no threshold."),
     )
+    monthly_redemption_budget = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "Value of points redeemed per month, in the program's currency, beyond which redemptions wait "
+            "for approval. Empty: no budget."
+        ),
+    )
     claims_auto_approve = models.BooleanField(
         default=False,
         help_text=_("Approve claims at once when they are under the threshold and resemble no earlier claim."),

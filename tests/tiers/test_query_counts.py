@@ -76,6 +76,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
         for partners in chunks:
             with django_assert_num_queries(
                 1  # SAVEPOINT (partners_evaluate is atomic)
+                + 1  # SELECT … FOR UPDATE: lock the chunk's partner rows
                 + 1  # SELECT the partners already scored for the day and source
                 + 1  # SELECT the chunk's active partners and their types
                 + METRIC_QUERIES  # one GROUP BY partner_id aggregate per distinct metric spec
@@ -91,7 +92,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=0, downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [15, 15]
+        assert counts == [16, 16]
 
         # The next day everyone has 300,000 more sales, a second training (and the same certification again):
         # resellers 40 + 15·(2/6) + 15·(1/3) = 50.00 → Silver for every partner.
@@ -101,6 +102,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
         for partners in chunks:
             with django_assert_num_queries(
                 1  # SAVEPOINT
+                + 1  # SELECT … FOR UPDATE: lock the chunk's partner rows
                 + 1  # SELECT the partners already scored for the day and source
                 + 1  # SELECT the chunk's active partners and their types
                 + METRIC_QUERIES  # one aggregate per distinct metric spec
@@ -115,7 +117,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=len(partners), downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [14, 14]
+        assert counts == [15, 15]
 
         assert PartnerScore.objects.filter(evaluated_on=NEXT_DAY, tier__name="Silver").count() == SMALL + LARGE
         assert PartnerTier.objects.filter(tier__name="Silver").count() == SMALL + LARGE
@@ -124,7 +126,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
         assert (run.done, run.upgrades, run.downgrades) == (SMALL + LARGE, 0, 0)
 
 
-def test_rerunning_a_scored_chunk_costs_four_queries_whatever_its_size(
+def test_rerunning_a_scored_chunk_costs_five_queries_whatever_its_size(
     acme: World, chunks: tuple[list[Partner], list[Partner]], django_assert_num_queries
 ) -> None:
     with tenant_context(acme.tenant):
@@ -132,8 +134,9 @@ def test_rerunning_a_scored_chunk_costs_four_queries_whatever_its_size(
         for partners in chunks:
             ids = [partner.pk for partner in partners]
             partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=DAY)
-            # SAVEPOINT; SELECT the partners already scored; SELECT the active partners left (none); RELEASE.
-            with django_assert_num_queries(4):
+            # SAVEPOINT; lock the partners; SELECT the partners already scored; SELECT the active partners left
+            # (none); RELEASE.
+            with django_assert_num_queries(5):
                 assert partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=DAY) == ChunkResult()
 
 

@@ -1,0 +1,142 @@
+"""The reward catalog, gift-card code pools, and redemptions with their status history."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+
+
+class Reward(TenantOwnedModel):
+    class Kind(models.TextChoices):
+        GIFT_CARD = "gift_card", _("Gift card")
+        MERCHANDISE = "merchandise", _("Merchandise")
+        TRAVEL = "travel", _("Travel")
+        MDF = "mdf", _("Marketing development funds")
+        REBATE_CREDIT = "rebate_credit", _("Rebate credit")
+        TRAINING = "training", _("Training")
+        EXPERIENCE = "experience", _("Experience")
+
+    class Fulfilment(models.TextChoices):
+        MANUAL = "manual", _("Shipped or arranged by the program team")
+        CODE_POOL = "code_pool", _("A code from a pre-loaded pool, shown at once")
+        CREDIT_NOTE = "credit_note", _("A credit note for rebates and MDF")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        HIDDEN = "hidden", _("Hidden from the catalog")
+        RETIRED = "retired", _("Retired")
+
+    class LimitPeriod(models.TextChoices):
+        MONTH = "month", _("Per month")
+        QUARTER = "quarter", _("Per quarter")
+        YEAR = "year", _("Per year")
+        EVER = "ever", _("Ever")
+
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    image = models.ImageField(upload_to="rewards/", blank=True)
+    points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    minimum_tier_rank = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("Rank of the lowest tier that may redeem (1 = entry tier). Empty: anyone.")
+    )
+    stock = models.PositiveIntegerField(null=True, blank=True, help_text=_("Empty: unlimited."))
+    limit_per_partner = models.PositiveIntegerField(null=True, blank=True)
+    limit_period = models.CharField(max_length=16, choices=LimitPeriod.choices, default=LimitPeriod.YEAR)
+    available_from = models.DateTimeField(null=True, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    monthly_cap_points = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Redemptions past this many points in a month wait for approval.")
+    )
+    fulfilment = models.CharField(max_length=16, choices=Fulfilment.choices, default=Fulfilment.MANUAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["points_cost", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku"], name="reward_sku_unique_per_tenant"),
+            models.CheckConstraint(condition=Q(stock__isnull=True) | Q(stock__gte=0), name="reward_stock_not_negative"),
+            models.CheckConstraint(condition=Q(points_cost__gt=0), name="reward_points_cost_positive"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "points_cost"], name="reward_catalog")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GiftCode(TenantOwnedModel):
+    """A pre-loaded code, encrypted at rest; assigned to one redemption and shown only to its partner."""
+
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes")
+    code_encrypted = models.TextField(editable=False)
+    last_four = models.CharField(max_length=4, editable=False)
+    redemption = models.ForeignKey(
+        "rewards.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="codes", editable=False
+    )
+    loaded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "reward", "redemption"], name="gift_code_free")]
+
+    def __str__(self) -> str:
+        return f"…{self.last_four}"
+
+
+class Redemption(TenantOwnedModel):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        FULFILLED = "fulfilled", _("Fulfilled")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="redemptions")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    quantity = models.PositiveIntegerField(default=1)
+    points = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    idempotency_key = models.CharField(max_length=200)
+    review_reasons = models.JSONField(default=list, blank=True)
+    tracking = models.CharField(max_length=200, blank=True)
+    credit_note = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="redemption_idempotency_key_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="redemption_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="redemption_queue"),
+            models.Index(fields=["tenant", "partner", "reward", "created_at"], name="redemption_partner_limit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reward} × {self.quantity} for partner {self.partner_id}"
+
+
+class RedemptionEvent(TenantOwnedModel):
+    """Who moved a redemption between statuses, when and why."""
+
+    redemption = models.ForeignKey(Redemption, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=Redemption.Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Redemption.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["tenant", "redemption"], name="redemption_event_redemption")]
