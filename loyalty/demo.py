@@ -19,6 +19,7 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from partners.models import Activity, ActivityKind, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_record, claim_submit
+from rewards.demo import seed_rewards
 from tiers.demo import seed_evaluations, seed_tier_models
 
 DEMO_PASSWORD = "tierline-demo"  # noqa: S105 - printed by make demo; demo data only
@@ -178,6 +179,7 @@ def _seed_tenant(spec: DemoTenant) -> None:
         _seed_adjustments(partners, manager)
         points_expire_due()
         seed_evaluations()
+        seed_rewards(partner=partners[0], member=User.objects.get(email=f"partner@{domain}"), manager=manager)
 
 
 CATEGORIES = ("switches", "routers", "wireless", "security", "services")

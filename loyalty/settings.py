@@ -131,6 +131,8 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Covering indexes are a PostgreSQL optimisation; SQLite (the demo) builds them without the extra columns.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 AUTH_USER_MODEL = "tenancy.User"
 AUTHENTICATION_BACKENDS = [
@@ -182,6 +184,8 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Uploaded files (evidence, images) live outside the web root and are served by views that check access.
 MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
+# Fernet key (urlsafe base64, 32 bytes) for gift-card codes at rest; derived from the secret key when unset.
+CODES_ENCRYPTION_KEY = env_str("TIERLINE_CODES_ENCRYPTION_KEY")
 EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 # Activities may be dated slightly ahead (time zones, clock skew), never further.

@@ -1,14 +1,9 @@
-from collections.abc import Callable
-
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import TenantInlineMixin, TenantModelAdmin, action_reason, tenant_admin_site
+from loyalty.tenancy.admin_sites import ReviewActions, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
@@ -27,37 +22,6 @@ class PartnerAdmin(TenantModelAdmin):
     search_fields = ["name", "external_id"]
     list_select_related = ["partner_type", "account_manager"]
     date_hierarchy = "joined_at"
-
-
-class ReviewActions:
-    """Bulk approve and reject (with a reason) for admins of reviewable rows; refusals are reported per row."""
-
-    actions = ["approve", "reject"]
-    approve_service: Callable[..., object]
-    reject_service: Callable[..., object]
-    review_title: str
-
-    def _apply(self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object]) -> None:
-        done = 0
-        for row in queryset:
-            try:
-                service(row)
-                done += 1
-            except ValidationError as error:
-                self.message_user(request, f"{row}: {' '.join(error.messages)}", messages.ERROR)
-        self.message_user(request, f"{done} {verb}.", messages.SUCCESS)
-
-    @admin.action(description="Approve the selected rows")
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._apply(request, queryset, "approved", lambda row: self.approve_service(row, request.user))
-
-    @admin.action(description="Reject the selected rows, with a reason")
-    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        reason = action_reason(request, queryset, action="reject", title=self.review_title)
-        if isinstance(reason, TemplateResponse):
-            return reason
-        self._apply(request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason))
-        return None
 
 
 class ActivityStatusChangeInline(TenantInlineMixin, admin.TabularInline):

@@ -11,6 +11,7 @@ from loyalty.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from partners.models import Activity, Claim, Partner, PartnerType
+from rewards.models import Redemption
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,9 @@ def test_demo_ledger_is_consistent_and_has_every_kind_of_history() -> None:
     assert output.getvalue().startswith("ledger_verify: 2 tenant(s), 20 accounts,")
     assert output.getvalue().strip().endswith(", 0 breaches")
     kinds = set(LedgerEntry.all_tenants.filter(tenant__slug="acme").values_list("kind", flat=True))
-    assert kinds == {EntryKind.EARN, EntryKind.ADJUST, EntryKind.EXPIRE}
+    assert kinds == {EntryKind.EARN, EntryKind.ADJUST, EntryKind.EXPIRE, EntryKind.REDEEM, EntryKind.REFUND}
+    statuses = set(Redemption.all_tenants.filter(tenant__slug="acme").values_list("status", flat=True))
+    assert statuses == set(Redemption.Status.values)
     assert Claim.all_tenants.filter(tenant__slug="acme", status=Claim.Status.PENDING).count() == 3
     assert Claim.all_tenants.filter(tenant__slug="acme", duplicate_of__isnull=False).count() == 1
     assert Activity.all_tenants.filter(tenant__slug="globex", status=Activity.Status.APPROVED).count() > 100

@@ -3,10 +3,10 @@
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -121,3 +121,34 @@ class TenantInlineMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.admin_site.has_permission(request)
+
+
+class ReviewActions:
+    """Bulk approve and reject (with a reason) for admins of reviewable rows; refusals are reported per row."""
+
+    actions = ["approve", "reject"]
+    approve_service: Callable[..., object]
+    reject_service: Callable[..., object]
+    review_title: str
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object]) -> None:
+        done = 0
+        for row in queryset:
+            try:
+                service(row)
+                done += 1
+            except ValidationError as error:
+                self.message_user(request, f"{row}: {' '.join(error.messages)}", messages.ERROR)
+        self.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected rows")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._apply(request, queryset, "approved", lambda row: self.approve_service(row, request.user))
+
+    @admin.action(description="Reject the selected rows, with a reason")
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        reason = action_reason(request, queryset, action="reject", title=self.review_title)
+        if isinstance(reason, TemplateResponse):
+            return reason
+        self._apply(request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason))
+        return None
