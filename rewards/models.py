@@ -76,6 +76,7 @@ class GiftCode(TenantOwnedModel):
 
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes")
     code_encrypted = models.TextField(editable=False)
+    code_digest = models.CharField(max_length=64, editable=False)
     last_four = models.CharField(max_length=4, editable=False)
     redemption = models.ForeignKey(
         "rewards.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="codes", editable=False
@@ -84,6 +85,9 @@ class GiftCode(TenantOwnedModel):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "reward", "redemption"], name="gift_code_free")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reward", "code_digest"], name="gift_code_once_per_pool"),
+        ]
 
     def __str__(self) -> str:
         return f"…{self.last_four}"

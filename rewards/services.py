@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from loyalty.ledger.services import (
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
-from rewards.codes import code_encrypt
+from rewards.codes import code_digest, code_encrypt
 from rewards.lock_objects import free_code_lock, redemption_lock, reward_lock
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from tiers.models import PartnerTier
@@ -54,6 +54,8 @@ def partner_tier_rank(*, partner: Partner) -> int:
 def redemption_refusal(*, reward: Reward, partner: Partner, quantity: int, balance: int) -> str | None:
     """Why this partner cannot redeem this reward now, in words; None when it can. Shared by the catalog."""
     now = timezone.now()
+    if partner.status != Partner.Status.ACTIVE:
+        return _("Your company's membership of the program is not active.")
     if reward.status != Reward.Status.ACTIVE:
         return _("This reward is no longer available.")
     if reward.available_from and now < reward.available_from:
@@ -139,15 +141,22 @@ def reward_redeem(
     reasons = _budget_reasons(reward=locked_reward, points=points)
     if locked_reward.requires_approval:
         reasons.append("approval_required")
-    redemption = Redemption.objects.create(
-        partner=partner,
-        requested_by=requested_by,
-        reward=locked_reward,
-        quantity=quantity,
-        points=points,
-        idempotency_key=idempotency_key,
-        review_reasons=reasons,
-    )
+    try:
+        with transaction.atomic():
+            redemption = Redemption.objects.create(
+                partner=partner,
+                requested_by=requested_by,
+                reward=locked_reward,
+                quantity=quantity,
+                points=points,
+                idempotency_key=idempotency_key,
+                review_reasons=reasons,
+            )
+    except IntegrityError as error:
+        # Only another partner's concurrent request with the same key gets here (ours are serialised).
+        raise IdempotencyConflictError(
+            {"idempotency_key": _("This key was already used for another redemption.")}
+        ) from error
     RedemptionEvent.objects.create(redemption=redemption, to_status=Redemption.Status.REQUESTED, actor=requested_by)
     points_post(
         account=account,
@@ -248,10 +257,19 @@ def codes_load(*, reward: Reward, codes: list[str]) -> int:
     if any(len(code) > 200 for code in cleaned):
         raise ValidationError(_("Codes are at most 200 characters."))
     locked = reward_lock(reward_id=reward.pk)
+    digests = {code_digest(code): code for code in cleaned}
+    if GiftCode.objects.filter(reward=locked, code_digest__in=digests).exists():
+        raise ValidationError(_("Some of these codes are already in the pool; nothing was loaded."))
     GiftCode.objects.bulk_create(
         [
-            GiftCode(tenant_id=locked.tenant_id, reward=locked, code_encrypted=code_encrypt(code), last_four=code[-4:])
-            for code in cleaned
+            GiftCode(
+                tenant_id=locked.tenant_id,
+                reward=locked,
+                code_encrypted=code_encrypt(code),
+                code_digest=digest,
+                last_four=code[-4:],
+            )
+            for digest, code in digests.items()
         ]
     )
     Reward.objects.filter(pk=locked.pk).update(stock=(F("stock") if locked.stock is not None else 0) + len(cleaned))
