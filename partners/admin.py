@@ -3,7 +3,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import ReviewActions, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import HistoryInline, ReviewActions, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
@@ -24,18 +24,8 @@ class PartnerAdmin(TenantModelAdmin):
     date_hierarchy = "joined_at"
 
 
-class ActivityStatusChangeInline(TenantInlineMixin, admin.TabularInline):
+class ActivityStatusChangeInline(HistoryInline):
     model = ActivityStatusChange
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Activity, site=tenant_admin_site)

@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import ReviewActions, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import HistoryInline, ReviewActions, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import User
 from rewards.forms import CodesForm
 from rewards.models import Redemption, RedemptionEvent, Reward
@@ -76,20 +76,8 @@ class RewardAdmin(TenantModelAdmin):
         return TemplateResponse(request, "admin/rewards/load_codes.html", context)
 
 
-class RedemptionEventInline(TenantInlineMixin, admin.TabularInline):
+class RedemptionEventInline(HistoryInline):
     model = RedemptionEvent
-    extra = 0
-    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Redemption, site=tenant_admin_site)

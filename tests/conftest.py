@@ -1,8 +1,10 @@
 """Fixture worlds: two tenants (acme, globex), each with every role, and an outsider with no membership."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
 from loyalty.celery import app as celery_app
@@ -83,6 +85,15 @@ def _tasks_in_process():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def worker(transactional_db: None) -> Iterator[None]:
+    """A real Celery worker in a thread, on the configured broker (Redis when REDIS_URL is set, else in-memory)."""
+    celery_app.conf.task_always_eager = False  # _tasks_in_process restores it
+    celery_app.control.purge()
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
+        yield
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from loyalty.tenancy.admin_sites import TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
 from tiers.models import (
     Criterion,
     EvaluationRun,
@@ -189,19 +189,8 @@ class PathwayAdmin(DraftModelAdmin):
         return False  # edited from its tier model
 
 
-class ReadOnly(TenantModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(EvaluationRun, site=tenant_admin_site)
-class EvaluationRunAdmin(ReadOnly):
+class EvaluationRunAdmin(ReadOnlyModelAdmin):
     list_display = [
         "evaluated_on",
         "tier_model",
@@ -228,7 +217,7 @@ class EvaluationRunAdmin(ReadOnly):
 
 
 @admin.register(PartnerScore, site=tenant_admin_site)
-class PartnerScoreAdmin(ReadOnly):
+class PartnerScoreAdmin(ReadOnlyModelAdmin):
     list_display = ["evaluated_on", "partner", "source", "score", "tier", "qualified_tier", "pathway"]
     list_filter = ["source", "evaluated_on", "tier"]
     search_fields = ["partner__name"]
@@ -237,7 +226,7 @@ class PartnerScoreAdmin(ReadOnly):
 
 
 @admin.register(TierChange, site=tenant_admin_site)
-class TierChangeAdmin(ReadOnly):
+class TierChangeAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "partner", "from_tier", "to_tier", "cause", "actor", "note"]
     list_filter = ["cause"]
     search_fields = ["partner__name"]

@@ -11,20 +11,7 @@ from django.utils.html import format_html
 from loyalty.ledger.forms import AdjustmentForm
 from loyalty.ledger.models import EarningRule, LedgerEntry, PointsAccount
 from loyalty.ledger.services import points_adjust
-from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
-
-
-class ReadOnlyAdmin(TenantModelAdmin):
-    """The ledger is written only by its services: the admin shows it and never edits it."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
 
 
 @admin.register(EarningRule, site=tenant_admin_site)
@@ -46,7 +33,7 @@ class EarningRuleAdmin(TenantModelAdmin):
 
 
 @admin.register(PointsAccount, site=tenant_admin_site)
-class PointsAccountAdmin(ReadOnlyAdmin):
+class PointsAccountAdmin(ReadOnlyModelAdmin):
     list_display = ["partner", "balance", "lifetime_earned", "lifetime_redeemed", "updated_at", "actions_column"]
     search_fields = ["partner__name", "partner__external_id"]
     list_select_related = ["partner"]
@@ -97,7 +84,7 @@ class PointsAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry, site=tenant_admin_site)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "partner", "kind", "points", "balance_after", "memo", "actor"]
     list_filter = ["kind", "created_at"]
     search_fields = ["account__partner__name", "memo", "idempotency_key"]

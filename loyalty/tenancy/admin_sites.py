@@ -152,3 +152,33 @@ class ReviewActions:
             return reason
         self._apply(request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason))
         return None
+
+
+class ReadOnlyModelAdmin(TenantModelAdmin):
+    """Rows written only by services (ledger, scores, runs): the admin shows them and never edits them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class HistoryInline(TenantInlineMixin, admin.TabularInline):
+    """A read-only status history (who moved it, from what, to what, why, when) under its object."""
+
+    extra = 0
+    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -2,9 +2,7 @@
 
 import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -24,6 +22,7 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Tenant
 from tests.conftest import World
 from tests.ledger.factories import PointsAccountFactory, earn, redeem, set_expiry_rule
+from tests.support import THREAD_TIMEOUT, outcomes, run_concurrently
 
 pytestmark = [
     pytest.mark.skipif(
@@ -32,36 +31,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-THREAD_TIMEOUT = 60
-
-
-def run_concurrently(tenant: Tenant, count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in `count` threads released together; each result is the return value or the exception."""
-    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            with tenant_context(tenant):
-                barrier.wait()
-                results[index] = work(index)
-        except Exception as error:  # noqa: BLE001 - the test asserts on every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
-
-
-def outcomes(results: list[Any]) -> Counter:
-    return Counter(type(result).__name__ for result in results)
 
 
 def account_with(world: World, points: int, partner=None) -> PointsAccount:

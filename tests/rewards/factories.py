@@ -1,19 +1,14 @@
 """Reward test helpers: rewards, points to spend, tiers to qualify, snapshots of what a refusal must not write."""
 
-import threading
-from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import factory
-from django.db import connection
 from django.utils import timezone
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import points_account_for, points_post
-from loyalty.tenancy.context import tenant_context
-from loyalty.tenancy.models import Tenant, User
+from loyalty.tenancy.models import User
 from partners.models import Partner
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from rewards.services import codes_load, reward_redeem
@@ -82,40 +77,3 @@ def events_of(redemption: Redemption) -> list[tuple[str, str, int | None, str]]:
 
 
 # --- Real concurrency (PostgreSQL) -----------------------------------------------------------------------------
-
-THREAD_TIMEOUT = 120
-# The server allows 100 connections, shared with the test runner's own and with other sessions; above this many
-# threads at once, the extra ones would fail to connect instead of racing.
-MAX_CONNECTIONS = 30
-
-
-def run_concurrently(tenant: Tenant, count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in `count` threads released together by a barrier, at most MAX_CONNECTIONS on the database
-    at a time; each result is the return value or the exception raised."""
-    barrier = threading.Barrier(count, timeout=THREAD_TIMEOUT)
-    gate = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            with tenant_context(tenant):
-                barrier.wait()
-                with gate:
-                    try:
-                        results[index] = work(index)
-                    finally:
-                        connection.close()
-        except Exception as error:  # noqa: BLE001 - the test asserts on every outcome
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(THREAD_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
-
-
-def outcomes(results: list[Any]) -> Counter:
-    return Counter(type(result).__name__ for result in results)

@@ -17,14 +17,8 @@ from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from rewards.services import OPEN_STATUSES, redemption_approve, redemption_cancel, redemption_reject
 from tests.conftest import World
 from tests.factories import PartnerFactory
-from tests.rewards.factories import (
-    RewardFactory,
-    code_pool_reward,
-    give_points,
-    outcomes,
-    redeem,
-    run_concurrently,
-)
+from tests.rewards.factories import RewardFactory, code_pool_reward, give_points, redeem
+from tests.support import outcomes, run_concurrently
 
 pytestmark = [
     pytest.mark.skipif(

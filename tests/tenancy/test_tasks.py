@@ -1,19 +1,15 @@
 """The Celery tenant helper: tasks take tenant_id and run inside that tenant's scope, in a real worker."""
 
-import time
-from collections.abc import Callable, Iterator
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 
-from loyalty.celery import app as celery_app
 from loyalty.tenancy.context import current_tenant, current_tenant_or_none, tenant_context
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.services import invitation_create
 from loyalty.tenancy.tasks import tenant_task
 from partners.models import Partner
 from tests.conftest import World
+from tests.support import wait_for
 
 observed: list[tuple[str, int]] = []
 
@@ -24,23 +20,9 @@ def observe_tenant(*, tenant_id: int) -> None:
     observed.append((current_tenant().slug, Partner.objects.count()))
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-@pytest.fixture
-def worker(transactional_db: None) -> Iterator[None]:
-    """A real Celery worker in a thread, on the configured broker (Redis in CI, in-memory otherwise)."""
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
+@pytest.fixture(autouse=True)
+def _clear_observed() -> None:
     observed.clear()
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
-        yield
 
 
 def test_eager_task_runs_inside_its_tenant(acme: World, globex: World) -> None:

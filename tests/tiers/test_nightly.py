@@ -3,15 +3,12 @@
 
 import re
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from dateutil.relativedelta import relativedelta
 from django.core.management import call_command
@@ -26,6 +23,7 @@ from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, ActivityKind, Partner, PartnerType
 from partners.services import activity_approve, activity_record
 from tests.conftest import World
+from tests.support import wait_for
 from tiers.demo import _build_model
 from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierChange, TierModel
 from tiers.services import evaluation_chunk, evaluation_start, tenant_evaluate, tier_model_publish
@@ -33,24 +31,6 @@ from tiers.tasks import evaluate_all_tenants, evaluate_tenant
 
 PARTNERS = 25  # per tenant, active; each tenant also has one suspended partner
 CHUNK = 10  # so a tenant spans three chunks
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-@pytest.fixture
-def worker(transactional_db: None) -> Iterator[None]:
-    """A real Celery worker in a thread, on the configured broker (Redis when REDIS_URL is set, else in-memory)."""
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
-        yield
 
 
 @pytest.fixture
