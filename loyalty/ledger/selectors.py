@@ -81,3 +81,26 @@ def ledger_verify() -> VerificationReport:
         if account.chain_head != heads[account.pk]:
             report.breaches.append(f"account {account.pk}: hash chain does not end at the account's head")
     return report
+
+
+@dataclass(frozen=True)
+class PartnerPoints:
+    balance: int
+    lifetime_earned: int
+    lifetime_redeemed: int
+    expiring_soon: int
+    first_expiry: datetime | None
+
+
+def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> PartnerPoints:
+    """A partner's balance and the points that expire soon (two queries)."""
+    account = PointsAccount.objects.filter(partner_id=partner_id).first()
+    if account is None:
+        return PartnerPoints(0, 0, 0, 0, None)
+    now = timezone.now()
+    expiring = PointsLot.objects.filter(
+        account=account, remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=expiring_within_days)
+    ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
+    return PartnerPoints(
+        account.balance, account.lifetime_earned, account.lifetime_redeemed, expiring["points"] or 0, expiring["first"]
+    )

@@ -1,0 +1,144 @@
+"""The partner dashboard: tier, score, progress bars, the gap in words, points; constant queries; own data only."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from loyalty.ledger.models import EntryKind
+from loyalty.ledger.services import points_account_for, points_post
+from loyalty.tenancy.context import tenant_context
+from partners.models import Activity
+from portal.wording import gap_sentence, increase_phrase, money, progress_text
+from tests.conftest import World
+from tests.tiers.factories import revenue_program
+from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
+
+
+def sale(world: World, amount: str, days_ago: int = 1) -> None:
+    Activity.objects.create(
+        partner=world.partner,
+        kind="sale",
+        occurred_at=timezone.now() - timedelta(days=days_ago),
+        amount=Decimal(amount),
+        currency=world.tenant.currency,
+        source="api",
+        status="approved",
+    )
+
+
+@pytest.fixture
+def scored(acme: World) -> World:
+    """Acme's partner on the revenue program (score = revenue / 1,000): 52,000 of sales → Silver (40), Gold at 65."""
+    with tenant_context(acme.tenant):
+        tier_model_publish(model=revenue_program().model, actor=acme.manager)
+        sale(acme, "52000")
+        tenant_evaluate(
+            evaluated_on=timezone.localdate(), dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
+        )
+        points_post(
+            account=points_account_for(partner=acme.partner),
+            kind=EntryKind.EARN,
+            points=1200,
+            idempotency_key="welcome",
+            effective_at=timezone.now() - timedelta(days=700),
+        )
+    return acme
+
+
+def test_dashboard_shows_tier_score_progress_and_the_gap_in_words(scored: World, client_for) -> None:
+    response = client_for(scored, scored.partner_user).get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert response.context["status"].tier.name == "Silver"
+    assert "<strong>52.00</strong>" in page
+    assert '<progress id="progress-next" value="52.00" max="65.00">' in page
+    # 13 points of score at 1,000 per point: $13,000 more (the exact score rounds up from 64.995: $12,995).
+    assert response.context["gap"] == "$12,995 more in sales reaches Gold."
+    assert "$52,000 / $100,000" in page
+    assert "<strong>1,200</strong>" in page
+
+
+def test_dashboard_warns_of_points_expiring_within_90_days(scored: World, client_for) -> None:
+    # Lots expire 24 months after earning: the 1,200 welcome points (700 days ago) and these 300 (705 days ago)
+    # expire within the next 90 days; these 50 (30 days ago) do not.
+    with tenant_context(scored.tenant):
+        account = points_account_for(partner=scored.partner)
+        for key, points, days_ago in (("old", 300, 705), ("new", 50, 30)):
+            points_post(
+                account=account,
+                kind=EntryKind.EARN,
+                points=points,
+                idempotency_key=key,
+                effective_at=timezone.now() - timedelta(days=days_ago),
+            )
+    response = client_for(scored, scored.partner_user).get("/")
+    assert response.context["points"].expiring_soon == 1500
+    assert "1,500 points expire in the next 90 days" in response.content.decode()
+
+
+def test_partner_without_any_score_sees_no_tier_yet(acme: World, client_for) -> None:
+    response = client_for(acme, acme.partner_admin).get("/")
+    assert response.status_code == 200
+    assert "No tier yet" in response.content.decode()
+    assert response.context["gap"] == ""
+
+
+def test_dashboard_shows_only_the_members_own_partner(scored: World, globex: World, client_for) -> None:
+    response = client_for(globex, globex.partner_user).get("/")
+    assert response.context["partner"] == globex.partner
+    assert "52.00" not in response.content.decode()
+    assert client_for(scored, globex.partner_user).get("/").status_code == 403
+
+
+def test_dashboard_query_count_does_not_grow_with_history(scored: World, client_for, django_assert_max_num_queries):
+    client = client_for(scored, scored.partner_user)
+    client.get("/")
+    with tenant_context(scored.tenant):
+        account = points_account_for(partner=scored.partner)
+        for index in range(60):
+            points_post(account=account, kind=EntryKind.EARN, points=5, idempotency_key=f"bulk-{index}")
+    # session, user, tenant, membership, tier state, latest score, tiers, trend, criteria kinds, account,
+    # expiring lots, recent entries, team (+ savepoints are not issued on reads)
+    with django_assert_max_num_queries(14):
+        response = client.get("/")
+    assert len(response.context["recent"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind", "increase", "expected"),
+    [
+        ("revenue", "", "12400", "$12,400 more in sales"),
+        ("valid_certifications", "", "2", "2 more certifications"),
+        ("activity_count", "training", "1", "1 more training"),
+        ("deal_registrations", "", "3", "3 more deal registrations"),
+        ("points_earned", "", "1500", "1,500 more points earned"),
+    ],
+)
+def test_increase_phrases(metric: str, kind: str, increase: str, expected: str) -> None:
+    assert increase_phrase(metric, kind, increase, "USD") == expected
+
+
+def test_gap_sentence_joins_alternatives_and_gates() -> None:
+    gaps = {
+        "next_tier": {"id": 3, "name": "Gold", "minimum_score": "65.00"},
+        "score_needed": "8.00",
+        "criteria": [
+            {"criterion": 1, "metric": "revenue", "alone": True, "increase": "12400.00"},
+            {"criterion": 2, "metric": "valid_certifications", "alone": True, "increase": "2"},
+            {"criterion": 3, "metric": "activity_count", "alone": False},
+        ],
+        "gates": [{"label": "2 valid certifications", "value": "1.00", "minimum": "2", "shortfall": "1.00"}],
+    }
+    assert gap_sentence(gaps=gaps, kinds={}, currency="USD") == (
+        "$12,400 more in sales, or 2 more certifications reaches Gold. "
+        "Gold also needs: 2 valid certifications (you have 1)."
+    )
+    assert gap_sentence(gaps={"tracks": []}, kinds={}, currency="USD") == ""
+
+
+def test_money_and_progress_text() -> None:
+    assert money("1234.01", "EUR") == "€1,235"
+    assert money("99", "SEK") == "99 SEK"
+    assert progress_text("activity_count", "training", "1", "6", "USD") == "1 / 6 trainings"
