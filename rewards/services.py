@@ -1,11 +1,13 @@
 """Redemptions: one transaction to check, debit, take stock and record; then the review and fulfilment workflow."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +25,7 @@ from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
 from rewards.lock_objects import free_code_lock, redemption_lock, reward_lock
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
-from tiers.models import PartnerTier
+from tiers.models import PartnerTier, Tier
 
 OPEN_STATUSES = (Redemption.Status.REQUESTED, Redemption.Status.APPROVED, Redemption.Status.FULFILLED)
 # Allowed moves of the workflow; anything else is refused.
@@ -33,7 +35,8 @@ TRANSITIONS = {
 }
 
 
-def _period_start(period: str, today: date) -> datetime | None:
+def period_start(period: str, today: date) -> datetime | None:
+    """Start of the limit period containing `today` (None: ever)."""
     if period == Reward.LimitPeriod.EVER:
         return None
     if period == Reward.LimitPeriod.MONTH:
@@ -51,44 +54,93 @@ def partner_tier_rank(*, partner: Partner) -> int:
     return state.tier.rank if state else 0
 
 
-def redemption_refusal(*, reward: Reward, partner: Partner, quantity: int, balance: int) -> str | None:
-    """Why this partner cannot redeem this reward now, in words; None when it can. Shared by the catalog."""
+@dataclass(frozen=True)
+class RedeemerFacts:
+    """What the checks need to know about a partner, read once for any number of rewards."""
+
+    balance: int
+    tier_rank: int
+    taken: dict[int, int]  # reward id → quantity already open in that reward's limit period
+    tier_names: dict[int, str]  # rank → name, for the ranks this partner has not reached
+
+
+def redeemer_facts(*, partner: Partner, rewards: list[Reward], balance: int) -> RedeemerFacts:
+    """The partner's tier rank, limit usage and the names of the tiers above it: at most three queries."""
+    tiered = {reward.minimum_tier_rank for reward in rewards if reward.minimum_tier_rank}
+    rank = partner_tier_rank(partner=partner) if tiered else 0
+    names = {}
+    if above := {needed for needed in tiered if needed > rank}:
+        rows = Tier.objects.filter(rank__in=above).values_list("rank", "name", "model__status", "model__version")
+        # The active model's names win, then the newest model's.
+        for needed, name, _status, _version in sorted(rows, key=lambda row: (row[2] == "active", row[3])):
+            names[needed] = name
+    taken: dict[int, int] = {}
+    limited = [reward for reward in rewards if reward.limit_per_partner is not None]
+    if limited:
+        today = timezone.localdate()
+        sums = {
+            period: Sum("quantity", filter=Q(created_at__gte=period_start(period, today)), default=0)
+            for period in Reward.LimitPeriod.values
+            if period != Reward.LimitPeriod.EVER
+        }
+        rows = (
+            Redemption.objects.filter(partner=partner, reward__in=limited, status__in=OPEN_STATUSES)
+            .values("reward_id")
+            .annotate(**sums, ever=Sum("quantity", default=0))
+            .order_by()
+        )
+        by_reward = {row["reward_id"]: row for row in rows}
+        taken = {reward.pk: by_reward.get(reward.pk, {}).get(reward.limit_period, 0) for reward in limited}
+    return RedeemerFacts(balance=balance, tier_rank=rank, taken=taken, tier_names=names)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # "unavailable", "tier", "stock", "limit", "points"
+    message: str
+
+
+def redemption_refusal(*, reward: Reward, partner: Partner, quantity: int, facts: RedeemerFacts) -> Refusal | None:
+    """Why this partner cannot redeem this reward now, in words (None when it can). No queries: see facts."""
     now = timezone.now()
     if partner.status != Partner.Status.ACTIVE:
-        return _("Your company's membership of the program is not active.")
+        return Refusal("unavailable", _("Your company's membership of the program is not active."))
     if reward.status != Reward.Status.ACTIVE:
-        return _("This reward is no longer available.")
+        return Refusal("unavailable", _("This reward is no longer available."))
     if reward.available_from and now < reward.available_from:
-        return _("This reward is available from %(date)s.") % {"date": timezone.localdate(reward.available_from)}
+        day = timezone.localdate(reward.available_from)
+        return Refusal("unavailable", _("This reward is available from %(date)s.") % {"date": day})
     if reward.available_until and now > reward.available_until:
-        return _("This reward was available until %(date)s.") % {"date": timezone.localdate(reward.available_until)}
-    if reward.minimum_tier_rank and partner_tier_rank(partner=partner) < reward.minimum_tier_rank:
-        return _("Your tier is too low for this reward.")
+        day = timezone.localdate(reward.available_until)
+        return Refusal("unavailable", _("This reward was available until %(date)s.") % {"date": day})
+    if reward.minimum_tier_rank and facts.tier_rank < reward.minimum_tier_rank:
+        tier = facts.tier_names.get(reward.minimum_tier_rank)
+        if tier:
+            return Refusal(
+                "tier", _("Your tier is too low for this reward: it needs %(tier)s or above.") % {"tier": tier}
+            )
+        return Refusal("tier", _("Your tier is too low for this reward."))
     if reward.stock is not None and reward.stock < quantity:
-        return _("Out of stock.")
-    if reward.limit_per_partner is not None:
-        taken = Redemption.objects.filter(partner=partner, reward=reward, status__in=OPEN_STATUSES)
-        start = _period_start(reward.limit_period, timezone.localdate())
-        if start is not None:
-            taken = taken.filter(created_at__gte=start)
-        already = taken.aggregate(total=Sum("quantity"))["total"] or 0
-        if already + quantity > reward.limit_per_partner:
-            return _("You have reached the limit for this reward (%(limit)s %(period)s).") % {
-                "limit": reward.limit_per_partner,
-                "period": reward.get_limit_period_display().lower(),
-            }
+        return Refusal("stock", _("Out of stock."))
+    if reward.limit_per_partner is not None and facts.taken.get(reward.pk, 0) + quantity > reward.limit_per_partner:
+        return Refusal(
+            "limit",
+            _("You have reached the limit for this reward (%(limit)s %(period)s).")
+            % {"limit": reward.limit_per_partner, "period": reward.get_limit_period_display().lower()},
+        )
     needed = reward.points_cost * quantity
-    if balance < needed:
-        return _("Not enough points: %(balance)s available, %(needed)s needed.") % {
-            "balance": balance,
-            "needed": needed,
-        }
+    if facts.balance < needed:
+        return Refusal(
+            "points",
+            _("Not enough points: %(balance)s available, %(needed)s needed.")
+            % {"balance": intcomma(facts.balance), "needed": intcomma(needed)},
+        )
     return None
 
 
 def _budget_reasons(*, reward: Reward, points: int) -> list[str]:
     """Budgets that this redemption would pass: it then waits for approval instead of failing."""
-    month_start = _period_start(Reward.LimitPeriod.MONTH, timezone.localdate())
+    month_start = period_start(Reward.LimitPeriod.MONTH, timezone.localdate())
     this_month = Redemption.objects.filter(status__in=OPEN_STATUSES, created_at__gte=month_start)
     reasons = []
     budget = current_tenant().monthly_redemption_budget
@@ -134,9 +186,10 @@ def reward_redeem(
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
     locked_reward = reward_lock(reward_id=reward.pk)
-    refusal = redemption_refusal(reward=locked_reward, partner=partner, quantity=quantity, balance=account.balance)
+    facts = redeemer_facts(partner=partner, rewards=[locked_reward], balance=account.balance)
+    refusal = redemption_refusal(reward=locked_reward, partner=partner, quantity=quantity, facts=facts)
     if refusal:
-        raise ValidationError(refusal)
+        raise ValidationError(refusal.message)
     points = locked_reward.points_cost * quantity
     reasons = _budget_reasons(reward=locked_reward, points=points)
     if locked_reward.requires_approval:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Min, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
@@ -104,3 +104,34 @@ def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> Pa
     return PartnerPoints(
         account.balance, account.lifetime_earned, account.lifetime_redeemed, expiring["points"] or 0, expiring["first"]
     )
+
+
+def partner_statement_entries(
+    *,
+    partner_id: int,
+    effective_from: datetime | None = None,
+    effective_before: datetime | None = None,
+    kind: str = "",
+) -> QuerySet[LedgerEntry]:
+    """A partner's ledger entries, newest posting first, with everything their causes name joined in.
+
+    Ordered by posting (not by `effective_at`) so that `balance_after` reads as a running balance; the
+    optional filters bound `effective_at` (from inclusive, before exclusive) and the kind.
+    """
+    entries = LedgerEntry.objects.filter(account__partner_id=partner_id)
+    if effective_from is not None:
+        entries = entries.filter(effective_at__gte=effective_from)
+    if effective_before is not None:
+        entries = entries.filter(effective_at__lt=effective_before)
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries.select_related(
+        "actor",
+        "activity",
+        "earning_rule",
+        "expired_lot",
+        "redemption__reward",
+        "reverses__activity",
+        "reverses__earning_rule",
+        "reverses__redemption__reward",
+    ).order_by("-created_at", "-pk")

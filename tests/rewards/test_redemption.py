@@ -239,10 +239,13 @@ def test_redeem_refuses_when_the_tier_is_too_low(in_acme: World, rank: int | Non
     reward = RewardFactory(points_cost=100, minimum_tier_rank=3)
     give_points(in_acme.partner, 1000, "seed")
 
-    assert_refused(
-        lambda: redeem(in_acme.partner, in_acme.partner_user, reward, "order-1"),
-        ["Your tier is too low for this reward."],
+    # With a tier model in place the message names the tier needed (rank 3 is Gold in the factory's model).
+    expected = (
+        "Your tier is too low for this reward."
+        if rank is None
+        else "Your tier is too low for this reward: it needs Gold or above."
     )
+    assert_refused(lambda: redeem(in_acme.partner, in_acme.partner_user, reward, "order-1"), [expected])
 
 
 @pytest.mark.parametrize("status", [Partner.Status.SUSPENDED, Partner.Status.LEFT])

@@ -1,0 +1,211 @@
+"""The partner statement: ledger entries with their causes in words, filters, pagination and CSV export."""
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.ledger.models import EntryKind, LedgerEntry
+from loyalty.ledger.selectors import partner_statement_entries
+from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.models import Role, Tenant
+from loyalty.tenancy.permissions import membership_required
+from partners.models import Activity
+
+PAGE_SIZE = 50
+CSV_CHUNK_SIZE = 2000
+CSV_COLUMNS = ["date", "kind", "points", "balance", "cause"]
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class StatementFilterForm(forms.Form):
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All kinds")), *EntryKind.choices])
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs |= {"aria-invalid": "true", "aria-describedby": f"id_{name}-error"}
+
+
+def signed_points(points: int) -> str:
+    """+1,200 or −150 (a true minus sign)."""
+    return f"+{intcomma(points)}" if points > 0 else f"\u2212{intcomma(-points)}"
+
+
+def _start_of(day: date) -> datetime:
+    """Midnight of `day` in the current (the tenant's) time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _filtered_entries(request: HttpRequest, form: StatementFilterForm) -> QuerySet[LedgerEntry]:
+    date_from, date_to = form.cleaned_data.get("date_from"), form.cleaned_data.get("date_to")
+    return partner_statement_entries(
+        partner_id=request.membership.partner_id,
+        effective_from=_start_of(date_from) if date_from else None,
+        effective_before=_start_of(date_to + timedelta(days=1)) if date_to else None,
+        kind=form.cleaned_data.get("kind") or "",
+    )
+
+
+def _activity_words(activity: Activity) -> str:
+    parts = [activity.get_kind_display()]
+    parts += [value for value in (activity.code, activity.product_sku) if value]
+    if activity.amount is not None:
+        parts.append(f"{activity.amount:,.2f} {activity.currency}".strip())
+    return " · ".join(parts)
+
+
+def _earning_words(entry: LedgerEntry) -> str:
+    if entry.activity is None:
+        return entry.memo
+    words = _activity_words(entry.activity)
+    if entry.earning_rule is not None:
+        return gettext("%(activity)s (rule: %(rule)s)") % {"activity": words, "rule": entry.earning_rule.name}
+    return words
+
+
+def _redemption_words(entry: LedgerEntry) -> str:
+    redemption = entry.redemption
+    return gettext("%(reward)s × %(quantity)s") % {"reward": redemption.reward.name, "quantity": redemption.quantity}
+
+
+def entry_cause(entry: LedgerEntry) -> str:
+    """Why the entry exists, in words a partner understands."""
+    match entry.kind:
+        case EntryKind.EARN:
+            return _earning_words(entry)
+        case EntryKind.REDEEM if entry.redemption is not None:
+            return gettext("Redeemed %(redemption)s") % {"redemption": _redemption_words(entry)}
+        case EntryKind.REFUND if entry.redemption is not None:
+            cause = gettext("Refund of %(redemption)s") % {"redemption": _redemption_words(entry)}
+            return f"{cause}: {entry.memo}" if entry.memo else cause
+        case EntryKind.EXPIRE if entry.expired_lot is not None:
+            earned_on = date_format(timezone.localtime(entry.expired_lot.earned_at), "DATE_FORMAT")
+            return gettext("Points earned on %(date)s expired") % {"date": earned_on}
+        case EntryKind.ADJUST:
+            who = str(entry.actor) if entry.actor is not None else gettext("the program team")
+            return gettext("%(reason)s (adjusted by %(who)s)") % {"reason": entry.memo, "who": who}
+        case EntryKind.REVERSE if entry.reverses is not None:
+            original = entry.reverses
+            of_what = _earning_words(original) if original.kind == EntryKind.EARN else entry_cause(original)
+            cause = gettext("Reversal of %(kind)s of %(date)s: %(what)s") % {
+                "kind": original.get_kind_display().lower(),
+                "date": date_format(timezone.localtime(original.effective_at), "DATE_FORMAT"),
+                "what": of_what,
+            }
+            return f"{cause} ({entry.memo})" if entry.memo else cause
+    return entry.memo
+
+
+@membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
+def statement(request: HttpRequest) -> HttpResponse:
+    """The partner's own ledger entries, newest first, 50 a page."""
+    form = StatementFilterForm(request.GET)  # every field is optional: no parameters, no filters
+    page, status = None, 400
+    if form.is_valid():
+        page, status = Paginator(_filtered_entries(request, form), PAGE_SIZE).get_page(request.GET.get("page")), 200
+    rows = [
+        {"entry": entry, "points": signed_points(entry.points), "cause": entry_cause(entry)}
+        for entry in (page if page is not None else [])
+    ]
+    context = {"form": form, "page": page, "rows": rows, "partner": request.membership.partner}
+    return render(request, "portal/statement.html", context, status=status)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def neutralise(value: str) -> str:
+    """Make a text cell inert in spreadsheets: a leading formula character gets an apostrophe."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _csv_line(writer, entry: LedgerEntry) -> str:
+    moment = timezone.localtime(entry.effective_at).strftime("%Y-%m-%d %H:%M")
+    return writer.writerow(
+        [
+            neutralise(moment),
+            neutralise(str(entry.get_kind_display())),
+            entry.points,
+            entry.balance_after,
+            neutralise(entry_cause(entry)),
+        ]
+    )
+
+
+def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry]) -> Iterator[str]:
+    """The CSV, a chunk of entries at a time.
+
+    The response streams after the tenant middleware has left the tenant's scope, so each chunk enters it
+    again; chunks are fetched by keyset (created_at, pk) so no cursor stays open between yields.
+    """
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    last = None
+    while True:
+        with tenant_context(tenant):
+            chunk = entries
+            if last is not None:
+                chunk = chunk.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, pk__lt=last.pk))
+            batch = list(chunk[:CSV_CHUNK_SIZE])
+            lines = "".join(_csv_line(writer, entry) for entry in batch)
+        if lines:
+            yield lines
+        if len(batch) < CSV_CHUNK_SIZE:
+            return
+        last = batch[-1]
+
+
+def _filename_part(value: str) -> str:
+    """Only characters that are safe in a Content-Disposition filename."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip("-") or "partner"
+
+
+@membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
+def statement_csv(request: HttpRequest) -> HttpResponse:
+    """The same filtered entries as the page, all of them, as a streamed CSV download."""
+    form = StatementFilterForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request,
+            "portal/statement.html",
+            {"form": form, "page": None, "rows": [], "partner": request.membership.partner},
+            status=400,
+        )
+    partner = request.membership.partner
+    filename = f"statement-{_filename_part(partner.external_id)}-{timezone.localdate().isoformat()}.csv"
+    response = StreamingHttpResponse(
+        _csv_lines(request.tenant, _filtered_entries(request, form)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
