@@ -1,6 +1,7 @@
 """Host resolution: a known host serves its tenant, anything else is a 404, never another tenant's page."""
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 
 from loyalty.tenancy.models import Tenant
@@ -55,3 +56,9 @@ def test_bare_domain_is_the_platform(acme: World) -> None:
     assert response.status_code == 200
     assert response.wsgi_request.tenant is None
     assert b"Acme" not in response.content
+
+
+def test_server_error_page_renders_without_a_request_in_the_portal_look() -> None:
+    page = render_to_string("500.html")  # as Django's server_error handler does: no request, no context
+    assert "Something went wrong" in page
+    assert "/static/css/app.css" in page
