@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("statement/", include("portal.statement_urls")),
     path("rewards/", include("portal.reward_urls")),
+    path("claims/", include("portal.claim_urls")),
+    path("team/", include("portal.team_urls")),
 ]

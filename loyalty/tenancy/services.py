@@ -98,3 +98,24 @@ def invitation_signup(*, invitation: Invitation, password: str, first_name: str 
     user = User.objects.create_user(invitation.email, password, first_name=first_name, last_name=last_name)
     invitation_accept(invitation=invitation, user=user)
     return user
+
+
+@transaction.atomic
+def membership_deactivate(*, membership: Membership, actor: User) -> None:
+    """Remove a member from the program; nobody removes themselves, and a partner keeps an active partner admin."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.user_id == actor.pk:
+        raise ValidationError(_("You cannot remove yourself from the team."))
+    if not membership.is_active:
+        return
+    if membership.role == Role.PARTNER_ADMIN:
+        # Lock the partner's active admins so two concurrent removals cannot leave none.
+        admins = list(
+            Membership.objects.select_for_update()
+            .filter(partner_id=membership.partner_id, role=Role.PARTNER_ADMIN, is_active=True)
+            .values_list("pk", flat=True)
+        )
+        if admins == [membership.pk]:
+            raise ValidationError(_("This is the partner's last active partner admin: make someone else admin first."))
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
