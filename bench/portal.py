@@ -1,0 +1,134 @@
+"""Server time and query count of the partner dashboard for a partner with 10,000 ledger entries (PostgreSQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tierline_bench_portal \\
+    DJANGO_SETTINGS_MODULE=loyalty.settings python bench/portal.py [--entries 10000] [--requests 60]
+
+The scratch database (its name must contain "bench") is dropped, recreated and migrated. Prints one
+`name value` line per figure: the dashboard's median and p95 server time (Django test client, in-process,
+no network) and its query count.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from evaluation import figure, recreate, scratch_database  # noqa: E402 - after sys.path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=60)
+    arguments = parser.parse_args()
+    name, maintenance_url = scratch_database(os.environ.get("DATABASE_URL", ""))
+    recreate(name, maintenance_url)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    os.environ["TIERLINE_HTTPS"] = "0"
+    os.environ["TIERLINE_STATIC_MANIFEST"] = "0"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from loyalty.ledger.models import EntryKind, LedgerEntry
+    from loyalty.ledger.services import points_account_for
+    from loyalty.tenancy.context import tenant_context
+    from loyalty.tenancy.models import Membership, Role, Tenant, User
+    from partners.models import Activity, Partner, PartnerType
+    from tiers.demo import _build_model
+    from tiers.services import partner_rescore, tier_model_publish
+
+    call_command("migrate", verbosity=0)
+    tenant = Tenant.objects.create(slug="bench", name="Bench Program")
+    user = User.objects.create_user("partner@bench.test", "bench-password-123")
+    with tenant_context(tenant):
+        partner_type = PartnerType.objects.create(code="reseller", name="Reseller")
+        partner = Partner.objects.create(external_id="P-1", name="Bench Partner", partner_type=partner_type)
+        Membership.objects.create(user=user, role=Role.PARTNER_ADMIN, partner=partner)
+        manager = User.objects.create_user("pm@bench.test", "bench-password-123")
+        model = _build_model(
+            name="Program",
+            version=1,
+            effective_from=timezone.localdate() - timedelta(days=400),
+            score_shift=Decimal(0),
+            revenue_scale=Decimal(1),
+        )
+        tier_model_publish(model=model, actor=manager)
+        Activity.objects.bulk_create(
+            [
+                Activity(
+                    tenant=tenant,
+                    partner=partner,
+                    kind="sale",
+                    occurred_at=timezone.now() - timedelta(days=day),
+                    amount=Decimal(5000),
+                    currency="USD",
+                    source="api",
+                    status="approved",
+                )
+                for day in range(1, 60)
+            ]
+        )
+        partner_rescore(partner=partner)
+        account = points_account_for(partner=partner)
+        now = timezone.now()
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    tenant=tenant,
+                    account=account,
+                    kind=EntryKind.EARN,
+                    points=10,
+                    balance_after=10 * (index + 1),
+                    created_at=now - timedelta(minutes=arguments.entries - index),
+                    effective_at=now - timedelta(minutes=arguments.entries - index),
+                    memo="History",
+                    idempotency_key=f"history:{index}",
+                    entry_hash="0" * 64,
+                )
+                for index in range(arguments.entries)
+            ],
+            batch_size=5000,
+        )
+        type(account).objects.filter(pk=account.pk).update(balance=10 * arguments.entries)
+    connection.cursor().execute("ANALYZE")
+    client = Client(HTTP_HOST="bench.localhost")
+    client.force_login(user)
+    for _warm in range(5):
+        assert client.get("/").status_code == 200
+    queries = []
+
+    def count(execute, sql, params, many, context):  # noqa: ANN001, ANN202 - Django's execute wrapper signature
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        client.get("/")
+    timings = []
+    for _each in range(arguments.requests):
+        started = time.perf_counter()
+        response = client.get("/")
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    timings.sort()
+    figure("portal.dashboard.entries", arguments.entries)
+    figure("portal.dashboard.queries", len(queries))
+    figure("portal.dashboard.median_ms", f"{statistics.median(timings):.1f}")
+    figure("portal.dashboard.p95_ms", f"{timings[int(len(timings) * 0.95) - 1]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
