@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from loyalty.tenancy.admin_sites import tenant_admin_site
-from loyalty.tenancy.views import healthz, invitation_detail
+from loyalty.tenancy.views import healthz, invitation_detail, tenant_logo
 from partners.views import activity_evidence
 
 urlpatterns = [
@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", tenant_admin_site.urls),
     path("invitations/<str:token>/", invitation_detail, name="invitation"),
     path("evidence/<int:activity_id>/", activity_evidence, name="activity_evidence"),
+    path("branding/logo/", tenant_logo, name="tenant_logo"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -1,12 +1,13 @@
 """Invitation acceptance and the health check."""
 
 import logging
+import mimetypes
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -100,3 +101,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_state(), "broker": _broker_state()}
     healthy = all(state != "down" for state in checks.values())
     return JsonResponse({"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503)
+
+
+@require_GET
+def tenant_logo(request: HttpRequest) -> FileResponse:
+    """The tenant's logo, public (it brands the sign-in page too); uploads are images validated by Pillow."""
+    logo = request.tenant.logo if request.tenant else None
+    if not logo:
+        raise Http404
+    content_type = mimetypes.guess_type(logo.name)[0] or "application/octet-stream"
+    if not content_type.startswith("image/") or content_type == "image/svg+xml":
+        raise Http404
+    response = FileResponse(logo.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -62,3 +62,21 @@ def test_server_error_page_renders_without_a_request_in_the_portal_look() -> Non
     page = render_to_string("500.html")  # as Django's server_error handler does: no request, no context
     assert "Something went wrong" in page
     assert "/static/css/app.css" in page
+
+
+def test_tenant_logo_brands_its_own_host_only(acme: World, globex: World, client_for) -> None:
+    from io import BytesIO
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (4, 4), "#b4451f").save(buffer, format="PNG")
+    acme.tenant.logo.save("acme.png", ContentFile(buffer.getvalue()))
+    response = Client(HTTP_HOST=acme.host).get("/branding/logo/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == buffer.getvalue()
+    assert 'src="/branding/logo/"' in client_for(acme, acme.partner_user).get("/").content.decode()
+    assert Client(HTTP_HOST=globex.host).get("/branding/logo/").status_code == 404  # globex has none
+    assert 'src="/branding/logo/"' not in client_for(globex, globex.partner_user).get("/").content.decode()
