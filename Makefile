@@ -21,7 +21,7 @@ install: $(VENV)/.synced
 # The embedded default: SQLite, tasks in-process, a seeded demo; no services needed.
 DEMO := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=1 TIERLINE_PUBLIC_PORT=$(PORT) $(RUN)
 demo: install
-	@$(DEMO) manage.py migrate --noinput
+	@$(DEMO) manage.py migrate --noinput --verbosity 0
 	@$(DEMO) manage.py seed_demo
 	@$(DEMO) manage.py runserver 127.0.0.1:$(PORT)
 
