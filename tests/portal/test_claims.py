@@ -119,7 +119,10 @@ def test_list_is_paginated(acme: World, client_for) -> None:
     first = client.get("/claims/")
     assert len(first.context["page"]) == 25
     assert "Page 1 of 2" in first.content.decode()
-    assert len(client.get("/claims/", {"page": 2}).context["page"]) == 1
+    assert '<a href="?page=2" rel="next">' in first.content.decode()
+    second = client.get("/claims/", {"page": 2})
+    assert len(second.context["page"]) == 1
+    assert '<a href="?page=1" rel="prev">' in second.content.decode()
 
 
 # --- New claim ---------------------------------------------------------------------------------------------------
