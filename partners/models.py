@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import Role, TenantOwnedModel
+from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel
 from partners.evidence import evidence_path
 
 
@@ -144,17 +144,12 @@ class Activity(TenantOwnedModel):
         return f"{self.get_kind_display()} by {self.partner_id} on {self.occurred_at:%Y-%m-%d}"
 
 
-class ActivityStatusChange(TenantOwnedModel):
+class ActivityStatusChange(StatusChange):
     """Who moved an activity from one status to another, when and why."""
 
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=16, choices=Activity.Status.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.tenancy.models import TenantOwnedModel
+from loyalty.tenancy.models import StatusChange, TenantOwnedModel
 
 
 class Reward(TenantOwnedModel):
@@ -129,17 +129,12 @@ class Redemption(TenantOwnedModel):
         return f"{self.reward} × {self.quantity} for partner {self.partner_id}"
 
 
-class RedemptionEvent(TenantOwnedModel):
+class RedemptionEvent(StatusChange):
     """Who moved a redemption between statuses, when and why."""
 
     redemption = models.ForeignKey(Redemption, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, choices=Redemption.Status.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=Redemption.Status.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -176,6 +176,22 @@ class TenantOwnedModel(models.Model):
                 raise CrossTenantError(f"{type(self).__name__}.{field.name} points at another tenant's row.")
 
 
+class StatusChange(TenantOwnedModel):
+    """Base of status histories: who moved a row from one status to another, when and why.
+
+    Subclasses add the foreign key to their row and `from_status`/`to_status` with their own choices.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class Role(models.TextChoices):
     PARTNER_USER = "partner_user", _("Partner user")
     PARTNER_ADMIN = "partner_admin", _("Partner admin")
