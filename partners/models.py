@@ -200,3 +200,19 @@ class Claim(TenantOwnedModel):
     @property
     def is_flagged_duplicate(self) -> bool:
         return self.duplicate_of_id is not None
+
+
+class PartnerNote(TenantOwnedModel):
+    """A note by staff about a partner (coaching, calls, plans); staff read it, partner members never do."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "partner", "created_at"], name="partner_note_partner_time")]
+
+    def __str__(self) -> str:
+        return f"Note on {self.partner_id} by {self.author_id}"
