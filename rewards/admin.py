@@ -65,6 +65,7 @@ class RewardAdmin(TenantModelAdmin):
             except ValidationError as error:
                 form.add_error("codes", error)
             else:
+                self.audit_action(request, reward, f"Loaded {loaded} codes")
                 self.message_user(request, f"{loaded} codes loaded into {reward}.", messages.SUCCESS)
                 return redirect("admin:rewards_reward_changelist")
         context = {

@@ -153,6 +153,7 @@ class TierModelAdmin(DraftModelAdmin):
             for message in error.messages:
                 self.message_user(request, message, messages.ERROR)
         else:
+            self.audit_action(request, model, f"Published {model.name} v{model.version}")
             self.message_user(request, f"{model.name} v{model.version} is now the active model.", messages.SUCCESS)
         return redirect("admin:tiers_tiermodel_change", model.pk)
 

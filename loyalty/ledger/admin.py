@@ -61,7 +61,7 @@ class PointsAccountAdmin(ReadOnlyModelAdmin):
         form = AdjustmentForm(request.POST or None, initial={"idempotency_key": f"adjust:{uuid.uuid4()}"})
         if request.method == "POST" and form.is_valid():
             try:
-                points_adjust(
+                entry = points_adjust(
                     partner=account.partner,
                     points=form.cleaned_data["points"],
                     reason=form.cleaned_data["reason"],
@@ -71,6 +71,7 @@ class PointsAccountAdmin(ReadOnlyModelAdmin):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                self.audit_action(request, account, f"Adjusted by {entry.points:+d} points: {entry.memo}")
                 self.message_user(request, f"Adjusted {account.partner}'s points.", messages.SUCCESS)
                 return redirect(reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}")
         context = {

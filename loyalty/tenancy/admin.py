@@ -6,9 +6,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 
-from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
-from loyalty.tenancy.models import Domain, Invitation, Membership, ProgramSettings, Tenant, User
+from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import AuditEntry, Domain, Invitation, Membership, ProgramSettings, Tenant, User
 from loyalty.tenancy.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 
 
@@ -86,6 +87,7 @@ class InvitationAdmin(TenantModelAdmin):
         for invitation in queryset:
             if invitation.is_pending:
                 invitation_resend(invitation=invitation)
+                self.audit_action(request, invitation, "Sent again")
                 sent += 1
         self.message_user(request, f"{sent} invitation(s) sent again.", messages.SUCCESS)
 
@@ -93,6 +95,7 @@ class InvitationAdmin(TenantModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         for invitation in queryset:
             invitation_revoke(invitation=invitation)
+            self.audit_action(request, invitation, "Revoked")
         self.message_user(request, "Invitations revoked.", messages.SUCCESS)
 
 
@@ -119,3 +122,21 @@ class ProgramSettingsAdmin(TenantModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return redirect("admin:tenancy_programsettings_change", request.tenant.pk)
+
+
+@admin.register(AuditEntry, site=tenant_admin_site)
+class AuditEntryAdmin(ReadOnlyModelAdmin):
+    """The tenant's audit log: every change made in this admin, with values before and after."""
+
+    list_display = ["created_at", "actor", "action", "target_type", "target_repr", "summary"]
+    list_filter = ["action", "target_type", "created_at"]
+    search_fields = ["target_repr", "summary", "actor__email"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ["created_at", "actor", "action", "target_type", "target_id", "target_repr", "details"]
+    readonly_fields = fields
+
+    @admin.display(description="Changes")
+    def details(self, entry: AuditEntry) -> str:
+        return render_to_string("admin/includes/audit_changes.html", {"entry": entry})

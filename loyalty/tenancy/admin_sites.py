@@ -3,16 +3,22 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
+from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from loyalty.tenancy.models import PROGRAM_ROLES
+from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
+from loyalty.tenancy.services import audit_record
 
 
 class PlatformAdminSite(admin.AdminSite):
@@ -71,8 +77,78 @@ class TenantAdminSite(admin.AdminSite):
 tenant_admin_site = TenantAdminSite(name="admin")
 
 
+# Values of fields whose name contains one of these words are never written to the audit log.
+SECRET_WORDS = ("secret", "password", "token", "hash")
+
+
+def _audit_value(field: forms.Field | None, value: object) -> object:
+    """A field's value as the audit log keeps it: JSON, and readable (names rather than ids)."""
+    if isinstance(field, forms.ModelMultipleChoiceField):
+        return sorted(str(item) for item in value or [])
+    if isinstance(field, forms.ModelChoiceField) and value not in (None, "") and not isinstance(value, models.Model):
+        value = field.queryset.filter(pk=value).first()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, FieldFile):
+        return value.name or None
+    if isinstance(value, list | tuple):
+        return [_audit_value(None, item) for item in value]
+    return str(value)
+
+
+def _form_changes(form: forms.BaseForm) -> dict:
+    changes = {}
+    for name in form.changed_data:
+        if any(word in name for word in SECRET_WORDS):
+            changes[name] = {"before": "(hidden)", "after": "(hidden)"}
+            continue
+        field = form.fields.get(name)
+        before = _audit_value(field, form.initial.get(name))
+        after = _audit_value(field, form.cleaned_data.get(name))
+        if before != after:  # fields with callable defaults report a change when their hidden initial is missing
+            changes[name] = {"before": before, "after": after}
+    return changes
+
+
+def audit_changes(form: forms.BaseForm, formsets: list) -> dict:
+    """What a change form changed: its own fields, and each inline row added, changed or deleted."""
+    inlines = []
+    for formset in formsets:
+        label = str(formset.model._meta.verbose_name)
+        deleted = set(map(id, getattr(formset, "deleted_forms", [])))
+        for inline_form in formset.forms:
+            if id(inline_form) in deleted:
+                inlines.append({"model": label, "object": str(inline_form.instance), "action": "deleted"})
+            elif inline_form.has_changed():
+                action = "added" if inline_form.instance._state.adding or not inline_form.initial else "changed"
+                inlines.append(
+                    {
+                        "model": label,
+                        "object": str(inline_form.instance),
+                        "action": action,
+                        "fields": _form_changes(inline_form),
+                    }
+                )
+    return {"fields": _form_changes(form), "inlines": inlines}
+
+
+def _snapshot(obj: models.Model) -> dict:
+    """Every editable value of a row about to be deleted, as `before` values."""
+    values = model_to_dict(obj)
+    return {
+        name: {"before": "(hidden)" if any(word in name for word in SECRET_WORDS) else _audit_value(None, value)}
+        for name, value in values.items()
+    }
+
+
 class TenantModelAdmin(admin.ModelAdmin):
-    """ModelAdmin for tenant-owned models: permission comes from the member's role, not Django perms."""
+    """ModelAdmin for tenant-owned models: permission comes from the member's role, not Django perms.
+
+    Changes go to the tenant's audit log (with values before and after) instead of Django's global LogEntry,
+    and an object's history page reads that log.
+    """
+
+    object_history_template = "admin/audit_history.html"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.admin_site.has_permission(request)
@@ -88,6 +164,52 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.admin_site.has_permission(request)
+
+    def construct_change_message(self, request: HttpRequest, form: forms.BaseForm, formsets: list, add: bool = False):  # noqa: ANN201
+        # Django builds its message from the bound forms just before log_addition/log_change; the values are
+        # only there, so they are kept on the request for the log call that follows.
+        request.audit_changes = audit_changes(form, formsets)
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: object) -> AuditEntry:
+        changes = getattr(request, "audit_changes", {})
+        return audit_record(actor=request.user, action=AuditEntry.Action.CREATE, target=obj, changes=changes)
+
+    def log_change(self, request: HttpRequest, obj: models.Model, message: object) -> AuditEntry:
+        changes = getattr(request, "audit_changes", {})
+        return audit_record(actor=request.user, action=AuditEntry.Action.CHANGE, target=obj, changes=changes)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> list[AuditEntry]:
+        return [
+            audit_record(
+                actor=request.user,
+                action=AuditEntry.Action.DELETE,
+                target=obj,
+                changes={"fields": _snapshot(obj)},
+            )
+            for obj in queryset
+        ]
+
+    def audit_action(self, request: HttpRequest, obj: models.Model, summary: str) -> AuditEntry:
+        """Record an admin action (approve, publish, adjust…) that changed `obj` through a service."""
+        return audit_record(actor=request.user, action=AuditEntry.Action.ACTION, target=obj, summary=summary)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "object": obj,
+            "opts": self.opts,
+            "entries": AuditEntry.objects.filter(target_type=self.opts.label_lower, target_id=str(obj.pk))
+            .select_related("actor")
+            .order_by("created_at", "pk"),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.object_history_template, context)
 
 
 def action_reason(request: HttpRequest, queryset: QuerySet, *, action: str, title: str) -> str | TemplateResponse:
@@ -131,11 +253,15 @@ class ReviewActions:
     reject_service: Callable[..., object]
     review_title: str
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object]) -> None:
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object], note: str = ""
+    ) -> None:
         done = 0
         for row in queryset:
             try:
-                service(row)
+                with transaction.atomic():
+                    service(row)
+                    self.audit_action(request, row, f"{verb.capitalize()}{': ' + note if note else ''}")
                 done += 1
             except ValidationError as error:
                 self.message_user(request, f"{row}: {' '.join(error.messages)}", messages.ERROR)
@@ -150,7 +276,9 @@ class ReviewActions:
         reason = action_reason(request, queryset, action="reject", title=self.review_title)
         if isinstance(reason, TemplateResponse):
             return reason
-        self._apply(request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason))
+        self._apply(
+            request, queryset, "rejected", lambda row: self.reject_service(row, request.user, reason), note=reason
+        )
         return None
 
 

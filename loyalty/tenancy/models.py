@@ -276,3 +276,45 @@ class ProgramSettings(Tenant):
         proxy = True
         verbose_name = _("program settings")
         verbose_name_plural = _("program settings")
+
+
+class AuditEntry(TenantOwnedModel):
+    """One change made by a person in a tenant: who, what, and the values before and after. Never edited."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        CHANGE = "change", _("Changed")
+        DELETE = "delete", _("Deleted")
+        ACTION = "action", _("Action")
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    target_type = models.CharField(max_length=100, help_text=_("app_label.model of the changed row."))
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True)
+    # {"fields": {name: {"before": …, "after": …}}, "inlines": [{"model", "object", "action", "fields"}]}
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "target_type", "target_id"], name="audit_tenant_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.target_repr}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValidationError(_("Audit entries cannot be changed."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
+        raise ValidationError(_("Audit entries cannot be deleted."))

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.tenancy.models import PARTNER_ROLES, Invitation, Membership, Role, User
+from loyalty.tenancy.models import PARTNER_ROLES, AuditEntry, Invitation, Membership, Role, User
 from loyalty.tenancy.tasks import enqueue_on_commit, invitation_send
 
 if TYPE_CHECKING:
@@ -119,3 +119,23 @@ def membership_deactivate(*, membership: Membership, actor: User) -> None:
             raise ValidationError(_("This is the partner's last active partner admin: make someone else admin first."))
     membership.is_active = False
     membership.save(update_fields=["is_active"])
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model,
+    summary: str = "",
+    changes: dict | None = None,
+) -> AuditEntry:
+    """Append one entry to the current tenant's audit log."""
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk or ""),
+        target_repr=str(target)[:200],
+        summary=summary[:300],
+        changes=changes or {},
+    )
