@@ -1,38 +1,62 @@
 """Earning rules applied to activities: which rules match, how many points, caps, and their reversal."""
 
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loyalty.ledger.lock_objects import account_lock
+from loyalty.ledger.lock_objects import account_lock, accounts_lock
 from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry
-from loyalty.ledger.services import entry_reverse, points_account_for, points_post
+from loyalty.ledger.services import (
+    Credit,
+    entry_reverse,
+    points_account_for,
+    points_accounts_for,
+    points_post,
+    points_post_many,
+)
 from loyalty.tenancy.models import User
 from partners.models import Activity
-from tiers.selectors import partner_point_multiplier
+from tiers.selectors import partner_point_multiplier, partner_point_multipliers
 
 
-def earning_rules_matching(*, activity: Activity) -> list[EarningRule]:
-    """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity."""
-    day = timezone.localdate(activity.occurred_at)
-    rules = (
-        EarningRule.objects.filter(activity_kind=activity.kind, is_active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=day))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day))
-        .filter(Q(code="") | Q(code=activity.code))
-        .filter(Q(partner_types__isnull=True) | Q(partner_types=activity.partner.partner_type_id))
-        .distinct()
+def earning_rules_active(*, kinds: Iterable[str]) -> list[EarningRule]:
+    """The active rules for these activity kinds with their partner types, in pk order (two queries)."""
+    return list(
+        EarningRule.objects.filter(activity_kind__in=set(kinds), is_active=True)
+        .prefetch_related("partner_types")
         .order_by("pk")
     )
+
+
+def earning_rules_matching(*, activity: Activity, rules: Sequence[EarningRule] | None = None) -> list[EarningRule]:
+    """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity.
+
+    `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once.
+    """
+    if rules is None:
+        rules = earning_rules_active(kinds=[activity.kind])
+    day = timezone.localdate(activity.occurred_at)
     return [
         rule
         for rule in rules
-        if (not rule.product_categories or activity.product_category in rule.product_categories)
+        if rule.activity_kind == activity.kind
+        and (rule.valid_from is None or rule.valid_from <= day)
+        and (rule.valid_until is None or rule.valid_until >= day)
+        and (not rule.code or rule.code == activity.code)
+        and _partner_type_fits(rule=rule, partner_type_id=activity.partner.partner_type_id)
+        and (not rule.product_categories or activity.product_category in rule.product_categories)
         and (rule.minimum_amount is None or (activity.amount or 0) >= rule.minimum_amount)
     ]
+
+
+def _partner_type_fits(*, rule: EarningRule, partner_type_id: int) -> bool:
+    partner_types = rule.partner_types.all()  # prefetched
+    return not partner_types or any(partner_type.pk == partner_type_id for partner_type in partner_types)
 
 
 def rule_points(*, rule: EarningRule, activity: Activity, multiplier: Decimal) -> int:
@@ -66,17 +90,23 @@ def cap_period_bounds(*, rule: EarningRule, moment: datetime) -> tuple[datetime,
     return datetime.combine(start, datetime.min.time(), zone), datetime.combine(end, datetime.min.time(), zone)
 
 
-def _capped(*, rule: EarningRule, account_id: int, activity: Activity, points: int) -> int:
-    if rule.cap_points is None:
-        return points
-    # Reversals count in the period of the entry they reverse.
-    earned = LedgerEntry.objects.filter(earning_rule=rule, account_id=account_id).annotate(
+def _earned_in_cap_period(*, rule: EarningRule, account_id: int, moment: datetime) -> int:
+    """Points the rule has given the account in the cap period around `moment` (reversals count in the period of
+    the entry they reverse)."""
+    earned = _cap_entries(rule=rule, account_ids=[account_id], bounds=cap_period_bounds(rule=rule, moment=moment))
+    return earned.aggregate(total=Sum("points"))["total"] or 0
+
+
+def _cap_entries(*, rule: EarningRule, account_ids: Collection[int], bounds: tuple[datetime, datetime] | None):
+    entries = LedgerEntry.objects.filter(earning_rule=rule, account_id__in=account_ids).annotate(
         period_moment=Coalesce("reverses__effective_at", "effective_at")
     )
-    bounds = cap_period_bounds(rule=rule, moment=activity.occurred_at)
     if bounds is not None:
-        earned = earned.filter(period_moment__gte=bounds[0], period_moment__lt=bounds[1])
-    so_far = earned.aggregate(total=Sum("points"))["total"] or 0
+        entries = entries.filter(period_moment__gte=bounds[0], period_moment__lt=bounds[1])
+    return entries
+
+
+def _capped(*, rule: EarningRule, points: int, so_far: int) -> int:
     return max(0, min(points, rule.cap_points - so_far))
 
 
@@ -90,17 +120,15 @@ def activity_points_post(*, activity: Activity, actor: User | None) -> list[Ledg
     multiplier = partner_point_multiplier(partner=activity.partner)
     entries = []
     for rule in earning_rules_matching(activity=activity):
-        key = f"earn:activity:{activity.pk}:rule:{rule.pk}"
+        key = earn_idempotency_key(activity=activity, rule=rule)
         existing = LedgerEntry.objects.filter(idempotency_key=key).first()
         if existing is not None:
             entries.append(existing)
             continue
-        points = _capped(
-            rule=rule,
-            account_id=account.pk,
-            activity=activity,
-            points=rule_points(rule=rule, activity=activity, multiplier=multiplier),
-        )
+        points = rule_points(rule=rule, activity=activity, multiplier=multiplier)
+        if rule.cap_points is not None:
+            so_far = _earned_in_cap_period(rule=rule, account_id=account.pk, moment=activity.occurred_at)
+            points = _capped(rule=rule, points=points, so_far=so_far)
         if points <= 0:
             continue
         entries.append(
@@ -117,6 +145,97 @@ def activity_points_post(*, activity: Activity, actor: User | None) -> list[Ledg
             )
         )
     return entries
+
+
+def earn_idempotency_key(*, activity: Activity, rule: EarningRule) -> str:
+    return f"earn:activity:{activity.pk}:rule:{rule.pk}"
+
+
+def activities_points_post(*, activities: Sequence[Activity], actor: User | None) -> list[LedgerEntry]:
+    """`activity_points_post` for many approved activities at once, with the same entries as one by one in order.
+
+    A constant number of queries: rules, multipliers and accounts read once, the accounts locked once (by pk),
+    the cap periods' earnings read in one query, existing keys in one, then `points_post_many`.
+    """
+    if not activities:
+        return []
+    rules = earning_rules_active(kinds={activity.kind for activity in activities})
+    matches = [
+        (activity, rule) for activity in activities for rule in earning_rules_matching(activity=activity, rules=rules)
+    ]
+    if not matches:
+        return []
+    partner_ids = {activity.partner_id for activity, _rule in matches}
+    account_ids = points_accounts_for(partner_ids=partner_ids)
+    accounts_lock(account_ids=account_ids.values())
+    multipliers = partner_point_multipliers(partner_ids=partner_ids)
+    keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
+    existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
+    so_far = _earned_in_cap_periods(
+        matches=[match for match, key in zip(matches, keys, strict=True) if key not in existing],
+        account_ids=account_ids,
+    )
+    credits, positions = [], []
+    entries: list[LedgerEntry | None] = []
+    for (activity, rule), key in zip(matches, keys, strict=True):
+        if key in existing:
+            entries.append(existing[key])
+            continue
+        account_id = account_ids[activity.partner_id]
+        points = rule_points(rule=rule, activity=activity, multiplier=multipliers[activity.partner_id])
+        if rule.cap_points is not None:
+            period = (rule.pk, account_id, cap_period_bounds(rule=rule, moment=activity.occurred_at))
+            points = _capped(rule=rule, points=points, so_far=so_far[period])
+            so_far[period] += max(points, 0)
+        if points <= 0:
+            continue
+        positions.append(len(entries))
+        entries.append(None)
+        credits.append(
+            Credit(
+                account_id=account_id,
+                kind=EntryKind.EARN,
+                points=points,
+                idempotency_key=key,
+                actor=actor,
+                memo=rule.name,
+                activity=activity,
+                earning_rule=rule,
+                effective_at=activity.occurred_at,
+            )
+        )
+    for position, entry in zip(positions, points_post_many(credits=credits), strict=True):
+        entries[position] = entry
+    return entries
+
+
+def _earned_in_cap_periods(
+    *, matches: list[tuple[Activity, EarningRule]], account_ids: dict[int, int]
+) -> defaultdict[tuple, int]:
+    """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, in one query."""
+    wanted: dict[int, tuple[EarningRule, set[int], list]] = {}
+    for activity, rule in matches:
+        if rule.cap_points is not None:
+            _rule, accounts, periods = wanted.setdefault(rule.pk, (rule, set(), []))
+            accounts.add(account_ids[activity.partner_id])
+            periods.append(cap_period_bounds(rule=rule, moment=activity.occurred_at))
+    so_far: defaultdict[tuple, int] = defaultdict(int)
+    if not wanted:
+        return so_far
+    # One scan per rule over the span of its periods, then each entry counted in its own period.
+    querysets = []
+    for rule, accounts, periods in wanted.values():
+        span = None if None in periods else (min(start for start, _end in periods), max(end for _start, end in periods))
+        querysets.append(
+            _cap_entries(rule=rule, account_ids=accounts, bounds=span)
+            .order_by()
+            .values_list("earning_rule_id", "account_id", "period_moment", "points")
+        )
+    rules = {rule_id: rule for rule_id, (rule, _accounts, _periods) in wanted.items()}
+    rows = querysets[0].union(*querysets[1:], all=True) if len(querysets) > 1 else querysets[0]
+    for rule_id, account_id, moment, points in rows:
+        so_far[(rule_id, account_id, cap_period_bounds(rule=rules[rule_id], moment=moment))] += points
+    return so_far
 
 
 def activity_points_reverse(*, activity: Activity, actor: User | None, reason: str) -> list[LedgerEntry]:

@@ -1,5 +1,7 @@
 """The only places ledger rows are locked. Locks are taken account first, then lots in consumption order."""
 
+from collections.abc import Iterable
+
 from django.db.models import F, QuerySet
 
 from loyalty.ledger.models import PointsAccount, PointsLot
@@ -8,6 +10,12 @@ from loyalty.ledger.models import PointsAccount, PointsLot
 def account_lock(*, account_id: int) -> PointsAccount:
     """Lock one account row for the rest of the transaction; every posting to it goes through here."""
     return PointsAccount.objects.select_for_update().get(pk=account_id)
+
+
+def accounts_lock(*, account_ids: Iterable[int]) -> dict[int, PointsAccount]:
+    """Lock many accounts at once, in primary-key order (so two bulk postings cannot deadlock), by id."""
+    locked = PointsAccount.objects.select_for_update().filter(pk__in=list(account_ids)).order_by("pk")
+    return {account.pk: account for account in locked}
 
 
 def lots_lock_open(*, account_id: int) -> QuerySet[PointsLot]:

@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -13,7 +15,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.ledger.lock_objects import account_lock, lot_lock, lots_lock_open
+from loyalty.ledger.lock_objects import account_lock, accounts_lock, lot_lock, lots_lock_open
 from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Tenant, User
@@ -172,6 +174,20 @@ def _debit_lots(*, entry: LedgerEntry, expired_lot: PointsLot | None, reverses: 
     LotAllocation.objects.bulk_create(allocations)
 
 
+def _lifetime_deltas(*, kind: str, points: int, reverses: LedgerEntry | None) -> tuple[int, int]:
+    """How an entry moves the account's lifetime earned and redeemed counters."""
+    reversed_kind = reverses.kind if kind == EntryKind.REVERSE else None
+    earned = points if EntryKind.EARN in (kind, reversed_kind) else 0
+    redeemed = -points if kind in (EntryKind.REDEEM, EntryKind.REFUND) or reversed_kind == EntryKind.REDEEM else 0
+    return earned, redeemed
+
+
+def _idempotency_conflict() -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        {"idempotency_key": _("This idempotency key was already used for a different movement.")}
+    )
+
+
 @transaction.atomic
 def points_post(
     *,
@@ -204,9 +220,7 @@ def points_post(
     if existing is not None:
         if (existing.account_id, existing.kind, existing.points) == (locked.pk, kind, points):
             return existing
-        raise IdempotencyConflictError(
-            {"idempotency_key": _("This idempotency key was already used for a different movement.")}
-        )
+        raise _idempotency_conflict()
     if reverses is not None and reverses.points > 0:
         outstanding = reverses.points + (reverses.reversals.aggregate(total=Sum("points"))["total"] or 0)
         if -points > outstanding:
@@ -241,16 +255,12 @@ def points_post(
             entry.save(force_insert=True)
     except IntegrityError as error:
         # Only a concurrent posting with the same key on another account gets here.
-        raise IdempotencyConflictError(
-            {"idempotency_key": _("This idempotency key was already used for a different movement.")}
-        ) from error
+        raise _idempotency_conflict() from error
     if points > 0:
         _credit_lots(entry=entry, account=locked, reverses=reverses)
     else:
         _debit_lots(entry=entry, expired_lot=expired_lot, reverses=reverses)
-    reversed_kind = reverses.kind if kind == EntryKind.REVERSE else None
-    earned = points if EntryKind.EARN in (kind, reversed_kind) else 0
-    redeemed = -points if kind in (EntryKind.REDEEM, EntryKind.REFUND) or reversed_kind == EntryKind.REDEEM else 0
+    earned, redeemed = _lifetime_deltas(kind=kind, points=points, reverses=reverses)
     PointsAccount.objects.filter(pk=locked.pk).update(
         balance=F("balance") + points,
         lifetime_earned=F("lifetime_earned") + earned,
@@ -259,6 +269,127 @@ def points_post(
         updated_at=now,
     )
     return entry
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credit for `points_post_many`: the arguments `points_post` takes for a credit that opens a lot."""
+
+    account_id: int
+    kind: str
+    points: int
+    idempotency_key: str
+    actor: User | None = None
+    memo: str = ""
+    activity: Activity | None = None
+    earning_rule: EarningRule | None = None
+    effective_at: datetime | None = None
+
+
+@transaction.atomic
+def points_post_many(*, credits: Sequence[Credit]) -> list[LedgerEntry]:
+    """Append many credits, each opening its own lot, with what `points_post` would give one by one, in order.
+
+    Set-based: the accounts are locked once (ordered by pk), existing idempotency keys read in one query,
+    entries and lots bulk-created and the accounts updated in one statement; the hash chain, balances and
+    lifetime counters are computed in between, in the order given. A key already used for the same movement
+    returns the first entry (also within the batch); for another movement it raises IdempotencyConflictError
+    and nothing is written. Debits and reversals go through `points_post`.
+    """
+    for credit in credits:
+        validate_idempotency_key(credit.idempotency_key)
+        _validate_posting(
+            kind=credit.kind,
+            points=credit.points,
+            memo=credit.memo,
+            actor=credit.actor,
+            reverses=None,
+            expired_lot=None,
+        )
+        if credit.points < 0:
+            raise ValidationError({"points": _("Bulk postings are credits; post debits one by one.")})
+    if not credits:
+        return []
+    accounts = accounts_lock(account_ids={credit.account_id for credit in credits})
+    if len(accounts) != len({credit.account_id for credit in credits}):
+        raise ValidationError({"account": _("Unknown points account.")})
+    keys = {credit.idempotency_key for credit in credits}
+    by_key = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
+    tenant = current_tenant()
+    now = timezone.now()
+    results, new_entries = [], []
+    for credit in credits:
+        existing = by_key.get(credit.idempotency_key)
+        if existing is not None:
+            if (existing.account_id, existing.kind, existing.points) != (credit.account_id, credit.kind, credit.points):
+                raise _idempotency_conflict()
+            results.append(existing)
+            continue
+        account = accounts[credit.account_id]
+        earned, redeemed = _lifetime_deltas(kind=credit.kind, points=credit.points, reverses=None)
+        account.balance += credit.points
+        account.lifetime_earned += earned
+        account.lifetime_redeemed += redeemed
+        account.updated_at = now
+        entry = LedgerEntry(
+            account=account,
+            kind=credit.kind,
+            points=credit.points,
+            balance_after=account.balance,
+            created_at=now,
+            effective_at=credit.effective_at or now,
+            actor=credit.actor,
+            memo=credit.memo,
+            idempotency_key=credit.idempotency_key,
+            activity=credit.activity,
+            earning_rule=credit.earning_rule,
+        )
+        entry.tenant_id = account.tenant_id
+        entry.entry_hash = entry_hash(previous_hash=account.chain_head, entry=entry)
+        account.chain_head = entry.entry_hash
+        by_key[credit.idempotency_key] = entry
+        new_entries.append(entry)
+        results.append(entry)
+    try:
+        with transaction.atomic():
+            LedgerEntry.objects.bulk_create(new_entries)
+    except IntegrityError as error:
+        # Only a concurrent posting with one of these keys gets here: the accounts were locked, the keys were free.
+        raise _idempotency_conflict() from error
+    PointsLot.objects.bulk_create(
+        [
+            PointsLot(
+                tenant_id=entry.tenant_id,
+                account_id=entry.account_id,
+                entry=entry,
+                points=entry.points,
+                remaining=entry.points,
+                earned_at=entry.effective_at,
+                expires_at=lot_expiry_for(tenant=tenant, earned_at=entry.effective_at),
+            )
+            for entry in new_entries
+        ]
+    )
+    touched = {entry.account_id: accounts[entry.account_id] for entry in new_entries}
+    PointsAccount.objects.bulk_update(
+        touched.values(), ["balance", "lifetime_earned", "lifetime_redeemed", "chain_head", "updated_at"]
+    )
+    return results
+
+
+def points_accounts_for(*, partner_ids: Iterable[int]) -> dict[int, int]:
+    """Each partner's account id, creating the missing accounts in one statement (see `points_account_for`)."""
+    partner_ids = set(partner_ids)
+    found = dict(PointsAccount.objects.filter(partner_id__in=partner_ids).values_list("partner_id", "pk"))
+    missing = partner_ids - found.keys()
+    if missing:
+        tenant = current_tenant()
+        PointsAccount.objects.bulk_create(
+            [PointsAccount(tenant=tenant, partner_id=partner_id) for partner_id in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found.update(PointsAccount.objects.filter(partner_id__in=missing).values_list("partner_id", "pk"))
+    return found
 
 
 def points_adjust(*, partner: Partner, points: int, reason: str, actor: User, idempotency_key: str) -> LedgerEntry:

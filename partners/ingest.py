@@ -1,0 +1,359 @@
+"""Bulk ingestion of activities from vendors' systems (REST API and CSV import): one set-based service for both."""
+
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.ledger.earning import activities_points_post
+from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.models import User
+from loyalty.tenancy.tasks import enqueue_on_commit
+from partners.models import Activity, ActivityStatusChange, Partner
+from partners.services import activity_errors
+from tiers.tasks import rescore_partner
+
+INGEST_FIELDS = (
+    "partner",
+    "external_id",
+    "kind",
+    "occurred_at",
+    "amount",
+    "currency",
+    "quantity",
+    "product_sku",
+    "product_category",
+    "code",
+    "valid_until",
+    "metadata",
+)
+# Claims carry evidence and go through claim_submit; everything else may arrive in bulk.
+INGEST_SOURCES = frozenset({Activity.Source.API, Activity.Source.CSV, Activity.Source.ADMIN})
+# Without an external id a repeat cannot be recognised, so machine sources must send one.
+SOURCES_NEEDING_EXTERNAL_ID = frozenset({Activity.Source.API, Activity.Source.CSV})
+TEXT_FIELDS = ("external_id", "kind", "currency", "product_sku", "product_category", "code")
+# A conflicting insert (a concurrent ingest of the same external id) is retried this many times.
+INSERT_ATTEMPTS = 5
+
+
+class IngestStatus:
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    index: int  # position of the row in the input
+    external_id: str
+    status: str  # "created" | "duplicate" | "error"
+    activity_id: int | None
+    errors: dict[str, list[str]]  # field -> messages; empty unless status == "error"
+
+
+@dataclass
+class _Row:
+    """One input row as parsed: its values for Activity, the partner's reference, and what is wrong with it."""
+
+    index: int
+    external_id: str
+    partner_ref: str
+    values: dict[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    partner: Partner | None = None
+    activity: Activity | None = None
+    duplicate_of: int | None = None  # the stored activity (or the batch's first one) this row repeats
+    is_repeat: bool = False  # repeats an earlier row of the batch
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(str(message))
+
+
+def activities_ingest(
+    *,
+    rows: Sequence[Mapping[str, Any]],
+    source: str,
+    actor: User | None,
+    approve: bool = True,
+    dry_run: bool = False,
+) -> list[IngestResult]:
+    """Validate and record many activities at once; one result per row, in input order.
+
+    Idempotent by (tenant, source, external_id): a stored one, or an earlier row of the batch, makes the row a
+    "duplicate". Good rows are written even when others fail. With `approve` (the vendor's own systems are
+    trusted) activities are recorded approved and earn points as `activity_approve` would; otherwise they wait
+    in the review queue. `dry_run` validates and reports without writing ("created" then means "would be").
+    A constant number of queries per batch, whatever its size.
+    """
+    if source not in INGEST_SOURCES:
+        raise ValidationError({"source": _("Unknown source %(source)r.") % {"source": source}})
+    parsed = [_row_parse(index=index, row=row, source=source) for index, row in enumerate(rows)]
+    _partners_attach(parsed)
+    for row in parsed:
+        # A field that did not parse has said so already; the rules speak for the others.
+        for name, message in activity_errors(partner=row.partner, **_rule_values(row)).items():
+            if name not in row.errors:
+                row.add_error(name, message)
+    if dry_run:
+        _duplicates_mark(parsed, source=source)
+        return [_result(row) for row in parsed]
+    with transaction.atomic():
+        created = _activities_create(parsed, source=source, actor=actor, approve=approve)
+        if approve and created:
+            activities_points_post(activities=created, actor=actor)
+            for partner_id in sorted({activity.partner_id for activity in created}):
+                enqueue_on_commit(rescore_partner, partner_id=partner_id)
+    return [_result(row) for row in parsed]
+
+
+def _result(row: _Row) -> IngestResult:
+    if row.duplicate_of is not None or row.is_repeat:
+        return IngestResult(row.index, row.external_id, IngestStatus.DUPLICATE, row.duplicate_of, {})
+    if row.errors:
+        return IngestResult(row.index, row.external_id, IngestStatus.ERROR, None, row.errors)
+    activity_id = row.activity.pk if row.activity is not None else None
+    return IngestResult(row.index, row.external_id, IngestStatus.CREATED, activity_id, {})
+
+
+def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
+    """Turn one row of strings (or already typed values) into Activity values, noting each field's parse error."""
+    if not isinstance(row, Mapping):
+        parsed = _Row(index=index, external_id="", partner_ref="", values={})
+        parsed.add_error("row", _("Each row must be an object of fields."))
+        return parsed
+    parsed = _Row(index=index, external_id="", partner_ref="", values={})
+    for name in row:
+        if name not in INGEST_FIELDS:
+            parsed.add_error(
+                str(name), _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(INGEST_FIELDS)}
+            )
+    for name in TEXT_FIELDS:
+        parsed.values[name] = _parse(parsed, name, _text, row.get(name))
+    parsed.external_id = parsed.values["external_id"] or ""
+    parsed.partner_ref = _parse(parsed, "partner", _text, row.get("partner")) or ""
+    if not parsed.partner_ref and "partner" not in parsed.errors:
+        parsed.add_error("partner", _("This field is required."))
+    if not parsed.external_id and source in SOURCES_NEEDING_EXTERNAL_ID and "external_id" not in parsed.errors:
+        parsed.add_error("external_id", _("This field is required."))
+    parsed.values["occurred_at"] = _parse(parsed, "occurred_at", _moment, row.get("occurred_at"))
+    parsed.values["amount"] = _parse(parsed, "amount", _decimal, row.get("amount"))
+    parsed.values["quantity"] = _parse(parsed, "quantity", _quantity, row.get("quantity"))
+    parsed.values["valid_until"] = _parse(parsed, "valid_until", _day, row.get("valid_until"))
+    parsed.values["metadata"] = _parse(parsed, "metadata", _metadata, row.get("metadata"))
+    return parsed
+
+
+def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
+    try:
+        parsed = parser(value)
+        if parsed not in (None, "") and (model_field := _activity_field(name)) is not None:
+            model_field.run_validators(parsed)
+    except ValidationError as error:
+        for message in error.messages:
+            row.add_error(name, message)
+        return None
+    return parsed
+
+
+def _activity_field(name: str) -> Any:
+    """The model field whose validators (length, digits, range) a value must pass; None for the partner."""
+    return None if name in ("partner", "metadata") else Activity._meta.get_field(name)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(_("Give this as text."))
+    return str(value).strip()
+
+
+def _moment(value: Any) -> datetime | None:
+    """ISO 8601 with an offset; a date alone is midnight in the tenant's time zone (naive times fail validation)."""
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return timezone.make_aware(datetime.combine(value, datetime.min.time()))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return timezone.make_aware(datetime.combine(date.fromisoformat(text), datetime.min.time()))
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValidationError(_("Give a date and time in ISO 8601 with its offset (2026-03-31T14:30:00+02:00) or a date."))
+
+
+def _day(value: Any) -> date | None:
+    if _blank(value):
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationError(_("Give a date as YYYY-MM-DD."))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if _blank(value):
+        return None
+    number = None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        with suppress(InvalidOperation):
+            number = Decimal(str(value).strip())
+    if number is not None and number.is_finite():
+        return number
+    raise ValidationError(_("Give the amount as a number, like 1250.00."))
+
+
+def _quantity(value: Any) -> int:
+    if _blank(value):
+        return 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValidationError(_("The quantity must be a whole number of at least 1."))
+
+
+def _metadata(value: Any) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise ValidationError(_("Metadata must be an object."))
+
+
+def _rule_values(row: _Row) -> dict[str, Any]:
+    values = row.values
+    return {
+        "kind": values["kind"] or "",
+        "occurred_at": values["occurred_at"],
+        "amount": values["amount"],
+        "currency": values["currency"] or "",
+        "quantity": 1 if values["quantity"] is None else values["quantity"],
+        "valid_until": values["valid_until"],
+    }
+
+
+def _partners_attach(rows: list[_Row]) -> None:
+    """Find every row's partner by its external id, in one query; this tenant's partners only."""
+    refs = {row.partner_ref for row in rows if row.partner_ref}
+    partners = {
+        partner.external_id: partner
+        for partner in Partner.objects.filter(external_id__in=refs).only(
+            "pk", "external_id", "status", "partner_type_id"
+        )
+    }
+    for row in rows:
+        if not row.partner_ref:
+            continue
+        row.partner = partners.get(row.partner_ref)
+        if row.partner is None:
+            row.add_error("partner", _("Unknown partner %(partner)r.") % {"partner": row.partner_ref})
+
+
+def _duplicates_mark(rows: list[_Row], *, source: str) -> list[_Row]:
+    """Mark rows already stored, and repeats of an earlier good row; return the rows to create, in input order."""
+    external_ids = {row.external_id for row in rows if row.external_id}
+    stored = dict(Activity.objects.filter(source=source, external_id__in=external_ids).values_list("external_id", "pk"))
+    seen: dict[str, _Row] = {}
+    to_create = []
+    for row in rows:
+        if row.external_id in stored:
+            row.duplicate_of = stored[row.external_id]
+            row.errors = {}
+        elif row.errors:
+            continue
+        elif row.external_id in seen:
+            row.is_repeat = True
+        else:
+            if row.external_id:
+                seen[row.external_id] = row
+            to_create.append(row)
+    return to_create
+
+
+def _activities_create(rows: list[_Row], *, source: str, actor: User | None, approve: bool) -> list[Activity]:
+    """Insert the new activities and their first status change; a row inserted meanwhile by a concurrent ingest
+    becomes a duplicate (the insert is retried without it)."""
+    tenant = current_tenant()
+    status = Activity.Status.APPROVED if approve else Activity.Status.PENDING
+    for _attempt in range(INSERT_ATTEMPTS):
+        to_create = _duplicates_mark(rows, source=source)
+        activities = [
+            _activity_build(row, tenant=tenant, source=source, status=status, actor=actor) for row in to_create
+        ]
+        # Inserting in external-id order means two concurrent batches wait on each other's keys in the same order,
+        # so they cannot deadlock; the loser of a key gets an IntegrityError and retries without it.
+        ordered = sorted(activities, key=lambda activity: activity.external_id)
+        try:
+            with transaction.atomic():
+                Activity.objects.bulk_create(ordered)
+        except IntegrityError:
+            continue
+        break
+    else:
+        raise IntegrityError("Could not insert the activities after several concurrent conflicts.")
+    for row, activity in zip(to_create, activities, strict=True):
+        row.activity = activity
+    created = {activity.external_id: activity.pk for activity in activities if activity.external_id}
+    for row in rows:
+        if row.is_repeat and row.duplicate_of is None:
+            row.duplicate_of = created[row.external_id]
+    reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
+    ActivityStatusChange.objects.bulk_create(
+        [
+            ActivityStatusChange(
+                tenant=tenant,
+                activity=activity,
+                to_status=status,
+                actor=actor,
+                reason=reason % {"source": source},
+            )
+            for activity in activities
+        ]
+    )
+    return activities
+
+
+def _activity_build(row: _Row, *, tenant: Any, source: str, status: str, actor: User | None) -> Activity:
+    values = row.values
+    amount = values["amount"]
+    return Activity(
+        tenant=tenant,
+        partner=row.partner,
+        kind=values["kind"],
+        occurred_at=values["occurred_at"],
+        amount=amount,
+        currency=values["currency"] if amount is not None else "",
+        quantity=values["quantity"],
+        product_sku=values["product_sku"],
+        product_category=values["product_category"],
+        code=values["code"],
+        valid_until=values["valid_until"],
+        source=source,
+        external_id=row.external_id,
+        status=status,
+        metadata=values["metadata"],
+        created_by=actor,
+    )
