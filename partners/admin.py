@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -40,6 +42,7 @@ class ActivityAdmin(ReviewActions, TenantModelAdmin):
     readonly_fields = [field.name for field in Activity._meta.fields if field.name != "tenant"]
     inlines = [ActivityStatusChangeInline]
     review_title = "Reject activities (approved ones have their points reversed)"
+    pending_status = Activity.Status.PENDING
 
     @staticmethod
     def approve_service(activity: Activity, actor: User) -> object:
@@ -68,11 +71,14 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         "flags",
         "evidence_link",
     ]
-    list_filter = ["status", "claim_type"]
+    list_filter = ["status", "claim_type", ("duplicate_of", admin.EmptyFieldListFilter)]
     search_fields = ["partner__name", "invoice_number"]
     list_select_related = ["partner", "activity"]
-    readonly_fields = [field.name for field in Claim._meta.fields if field.name != "tenant"] + ["evidence_link"]
+    readonly_fields = ["flags", "evidence_preview"] + [
+        field.name for field in Claim._meta.fields if field.name not in {"tenant", "review_reasons"}
+    ]
     review_title = "Reject claims"
+    pending_status = Claim.Status.PENDING
 
     @staticmethod
     def approve_service(claim: Claim, actor: User) -> object:
@@ -102,3 +108,20 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         if not claim.activity.evidence:
             return "—"
         return format_html('<a href="{}">View</a>', reverse("activity_evidence", args=[claim.activity_id]))
+
+    @admin.display(description="Evidence")
+    def evidence_preview(self, claim: Claim) -> str:
+        """Images inline; PDFs open in a new tab (the file is served sandboxed, never framed)."""
+        evidence = claim.activity.evidence
+        if not evidence:
+            return "—"
+        url = reverse("activity_evidence", args=[claim.activity_id])
+        name = claim.activity.metadata.get("evidence_name", evidence.name)
+        if Path(evidence.name).suffix.lower() in {".png", ".jpg", ".jpeg"}:
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Evidence: {}" width="320"></a>',
+                url,
+                url,
+                name,
+            )
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open {} (PDF) in a new tab</a>', url, name)

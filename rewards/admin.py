@@ -94,6 +94,7 @@ class RedemptionAdmin(ReviewActions, TenantModelAdmin):
     inlines = [RedemptionEventInline]
     actions = ["approve", "reject", "fulfil"]
     review_title = "Reject redemptions (the points are refunded)"
+    pending_status = Redemption.Status.REQUESTED
 
     @staticmethod
     def approve_service(redemption: Redemption, actor: User) -> object:

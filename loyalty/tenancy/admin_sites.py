@@ -12,10 +12,11 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
 from loyalty.tenancy.services import audit_record
@@ -39,6 +40,7 @@ class TenantAdminSite(admin.AdminSite):
 
     site_title = "Tierline"
     index_title = "Program administration"
+    index_template = "admin/tenant_index.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
         membership = getattr(request, "membership", None)
@@ -65,6 +67,31 @@ class TenantAdminSite(admin.AdminSite):
             return inner(request, *args, **kwargs)
 
         return guarded
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        """The index leads with what waits for a decision, then the tenant's recent changes."""
+        context = {
+            "review_queues": self.review_queues(request),
+            "recent_changes": AuditEntry.objects.select_related("actor")[:10],
+            **(extra_context or {}),
+        }
+        return super().index(request, context)
+
+    def review_queues(self, request: HttpRequest) -> list[dict]:
+        """Each registered review admin's waiting rows: a count and a link to them (one query per queue)."""
+        queues = []
+        for model, model_admin in self._registry.items():
+            if isinstance(model_admin, ReviewActions) and model_admin.has_view_permission(request):
+                opts = model._meta
+                queues.append(
+                    {
+                        "label": opts.verbose_name_plural.capitalize(),
+                        "count": model.objects.filter(status=model_admin.pending_status).count(),
+                        "url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+                        + f"?status__exact={model_admin.pending_status}",
+                    }
+                )
+        return sorted(queues, key=lambda queue: queue["label"])
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """Sign-in is allauth's, on the tenant's host."""
@@ -246,12 +273,58 @@ class TenantInlineMixin:
 
 
 class ReviewActions:
-    """Bulk approve and reject (with a reason) for admins of reviewable rows; refusals are reported per row."""
+    """Review queues: approve and reject (with a reason) in bulk from the list, or one row from its page.
+
+    Refusals are reported per row; every decision goes to the audit log. The index counts the rows
+    waiting in `pending_status`.
+    """
 
     actions = ["approve", "reject"]
     approve_service: Callable[..., object]
     reject_service: Callable[..., object]
     review_title: str
+    pending_status: str
+    change_form_template = "admin/review_change_form.html"
+
+    def get_urls(self) -> list:
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/review/",
+                self.admin_site.admin_view(require_POST(self.review_view)),
+                name=f"{opts.app_label}_{opts.model_name}_review",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        # Reviewed rows change only through decisions, so their page has no Save buttons.
+        context = {
+            "review_pending_status": self.pending_status,
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            **(extra_context or {}),
+        }
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One decision from the row's own page: approve, or reject with a reason."""
+        row = get_object_or_404(self.get_queryset(request), pk=object_id)
+        decision, reason = request.POST.get("decision"), request.POST.get("reason", "").strip()
+        if decision == "approve":
+            self._apply(request, [row], "approved", lambda item: self.approve_service(item, request.user))
+        elif decision == "reject" and reason:
+            reject = self.reject_service
+            self._apply(request, [row], "rejected", lambda item: reject(item, request.user, reason), note=reason)
+        elif decision == "reject":
+            self.message_user(request, "Give a reason to reject; it is shown to the partner.", messages.ERROR)
+        else:
+            return HttpResponseBadRequest("Unknown decision.")
+        opts = self.model._meta
+        return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", row.pk)
 
     def _apply(
         self, request: HttpRequest, queryset: QuerySet, verb: str, service: Callable[[object], object], note: str = ""

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
@@ -28,14 +29,14 @@ def pending_activity(world: World, external_id: str = "A-1") -> Activity:
         ).activity
 
 
-def pending_claim(world: World) -> Claim:
+def pending_claim(world: World, evidence: SimpleUploadedFile | None = None) -> Claim:
     with tenant_context(world.tenant):
         return claim_submit(
             partner=world.partner,
             submitted_by=world.partner_user,
             claim_type="sale",
             occurred_on=timezone.localdate(),
-            evidence=pdf(),
+            evidence=evidence or pdf(),
             invoice_number="INV-9",
             amount=Decimal(250),
             currency=world.tenant.currency,
