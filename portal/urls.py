@@ -10,4 +10,6 @@ urlpatterns = [
     path("rewards/", include("portal.reward_urls")),
     path("claims/", include("portal.claim_urls")),
     path("team/", include("portal.team_urls")),
+    path("program/", include("portal.program_urls")),
+    path("portfolio/", include("portal.portfolio_urls")),
 ]

@@ -2,13 +2,14 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
 from loyalty.ledger.services import entry_hash
 from loyalty.tenancy.context import current_tenant
 
@@ -135,3 +136,69 @@ def partner_statement_entries(
         "reverses__earning_rule",
         "reverses__redemption__reward",
     ).order_by("-created_at", "-pk")
+
+
+def points_expiring_by_partner(*, partner_ids: QuerySet | list[int], within_days: int) -> dict[int, int]:
+    """Points expiring within `within_days`, for each of these partners that has any (one query)."""
+    now = timezone.now()
+    rows = (
+        PointsLot.objects.filter(
+            account__partner_id__in=partner_ids,
+            remaining__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=within_days),
+        )
+        .values_list("account__partner_id")
+        .annotate(points=Sum("remaining"))
+    )
+    return dict(rows)
+
+
+@dataclass(frozen=True)
+class PointsFlow:
+    """Points earned and redeemed over a period, net of their reversals and refunds (see docs/portal.md)."""
+
+    earned: int
+    redeemed: int
+
+    @property
+    def redemption_rate(self) -> Decimal | None:
+        """Redeemed ÷ earned as a percentage with one decimal; None when nothing was earned."""
+        if self.earned <= 0:
+            return None
+        return (Decimal(self.redeemed) * 100 / self.earned).quantize(Decimal("0.1"))
+
+
+# The same netting as the accounts' lifetime counters (`points_post`): a reversal counts with the kind it
+# reverses, a refund gives back a redemption. Adjustments and expiries are neither earning nor redeeming.
+EARNED = Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.EARN)
+REDEEMED = Q(kind__in=[EntryKind.REDEEM, EntryKind.REFUND]) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.REDEEM)
+
+
+def points_flow(*, start: datetime, end: datetime) -> PointsFlow:
+    """The current tenant's points earned and redeemed with `effective_at` in [start, end) (one query)."""
+    totals = LedgerEntry.objects.filter(effective_at__gte=start, effective_at__lt=end).aggregate(
+        earned=Sum("points", filter=EARNED), redeemed=Sum("points", filter=REDEEMED)
+    )
+    return PointsFlow(earned=totals["earned"] or 0, redeemed=-(totals["redeemed"] or 0))
+
+
+def points_flow_by_month(*, start: datetime, end: datetime) -> dict[date, PointsFlow]:
+    """`points_flow` for each month (in the current time zone) of [start, end) that has any movement (one query)."""
+    rows = (
+        LedgerEntry.objects.filter(effective_at__gte=start, effective_at__lt=end)
+        .annotate(month=TruncMonth("effective_at"))
+        .values("month")
+        .annotate(earned=Sum("points", filter=EARNED), redeemed=Sum("points", filter=REDEEMED))
+        .order_by("month")
+    )
+    return {
+        month_of(row["month"]): PointsFlow(earned=row["earned"] or 0, redeemed=-(row["redeemed"] or 0)) for row in rows
+    }
+
+
+def month_of(moment: datetime | date) -> date:
+    """The first day of the month a truncated timestamp stands for, in the current time zone."""
+    if isinstance(moment, datetime):
+        moment = timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
+    return moment.replace(day=1)
