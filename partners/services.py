@@ -19,7 +19,7 @@ from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.evidence import validate_evidence
 from partners.lock_objects import activity_lock, claim_lock
-from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner
+from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner, PartnerNote
 from tiers.tasks import rescore_partner
 
 KINDS_WITH_AMOUNT = frozenset({ActivityKind.SALE, ActivityKind.DEAL_REGISTRATION})
@@ -315,3 +315,11 @@ def claim_reject(*, claim: Claim, actor: User, reason: str) -> Claim:
     reviewed = _claim_review(claim=claim, status=Claim.Status.REJECTED, actor=actor, note=reason)
     activity_reject(activity=reviewed.activity, actor=actor, reason=reason)
     return reviewed
+
+
+def partner_note_create(*, partner: Partner, author: User, body: str) -> PartnerNote:
+    """Record a staff note about a partner; a blank note is refused."""
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write something first.")})
+    return PartnerNote.objects.create(partner=partner, author=author, body=body)
