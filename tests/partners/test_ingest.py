@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
@@ -12,9 +14,13 @@ from loyalty.ledger.selectors import ledger_verify
 from loyalty.tenancy.context import tenant_context
 from partners.ingest import IngestResult, activities_ingest
 from partners.models import Activity, ActivityStatusChange, Partner
+from partners.services import activity_approve, activity_record
 from tests.conftest import World
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory, PartnerTypeFactory
 from tests.partners.helpers import balance_of, sales_rule
+from tests.support import run_concurrently
+from tests.tiers.factories import revenue_program
+from tiers.models import PartnerTier
 
 
 def sale(world: World, external_id: str, **overrides) -> dict:
@@ -227,3 +233,205 @@ def test_rows_for_many_partners_credit_each_account(acme: World) -> None:
     with tenant_context(acme.tenant):
         assert PointsLot.objects.count() == 6
     call_command("ledger_verify")
+
+
+# --- Same ledger as the per-row path ---------------------------------------------------------------------------
+
+
+def program(world: World) -> Partner:
+    """Rules exercising every pricing path (multiplier, caps, partner types, categories, minimum amount), a second
+    partner of another type, and a tier with a 1.5 multiplier for the world's partner; returns the second partner."""
+    sales_rule(world, name="Base", rate=Decimal("0.5"))
+    sales_rule(world, name="Flat capped", basis="per_activity", rate=Decimal(40), cap_points=100, cap_period="month")
+    sales_rule(world, name="Switch seats", basis="per_quantity", rate=Decimal(3), product_categories=["switches"])
+    sales_rule(world, name="Big deals", basis="per_activity", rate=Decimal(500), minimum_amount=Decimal(5000))
+    sales_rule(world, name="No multiplier", basis="per_activity", rate=Decimal(7), applies_tier_multiplier=False)
+    training = sales_rule(world, name="Training", activity_kind="training", basis="per_activity", rate=Decimal(25))
+    sales_rule(
+        world,
+        name="Ever capped",
+        activity_kind="training",
+        basis="per_activity",
+        rate=Decimal(9),
+        cap_points=20,
+        cap_period="ever",
+    )
+    with tenant_context(world.tenant):
+        installer = PartnerTypeFactory(tenant=world.tenant, code="installer", name="Installer")
+        training.partner_types.add(installer)
+        other = PartnerFactory(tenant=world.tenant, external_id="P-INSTALLER", partner_type=installer)
+        gold = revenue_program().tiers["Gold"]
+        PartnerTier.objects.create(partner=world.partner, tier=gold, since=timezone.localdate())
+    return other
+
+
+def mixed_rows(world: World, other: Partner) -> list[dict]:
+    now = timezone.now().replace(microsecond=0)
+    rows = []
+    for n in range(24):
+        partner = world.partner if n % 3 else other
+        months_ago = n % 4
+        rows.append(
+            {
+                "partner": partner.external_id,
+                "external_id": f"X-{n:03d}",
+                "kind": "training" if n % 5 == 0 else "sale",
+                "occurred_at": now - timedelta(days=31 * months_ago, hours=n),
+                "amount": Decimal(6000 if n % 7 == 0 else 100 + n * 13) if n % 5 else None,
+                "currency": "USD" if n % 5 else "",
+                "quantity": 1 + n % 3,
+                "product_category": "switches" if n % 2 else "",
+                "code": "C-1" if n % 5 == 0 else "",
+            }
+        )
+    rows.insert(5, rows[3] | {"amount": Decimal(1)})  # a repeat in the batch: first wins
+    rows.insert(9, rows[0] | {"external_id": "BAD", "kind": "bribe"})  # an error
+    return rows
+
+
+def ledger_of(world: World) -> dict:
+    """The world's ledger with database ids replaced by what they stand for, for comparing two tenants."""
+    with tenant_context(world.tenant):
+        entries = list(
+            LedgerEntry.objects.order_by("account__partner__external_id", "pk").values_list(
+                "account__partner__external_id",
+                "activity__external_id",
+                "earning_rule__name",
+                "kind",
+                "points",
+                "balance_after",
+                "effective_at",
+                "memo",
+                "actor__email",
+                "idempotency_key",
+                "activity_id",
+                "earning_rule_id",
+            )
+        )
+        lots = list(
+            PointsLot.objects.order_by(
+                "account__partner__external_id", "entry__activity__external_id", "points"
+            ).values_list(
+                "account__partner__external_id",
+                "entry__activity__external_id",
+                "points",
+                "remaining",
+                "earned_at",
+                "expires_at",
+            )
+        )
+        accounts = list(
+            PointsAccount.objects.order_by("partner__external_id").values_list(
+                "partner__external_id", "balance", "lifetime_earned", "lifetime_redeemed"
+            )
+        )
+        assert ledger_verify().breaches == []
+    names = {world.partner.external_id: "main"}
+    translated = []
+    for partner, *fields, key, activity_id, rule_id in entries:
+        assert key == f"earn:activity:{activity_id}:rule:{rule_id}"
+        translated.append((names.get(partner, partner), *fields))
+    return {
+        "entries": translated,
+        "lots": [(names.get(partner, partner), *fields) for partner, *fields in lots],
+        "accounts": [(names.get(partner, partner), *fields) for partner, *fields in accounts],
+    }
+
+
+def test_ingesting_gives_exactly_the_ledger_of_per_row_record_and_approve(acme: World, globex: World) -> None:
+    acme_other, globex_other = program(acme), program(globex)
+    results = ingest(acme, mixed_rows(acme, acme_other), source="api")
+    assert statuses(results).count("created") == 24
+    assert statuses(results)[5] == "duplicate"
+    assert statuses(results)[9] == "error"
+
+    one_by_one = mixed_rows(globex, globex_other)
+    del one_by_one[9], one_by_one[5]
+    with tenant_context(globex.tenant), transaction.atomic():
+        partners = {partner.external_id: partner for partner in Partner.objects.all()}
+        for row in one_by_one:
+            recorded = activity_record(
+                **(row | {"partner": partners[row["partner"]], "amount": row["amount"]}),
+                source="api",
+                created_by=globex.manager,
+            )
+            activity_approve(activity=recorded.activity, actor=globex.manager)
+
+    acme_ledger, globex_ledger = ledger_of(acme), ledger_of(globex)
+    assert len(acme_ledger["entries"]) > 24
+    assert {entry[2] for entry in acme_ledger["entries"]} == {
+        "Base",
+        "Flat capped",
+        "Switch seats",
+        "Big deals",
+        "No multiplier",
+        "Training",
+        "Ever capped",
+    }
+    assert [(e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]) for e in acme_ledger["entries"]] == [
+        (e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]) for e in globex_ledger["entries"]
+    ]
+    assert [entry[8] for entry in acme_ledger["entries"]] == ["pm@acme.test"] * len(acme_ledger["entries"])
+    assert acme_ledger["lots"] == globex_ledger["lots"]
+    assert acme_ledger["accounts"] == globex_ledger["accounts"]
+
+
+# --- Query budget ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite batches large inserts by its parameter limit")
+def test_query_count_is_the_same_for_10_and_500_rows(acme: World) -> None:
+    other = program(acme)
+    counts = []
+    for size, prefix in ((10, "A"), (500, "B")):
+        partners = [PartnerFactory(tenant=acme.tenant, partner_type=acme.partner_type) for _ in range(3)]
+        rows = [
+            sale(
+                acme,
+                f"{prefix}-{n}",
+                partner=(partners + [acme.partner, other])[n % 5].external_id,
+                quantity=str(n % 4 + 1),
+                product_category="switches",
+            )
+            for n in range(size)
+        ]
+        rows[1] = rows[0]  # a repeat
+        rows[2] = rows[2] | {"amount": "bad"}  # an error
+        with tenant_context(acme.tenant), CaptureQueriesContext(connection) as captured:
+            activities_ingest(rows=rows, source="csv", actor=acme.manager)
+        counts.append(len(captured.captured_queries))
+    # Partners by external id; savepoint; stored external ids; savepoint, insert activities, release; insert status
+    # changes; rules + their partner types; accounts found, created, read back; accounts locked; multipliers;
+    # existing keys; cap-period earnings; savepoint (points_post_many), accounts locked, existing keys, savepoint,
+    # insert entries, release; insert lots; update accounts; release twice. SQLite splits big inserts into batches,
+    # so the budget is PostgreSQL's.
+    assert counts == [26, 26]
+
+
+# --- Concurrency -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and concurrent inserts need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_batches_at_once_record_each_external_id_once(acme: World) -> None:
+    sales_rule(acme)
+    sales_rule(acme, name="Capped", basis="per_activity", rate=Decimal(10), cap_points=300, cap_period="ever")
+    batches = [
+        [sale(acme, f"S-{n:03d}", amount="10") for n in range(0, 60)],
+        [sale(acme, f"S-{n:03d}", amount="10") for n in reversed(range(30, 90))],
+    ]
+
+    def work(index: int) -> list[IngestResult]:
+        return activities_ingest(rows=batches[index], source="api", actor=acme.manager)
+
+    first, second = run_concurrently(acme.tenant, 2, work)
+    assert statuses(first).count("error") == statuses(second).count("error") == 0
+    assert statuses(first).count("created") + statuses(second).count("created") == 90
+    assert statuses(first).count("duplicate") + statuses(second).count("duplicate") == 30
+    with tenant_context(acme.tenant):
+        assert Activity.objects.count() == 90
+        assert LedgerEntry.objects.filter(earning_rule__name="Sales").count() == 90
+        # The cap holds across the two batches: 30 activities' worth of 10 points, never more.
+        assert sum(LedgerEntry.objects.filter(earning_rule__name="Capped").values_list("points", flat=True)) == 300
+        assert ledger_verify().breaches == []
+    assert balance_of(acme) == 900 + 300
