@@ -77,6 +77,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "loyalty.api",
     "loyalty.tenancy",
     "loyalty.ledger",
     "partners",
@@ -249,4 +253,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     # In-process tasks (the demo) would log every task twice over; workers keep Celery's own logging.
     "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
+}
+
+# The REST API at /api/v1/ on tenant hosts (docs/api.md): API keys or portal sessions, JSON only, cursor pages,
+# one error shape. API_THROTTLE_RATE counts per key in the default cache (Redis when REDIS_URL is set).
+API_THROTTLE_RATE = env_str("TIERLINE_API_RATE", "1200/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "loyalty.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["loyalty.api.permissions.ScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["loyalty.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "loyalty.api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "loyalty.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "loyalty.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tierline API",
+    "DESCRIPTION": "The partner loyalty program of this host's vendor. Guide: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ActivityKindEnum": "partners.models.ActivityKind",
+        "ActivityStatusEnum": "partners.models.Activity.Status",
+        "ActivitySourceEnum": "partners.models.Activity.Source",
+        "PartnerStatusEnum": "partners.models.Partner.Status",
+        "EntryKindEnum": "loyalty.ledger.models.EntryKind",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+        "RewardStatusEnum": "rewards.models.Reward.Status",
+        "RedemptionStatusEnum": "rewards.models.Redemption.Status",
+        "TierModelStatusEnum": "tiers.models.TierModel.Status",
+    },
 }

@@ -1,4 +1,4 @@
-"""URLs of a tenant's host: the portal, sign-in, invitations, and the tenant's admin."""
+"""URLs of a tenant's host: the API, the portal, sign-in, invitations, and the tenant's admin."""
 
 from django.urls import include, path
 
@@ -7,6 +7,7 @@ from loyalty.tenancy.views import healthz, invitation_detail, tenant_logo
 from partners.views import activity_evidence
 
 urlpatterns = [
+    path("api/v1/", include("loyalty.api.urls")),
     path("", include("portal.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),

@@ -1,0 +1,87 @@
+"""API keys (stored hashed, scoped, revocable) and the idempotency records of API writes."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+
+# What each scope allows; the API's views name the scopes they need per method.
+SCOPES = {
+    "partners:read": _("Read partners and their tier status"),
+    "partners:write": _("Create and update partners"),
+    "activities:read": _("Read activities"),
+    "activities:write": _("Record activities"),
+    "activities:review": _("Approve and reject activities"),
+    "ledger:read": _("Read ledger entries"),
+    "ledger:write": _("Post manual point adjustments"),
+    "rewards:read": _("Read the reward catalog"),
+    "redemptions:read": _("Read redemptions"),
+    "redemptions:write": _("Redeem rewards for partners and cancel redemptions"),
+    "redemptions:review": _("Approve, fulfil and reject redemptions"),
+    "tiers:read": _("Read tier models, tiers, criteria and pathways"),
+}
+
+
+class ApiKey(TenantOwnedModel):
+    """A tenant's API key. Only the SHA-256 of its secret is stored; the full key is shown once, at creation.
+
+    The secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False, help_text=_("Identifies the key; not a secret."))
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never expires."))
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("API key")
+        constraints = [models.UniqueConstraint(fields=["tenant", "prefix"], name="api_key_prefix_unique_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def label(self) -> str:
+        """How the ledger and histories name this key."""
+        return f"API key {self.prefix} ({self.name})"
+
+    def is_usable_at(self, moment) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+
+
+class IdempotencyRecord(TenantOwnedModel):
+    """The first request made with an Idempotency-Key and, once it finished, its response for replays.
+
+    The row is inserted (and committed) before the work starts: the unique constraint makes the claim atomic,
+    so a second request with the same key while the first is in flight is refused instead of running twice.
+    """
+
+    key = models.CharField(max_length=200)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path, body and API key."))
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique_per_tenant")]
+        # The hourly purge is platform-wide, by age alone.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_at")]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.completed_at is None

@@ -1,0 +1,98 @@
+"""API test helpers: keys with chosen scopes, clients on a tenant's host, and one object of every kind per tenant."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from loyalty.api.models import SCOPES, ApiKey
+from loyalty.api.services import api_key_create
+from loyalty.ledger.models import LedgerEntry
+from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.models import User
+from partners.models import Activity
+from partners.services import activity_record
+from rewards.models import Redemption, Reward
+from tests.conftest import World
+from tests.rewards.factories import RewardFactory, give_points, redeem
+from tests.tiers.factories import revenue_program
+from tiers.models import TierModel
+
+ALL_SCOPES = sorted(SCOPES)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Throttle counts live in the shared cache; each test starts from none."""
+    cache.clear()
+
+
+def make_key(
+    world: World, scopes: list[str] | None = None, created_by: User | None = None, **fields
+) -> tuple[ApiKey, str]:
+    """A key of `world`'s tenant (every scope unless given), made by its program manager unless told otherwise."""
+    author = world.manager if created_by is None else created_by
+    with tenant_context(world.tenant):
+        created = api_key_create(name="Test key", scopes=scopes or ALL_SCOPES, created_by=author, **fields)
+    return created.api_key, created.token
+
+
+def api_client(world: World, token: str | None = None, *, host: str | None = None) -> Client:
+    """A client on `world`'s host (or `host`), sending `token` as a bearer key when given."""
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    return Client(HTTP_HOST=host or world.host, **headers)
+
+
+@pytest.fixture
+def acme_key(acme: World) -> str:
+    return make_key(acme)[1]
+
+
+@pytest.fixture
+def acme_api(acme: World, acme_key: str) -> Client:
+    return api_client(acme, acme_key)
+
+
+@dataclass
+class Objects:
+    """One object of every kind the API exposes, in one tenant: what the access matrix aims at."""
+
+    world: World
+    activity: Activity
+    entry: LedgerEntry
+    reward: Reward
+    redemption: Redemption
+    tier_model: TierModel
+
+
+def populate(world: World) -> Objects:
+    """Points, a pending sale, a reward needing approval with a requested redemption, and a tier model."""
+    with tenant_context(world.tenant):
+        entry = give_points(world.partner, 1_000, f"seed:{world.tenant.slug}")
+        activity = activity_record(
+            partner=world.partner,
+            kind="sale",
+            occurred_at=timezone.now() - timedelta(days=1),
+            source=Activity.Source.API,
+            external_id=f"{world.tenant.slug}-sale-1",
+            amount=Decimal("250.00"),
+            currency=world.tenant.currency,
+        ).activity
+        reward = RewardFactory(requires_approval=True, points_cost=100)
+        redemption = redeem(world.partner, world.partner_admin, reward, f"seed-redeem:{world.tenant.slug}")
+        program = revenue_program()
+    return Objects(world, activity, entry, reward, redemption, program.model)
+
+
+@pytest.fixture
+def acme_objects(acme: World) -> Objects:
+    return populate(acme)
+
+
+@pytest.fixture
+def globex_objects(globex: World) -> Objects:
+    return populate(globex)
