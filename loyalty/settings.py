@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "tiers",
     "rewards",
     "portal",
+    "loyalty.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,12 @@ EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 # Activities may be dated slightly ahead (time zones, clock skew), never further.
 ACTIVITY_FUTURE_TOLERANCE_HOURS = 24
+
+# Outgoing webhooks (docs/webhooks.md). In production they need https and a public address; development
+# mode, and the tests, whose receivers listen on loopback, allow http and private addresses.
+WEBHOOKS_ALLOW_HTTP = env_bool("TIERLINE_WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+WEBHOOKS_ALLOW_PRIVATE = env_bool("TIERLINE_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("TIERLINE_WEBHOOKS_TIMEOUT_SECONDS", 5)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:

@@ -21,6 +21,7 @@ from loyalty.ledger.services import (
 )
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
+from loyalty.webhooks.services import redemption_status_emit
 from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
 from rewards.lock_objects import free_code_lock, redemption_lock, reward_lock
@@ -163,8 +164,10 @@ def _move(*, redemption: Redemption, to_status: str, actor: User | None, reason:
     RedemptionEvent.objects.create(
         redemption=redemption, from_status=redemption.status, to_status=to_status, actor=actor, reason=reason
     )
+    from_status = redemption.status
     redemption.status, redemption.updated_at = to_status, timezone.now()
     redemption.save(update_fields=["status", "updated_at"])
+    redemption_status_emit(redemption=redemption, from_status=from_status, to_status=to_status, reason=reason)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
+from loyalty.webhooks.services import tier_changes_emit
 from partners.models import Partner
 from tiers.engine import Evaluation, LoadedTier, Scorecard, evaluate_partners, scorecard_load
 from tiers.metrics import Window, qualification_window
@@ -140,7 +141,7 @@ def partners_evaluate(
     PartnerTier.objects.bulk_update(batch.changed_states, ["tier", "since", "below_since"])
     for change, score in batch.changes:
         change.score_id = score.pk
-    TierChange.objects.bulk_create([change for change, _score in batch.changes])
+    tier_changes_emit(changes=TierChange.objects.bulk_create([change for change, _score in batch.changes]))
     result = batch.result
     if run is not None:
         EvaluationRun.objects.filter(pk=run.pk).update(
@@ -368,7 +369,7 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
     state.below_since = None
     state.save()
     if previous_tier_id != tier.pk:
-        TierChange.objects.create(
+        change = TierChange.objects.create(
             partner=partner,
             from_tier_id=previous_tier_id,
             to_tier=tier,
@@ -377,4 +378,5 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
             actor=actor,
             note=reason,
         )
+        tier_changes_emit(changes=[change])
     return state

@@ -84,6 +84,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # INSERT the scores (bulk, returning their ids)
                 + 1  # INSERT the new tier states (bulk)
                 + 1  # INSERT the tier changes (bulk)
+                + 1  # SELECT the tenant's active webhook endpoints (none listen: no deliveries to write)
                 + 1  # UPDATE the run's counters
                 + 1  # RELEASE SAVEPOINT
             ) as captured:
@@ -92,7 +93,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=0, downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [16, 16]
+        assert counts == [17, 17]
 
         # The next day everyone has 300,000 more sales, a second training (and the same certification again):
         # resellers 40 + 15·(2/6) + 15·(1/3) = 50.00 → Silver for every partner.
@@ -110,6 +111,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # INSERT the scores (bulk)
                 + 1  # UPDATE the changed tier states (one bulk_update statement; no new states: no INSERT)
                 + 1  # INSERT the tier changes (bulk)
+                + 1  # SELECT the tenant's active webhook endpoints (none listen: no deliveries to write)
                 + 1  # RELEASE SAVEPOINT (no run this time: no counters to update)
             ) as captured:
                 result = partners_evaluate(
@@ -117,7 +119,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=len(partners), downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [15, 15]
+        assert counts == [16, 16]
 
         assert PartnerScore.objects.filter(evaluated_on=NEXT_DAY, tier__name="Silver").count() == SMALL + LARGE
         assert PartnerTier.objects.filter(tier__name="Silver").count() == SMALL + LARGE

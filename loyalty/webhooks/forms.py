@@ -1,0 +1,19 @@
+"""The endpoint form of the tenant admin: events as checkboxes."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.webhooks.models import SUBSCRIBABLE_EVENTS, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
+    events = forms.MultipleChoiceField(
+        choices=SUBSCRIBABLE_EVENTS,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The events sent to this URL."),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "is_active"]
