@@ -20,7 +20,7 @@ from loyalty.tenancy.tasks import enqueue_on_commit
 from loyalty.webhooks.services import activity_review_emit
 from partners.evidence import validate_evidence
 from partners.lock_objects import activity_lock, claim_lock
-from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner, PartnerNote
+from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner, PartnerNote, PartnerType
 from tiers.tasks import rescore_partner
 
 KINDS_WITH_AMOUNT = frozenset({ActivityKind.SALE, ActivityKind.DEAL_REGISTRATION})
@@ -328,3 +328,57 @@ def partner_note_create(*, partner: Partner, author: User, body: str) -> Partner
     if not body:
         raise ValidationError({"body": _("Write something first.")})
     return PartnerNote.objects.create(partner=partner, author=author, body=body)
+
+
+@dataclass(frozen=True)
+class UpsertedPartner:
+    partner: Partner
+    created: bool
+
+
+@transaction.atomic
+def partner_upsert(
+    *,
+    external_id: str,
+    name: str,
+    partner_type: PartnerType,
+    region: str | None = None,
+    segment: str | None = None,
+    account_manager: User | None = None,
+    joined_at: date | None = None,
+    status: str | None = None,
+    clear_account_manager: bool = False,
+) -> UpsertedPartner:
+    """Create the partner with this CRM id, or update it: fields left as None keep their value (or default).
+
+    Safe under concurrency: the row is locked when it exists; a concurrent creation loses the unique
+    constraint and updates the winner's row instead.
+    """
+    external_id = external_id.strip()
+    if not external_id:
+        raise ValidationError({"external_id": _("Give the partner's id in your CRM.")})
+    if status is not None and status not in Partner.Status.values:
+        raise ValidationError({"status": _("Unknown status.")})
+    given = {
+        "name": name,
+        "partner_type": partner_type,
+        "region": region,
+        "segment": segment,
+        "account_manager": account_manager,
+        "joined_at": joined_at,
+        "status": status,
+    }
+    changes = {field: value for field, value in given.items() if value is not None}
+    if clear_account_manager:
+        changes["account_manager"] = None
+    existing = Partner.objects.select_for_update().filter(external_id=external_id).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return UpsertedPartner(Partner.objects.create(external_id=external_id, **changes), created=True)
+        except IntegrityError:
+            existing = Partner.objects.select_for_update().get(external_id=external_id)
+    for field, value in changes.items():
+        setattr(existing, field, value)
+    existing.save(update_fields=list(changes))
+    return UpsertedPartner(existing, created=False)
