@@ -1,14 +1,24 @@
 from pathlib import Path
 
 from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import HistoryInline, ReviewActions, TenantModelAdmin, tenant_admin_site
-from loyalty.tenancy.models import User
+from loyalty.ledger.models import PointsAccount
+from loyalty.tenancy.admin_sites import (
+    HistoryInline,
+    ReviewActions,
+    TenantInlineMixin,
+    TenantModelAdmin,
+    tenant_admin_site,
+)
+from loyalty.tenancy.models import Membership, User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
 from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
+from tiers.models import PartnerScore, PartnerTier
 
 
 @admin.register(PartnerType, site=tenant_admin_site)
@@ -17,13 +27,117 @@ class PartnerTypeAdmin(TenantModelAdmin):
     search_fields = ["name", "code"]
 
 
+class MemberInline(TenantInlineMixin, admin.TabularInline):
+    """A partner's people; they join by invitation and their roles are changed under Memberships."""
+
+    model = Membership
+    fields = ["user", "role", "is_active", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "members"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+SCORE_HISTORY_LENGTH = 12
+
+
 @admin.register(Partner, site=tenant_admin_site)
 class PartnerAdmin(TenantModelAdmin):
-    list_display = ["name", "partner_type", "region", "account_manager", "status"]
-    list_filter = ["status", "partner_type", "region", "segment"]
+    list_display = [
+        "name",
+        "external_id",
+        "partner_type",
+        "region",
+        "account_manager",
+        "current_tier",
+        "balance",
+        "status",
+    ]
+    list_filter = ["status", "partner_type", "region", "segment", "account_manager"]
     search_fields = ["name", "external_id"]
     list_select_related = ["partner_type", "account_manager"]
     date_hierarchy = "joined_at"
+    inlines = [MemberInline]
+    readonly_fields = ["points_summary", "tier_summary", "score_history"]
+    fieldsets = [
+        (None, {"fields": ["external_id", "name", "partner_type", "region", "segment", "account_manager"]}),
+        ("Status", {"fields": ["joined_at", "status"]}),
+        ("Points, tier and scores", {"fields": ["points_summary", "tier_summary", "score_history"]}),
+    ]
+
+    def get_inlines(self, request: HttpRequest, obj: Partner | None) -> list:
+        return self.inlines if obj is not None else []  # members join an existing partner by invitation
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        states = PartnerTier.objects.filter(partner=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tier_name=Subquery(states.values("tier__name")[:1]),
+                points_balance=Subquery(PointsAccount.objects.filter(partner=OuterRef("pk")).values("balance")[:1]),
+            )
+        )
+
+    @admin.display(description="Tier", ordering="tier_name")
+    def current_tier(self, partner: Partner) -> str:
+        return partner.tier_name or "—"
+
+    @admin.display(description="Points", ordering="points_balance")
+    def balance(self, partner: Partner) -> str:
+        return "—" if partner.points_balance is None else f"{partner.points_balance:,}"
+
+    @admin.display(description="Points account")
+    def points_summary(self, partner: Partner) -> str:
+        account = PointsAccount.objects.filter(partner=partner).first()
+        if account is None:
+            return "No points yet."
+        entries = reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+        return format_html(
+            '{} points (earned {}, redeemed {}) · <a href="{}">Entries</a> · <a href="{}">Adjust</a>',
+            f"{account.balance:,}",
+            f"{account.lifetime_earned:,}",
+            f"{account.lifetime_redeemed:,}",
+            entries,
+            reverse("admin:ledger_pointsaccount_adjust", args=[account.pk]),
+        )
+
+    @admin.display(description="Current tier")
+    def tier_summary(self, partner: Partner) -> str:
+        state = PartnerTier.objects.filter(partner=partner).select_related("tier", "pinned_tier").first()
+        if state is None:
+            return "Not evaluated yet."
+        pinned = (
+            format_html(" · pinned to {} until {}", state.pinned_tier.name, state.pinned_until)
+            if state.pinned_tier
+            else ""
+        )
+        return format_html(
+            '{} since {}{} · <a href="{}">Pin a tier</a>',
+            state.tier.name,
+            state.since,
+            pinned,
+            reverse("admin:tiers_partnertier_change", args=[state.pk]),
+        )
+
+    @admin.display(description="Score history")
+    def score_history(self, partner: Partner) -> str:
+        scores = (
+            PartnerScore.objects.filter(partner=partner)
+            .select_related("tier", "pathway")
+            .order_by("-evaluated_on")[:SCORE_HISTORY_LENGTH]
+        )
+        every = reverse("admin:tiers_partnerscore_changelist") + f"?partner__id__exact={partner.pk}"
+        return render_to_string("admin/partners/score_history.html", {"scores": scores, "every_url": every})
 
 
 class ActivityStatusChangeInline(HistoryInline):
