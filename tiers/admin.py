@@ -9,6 +9,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import AuditEntry
+from loyalty.tenancy.services import audit_record
+from loyalty.tenancy.tasks import enqueue_on_commit
 from tiers.models import (
     Criterion,
     EvaluationRun,
@@ -22,6 +25,7 @@ from tiers.models import (
 )
 from tiers.services import partner_tier_pin, tier_model_publish
 from tiers.simulation import simulate
+from tiers.tasks import evaluate_tenant
 
 
 def _is_draft(model: TierModel | None) -> bool:
@@ -192,6 +196,9 @@ class PathwayAdmin(DraftModelAdmin):
 
 @admin.register(EvaluationRun, site=tenant_admin_site)
 class EvaluationRunAdmin(ReadOnlyModelAdmin):
+    """Nightly runs with their progress; the list refreshes itself while one runs, and can start today's."""
+
+    change_list_template = "admin/tiers/evaluationrun/change_list.html"
     list_display = [
         "evaluated_on",
         "tier_model",
@@ -203,6 +210,33 @@ class EvaluationRunAdmin(ReadOnlyModelAdmin):
         "finished_at",
     ]
     list_filter = ["status"]
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "start/",
+                self.admin_site.admin_view(require_POST(self.start_view)),
+                name="tiers_evaluationrun_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        running = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING).exists()
+        return super().changelist_view(request, {"is_running": running, **(extra_context or {})})
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        """Queue today's evaluation: it scores only the partners today's run has not scored yet."""
+        today = timezone.localdate()
+        enqueue_on_commit(evaluate_tenant, evaluated_on=today.isoformat())
+        audit_record(
+            actor=request.user,
+            action=AuditEntry.Action.ACTION,
+            target=request.tenant,
+            summary=f"Started the evaluation of {today}",
+        )
+        self.message_user(request, f"The evaluation of {today} is queued; this page follows its progress.")
+        return redirect("admin:tiers_evaluationrun_changelist")
 
     @admin.display(description="Progress")
     def progress(self, run: EvaluationRun) -> str:

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django_celery_beat.models import PeriodicTask
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import AuditEntry, Domain, Invitation, Membership, ProgramSettings, Tenant, User
@@ -140,3 +141,19 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
     @admin.display(description="Changes")
     def details(self, entry: AuditEntry) -> str:
         return render_to_string("admin/includes/audit_changes.html", {"entry": entry})
+
+
+@admin.register(PeriodicTask, site=tenant_admin_site)
+class ScheduleAdmin(ReadOnlyModelAdmin):
+    """The platform's schedules (nightly evaluation, expiry…), shown to program staff; operators edit them
+    in the platform admin, since one schedule serves every tenant."""
+
+    list_display = ["name", "task", "schedule", "enabled", "last_run_at"]
+    list_select_related = ["crontab", "interval", "solar", "clocked"]
+    fields = ["name", "task", "schedule", "enabled", "last_run_at", "description"]
+    readonly_fields = fields
+    ordering = ["name"]
+
+    @admin.display(description="When")
+    def schedule(self, task: PeriodicTask) -> str:
+        return str(task.crontab or task.interval or task.solar or task.clocked or "—")
