@@ -1,7 +1,10 @@
 """The /api/v1/ endpoints: parse, call one service or selector, shape the answer. Access rules in permissions.py."""
 
+from collections import Counter
+from dataclasses import asdict
 from typing import ClassVar
 
+from django.db import transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -21,6 +24,7 @@ from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get
 from loyalty.ledger.services import points_adjust
 from loyalty.tenancy.models import User
+from partners.ingest import IngestStatus, activities_ingest
 from partners.models import Activity, Partner
 from partners.services import activity_approve, activity_reject, partner_upsert
 from rewards.models import Redemption, Reward
@@ -189,7 +193,36 @@ class Activities(ApiView):
 
 
 class ActivityList(Activities, generics.ListAPIView):
-    """List activities, or record up to 1,000 at once (see `post`)."""
+    """List activities, or record up to 1,000 at once with a result per row."""
+
+    required_scopes: ClassVar = {"GET": ("activities:read",), "POST": ("activities:write",)}
+
+    @extend_schema(
+        request=serializers.ActivityBulkRequestSerializer,
+        responses={200: serializers.ActivityBulkResultSerializer},
+        parameters=[idempotency_parameter(required=False)],
+        description="Rows are checked one by one: good rows are recorded even when others fail (partial success "
+        "answers 200; read each row's `status`). A row whose `external_id` is already recorded is a `duplicate`, "
+        "so a batch can be resent safely. With `approve` (the default) activities earn their points at once.",
+    )
+    @idempotent(required=False)
+    def post(self, request: Request) -> Response:
+        form = serializers.ActivityBulkSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        results = activities_ingest(
+            rows=form.validated_data["activities"],
+            source=Activity.Source.API,
+            actor=request_actor(request),
+            approve=form.validated_data["approve"],
+        )
+        counts = Counter(result.status for result in results)
+        body = {
+            "created": counts[IngestStatus.CREATED],
+            "duplicates": counts[IngestStatus.DUPLICATE],
+            "errors": counts[IngestStatus.ERROR],
+            "results": [asdict(result) for result in results],
+        }
+        return Response(body)
 
 
 class ActivityDetail(Activities, generics.RetrieveAPIView):
@@ -265,13 +298,15 @@ class Adjustments(ApiView):
     def post(self, request: Request, idempotency_key: str) -> Response:
         form = serializers.AdjustmentSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        entry = points_adjust(
-            partner=form.validated_data["partner"],
-            points=form.validated_data["points"],
-            reason=self.via(form.validated_data["reason"]),
-            actor=self.actor_required(),
-            idempotency_key=idempotency_key,
-        )
+        # One transaction: a refused adjustment must not leave the account it created on the way.
+        with transaction.atomic():
+            entry = points_adjust(
+                partner=form.validated_data["partner"],
+                points=form.validated_data["points"],
+                reason=self.via(form.validated_data["reason"]),
+                actor=self.actor_required(),
+                idempotency_key=idempotency_key,
+            )
         entry = LedgerEntry.objects.select_related("account__partner", "actor").get(pk=entry.pk)
         return Response(serializers.LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
