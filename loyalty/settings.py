@@ -192,6 +192,7 @@ MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")
 # Fernet key (urlsafe base64, 32 bytes) for gift-card codes at rest; derived from the secret key when unset.
 CODES_ENCRYPTION_KEY = env_str("TIERLINE_CODES_ENCRYPTION_KEY")
 EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
+IMPORT_MAX_BYTES = env_int("TIERLINE_IMPORT_MAX_BYTES", 32 * 2**20)  # CSV imports of activities
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 # Activities may be dated slightly ahead (time zones, clock skew), never further.
 ACTIVITY_FUTURE_TOLERANCE_HOURS = 24

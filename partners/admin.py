@@ -239,3 +239,7 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
                 name,
             )
         return format_html('<a href="{}" target="_blank" rel="noopener">Open {} (PDF) in a new tab</a>', url, name)
+
+
+# The CSV import of activities lives in its own module (registered on the same site).
+from partners import admin_imports  # noqa: E402, F401

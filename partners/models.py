@@ -1,5 +1,7 @@
 """Partners: the companies in a tenant's program, and the per-tenant list of partner types."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -216,3 +218,54 @@ class PartnerNote(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"Note on {self.partner_id} by {self.author_id}"
+
+
+def import_path(instance: object, filename: str) -> str:
+    """imports/<tenant id>/<random>.csv: no user-chosen names on disk, outside the web root like evidence."""
+    return f"imports/{instance.tenant_id}/{uuid.uuid4().hex}.csv"
+
+
+class ImportJob(TenantOwnedModel):
+    """A CSV file of activities uploaded in the tenant admin: checked in a dry run, then imported on request."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        VALIDATING = "validating", _("Checking")
+        VALIDATED = "validated", _("Checked, ready to import")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file = models.FileField(upload_to=import_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    approve = models.BooleanField(
+        default=True, help_text=_("Record the activities approved and post their points (your own systems' data).")
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # The first per-row errors ({"row", "field", "message"}) and the first rows as parsed ({"row", "cells", "status"}).
+    errors = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="import_job_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.UPLOADED, self.Status.VALIDATING, self.Status.IMPORTING)
