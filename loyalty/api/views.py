@@ -59,7 +59,7 @@ class ApiView(generics.GenericAPIView):
     session_readable = False  # partner members may GET it with their portal session, for their own partner
     partner_field: str | None = "partner"  # the path from the model to its partner, for session callers
     filter_backends: ClassVar[list] = [DjangoFilterBackend, OrderingFilter]
-    model: ClassVar[type[Model]]
+    model: ClassVar[type[Model]]  # what the view reads or acts on (the pk or external_id in its path names one)
 
     def rows(self) -> QuerySet:
         """The rows this view lists or retrieves, with what their serializer reads joined in."""
@@ -128,6 +128,7 @@ class PartnerDetail(ApiView):
 
     required_scopes: ClassVar = {"GET": ("partners:read",), "PUT": ("partners:write",)}
     serializer_class = serializers.PartnerSerializer
+    model = Partner
 
     def get(self, request: Request, external_id: str) -> Response:
         return Response(serializers.PartnerSerializer(self.partner_from_path(external_id)).data)
@@ -161,6 +162,7 @@ class PartnerStatus(ApiView):
     required_scopes: ClassVar = {"GET": ("partners:read",)}
     session_readable = True
     serializer_class = serializers.PartnerStatusSerializer
+    model = Partner
 
     def get(self, request: Request, external_id: str) -> Response:
         partner = self.partner_from_path(external_id)
@@ -234,6 +236,7 @@ class ActivityReview(ApiView):
 
     required_scopes: ClassVar = {"POST": ("activities:review",)}
     serializer_class = serializers.ActivityReviewSerializer
+    model = Activity
 
     @extend_schema(
         request=serializers.ActivityReviewSerializer,
@@ -380,6 +383,7 @@ class RedemptionTransition(ApiView):
 
     transition: ClassVar[str]
     serializer_class = serializers.RedemptionTransitionSerializer
+    model = Redemption
 
     @extend_schema(
         request=serializers.RedemptionTransitionSerializer,
