@@ -188,9 +188,24 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
     list_filter = ["status", "claim_type", ("duplicate_of", admin.EmptyFieldListFilter)]
     search_fields = ["partner__name", "invoice_number"]
     list_select_related = ["partner", "activity"]
-    readonly_fields = ["flags", "evidence_preview"] + [
-        field.name for field in Claim._meta.fields if field.name not in {"tenant", "review_reasons"}
+    fields = [
+        "flags",
+        "evidence_preview",
+        "partner",
+        "submitted_by",
+        "submitted_at",
+        "claim_type",
+        "invoice_number",
+        "invoice_date",
+        "amount",
+        "duplicate_of",
+        "activity",
+        "status",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
     ]
+    readonly_fields = fields
     review_title = "Reject claims"
     pending_status = Claim.Status.PENDING
 

@@ -1,0 +1,80 @@
+"""The tenant admin in Chromium: a program manager edits a draft tier model, simulates it, publishes it, and
+reviews a claim from the queue on the index page."""
+
+from datetime import timedelta
+
+import pytest
+
+from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.models import AuditEntry
+from partners.models import Claim
+from tests.browser.conftest import shoot
+from tests.conftest import World
+from tests.partners.test_review_admin import pending_claim
+from tests.tiers.factories import revenue_program, sale, today
+from tiers.models import Tier, TierModel
+
+pytestmark = pytest.mark.browser
+
+
+def test_manager_edits_simulates_and_publishes_a_draft(page, acme: World, sign_in, url_for) -> None:
+    with tenant_context(acme.tenant):
+        draft = revenue_program(name="Scorecard 2027").model
+        sale(acme.partner, today() - timedelta(days=10), "37000")  # score 37: Registered at 40, Silver at 35
+    sign_in(page, acme, acme.manager)
+
+    page.goto(url_for(acme, f"/admin/tiers/tiermodel/{draft.pk}/change/"))
+    silver = page.locator("input[name='tiers-1-minimum_score']")
+    assert silver.input_value() == "40.00"
+    silver.fill("35")
+    with page.expect_navigation():
+        page.locator("input[name=_continue]").click()
+    assert "was changed successfully" in page.locator(".messagelist").inner_text()
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Simulate on today's partners").click()
+    assert "Simulation of Scorecard 2027" in page.locator("h1").inner_text()
+    assert "Silver" in page.locator("main, #content").first.inner_text()
+    shoot(page, "admin-simulation")
+    page.goto(url_for(acme, f"/admin/tiers/tiermodel/{draft.pk}/change/"))
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Publish this draft").click()
+    assert "is now the active model" in page.locator(".messagelist").inner_text()
+    shoot(page, "admin-tier-model")
+    with tenant_context(acme.tenant):
+        draft.refresh_from_db()
+        assert draft.status == TierModel.Status.ACTIVE
+        assert Tier.objects.get(model=draft, name="Silver").minimum_score == 35
+        assert list(AuditEntry.objects.order_by("pk").values_list("action", "summary")) == [
+            (AuditEntry.Action.CHANGE, ""),
+            (AuditEntry.Action.ACTION, "Published Scorecard 2027 v1"),
+        ]
+
+
+def test_manager_rejects_a_claim_from_the_review_queue(page, acme: World, sign_in, url_for) -> None:
+    claim = pending_claim(acme)
+    sign_in(page, acme, acme.manager)
+
+    page.goto(url_for(acme, "/admin/"))
+    queue = page.locator("#review-queues tr", has_text="Claims")
+    assert queue.locator("td").inner_text() == "1"
+    shoot(page, "admin-index")
+    with page.expect_navigation():
+        queue.get_by_role("link", name="Claims").click()
+    with page.expect_navigation():
+        page.locator("#result_list tbody tr").first.locator("th a").click()
+
+    assert page.get_by_role("link", name="Open invoice.pdf (PDF) in a new tab").is_visible()
+    shoot(page, "admin-claim-review")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject").click()
+    assert "Give a reason to reject" in page.locator(".messagelist").inner_text()
+    page.get_by_label("Reason (required to reject; shown to the partner)").fill("The invoice names another vendor.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject").click()
+
+    assert "1 rejected." in page.locator(".messagelist").inner_text()
+    assert page.locator("#review-box").count() == 0
+    claim.refresh_from_db()
+    assert (claim.status, claim.review_note) == (Claim.Status.REJECTED, "The invoice names another vendor.")
