@@ -35,12 +35,14 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.statuses: list[int] = []
+        self.delay_seconds = 0.0  # a slow receiver keeps a send in flight while others race for it
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(receiver.delay_seconds)
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
