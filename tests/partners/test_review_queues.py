@@ -31,9 +31,7 @@ def test_index_counts_what_waits_in_each_queue_of_this_tenant_only(acme: World, 
     assert b'href="/admin/partners/claim/?status__exact=pending"' in page.content
 
 
-def test_index_query_count_is_constant(
-    acme: World, client_for, django_assert_max_num_queries
-) -> None:
+def test_index_query_count_is_constant(acme: World, client_for, django_assert_max_num_queries) -> None:
     client = client_for(acme, acme.manager)
     client.get("/admin/")
     for number in range(5):
