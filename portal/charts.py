@@ -1,4 +1,8 @@
-"""Geometry for the server-rendered SVG charts (bars and lines); templates draw them and add a table fallback."""
+"""Geometry for the server-rendered SVG charts (bars and lines); templates draw them and add a table fallback.
+
+The default width is about the width a chart is shown at (a column of the page), so that its 11 px text
+stays 11 px on screen.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +49,7 @@ def nice_ceiling(value: Number) -> int:
 
 
 def grouped_bars(
-    groups: Sequence[tuple[str, Sequence[Number]]], *, width: int = 640, height: int = 200, gap: float = 0.3
+    groups: Sequence[tuple[str, Sequence[Number]]], *, width: int = 360, height: int = 150, gap: float = 0.3
 ) -> Chart:
     """One group of side-by-side bars per label (e.g. earned and redeemed per month), on a common scale."""
     series = max((len(values) for _label, values in groups), default=0)
@@ -63,7 +67,7 @@ def grouped_bars(
     return Chart(width, height, maximum, bars, labels)
 
 
-def line(points: Sequence[tuple[str, Number]], *, width: int = 640, height: int = 160, maximum: Number = 0) -> Chart:
+def line(points: Sequence[tuple[str, Number]], *, width: int = 360, height: int = 150, maximum: Number = 0) -> Chart:
     """A polyline through the values, left to right, with a label under each point."""
     top = maximum or nice_ceiling(max((value for _label, value in points), default=0))
     plot = height - LABEL_ROOM

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -43,7 +44,20 @@ SORT_KEYS: dict[str, Callable[[PartnerHealth], object]] = {
     "inactive": lambda row: row.days_since_activity,
     "expiring": lambda row: row.points_expiring,
 }
-SORT_CHOICES = [(name, name) for name in SORT_KEYS] + [(f"-{name}", f"-{name}") for name in SORT_KEYS]
+COLUMN_LABELS = {
+    "name": _("Partner"),
+    "tier": _("Tier"),
+    "score": _("Score"),
+    "trend": _("Trend (3 mo)"),
+    "to_next": _("To next tier"),
+    "inactive": _("Inactive (days)"),
+    "expiring": _("Expiring (90 d)"),
+}
+SORT_CHOICES = [
+    choice
+    for name, label in COLUMN_LABELS.items()
+    for choice in ((name, format_lazy("{} ↑", label)), (f"-{name}", format_lazy("{} ↓", label)))
+]
 
 
 class WorklistForm(forms.Form):
@@ -98,17 +112,6 @@ def _sorted(rows: list[PartnerHealth], sort: str) -> list[PartnerHealth]:
     present = [row for row in rows if key(row) is not None]
     missing = [row for row in rows if key(row) is None]
     return sorted(present, key=key, reverse=descending) + missing  # sorted() keeps the name order among equals
-
-
-COLUMN_LABELS = {
-    "name": _("Partner"),
-    "tier": _("Tier"),
-    "score": _("Score"),
-    "trend": _("3-month trend"),
-    "to_next": _("To next tier"),
-    "inactive": _("Days since activity"),
-    "expiring": _("Points expiring (90 d)"),
-}
 
 
 def _columns(current: str) -> list[dict]:
@@ -211,7 +214,10 @@ def _history_chart(scores: list[PartnerScore]) -> Chart:
     """The stored scores, oldest first, as a line on a 0–100 scale."""
     ordered = list(reversed(scores))
     return line(
-        [(score.evaluated_on.strftime("%d %b"), score.score) for score in ordered], maximum=Decimal(100), height=180
+        [(score.evaluated_on.strftime("%d %b"), score.score) for score in ordered],
+        width=720,
+        height=160,
+        maximum=Decimal(100),
     )
 
 

@@ -156,6 +156,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "participation": program_participation(),
         "flow": flow,
         "liability": points_liability(),
+        "point_value": request.tenant.point_value.normalize(),
         "distribution": distribution,
         "distributed": sum(row.count for row in distribution),
         "distribution_segments": _distribution(distribution),

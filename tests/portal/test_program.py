@@ -90,8 +90,7 @@ def program(acme: World) -> Fixture:
     return build_program(acme)
 
 
-@pytest.fixture
-def with_points(program: Fixture) -> Fixture:
+def add_points(program: Fixture) -> Fixture:
     """Alpha earns 1,000 (10 days ago) and 500 (200 days ago), redeems 300 (5) and gets 100 back (4);
     Delta earns 400 (20) that is reversed (15); Bravo earns 250 (700 days ago: it expires within 90 days)."""
     tenant = program.world.tenant
@@ -118,6 +117,11 @@ def with_points(program: Fixture) -> Fixture:
         )
         give_points(program.bravo, 250, "bravo-250", days_ago=700)
     return program
+
+
+@pytest.fixture
+def with_points(program: Fixture) -> Fixture:
+    return add_points(program)
 
 
 def dashboard(client_for, fixture: Fixture, query: str = ""):
