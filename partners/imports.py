@@ -18,6 +18,7 @@ from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.ingest import INGEST_FIELDS, IngestStatus, activities_ingest
 from partners.models import Activity, ImportJob
+from partners.tasks import import_job_process
 
 IMPORT_COLUMNS = tuple(name for name in INGEST_FIELDS if name != "metadata")
 REQUIRED_COLUMNS = ("partner", "external_id", "kind", "occurred_at")
@@ -170,8 +171,6 @@ def import_job_commit(*, job: ImportJob) -> ImportJob:
 
 
 def _run_or_enqueue(*, job: ImportJob, phase: str) -> None:
-    from partners.tasks import import_job_process
-
     ImportJob.objects.filter(pk=job.pk).update(status=phase)
     job.status = phase
     if job.total_rows <= INLINE_ROWS:

@@ -18,7 +18,7 @@ from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.models import Activity, ActivityStatusChange, Partner
 from partners.services import activity_errors
-from tiers.tasks import rescore_partner
+from partners.tasks import rescore_partners
 
 INGEST_FIELDS = (
     "partner",
@@ -41,6 +41,8 @@ SOURCES_NEEDING_EXTERNAL_ID = frozenset({Activity.Source.API, Activity.Source.CS
 TEXT_FIELDS = ("external_id", "kind", "currency", "product_sku", "product_category", "code")
 # A conflicting insert (a concurrent ingest of the same external id) is retried this many times.
 INSERT_ATTEMPTS = 5
+# Re-scores are queued in slices of this many partners (one Celery message each costs ~1-2 ms to publish).
+RESCORE_PARTNERS_PER_TASK = 200
 
 
 class IngestStatus:
@@ -108,8 +110,10 @@ def activities_ingest(
         created = _activities_create(parsed, source=source, actor=actor, approve=approve)
         if approve and created:
             activities_points_post(activities=created, actor=actor)
-            for partner_id in sorted({activity.partner_id for activity in created}):
-                enqueue_on_commit(rescore_partner, partner_id=partner_id)
+            # Each touched partner is re-scored once; a message per partner would cost more than the ingest.
+            touched = sorted({activity.partner_id for activity in created})
+            for start in range(0, len(touched), RESCORE_PARTNERS_PER_TASK):
+                enqueue_on_commit(rescore_partners, partner_ids=touched[start : start + RESCORE_PARTNERS_PER_TASK])
     return [_result(row) for row in parsed]
 
 

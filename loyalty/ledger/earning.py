@@ -5,8 +5,8 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DateTimeField, Sum, Value
+from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from loyalty.ledger.lock_objects import account_lock, accounts_lock
@@ -212,7 +212,8 @@ def activities_points_post(*, activities: Sequence[Activity], actor: User | None
 def _earned_in_cap_periods(
     *, matches: list[tuple[Activity, EarningRule]], account_ids: dict[int, int]
 ) -> defaultdict[tuple, int]:
-    """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, in one query."""
+    """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, summed by the database in
+    one query (each rule's entries grouped by account and the start of their period in the tenant's time zone)."""
     wanted: dict[int, tuple[EarningRule, set[int], list]] = {}
     for activity, rule in matches:
         if rule.cap_points is not None:
@@ -222,20 +223,32 @@ def _earned_in_cap_periods(
     so_far: defaultdict[tuple, int] = defaultdict(int)
     if not wanted:
         return so_far
-    # One scan per rule over the span of its periods, then each entry counted in its own period.
+    zone = timezone.get_current_timezone()
     querysets = []
     for rule, accounts, periods in wanted.values():
         span = None if None in periods else (min(start for start, _end in periods), max(end for _start, end in periods))
+        kind = PERIOD_TRUNCATION.get(rule.cap_period)
+        period_start = Trunc("period_moment", kind, tzinfo=zone) if kind else Value(None, DateTimeField())
         querysets.append(
             _cap_entries(rule=rule, account_ids=accounts, bounds=span)
             .order_by()
-            .values_list("earning_rule_id", "account_id", "period_moment", "points")
+            .annotate(period_start=period_start)
+            .values_list("earning_rule_id", "account_id", "period_start")
+            .annotate(total=Sum("points"))
         )
     rules = {rule_id: rule for rule_id, (rule, _accounts, _periods) in wanted.items()}
     rows = querysets[0].union(*querysets[1:], all=True) if len(querysets) > 1 else querysets[0]
-    for rule_id, account_id, moment, points in rows:
-        so_far[(rule_id, account_id, cap_period_bounds(rule=rules[rule_id], moment=moment))] += points
+    for rule_id, account_id, period_start, total in rows:
+        bounds = None if period_start is None else cap_period_bounds(rule=rules[rule_id], moment=period_start)
+        so_far[(rule_id, account_id, bounds)] += total
     return so_far
+
+
+PERIOD_TRUNCATION = {
+    EarningRule.CapPeriod.MONTH: "month",
+    EarningRule.CapPeriod.QUARTER: "quarter",
+    EarningRule.CapPeriod.YEAR: "year",
+}
 
 
 def activity_points_reverse(*, activity: Activity, actor: User | None, reason: str) -> list[LedgerEntry]:

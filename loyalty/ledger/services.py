@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -370,11 +370,37 @@ def points_post_many(*, credits: Sequence[Credit]) -> list[LedgerEntry]:
             for entry in new_entries
         ]
     )
-    touched = {entry.account_id: accounts[entry.account_id] for entry in new_entries}
-    PointsAccount.objects.bulk_update(
-        touched.values(), ["balance", "lifetime_earned", "lifetime_redeemed", "chain_head", "updated_at"]
-    )
+    _accounts_save(accounts=[accounts[account_id] for account_id in {entry.account_id for entry in new_entries}])
     return results
+
+
+ACCOUNT_TOTALS = ["balance", "lifetime_earned", "lifetime_redeemed", "chain_head", "updated_at"]
+
+
+def _accounts_save(*, accounts: list[PointsAccount]) -> None:
+    """Write locked accounts' new totals and chain heads in one statement.
+
+    On PostgreSQL an UPDATE … FROM unnest(arrays): `bulk_update` builds a CASE per field and row, which costs
+    more Python time than the rest of a 1,000-activity batch (bench/ingest.py). Elsewhere `bulk_update`.
+    """
+    if not accounts:
+        return
+    if connection.vendor != "postgresql":
+        PointsAccount.objects.bulk_update(accounts, ACCOUNT_TOTALS)
+        return
+    columns = {name: [getattr(account, name) for account in accounts] for name in ["pk", *ACCOUNT_TOTALS]}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {PointsAccount._meta.db_table} AS account
+            SET balance = new.balance, lifetime_earned = new.lifetime_earned,
+                lifetime_redeemed = new.lifetime_redeemed, chain_head = new.chain_head, updated_at = new.updated_at
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[])
+                AS new(id, balance, lifetime_earned, lifetime_redeemed, chain_head, updated_at)
+            WHERE account.id = new.id AND account.tenant_id = %s
+            """,  # noqa: S608 - the table name comes from the model, every value is a parameter
+            [*columns.values(), current_tenant().pk],
+        )
 
 
 def points_accounts_for(*, partner_ids: Iterable[int]) -> dict[int, int]:

@@ -240,7 +240,10 @@ def test_rows_for_many_partners_credit_each_account(acme: World) -> None:
 
 def program(world: World) -> Partner:
     """Rules exercising every pricing path (multiplier, caps, partner types, categories, minimum amount), a second
-    partner of another type, and a tier with a 1.5 multiplier for the world's partner; returns the second partner."""
+    partner of another type, and a tier with a 1.5 multiplier for the world's partner; returns the second partner.
+    The program runs on New York time, so cap periods are not UTC months."""
+    world.tenant.time_zone = "America/New_York"
+    world.tenant.save(update_fields=["time_zone"])
     sales_rule(world, name="Base", rate=Decimal("0.5"))
     sales_rule(world, name="Flat capped", basis="per_activity", rate=Decimal(40), cap_points=100, cap_period="month")
     sales_rule(world, name="Switch seats", basis="per_quantity", rate=Decimal(3), product_categories=["switches"])

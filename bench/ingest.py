@@ -1,0 +1,233 @@
+"""Benchmark of activity ingestion (the bulk service behind the API and the CSV import), on a scratch PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tierline_bench_ingest \\
+    DJANGO_SETTINGS_MODULE=loyalty.settings python bench/ingest.py --partners 1000 --activities 100000
+
+The database named in DATABASE_URL (it must contain "bench") is dropped, recreated and migrated; one tenant with
+N partners of two types, five earning rules (a per-currency rate, a capped bonus, a category SPIFF, a training
+rule for one partner type, a minimum-amount bonus) and a tier multiplier on a tenth of the partners. Then:
+(a) `activities_ingest(approve=True)` in batches of 1,000, as POST /api/v1/activities/ calls it;
+(b) a CSV import of as many rows, end to end: upload check, dry run, import (chunks run inline, as the task would).
+Prints one `name value` line per figure. See bench/README.md.
+"""
+
+import argparse
+import cProfile
+import csv
+import os
+import pstats
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.evaluation import figure, log, recreate, scratch_database  # noqa: E402
+
+BATCH = 1_000
+KINDS = ["sale"] * 6 + ["deal_registration", "training", "certification", "marketing"]
+
+
+def generate(*, partners: int) -> tuple[object, object]:
+    """The tenant, its program manager, N partners, the earning rules and some tier multipliers."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from loyalty.ledger.models import EarningRule
+    from loyalty.tenancy.context import tenant_context
+    from loyalty.tenancy.models import Tenant, User
+    from partners.models import PartnerType
+    from tiers.models import PartnerTier, Tier, TierModel
+
+    tenant = Tenant.objects.create(slug="bench", name="Bench Program")
+    manager = User.objects.create(email="manager@bench.test")
+    with tenant_context(tenant):
+        reseller = PartnerType.objects.create(code="reseller", name="Reseller")
+        installer = PartnerType.objects.create(code="installer", name="Installer")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO partners_partner
+                    (tenant_id, external_id, name, partner_type_id, region, segment, joined_at, status)
+                SELECT %s, 'P-' || n, 'Partner ' || n, CASE WHEN n %% 3 = 2 THEN %s ELSE %s END, '', '', %s, 'active'
+                FROM generate_series(0, %s - 1) AS n
+                """,
+                [tenant.pk, installer.pk, reseller.pk, timezone.localdate(), partners],
+            )
+        rule = EarningRule.objects.create
+        rule(name="Sales", activity_kind="sale", basis="per_currency_unit", rate=Decimal("0.1"))
+        rule(
+            name="Deal bonus",
+            activity_kind="sale",
+            basis="per_activity",
+            rate=Decimal(50),
+            cap_points=500,
+            cap_period="month",
+        )
+        rule(
+            name="Switch SPIFF",
+            activity_kind="sale",
+            basis="per_quantity",
+            rate=Decimal(5),
+            product_categories=["switches"],
+        )
+        rule(
+            name="Big deals",
+            activity_kind="deal_registration",
+            basis="per_activity",
+            rate=Decimal(200),
+            minimum_amount=Decimal(5000),
+        )
+        training = rule(name="Training", activity_kind="training", basis="per_activity", rate=Decimal(100))
+        training.partner_types.add(installer)
+        model = TierModel.objects.create(name="Program")
+        gold = Tier.objects.create(
+            model=model, name="Gold", rank=1, minimum_score=Decimal(0), point_multiplier=Decimal("1.5")
+        )
+        PartnerTier.objects.bulk_create(
+            [
+                PartnerTier(tenant=tenant, partner_id=partner_id, tier=gold, since=timezone.localdate())
+                for partner_id in tenant_partner_ids(tenant)[::10]
+            ]
+        )
+    return tenant, manager
+
+
+def tenant_partner_ids(tenant: object) -> list[int]:
+    from partners.models import Partner
+
+    return list(Partner.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def rows(*, count: int, partners: int, prefix: str) -> list[dict[str, str]]:
+    """`count` activities as strings, as they arrive from a CRM export or JSON."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    made = []
+    for n in range(count):
+        kind = KINDS[n % len(KINDS)]
+        row = {
+            "partner": f"P-{(n * 7919) % partners}",
+            "external_id": f"{prefix}-{n}",
+            "kind": kind,
+            "occurred_at": (now - timedelta(minutes=37 * n % 500_000)).isoformat(timespec="seconds"),
+        }
+        if kind in ("sale", "deal_registration"):
+            row |= {"amount": f"{100 + n % 9000}.{n % 100:02d}", "currency": "USD", "quantity": str(1 + n % 5)}
+            row["product_category"] = "switches" if n % 4 == 0 else "routers"
+        elif kind in ("training", "certification"):
+            row["code"] = f"C-{n % 12}"
+        made.append(row)
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--partners", type=int, default=1_000, help="N partners (default 1,000)")
+    parser.add_argument("--activities", type=int, default=100_000, help="activities per measure (default 100,000)")
+    parser.add_argument("--profile", action="store_true", help="Profile (a); the top calls go to stderr.")
+    arguments = parser.parse_args()
+
+    name, maintenance_url = scratch_database(os.environ.get("DATABASE_URL", ""))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
+    os.environ["DJANGO_DEBUG"] = "0"  # no query log
+    # The re-score tasks are published, as in production, not run inline: to Redis when REDIS_URL is set, else to
+    # Celery's in-memory transport. The queue is purged at the end.
+    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
+
+    log(f"recreating database {name}")
+    recreate(name, maintenance_url)
+    import django
+
+    django.setup()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.db import connection
+
+    from loyalty.celery import app as celery_app
+    from loyalty.ledger.models import LedgerEntry
+    from loyalty.ledger.selectors import ledger_verify
+    from loyalty.tenancy.context import tenant_context
+    from partners.imports import IMPORT_COLUMNS, import_file_check, import_job_run
+    from partners.ingest import activities_ingest
+    from partners.models import Activity, ImportJob
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/ingest.py measures PostgreSQL only.")
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    tenant, manager = generate(partners=arguments.partners)
+    figure("setup.seconds", f"{time.perf_counter() - started:.1f}")
+    figure("setup.partners", arguments.partners)
+    figure("setup.broker", celery_app.conf.broker_url.split("://")[0])
+
+    # (a) The bulk service, as the API calls it.
+    api_rows = rows(count=arguments.activities, partners=arguments.partners, prefix="API")
+    profiler = cProfile.Profile() if arguments.profile else None
+    log(f"(a) ingesting {len(api_rows)} activities in batches of {BATCH}")
+    with tenant_context(tenant):
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for start in range(0, len(api_rows), BATCH):
+            results = activities_ingest(rows=api_rows[start : start + BATCH], source="api", actor=manager)
+            assert all(result.status == "created" for result in results), results[0]
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        entries = LedgerEntry.objects.count()
+    figure("api.activities", len(api_rows))
+    figure("api.ledger_entries", entries)
+    figure("api.seconds", f"{seconds:.2f}")
+    figure("api.activities_per_second", round(len(api_rows) / seconds))
+
+    # (b) A CSV file of as many rows, end to end.
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as handle:
+        writer = csv.DictWriter(handle, fieldnames=IMPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows(count=arguments.activities, partners=arguments.partners, prefix="CSV"))
+    content = Path(handle.name).read_bytes()
+    Path(handle.name).unlink()
+    log(f"(b) importing a CSV of {arguments.activities} rows ({len(content) / 2**20:.1f} MB)")
+    with tenant_context(tenant):
+        upload = SimpleUploadedFile("bench.csv", content, content_type="text/csv")
+        started = time.perf_counter()
+        total = import_file_check(file=upload)
+        job = ImportJob(created_by=manager, original_name="bench.csv", total_rows=total, approve=True)
+        job.file.save("import.csv", upload, save=False)
+        job.status = ImportJob.Status.VALIDATING
+        job.save()
+        checked = time.perf_counter()
+        import_job_run(job_id=job.pk, phase=ImportJob.Status.VALIDATING)
+        validated = time.perf_counter()
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)
+        import_job_run(job_id=job.pk, phase=ImportJob.Status.IMPORTING)
+        imported = time.perf_counter()
+        job.refresh_from_db()
+        assert (job.status, job.created_count) == (ImportJob.Status.DONE, total), (job.status, job.failure)
+        assert Activity.objects.filter(source="csv").count() == total
+        breaches = ledger_verify().breaches
+    job.file.delete(save=False)
+    figure("csv.rows", total)
+    figure("csv.upload_check_seconds", f"{checked - started:.2f}")
+    figure("csv.dry_run_seconds", f"{validated - checked:.2f}")
+    figure("csv.dry_run_rows_per_second", round(total / (validated - checked)))
+    figure("csv.import_seconds", f"{imported - validated:.2f}")
+    figure("csv.import_rows_per_second", round(total / (imported - validated)))
+    figure("csv.end_to_end_rows_per_second", round(total / (imported - started)))
+    figure("ledger_verify.breaches", len(breaches))
+    celery_app.control.purge()
+    if profiler:
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
