@@ -21,6 +21,7 @@ BASELINE_MONTHS = 6  # ... against the monthly average of the six 30-day months 
 TREND_DAYS = 90  # the score "about three months ago": the last nightly score at least this old
 EXPIRING_DAYS = 90
 PARTICIPATION_DAYS = 90
+CENT = Decimal("0.01")
 
 
 class Risk:
@@ -169,7 +170,8 @@ def _health(
         tier=state.tier if state else None,
         next_tier=next_tier,
         score=score.score if score else None,
-        score_before=row.score_before,
+        # Through a subquery, SQLite returns the decimal without its scale: give it back its two places.
+        score_before=row.score_before.quantize(CENT) if row.score_before is not None else None,
         last_activity_at=last,
         days_since_activity=(today - timezone.localtime(last).date()).days if last else None,
         recent_activities=row.recent_activities,

@@ -1,17 +1,20 @@
 """The program dashboard: every KPI against numbers worked out by hand on a five-partner program; roles; queries."""
 
+import io
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from loyalty.ledger.models import EntryKind
 from loyalty.ledger.services import points_account_for, points_post
 from loyalty.tenancy.context import tenant_context
-from loyalty.tenancy.models import Role
+from loyalty.tenancy.models import Membership, Role, Tenant
 from partners.models import ActivityKind, Partner
 from tests.conftest import World
 from tests.factories import PartnerFactory
@@ -296,3 +299,20 @@ def test_query_count_does_not_grow_with_partners(program: Fixture, client_for, d
         response = client.get(PAGE)
     assert response.context["participation"].enrolled == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_the_demo_program_has_a_migration_matrix_and_trends(db: None, settings) -> None:
+    """The seed evaluates month ends and today: the last two runs give the matrix, the year gives the trends."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="acme")
+    manager = Membership.all_tenants.get(tenant=tenant, role=Role.PROGRAM_MANAGER).user
+    client = Client(HTTP_HOST="acme.localhost")
+    client.force_login(manager)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    migration = response.context["migration"]
+    assert migration.previous_on is not None
+    assert sum(migration.counts.values()) == response.context["participation"].enrolled
+    assert sum(month.flow.earned for month in response.context["months"]) > 0
+    assert sum(month.activity.active_partners for month in response.context["months"]) > 0
