@@ -127,7 +127,7 @@ class ImportJobAdmin(TenantModelAdmin):
             if job.status == ImportJob.Status.DONE:
                 self.message_user(
                     request,
-                    _("%(created)s activities imported, %(duplicates)s already there, %(errors)s rows with errors.")
+                    _("Import done: %(created)s created, %(duplicates)s already there, %(errors)s with errors.")
                     % {"created": job.created_count, "duplicates": job.duplicate_count, "errors": job.error_count},
                     messages.SUCCESS,
                 )

@@ -260,6 +260,7 @@ class ImportJob(TenantOwnedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "CSV import"
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["tenant", "created_at"], name="import_job_tenant_time")]
 

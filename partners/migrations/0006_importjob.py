@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.tenant')),
             ],
             options={
+                'verbose_name': 'CSV import',
                 'ordering': ['-created_at', '-pk'],
                 'indexes': [models.Index(fields=['tenant', 'created_at'], name='import_job_tenant_time')],
             },

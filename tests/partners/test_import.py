@@ -94,7 +94,7 @@ def test_upload_shows_the_dry_run_then_import_commits(acme: World, client_for) -
             ("INV-2", "csv", "approved", acme.manager.pk),
         ]
     assert balance_of(acme) == 20
-    assert "2 activities imported, 0 already there, 1 rows with errors." in client.get(job_url(job)).content.decode()
+    assert "Import done: 2 created, 0 already there, 1 with errors." in client.get(job_url(job)).content.decode()
 
 
 def test_unticked_approval_records_pending_activities_without_points(acme: World, client_for) -> None:
