@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.bulk import columns_insert, rows_insert
 from loyalty.ledger.earning import activities_points_post
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
@@ -312,7 +313,7 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
         ordered = sorted(activities, key=lambda activity: activity.external_id)
         try:
             with transaction.atomic():
-                Activity.objects.bulk_create(ordered)
+                rows_insert(ordered)
         except IntegrityError:
             continue
         break
@@ -325,17 +326,16 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
         if row.is_repeat and row.duplicate_of is None:
             row.duplicate_of = created[row.external_id]
     reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
-    ActivityStatusChange.objects.bulk_create(
-        [
-            ActivityStatusChange(
-                tenant=tenant,
-                activity=activity,
-                to_status=status,
-                actor=actor,
-                reason=reason % {"source": source},
-            )
-            for activity in activities
-        ]
+    count = len(activities)
+    columns_insert(
+        ActivityStatusChange,
+        {
+            "tenant_id": [tenant.pk] * count,
+            "activity_id": [activity.pk for activity in activities],
+            "to_status": [status] * count,
+            "actor_id": [actor.pk if actor is not None else None] * count,
+            "reason": [reason % {"source": source}] * count,
+        },
     )
     return activities
 

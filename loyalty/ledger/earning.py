@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -24,16 +25,26 @@ from partners.models import Activity
 from tiers.selectors import partner_point_multiplier, partner_point_multipliers
 
 
-def earning_rules_active(*, kinds: Iterable[str]) -> list[EarningRule]:
-    """The active rules for these activity kinds with their partner types, in pk order (two queries)."""
-    return list(
+@dataclass(frozen=True)
+class ActiveRules:
+    """Active earning rules in pk order, with the partner types each is limited to (empty: every type)."""
+
+    rules: list[EarningRule]
+    partner_types: dict[int, frozenset[int]]
+
+
+def earning_rules_active(*, kinds: Iterable[str]) -> ActiveRules:
+    """The active rules for these activity kinds with their partner types (two queries)."""
+    rules = list(
         EarningRule.objects.filter(activity_kind__in=set(kinds), is_active=True)
         .prefetch_related("partner_types")
         .order_by("pk")
     )
+    partner_types = {rule.pk: frozenset(partner_type.pk for partner_type in rule.partner_types.all()) for rule in rules}
+    return ActiveRules(rules, partner_types)
 
 
-def earning_rules_matching(*, activity: Activity, rules: Sequence[EarningRule] | None = None) -> list[EarningRule]:
+def earning_rules_matching(*, activity: Activity, rules: ActiveRules | None = None) -> list[EarningRule]:
     """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity.
 
     `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once.
@@ -41,22 +52,18 @@ def earning_rules_matching(*, activity: Activity, rules: Sequence[EarningRule] |
     if rules is None:
         rules = earning_rules_active(kinds=[activity.kind])
     day = timezone.localdate(activity.occurred_at)
+    partner_type_id = activity.partner.partner_type_id
     return [
         rule
-        for rule in rules
+        for rule in rules.rules
         if rule.activity_kind == activity.kind
         and (rule.valid_from is None or rule.valid_from <= day)
         and (rule.valid_until is None or rule.valid_until >= day)
         and (not rule.code or rule.code == activity.code)
-        and _partner_type_fits(rule=rule, partner_type_id=activity.partner.partner_type_id)
+        and (not rules.partner_types[rule.pk] or partner_type_id in rules.partner_types[rule.pk])
         and (not rule.product_categories or activity.product_category in rule.product_categories)
         and (rule.minimum_amount is None or (activity.amount or 0) >= rule.minimum_amount)
     ]
-
-
-def _partner_type_fits(*, rule: EarningRule, partner_type_id: int) -> bool:
-    partner_types = rule.partner_types.all()  # prefetched
-    return not partner_types or any(partner_type.pk == partner_type_id for partner_type in partner_types)
 
 
 def rule_points(*, rule: EarningRule, activity: Activity, multiplier: Decimal) -> int:

@@ -15,6 +15,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.bulk import columns_insert, rows_insert
 from loyalty.ledger.lock_objects import account_lock, accounts_lock, lot_lock, lots_lock_open
 from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
 from loyalty.tenancy.context import current_tenant
@@ -331,20 +332,21 @@ def points_post_many(*, credits: Sequence[Credit]) -> list[LedgerEntry]:
         account.lifetime_earned += earned
         account.lifetime_redeemed += redeemed
         account.updated_at = now
+        # Ids rather than related objects: setting related objects costs more than the rest of building an entry.
         entry = LedgerEntry(
-            account=account,
+            tenant_id=account.tenant_id,
+            account_id=account.pk,
             kind=credit.kind,
             points=credit.points,
             balance_after=account.balance,
             created_at=now,
             effective_at=credit.effective_at or now,
-            actor=credit.actor,
+            actor_id=_pk(credit.actor),
             memo=credit.memo,
             idempotency_key=credit.idempotency_key,
-            activity=credit.activity,
-            earning_rule=credit.earning_rule,
+            activity_id=_pk(credit.activity),
+            earning_rule_id=_pk(credit.earning_rule),
         )
-        entry.tenant_id = account.tenant_id
         entry.entry_hash = entry_hash(previous_hash=account.chain_head, entry=entry)
         account.chain_head = entry.entry_hash
         by_key[credit.idempotency_key] = entry
@@ -352,26 +354,28 @@ def points_post_many(*, credits: Sequence[Credit]) -> list[LedgerEntry]:
         results.append(entry)
     try:
         with transaction.atomic():
-            LedgerEntry.objects.bulk_create(new_entries)
+            rows_insert(new_entries)
     except IntegrityError as error:
         # Only a concurrent posting with one of these keys gets here: the accounts were locked, the keys were free.
         raise _idempotency_conflict() from error
-    PointsLot.objects.bulk_create(
-        [
-            PointsLot(
-                tenant_id=entry.tenant_id,
-                account_id=entry.account_id,
-                entry=entry,
-                points=entry.points,
-                remaining=entry.points,
-                earned_at=entry.effective_at,
-                expires_at=lot_expiry_for(tenant=tenant, earned_at=entry.effective_at),
-            )
-            for entry in new_entries
-        ]
+    columns_insert(
+        PointsLot,
+        {
+            "tenant_id": [entry.tenant_id for entry in new_entries],
+            "account_id": [entry.account_id for entry in new_entries],
+            "entry_id": [entry.pk for entry in new_entries],
+            "points": [entry.points for entry in new_entries],
+            "remaining": [entry.points for entry in new_entries],
+            "earned_at": [entry.effective_at for entry in new_entries],
+            "expires_at": [lot_expiry_for(tenant=tenant, earned_at=entry.effective_at) for entry in new_entries],
+        },
     )
     _accounts_save(accounts=[accounts[account_id] for account_id in {entry.account_id for entry in new_entries}])
     return results
+
+
+def _pk(instance: object | None) -> int | None:
+    return None if instance is None else instance.pk
 
 
 ACCOUNT_TOTALS = ["balance", "lifetime_earned", "lifetime_redeemed", "chain_head", "updated_at"]
