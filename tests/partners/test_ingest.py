@@ -20,7 +20,8 @@ from tests.factories import PartnerFactory, PartnerTypeFactory
 from tests.partners.helpers import balance_of, sales_rule
 from tests.support import run_concurrently
 from tests.tiers.factories import revenue_program
-from tiers.models import PartnerTier
+from tiers.models import PartnerScore, PartnerTier
+from tiers.services import tier_model_publish
 
 
 def sale(world: World, external_id: str, **overrides) -> dict:
@@ -438,3 +439,24 @@ def test_overlapping_batches_at_once_record_each_external_id_once(acme: World) -
         assert sum(LedgerEntry.objects.filter(earning_rule__name="Capped").values_list("points", flat=True)) == 300
         assert ledger_verify().breaches == []
     assert balance_of(acme) == 900 + 300
+
+
+def test_each_touched_partner_is_rescored_once_after_commit(acme: World, django_capture_on_commit_callbacks) -> None:
+    with tenant_context(acme.tenant):
+        tier_model_publish(model=revenue_program().model, actor=acme.manager)
+    rows = [
+        sale(acme, f"S-{n}", partner=partner.external_id)
+        for n, partner in enumerate([acme.partner] * 3 + [acme.unmanaged_partner])
+    ]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ingest(acme, rows)
+    assert len(callbacks) == 1  # one message for both partners
+    with tenant_context(acme.tenant):
+        scored = PartnerScore.objects.filter(source=PartnerScore.Source.INSTANT).values_list("partner_id", flat=True)
+        assert sorted(scored) == sorted([acme.partner.pk, acme.unmanaged_partner.pk])
+
+
+def test_nothing_is_rescored_when_activities_wait_for_review(acme: World, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ingest(acme, [sale(acme, "S-1")], approve=False)
+    assert callbacks == []
