@@ -144,7 +144,12 @@ def test_same_external_id_from_another_source_is_another_activity(acme: World) -
         ({"currency": "EUR"}, "currency", "Amounts are in USD in this program, not 'EUR'."),
         ({"quantity": "2.5"}, "quantity", "The quantity must be a whole number of at least 1."),
         ({"quantity": "0"}, "quantity", "The quantity must be a whole number of at least 1."),
-        ({"quantity": "99999999999"}, "quantity", "Ensure this value is less than or equal to 2147483647."),
+        pytest.param(
+            {"quantity": "99999999999"},
+            "quantity",
+            "Ensure this value is less than or equal to 2147483647.",
+            marks=pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite integers have no such range"),
+        ),
         ({"valid_until": "31/12/2026"}, "valid_until", "Give a date as YYYY-MM-DD."),
         ({"valid_until": "2000-01-01"}, "valid_until", "A certification cannot lapse before it was earned."),
         ({"code": "c" * 101}, "code", "Ensure this value has at most 100 characters (it has 101)."),
