@@ -137,7 +137,9 @@ def partner_health_list(*, partners: QuerySet[Partner]) -> list[PartnerHealth]:
     ids = [partner.pk for partner in rows]
     scores = {
         score.partner_id: score
-        for score in PartnerScore.objects.filter(pk__in=[row.latest_score_id for row in rows if row.latest_score_id])
+        for score in PartnerScore.objects.filter(
+            pk__in=[row.latest_score_id for row in rows if row.latest_score_id]
+        ).defer("breakdown")
     }
     states = {
         state.partner_id: state for state in PartnerTier.objects.filter(partner_id__in=ids).select_related("tier")
