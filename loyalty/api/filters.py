@@ -4,16 +4,64 @@ Every filter is declared: django-filter would otherwise resolve model fields thr
 import time, which the tenant scoping refuses (no tenant is active then).
 """
 
+from datetime import UTC, datetime
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.drainage import set_override
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from partners.models import Activity, ActivityKind, Partner
 from rewards.models import Redemption, Reward
 
 PARTNER_HELP = "The partner's external_id."
+MAX_ID = 2**63 - 1
 
 
-class PartnerFilter(django_filters.FilterSet):
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within bounds (an id, a points cost): out-of-range values are refused, never sent to the
+    database, and the schema states the bounds."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: object) -> None:
+        super().__init__(min_value=minimum, max_value=maximum, **kwargs)
+        set_override(self, "field", {"type": "integer", "minimum": minimum, "maximum": maximum})
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment, turned into UTC here: PostgreSQL refuses offsets beyond ±15:59 that ISO allows."""
+
+    def to_python(self, value: object) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """An empty value for a typed filter (date, number, choice) is an error rather than "no filter": the schema
+    says what a valid value is, and a client sending `occurred_before=` has a bug worth hearing about."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, field_filter in self.filters.items():
+            if not isinstance(field_filter, django_filters.CharFilter) and self.data.get(name) == "":
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+class PartnerFilter(StrictFilterSet):
     external_id = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=Partner.Status.choices)
     partner_type = django_filters.CharFilter(field_name="partner_type__code", help_text="Partner type code.")
@@ -25,53 +73,53 @@ class PartnerFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ActivityFilter(django_filters.FilterSet):
+class ActivityFilter(StrictFilterSet):
     partner = django_filters.CharFilter(field_name="partner__external_id", help_text=PARTNER_HELP)
     kind = django_filters.ChoiceFilter(choices=ActivityKind.choices)
     status = django_filters.ChoiceFilter(choices=Activity.Status.choices)
     source = django_filters.ChoiceFilter(choices=Activity.Source.choices)
     external_id = django_filters.CharFilter()
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = MomentFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = MomentFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Activity
         fields: list[str] = []
 
 
-class LedgerEntryFilter(django_filters.FilterSet):
+class LedgerEntryFilter(StrictFilterSet):
     partner = django_filters.CharFilter(field_name="account__partner__external_id", help_text=PARTNER_HELP)
     kind = django_filters.ChoiceFilter(choices=EntryKind.choices)
-    activity = django_filters.NumberFilter(field_name="activity_id", help_text="Entries caused by this activity.")
-    redemption = django_filters.NumberFilter(field_name="redemption_id", help_text="Entries of this redemption.")
-    effective_after = django_filters.IsoDateTimeFilter(field_name="effective_at", lookup_expr="gte")
-    effective_before = django_filters.IsoDateTimeFilter(field_name="effective_at", lookup_expr="lt")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    activity = IntegerFilter(field_name="activity_id", minimum=1, maximum=MAX_ID, help_text="Caused by this activity.")
+    redemption = IntegerFilter(field_name="redemption_id", minimum=1, maximum=MAX_ID, help_text="Of this redemption.")
+    effective_after = MomentFilter(field_name="effective_at", lookup_expr="gte")
+    effective_before = MomentFilter(field_name="effective_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry
         fields: list[str] = []
 
 
-class RewardFilter(django_filters.FilterSet):
+class RewardFilter(StrictFilterSet):
     sku = django_filters.CharFilter()
     kind = django_filters.ChoiceFilter(choices=Reward.Kind.choices)
     status = django_filters.ChoiceFilter(choices=Reward.Status.choices)
     fulfilment = django_filters.ChoiceFilter(choices=Reward.Fulfilment.choices)
-    points_cost_max = django_filters.NumberFilter(field_name="points_cost", lookup_expr="lte")
+    points_cost_max = IntegerFilter(field_name="points_cost", lookup_expr="lte", minimum=0, maximum=2**31 - 1)
 
     class Meta:
         model = Reward
         fields: list[str] = []
 
 
-class RedemptionFilter(django_filters.FilterSet):
+class RedemptionFilter(StrictFilterSet):
     partner = django_filters.CharFilter(field_name="partner__external_id", help_text=PARTNER_HELP)
     reward = django_filters.CharFilter(field_name="reward__sku", help_text="The reward's SKU.")
     status = django_filters.ChoiceFilter(choices=Redemption.Status.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Redemption

@@ -200,7 +200,7 @@ class ActivityBulkSerializer(serializers.Serializer):
 class ActivityBulkRequestSerializer(ActivityBulkSerializer):
     """The documented shape of a bulk request: up to 1,000 rows."""
 
-    activities = ActivityRowSerializer(many=True, min_length=1, max_length=1000)
+    activities = serializers.ListField(child=ActivityRowSerializer(), min_length=1, max_length=1000)
 
 
 class IngestResultSerializer(serializers.Serializer):

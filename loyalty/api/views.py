@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -59,6 +60,7 @@ class ApiView(generics.GenericAPIView):
     session_readable = False  # partner members may GET it with their portal session, for their own partner
     partner_field: str | None = "partner"  # the path from the model to its partner, for session callers
     filter_backends: ClassVar[list] = [DjangoFilterBackend, OrderingFilter]
+    metadata_class = None  # OPTIONS answers 405: the schema at /api/v1/schema/ describes every endpoint
     model: ClassVar[type[Model]]  # what the view reads or acts on (the pk or external_id in its path names one)
 
     def rows(self) -> QuerySet:
@@ -456,6 +458,7 @@ class TierModelDetail(TierModels, generics.RetrieveAPIView):
 # --- Anything else under /api/v1/ ---------------------------------------------------------------------------------
 
 
+@csrf_exempt  # any method may end up here; the answer is a 404 whatever the CSRF state
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
     return JsonResponse(

@@ -569,3 +569,43 @@ def test_outsiders_sessions_are_refused(acme: World, client_for, outsider) -> No
 def test_amounts_are_strings_in_the_tenants_currency(acme: World, acme_api, acme_objects: Objects) -> None:
     row = acme_api.get(f"/api/v1/activities/{acme_objects.activity.pk}/").json()
     assert (row["amount"], row["currency"]) == (str(Decimal("250.00")), acme.tenant.currency)
+
+
+# --- Query parameters --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("occurred_after=", "occurred_after"),
+        ("kind=", "kind"),
+        ("occurred_after=yesterday", "occurred_after"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+    ],
+)
+def test_bad_query_parameters_are_refused_not_ignored(acme: World, acme_api, query: str, field: str) -> None:
+    response = acme_api.get(f"/api/v1/activities/?{query}")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_moments_with_any_iso_offset_are_compared_in_utc(acme: World, acme_api, acme_objects: Objects) -> None:
+    # +18:00 is valid ISO 8601 but beyond what PostgreSQL accepts as an offset.
+    after = (timezone.now() - timedelta(days=3)).astimezone(timezone.get_fixed_timezone(18 * 60)).isoformat()
+    response = acme_api.get("/api/v1/activities/", {"occurred_after": after})
+    assert [row["id"] for row in response.json()["results"]] == [acme_objects.activity.pk]
+    year_one = acme_api.get("/api/v1/activities/", {"occurred_after": "0001-01-01T00:00:00+05:00"})
+    assert year_one.status_code == 400
+
+
+def test_ids_beyond_the_database_range_are_refused(acme: World, acme_api) -> None:
+    response = acme_api.get("/api/v1/ledger/entries/", {"redemption": str(2**63)})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["redemption"]
+
+
+def test_options_is_405_the_schema_describes_everything(acme: World, acme_api) -> None:
+    response = acme_api.options(f"/api/v1/partners/{acme.partner.external_id}/")
+    assert response.status_code == 405
