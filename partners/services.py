@@ -24,6 +24,7 @@ from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim,
 from tiers.tasks import rescore_partner
 
 KINDS_WITH_AMOUNT = frozenset({ActivityKind.SALE, ActivityKind.DEAL_REGISTRATION})
+ACTIVITY_KINDS = frozenset(ActivityKind.values)  # `.values` builds a new list on every call
 
 
 def activity_errors(
@@ -41,7 +42,7 @@ def activity_errors(
     `partner` is None when the caller could not find it (bulk ingestion reports that itself).
     """
     errors: dict[str, str] = {}
-    if kind not in ActivityKind.values:
+    if kind not in ACTIVITY_KINDS:
         errors["kind"] = _("Unknown activity kind %(kind)r.") % {"kind": kind}
     if partner is not None and partner.status != Partner.Status.ACTIVE:
         errors["partner"] = _("The partner is not active.")

@@ -10,7 +10,7 @@ from django.db.models import DateTimeField, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
-from loyalty.ledger.lock_objects import account_lock, accounts_lock
+from loyalty.ledger.lock_objects import account_lock, accounts_lock_only
 from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry
 from loyalty.ledger.services import (
     Credit,
@@ -174,7 +174,7 @@ def activities_points_post(*, activities: Sequence[Activity], actor: User | None
         return []
     partner_ids = {activity.partner_id for activity, _rule in matches}
     account_ids = points_accounts_for(partner_ids=partner_ids)
-    accounts_lock(account_ids=account_ids.values())
+    accounts_lock_only(account_ids=account_ids.values())
     multipliers = partner_point_multipliers(partner_ids=partner_ids)
     keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
     existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}

@@ -18,6 +18,11 @@ def accounts_lock(*, account_ids: Iterable[int]) -> dict[int, PointsAccount]:
     return {account.pk: account for account in locked}
 
 
+def accounts_lock_only(*, account_ids: Iterable[int]) -> None:
+    """`accounts_lock` for a caller that needs the locks, not the rows (no model instances are built)."""
+    list(PointsAccount.objects.select_for_update().filter(pk__in=list(account_ids)).order_by("pk").values_list("pk"))
+
+
 def lots_lock_open(*, account_id: int) -> QuerySet[PointsLot]:
     """The account's lots with points left, locked, first-to-expire first (never-expiring last)."""
     return (

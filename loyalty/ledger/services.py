@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rewards.models import Redemption
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
+ENTRY_KINDS = frozenset(EntryKind.values)  # `.values` builds a new list on every call
 CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFUND})
 DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE})
 
@@ -97,7 +98,7 @@ def _validate_posting(
     reverses: LedgerEntry | None,
     expired_lot: PointsLot | None,
 ) -> None:
-    if kind not in EntryKind.values:
+    if kind not in ENTRY_KINDS:
         raise ValidationError({"kind": _("Unknown entry kind.")})
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise ValidationError({"points": _("Points must be a whole number other than zero.")})
