@@ -154,7 +154,7 @@ def main() -> None:
     from loyalty.ledger.models import LedgerEntry
     from loyalty.ledger.selectors import ledger_verify
     from loyalty.tenancy.context import tenant_context
-    from partners.imports import IMPORT_COLUMNS, import_file_check, import_job_run
+    from partners.imports import IMPORT_COLUMNS, import_job_commit, import_job_create, import_job_run
     from partners.ingest import activities_ingest
     from partners.models import Activity, ImportJob
 
@@ -209,15 +209,14 @@ def main() -> None:
     with tenant_context(tenant):
         upload = SimpleUploadedFile("bench.csv", content, content_type="text/csv")
         started = time.perf_counter()
-        total = import_file_check(file=upload)
-        job = ImportJob(created_by=manager, original_name="bench.csv", total_rows=total, approve=True)
-        job.file.save("import.csv", upload, save=False)
-        job.status = ImportJob.Status.VALIDATING
-        job.save()
+        # Services as the admin calls them; the chunks run here rather than in a worker (the task is queued, unread).
+        job = import_job_create(file=upload, actor=manager, approve=True)
+        total = job.total_rows
         checked = time.perf_counter()
         import_job_run(job_id=job.pk, phase=ImportJob.Status.VALIDATING)
         validated = time.perf_counter()
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)
+        job.refresh_from_db()
+        import_job_commit(job=job)
         import_job_run(job_id=job.pk, phase=ImportJob.Status.IMPORTING)
         imported = time.perf_counter()
         job.refresh_from_db()

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.ingest import INGEST_FIELDS, IngestStatus, activities_ingest
@@ -149,7 +150,13 @@ def csv_rows(binary: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
 def import_job_create(*, file: UploadedFile, actor: User, approve: bool = True) -> ImportJob:
     """Check an uploaded CSV and store it as a job; small files are checked at once, large ones by a task."""
     total = import_file_check(file=file)
-    job = ImportJob(created_by=actor, original_name=file.name[:255], approve=approve, total_rows=total)
+    job = ImportJob(
+        tenant=current_tenant(),  # before saving: the file's path names the tenant
+        created_by=actor,
+        original_name=file.name[:255],
+        approve=approve,
+        total_rows=total,
+    )
     job.file.save("import.csv", file, save=False)
     job.save()
     _run_or_enqueue(job=job, phase=ImportJob.Status.VALIDATING)

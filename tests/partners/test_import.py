@@ -62,6 +62,8 @@ def test_upload_shows_the_dry_run_then_import_commits(acme: World, client_for) -
     assert response.status_code == 302
     assert response["Location"] == job_url(job)
     assert (job.status, job.total_rows, job.processed_rows) == ("validated", 3, 3)
+    assert job.file.name.startswith(f"imports/{acme.tenant.pk}/")  # private storage, a random name per tenant
+    assert job.original_name == "activities.csv"
     assert (job.created_count, job.duplicate_count, job.error_count) == (2, 0, 1)
     assert job.errors == [{"row": 3, "field": "amount", "message": "Give the amount as a number, like 1250.00."}]
     assert [row["status"] for row in job.preview] == ["created", "error", "created"]
