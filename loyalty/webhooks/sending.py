@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import socket
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ def signature_header(*, secret: str, timestamp: int, body: bytes) -> str:
 class _PublicPeerMixin:
     """Checks the address actually connected to, so DNS answering differently at send time cannot bypass the guard."""
 
-    def _new_conn(self):  # noqa: ANN202 - urllib3's private hook
+    def _new_conn(self) -> socket.socket:  # urllib3's hook that opens the socket
         sock = super()._new_conn()
         if not settings.WEBHOOKS_ALLOW_PRIVATE:
             peer = sock.getpeername()[0]

@@ -18,7 +18,7 @@ from tests.rewards.factories import RewardFactory, give_points, redeem
 from tests.tiers.factories import revenue_program, sale
 from tests.webhooks.conftest import ALL_EVENTS, Receiver, deliveries, endpoint_for, signature_verifies
 from tiers.models import Tier, TierChange
-from tiers.services import partner_rescore, partner_tier_pin, tier_model_publish
+from tiers.services import evaluation_chunk, partner_rescore, partner_tier_pin, tenant_evaluate, tier_model_publish
 
 
 def recorded_activity(world: World, external_id: str = "CRM-1") -> Activity:
@@ -268,3 +268,32 @@ def test_every_event_of_one_change_shares_its_id_across_endpoints(
 def _signed(receiver: Receiver, path: str) -> tuple[str, bytes]:
     request = next(request for request in receiver.received if request.path == path)
     return request.headers["Tierline-Signature"], request.body
+
+
+def test_the_nightly_evaluation_reports_each_move_once_and_a_rerun_reports_nothing(
+    acme: World, endpoint: WebhookEndpoint, receiver: Receiver, django_capture_on_commit_callbacks
+) -> None:
+    with tenant_context(acme.tenant):
+        program = revenue_program()
+        tier_model_publish(model=program.model, actor=acme.manager)
+        sale(acme.partner, timezone.localdate() - timedelta(days=3), "50000")  # Silver
+        sale(acme.unmanaged_partner, timezone.localdate() - timedelta(days=3), "70000")  # Gold
+        today = timezone.localdate()
+
+        def run_nightly() -> None:
+            with django_capture_on_commit_callbacks(execute=True):
+                tenant_evaluate(
+                    evaluated_on=today, dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
+                )
+
+        run_nightly()
+        run_nightly()
+        assert WebhookDelivery.objects.count() == TierChange.objects.count() == 2
+
+    moved = sorted(
+        (r.json["data"]["partner"]["external_id"], r.json["data"]["to_tier"]["name"], r.json["data"]["cause"])
+        for r in receiver.received
+    )
+    assert moved == sorted(
+        [(acme.partner.external_id, "Silver", "evaluation"), (acme.unmanaged_partner.external_id, "Gold", "evaluation")]
+    )

@@ -1,9 +1,11 @@
 """No delivery is lost: a real Celery worker on the configured broker (Redis in CI), lost task messages and
 dead workers recovered by the sweeper, and concurrent tries of one delivery sending it once (PostgreSQL)."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from celery.signals import task_postrun
 from django.db import connection
 from django.utils import timezone
 
@@ -19,17 +21,32 @@ from tests.webhooks.conftest import Receiver, signature_verifies
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def finished() -> Iterator[list[str]]:
+    """Names of the tasks the worker has finished, in order. Tests wait on this list rather than polling the
+    database, so they never read while the worker writes (SQLite's shared in-memory test database would lock)."""
+    names: list[str] = []
+
+    def record(sender, **_kwargs) -> None:  # noqa: ANN001 - celery's signal arguments
+        names.append(sender.name)
+
+    task_postrun.connect(record, weak=False)
+    yield names
+    task_postrun.disconnect(record)
+
+
 def delivery_of(world: World, pk: int) -> WebhookDelivery:
     with tenant_context(world.tenant):
         return WebhookDelivery.objects.get(pk=pk)
 
 
 def test_the_worker_sends_a_delivery_once_its_transaction_commits(
-    worker: None, acme: World, endpoint: WebhookEndpoint, receiver: Receiver
+    worker: None, finished: list[str], acme: World, endpoint: WebhookEndpoint, receiver: Receiver
 ) -> None:
     with tenant_context(acme.tenant):
         delivery = webhook_test_send(endpoint=endpoint)
-    assert wait_for(lambda: delivery_of(acme, delivery.pk).status == "succeeded")
+    assert wait_for(lambda: finished == ["webhooks.deliver"]), finished
+    assert delivery_of(acme, delivery.pk).status == "succeeded"
     assert len(receiver.received) == 1
     assert signature_verifies(
         endpoint.secret, receiver.received[0].headers["Tierline-Signature"], receiver.received[0].body
@@ -37,7 +54,7 @@ def test_the_worker_sends_a_delivery_once_its_transaction_commits(
 
 
 def test_a_delivery_whose_task_message_was_lost_is_sent_by_the_sweeper_after_the_worker_restarts(
-    acme: World, endpoint: WebhookEndpoint, receiver: Receiver, request: pytest.FixtureRequest
+    finished: list[str], acme: World, endpoint: WebhookEndpoint, receiver: Receiver, request: pytest.FixtureRequest
 ) -> None:
     celery_app.conf.task_always_eager = False  # no worker yet: the task message waits on the broker
     with tenant_context(acme.tenant):
@@ -48,13 +65,14 @@ def test_a_delivery_whose_task_message_was_lost_is_sent_by_the_sweeper_after_the
     request.getfixturevalue("worker")  # the worker (re)starts: nothing in the queue for it
     assert not wait_for(lambda: receiver.received, seconds=1)
     sweep.delay()  # beat's minute comes round
-    assert wait_for(lambda: delivery_of(acme, delivery.pk).status == "succeeded")
+    assert wait_for(lambda: finished == ["webhooks.sweep", "webhooks.deliver"]), finished
+    assert delivery_of(acme, delivery.pk).status == "succeeded"
     assert len(receiver.received) == 1
     assert delivery_of(acme, delivery.pk).attempts == 1
 
 
 def test_a_worker_that_died_mid_send_leaves_the_delivery_to_the_sweeper_at_its_retry_time(
-    worker: None, acme: World, endpoint: WebhookEndpoint, receiver: Receiver
+    worker: None, finished: list[str], acme: World, endpoint: WebhookEndpoint, receiver: Receiver
 ) -> None:
     with tenant_context(acme.tenant):
         delivery = WebhookDelivery.objects.create(
@@ -62,11 +80,13 @@ def test_a_worker_that_died_mid_send_leaves_the_delivery_to_the_sweeper_at_its_r
         )
         assert webhook_delivery_claim(delivery_id=delivery.pk) is not None  # claimed, then the worker died
     sweep.delay()
-    assert not wait_for(lambda: receiver.received, seconds=1)  # not due: its try may still be under way
+    assert wait_for(lambda: finished == ["webhooks.sweep"]), finished  # not due: its try may still be under way
+    assert receiver.received == []
     with tenant_context(acme.tenant):
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     sweep.delay()
-    assert wait_for(lambda: delivery_of(acme, delivery.pk).status == "succeeded")
+    assert wait_for(lambda: finished == ["webhooks.sweep"] * 2 + ["webhooks.deliver"]), finished
+    assert delivery_of(acme, delivery.pk).status == "succeeded"
     assert len(receiver.received) == 1
     with tenant_context(acme.tenant):
         # The dead worker's try counts (it may have reached the receiver); the log has the one that finished.
