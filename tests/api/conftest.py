@@ -17,6 +17,15 @@ from loyalty.tenancy.models import User
 from partners.models import Activity
 from partners.services import activity_record
 from rewards.models import Redemption, Reward
+from tests.browser.conftest import (  # noqa: F401 - the browser fixtures, for tests/api/test_browser.py
+    _async_unsafe_allowed,
+    _chromium_path,
+    browser,
+    live_port,
+    page,
+    sign_in,
+    url_for,
+)
 from tests.conftest import World
 from tests.rewards.factories import RewardFactory, give_points, redeem
 from tests.tiers.factories import revenue_program
