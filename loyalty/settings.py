@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "rewards",
     "portal",
     "loyalty.webhooks",
+    "loyalty.notifications",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "loyalty.tenancy.context_processors.tenancy",
+                "loyalty.notifications.context_processors.notifications",
             ],
         },
     },

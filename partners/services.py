@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.ledger.earning import activity_points_post, activity_points_reverse
 from loyalty.ledger.models import LedgerEntry
+from loyalty.notifications.events import claim_reviewed_notify
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -302,6 +303,7 @@ def _claim_review(*, claim: Claim, status: str, actor: User | None, note: str) -
         )
     locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = status, actor, timezone.now(), note
     locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    claim_reviewed_notify(claim=locked)
     return locked
 
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("team/", include("portal.team_urls")),
     path("program/", include("portal.program_urls")),
     path("portfolio/", include("portal.portfolio_urls")),
+    path("notifications/", include("portal.notification_urls")),
 ]

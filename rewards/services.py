@@ -19,6 +19,7 @@ from loyalty.ledger.services import (
     points_post,
     validate_idempotency_key,
 )
+from loyalty.notifications.events import redemption_status_notify
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.webhooks.services import redemption_status_emit
@@ -168,6 +169,7 @@ def _move(*, redemption: Redemption, to_status: str, actor: User | None, reason:
     redemption.status, redemption.updated_at = to_status, timezone.now()
     redemption.save(update_fields=["status", "updated_at"])
     redemption_status_emit(redemption=redemption, from_status=from_status, to_status=to_status, reason=reason)
+    redemption_status_notify(redemption=redemption)
 
 
 @transaction.atomic

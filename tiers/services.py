@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.notifications.events import tier_changes_notify
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.webhooks.services import tier_changes_emit
@@ -141,7 +142,9 @@ def partners_evaluate(
     PartnerTier.objects.bulk_update(batch.changed_states, ["tier", "since", "below_since"])
     for change, score in batch.changes:
         change.score_id = score.pk
-    tier_changes_emit(changes=TierChange.objects.bulk_create([change for change, _score in batch.changes]))
+    changes = TierChange.objects.bulk_create([change for change, _score in batch.changes])
+    tier_changes_emit(changes=changes)
+    tier_changes_notify(changes=changes)
     result = batch.result
     if run is not None:
         EvaluationRun.objects.filter(pk=run.pk).update(
@@ -379,4 +382,5 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
             note=reason,
         )
         tier_changes_emit(changes=[change])
+        tier_changes_notify(changes=[change])
     return state

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.http.request import split_domain_port
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
@@ -36,7 +37,8 @@ class TenantMiddleware:
 
 
 class MembershipMiddleware:
-    """Attaches the signed-in user's membership in the host's tenant as `request.membership` (or None)."""
+    """Attaches the signed-in user's membership in the host's tenant as `request.membership` (or None), and
+    speaks the language the user chose (otherwise LocaleMiddleware's pick from the browser stays)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -45,4 +47,7 @@ class MembershipMiddleware:
         request.membership = None
         if request.tenant is not None:
             request.membership = membership_for_user(user=request.user)
+        if request.user.is_authenticated and request.user.language:
+            translation.activate(request.user.language)
+            request.LANGUAGE_CODE = request.user.language
         return self.get_response(request)

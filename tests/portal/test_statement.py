@@ -298,8 +298,9 @@ def test_statement_query_count_does_not_grow_with_history(acme: World, client_fo
         )
     _mixed_history(acme, 5, start=0)
     client = client_for(acme, acme.partner_user)
-    # session, user, tenant, membership (with its partner), count of entries, one page of entries with their causes
-    with django_assert_max_num_queries(6) as few:
+    # session, user, tenant, membership (with its partner), count of entries, one page of entries with their causes,
+    # unread notifications in the header
+    with django_assert_max_num_queries(7) as few:
         response = client.get("/statement/")
     assert len(response.context["rows"]) == 5
     _mixed_history(acme, 55, start=5)

@@ -2,22 +2,9 @@
 
 from django.db import migrations
 
-TASK = "tiers.evaluate_all_tenants"
+from loyalty.tenancy.schedules import crontab_schedule
 
-
-def schedule(apps, schema_editor) -> None:
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="30", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name="Evaluate tiers (nightly)", defaults={"task": TASK, "crontab": crontab, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor) -> None:
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=TASK).delete()
+schedule, unschedule = crontab_schedule(name="Evaluate tiers (nightly)", task="tiers.evaluate_all_tenants", minute="30", hour="3")
 
 
 class Migration(migrations.Migration):

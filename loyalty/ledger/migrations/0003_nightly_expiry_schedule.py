@@ -2,22 +2,9 @@
 
 from django.db import migrations
 
-TASK = "ledger.expire_points_all_tenants"
+from loyalty.tenancy.schedules import crontab_schedule
 
-
-def schedule(apps, schema_editor) -> None:
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="15", hour="2", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name="Expire points (nightly)", defaults={"task": TASK, "crontab": crontab, "enabled": True}
-    )
-
-
-def unschedule(apps, schema_editor) -> None:
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=TASK).delete()
+schedule, unschedule = crontab_schedule(name="Expire points (nightly)", task="ledger.expire_points_all_tenants", minute="15", hour="2")
 
 
 class Migration(migrations.Migration):

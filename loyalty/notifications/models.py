@@ -1,0 +1,73 @@
+"""Notifications to partner members (in the portal and by email), deduplicated, and each member's preferences."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+
+
+class Kind(models.TextChoices):
+    TIER_UPGRADED = "tier_upgraded", _("Tier upgraded")
+    TIER_DOWNGRADED = "tier_downgraded", _("Tier downgraded")
+    GRACE_WARNING = "grace_warning", _("Tier at risk (grace period)")
+    NEAR_NEXT_TIER = "near_next_tier", _("Close to the next tier")
+    POINTS_EXPIRING = "points_expiring", _("Points about to expire")
+    CLAIM_REVIEWED = "claim_reviewed", _("Claim approved or rejected")
+    REDEMPTION_STATUS = "redemption_status", _("Redemption status")
+    MONTHLY_STATEMENT = "monthly_statement", _("Monthly statement")
+
+
+class Notification(TenantOwnedModel):
+    """One message to one member about one subject. Unique per (recipient, kind, subject, period), so a
+    re-run of whatever raised it (the nightly evaluation, a retried task) never tells anyone twice."""
+
+    class Email(models.TextChoices):
+        PENDING = "pending", _("To send")
+        SENT = "sent", _("Sent")
+        DIGEST = "digest", _("Waits for the digest")
+        SKIPPED = "skipped", _("Not emailed (preference)")
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    subject = models.CharField(max_length=100, help_text=_("What it is about, e.g. claim:42."))
+    period = models.CharField(max_length=32, blank=True, help_text=_("When it applies, e.g. 2026-11."))
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email = models.CharField(max_length=16, choices=Email.choices, default=Email.PENDING)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "recipient", "kind", "subject", "period"], name="notification_once_per_subject"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "recipient", "read_at"], name="notification_inbox"),
+            models.Index(fields=["tenant", "email", "recipient"], name="notification_email_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient}"
+
+
+class Preference(TenantOwnedModel):
+    """A member's email choices in one program: kinds not to email, and whether to get one daily digest instead."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    muted_kinds = models.JSONField(default=list, blank=True, help_text=_("Kinds never emailed."))
+    digest = models.BooleanField(default=False, help_text=_("One email a day with everything new."))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="notification_preference_per_user")]
+
+    def __str__(self) -> str:
+        return f"Notification preferences of {self.user}"
+
+    def emails(self, kind: str) -> bool:
+        return kind not in self.muted_kinds
