@@ -4,7 +4,9 @@ from django.db import migrations
 
 from loyalty.tenancy.schedules import crontab_schedule
 
-schedule, unschedule = crontab_schedule(name="Evaluate tiers (nightly)", task="tiers.evaluate_all_tenants", minute="30", hour="3")
+schedule, unschedule = crontab_schedule(
+    name="Evaluate tiers (nightly)", task="tiers.evaluate_all_tenants", minute="30", hour="3"
+)
 
 
 class Migration(migrations.Migration):

@@ -4,7 +4,9 @@ from django.db import migrations
 
 from loyalty.tenancy.schedules import crontab_schedule
 
-schedule, unschedule = crontab_schedule(name="Expire points (nightly)", task="ledger.expire_points_all_tenants", minute="15", hour="2")
+schedule, unschedule = crontab_schedule(
+    name="Expire points (nightly)", task="ledger.expire_points_all_tenants", minute="15", hour="2"
+)
 
 
 class Migration(migrations.Migration):
