@@ -60,9 +60,7 @@ class ApiKeyAdmin(TenantModelAdmin):
             "api_key": obj,
             "token": request.api_key_token,
         }
-        response = TemplateResponse(request, "api/apikey_created.html", context)
-        response["Cache-Control"] = "no-store"  # the page holds a secret: no browser or proxy keeps a copy
-        return response
+        return TemplateResponse(request, "api/apikey_created.html", context)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
