@@ -33,7 +33,7 @@ def language_of(user: User) -> str:
 
 
 # Context values stored as ISO dates (JSON has no dates), turned back into dates for localised formatting.
-DATE_KEYS = ("expires_on", "on")
+DATE_KEYS = ("expires_on", "on", "month")
 
 
 def notification_text(notification: Notification, part: str) -> str:

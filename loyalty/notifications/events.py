@@ -213,7 +213,13 @@ def _monthly_statement(today: date) -> list[Event]:
             kind=Kind.MONTHLY_STATEMENT,
             subject="monthly_statement",
             period=period,
-            context={"month": period, "earned": earned, "spent": -spent, "balance": balance, "link": "/statement/"},
+            context={
+                "month": month_start.isoformat(),
+                "earned": earned,
+                "spent": -spent,
+                "balance": balance,
+                "link": "/statement/",
+            },
         )
         for partner_id, balance, earned, spent in accounts
         if balance or earned or spent
