@@ -1,0 +1,97 @@
+"""Every kind of notification: renders, is raised once however often its event repeats, and obeys muting."""
+
+import pytest
+from django.core import mail
+
+from loyalty.notifications.emails import notification_email, notification_text
+from loyalty.notifications.models import Kind, Notification, Preference
+from loyalty.notifications.services import Event, notifications_raise
+from loyalty.tenancy.context import tenant_context
+from tests.conftest import World
+
+SAMPLES = {
+    Kind.TIER_UPGRADED: {"from_tier": "Silver", "to_tier": "Gold", "benefits": ["MDF funds"], "link": "/"},
+    Kind.TIER_DOWNGRADED: {"from_tier": "Gold", "to_tier": "Silver", "benefits": [], "link": "/"},
+    Kind.GRACE_WARNING: {
+        "tier": "Gold",
+        "lower_tier": "Silver",
+        "on": "2027-01-01",
+        "gap": "2 more deals",
+        "link": "/",
+    },
+    Kind.NEAR_NEXT_TIER: {"next_tier": "Gold", "percent": 87, "gap": "$12,400 more in sales", "link": "/"},
+    Kind.POINTS_EXPIRING: {"points": 1250, "expires_on": "2026-12-01", "link": "/statement/"},
+    Kind.CLAIM_REVIEWED: {"approved": True, "reference": "INV-1", "reason": "", "link": "/claims/"},
+    Kind.REDEMPTION_STATUS: {"status": "fulfilled", "reward": "Gift card", "points": 500, "link": "/rewards/history/"},
+    Kind.MONTHLY_STATEMENT: {
+        "month": "2026-10-01",
+        "earned": 900,
+        "spent": 300,
+        "balance": 2400,
+        "link": "/statement/",
+    },
+}
+EXPECTED_SUBJECTS = {
+    Kind.TIER_UPGRADED: "Welcome to Gold",
+    Kind.TIER_DOWNGRADED: "Your tier is now Silver",
+    Kind.GRACE_WARNING: "Keep your Gold tier",
+    Kind.NEAR_NEXT_TIER: "You are close to Gold",
+    Kind.POINTS_EXPIRING: "1,250 points expire soon",
+    Kind.CLAIM_REVIEWED: "Claim INV-1 approved",
+    Kind.REDEMPTION_STATUS: "Gift card: on its way",
+    Kind.MONTHLY_STATEMENT: "Your points statement for October 2026",
+}
+
+
+def test_every_kind_has_a_sample() -> None:
+    assert set(SAMPLES) == set(Kind.values) == set(EXPECTED_SUBJECTS)
+
+
+def raise_sample(world: World, kind: str) -> None:
+    with tenant_context(world.tenant):
+        notifications_raise(events=[Event(world.partner.pk, kind, subject="sample", period="p", context=SAMPLES[kind])])
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+def test_each_kind_renders_its_subject_and_body(acme: World, kind: str) -> None:
+    raise_sample(acme, kind)
+
+    with tenant_context(acme.tenant):
+        notification = Notification.objects.select_related("recipient").filter(kind=kind).first()
+        subject, body = notification_text(notification, "subject"), notification_text(notification, "body")
+        message = notification_email(notification)
+
+    assert subject == EXPECTED_SUBJECTS[kind]
+    assert len(body) > len(subject)
+    assert message.subject == f"Acme Program: {subject}"
+    assert body.splitlines()[0] in message.body
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+def test_each_kind_is_raised_once_however_often_its_event_repeats(acme: World, kind: str) -> None:
+    for _ in range(3):
+        raise_sample(acme, kind)
+
+    with tenant_context(acme.tenant):
+        assert sorted(Notification.objects.filter(kind=kind).values_list("recipient__email", flat=True)) == [
+            acme.partner_admin.email,
+            acme.partner_user.email,
+        ]
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+def test_each_kind_obeys_muting(acme: World, kind: str, django_capture_on_commit_callbacks) -> None:
+    with tenant_context(acme.tenant):
+        Preference.objects.create(user=acme.partner_user, muted_kinds=[kind])
+        Preference.objects.create(
+            user=acme.partner_admin, muted_kinds=[other for other in Kind.values if other != kind]
+        )
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        raise_sample(acme, kind)
+
+    assert [message.to for message in mail.outbox] == [[acme.partner_admin.email]]
+    with tenant_context(acme.tenant):
+        muted = Notification.objects.get(kind=kind, recipient=acme.partner_user)
+    assert muted.email == Notification.Email.SKIPPED  # still in the portal, not emailed
