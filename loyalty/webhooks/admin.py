@@ -22,6 +22,9 @@ class WebhookEndpointAdmin(TenantModelAdmin):
     readonly_fields = ["signing_secret", "created_at"]
     actions = ["rotate_secret", "send_test_event"]
 
+    class Media:
+        css = {"all": ["webhooks/admin.css"]}
+
     def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
         fields = ["url", "description", "events", "is_active"]
         # The secret exists once the endpoint is saved.
@@ -80,14 +83,12 @@ class WebhookAttemptInline(TenantInlineMixin, admin.TabularInline):
 class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = [
         "created_at",
-        "event",
+        "event_type",
         "endpoint",
         "status",
         "attempts",
-        "last_status_code",
-        "short_error",
+        "short_error",  # starts with the HTTP status when the receiver answered
         "next_attempt_at",
-        "delivered_at",
     ]
     list_filter = ["status", "event", "endpoint"]
     list_select_related = ["endpoint"]
@@ -109,9 +110,16 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     inlines = [WebhookAttemptInline]
     actions = ["resend"]
 
+    class Media:
+        css = {"all": ["webhooks/admin.css"]}
+
+    @admin.display(description="Event", ordering="event")
+    def event_type(self, delivery: WebhookDelivery) -> str:
+        return delivery.event  # the name receivers see in Tierline-Event
+
     @admin.display(description="Last error")
     def short_error(self, delivery: WebhookDelivery) -> str:
-        return delivery.last_error[:80]
+        return delivery.last_error[:60]
 
     @admin.display(description="Payload")
     def pretty_payload(self, delivery: WebhookDelivery) -> str:

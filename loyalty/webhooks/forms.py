@@ -9,7 +9,8 @@ from loyalty.webhooks.models import SUBSCRIBABLE_EVENTS, WebhookEndpoint
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
     events = forms.MultipleChoiceField(
-        choices=SUBSCRIBABLE_EVENTS,
+        # The event's name as receivers see it in Tierline-Event, then what it means.
+        choices=[(event, f"{event} — {label}") for event, label in SUBSCRIBABLE_EVENTS],
         widget=forms.CheckboxSelectMultiple,
         help_text=_("The events sent to this URL."),
     )
