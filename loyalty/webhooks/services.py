@@ -242,8 +242,11 @@ def webhook_delivery_claim(*, delivery_id: int) -> WebhookDelivery | None:
         return None
     if delivery.attempts >= MAX_ATTEMPTS or not delivery.endpoint.is_active:
         delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-        if not delivery.endpoint.is_active:
-            delivery.last_error = "The endpoint is inactive."
+        delivery.last_error = (
+            "The endpoint is inactive."
+            if not delivery.endpoint.is_active
+            else "Gave up: the worker of the last try stopped before recording its outcome."
+        )
         delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
         return None
     delivery.attempts += 1

@@ -184,3 +184,24 @@ def test_finished_deliveries_are_never_swept(acme: World, endpoint: WebhookEndpo
             endpoint=endpoint, event="webhook.test", payload={}, status=status, next_attempt_at=None
         )
     assert sweep() == 0
+
+
+def test_a_last_try_whose_worker_died_is_marked_failed_when_it_comes_due(
+    acme: World, endpoint: WebhookEndpoint, receiver: Receiver
+) -> None:
+    with tenant_context(acme.tenant):
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="webhook.test",
+            payload={},
+            attempts=MAX_ATTEMPTS - 1,
+            next_attempt_at=timezone.now(),
+        )
+        assert webhook_delivery_claim(delivery_id=delivery.pk) is not None  # the last try; its worker dies
+    make_due(acme, delivery)  # its lease runs out
+    assert sweep() == 1
+    with tenant_context(acme.tenant):
+        delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", MAX_ATTEMPTS, None)
+    assert delivery.last_error == "Gave up: the worker of the last try stopped before recording its outcome."
+    assert receiver.received == []
