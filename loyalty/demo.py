@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from loyalty.ledger.models import EarningRule
 from loyalty.ledger.services import points_adjust, points_expire_due
+from loyalty.notifications.events import daily_notifications_raise
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from partners.models import Activity, ActivityKind, Claim, Partner, PartnerType
@@ -180,6 +181,7 @@ def _seed_tenant(spec: DemoTenant) -> None:
         points_expire_due()
         seed_evaluations()
         seed_rewards(partner=partners[0], member=User.objects.get(email=f"partner@{domain}"), manager=manager)
+        daily_notifications_raise(today=timezone.localdate())  # what the daily job would say this morning
 
 
 CATEGORIES = ("switches", "routers", "wireless", "security", "services")

@@ -9,6 +9,7 @@ from django.test import Client
 
 from loyalty.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 from loyalty.ledger.models import EntryKind, LedgerEntry
+from loyalty.notifications.models import Kind, Notification
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from partners.models import Activity, Claim, Partner, PartnerType
 from rewards.models import Redemption
@@ -77,6 +78,9 @@ def test_demo_ledger_is_consistent_and_has_every_kind_of_history() -> None:
     assert Claim.all_tenants.filter(tenant__slug="acme", status=Claim.Status.PENDING).count() == 3
     assert Claim.all_tenants.filter(tenant__slug="acme", duplicate_of__isnull=False).count() == 1
     assert Activity.all_tenants.filter(tenant__slug="globex", status=Activity.Status.APPROVED).count() > 100
+    # The demo partner's people have something in their notification centre: redemption moves, the statement.
+    told = set(Notification.all_tenants.filter(recipient__email="partner@acme.example").values_list("kind", flat=True))
+    assert {Kind.REDEMPTION_STATUS, Kind.MONTHLY_STATEMENT} <= told
 
 
 def test_platform_admin_login_is_a_superuser() -> None:
