@@ -2,31 +2,31 @@
 
 from django.db import migrations
 
+from loyalty.tenancy.schedules import crontab_schedule
+
 SWEEP = "webhooks.sweep"
-EXPIRING = "webhooks.points_expiring_all_tenants"
+
+# After the nightly points expiry (02:15 UTC), so what it just expired is not announced as expiring.
+announce, unannounce = crontab_schedule(
+    name="Announce expiring points to webhooks (nightly)",
+    task="webhooks.points_expiring_all_tenants",
+    minute="45",
+    hour="2",
+)
 
 
-def schedule(apps, schema_editor) -> None:
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period="minutes")
-    PeriodicTask.objects.get_or_create(
+def sweep_every_minute(apps, schema_editor) -> None:
+    every_minute, _ = apps.get_model("django_celery_beat", "IntervalSchedule").objects.get_or_create(
+        every=1, period="minutes"
+    )
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.get_or_create(
         name="Send due webhook deliveries (every minute)",
         defaults={"task": SWEEP, "interval": every_minute, "enabled": True},
     )
-    # After the nightly points expiry (02:15 UTC), so what it just expired is not announced as expiring.
-    nightly, _ = CrontabSchedule.objects.get_or_create(
-        minute="45", hour="2", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.get_or_create(
-        name="Announce expiring points to webhooks (nightly)",
-        defaults={"task": EXPIRING, "crontab": nightly, "enabled": True},
-    )
 
 
-def unschedule(apps, schema_editor) -> None:
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task__in=[SWEEP, EXPIRING]).delete()
+def unsweep(apps, schema_editor) -> None:
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=SWEEP).delete()
 
 
 class Migration(migrations.Migration):
@@ -35,4 +35,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [migrations.RunPython(sweep_every_minute, unsweep), migrations.RunPython(announce, unannounce)]
