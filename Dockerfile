@@ -41,8 +41,10 @@ COPY --from=build /app/.venv /app/.venv
 COPY . .
 
 # Static files are collected (and hashed/compressed by WhiteNoise's manifest storage, since
-# DJANGO_DEBUG is off) at build time; the secret key here exists only for this step.
-RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-collectstatic-key \
+# DJANGO_DEBUG is off) and the translations compiled (Babel, no GNU gettext) at build time; the secret key
+# here exists only for this step.
+RUN pybabel compile --directory locale --domain django \
+    && DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-collectstatic-key \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media \
     && chown -R tierline:tierline /app/var/media

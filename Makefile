@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 RUN := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install messages compilemessages demo test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -18,15 +18,25 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.synced
 
+# Translations (locale/<language>/LC_MESSAGES/django.po, in git) compiled to .mo files (git-ignored) with Babel,
+# so that no GNU gettext is needed to run the product; `make messages` (which does need xgettext) re-extracts.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+compilemessages: $(MO_FILES)
+$(MO_FILES): %.mo: %.po | $(VENV)/.synced
+	$(VENV)/bin/pybabel compile --input-file $< --output-file $@
+
+messages: install
+	DJANGO_DEBUG=1 $(RUN) manage.py makemessages -l es --ignore=.venv --ignore=.tools --ignore=tests --ignore=bench
+
 # The embedded default: SQLite, tasks in-process, a seeded demo; no services needed.
 DEMO := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=1 TIERLINE_PUBLIC_PORT=$(PORT) $(RUN)
-demo: install
+demo: install compilemessages
 	@$(DEMO) manage.py migrate --noinput --verbosity 0
 	@$(DEMO) manage.py seed_demo
 	@$(DEMO) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite; uses DATABASE_URL and REDIS_URL when set, SQLite and in-process tasks otherwise.
-test: install
+test: install compilemessages
 	$(RUN) -m pytest $(PYTEST_ARGS)
 
 lint: install

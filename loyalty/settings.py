@@ -173,6 +173,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Spanish numbers grouped with dots (1.250) as partners in Latin America write them (loyalty/formats/es/).
+FORMAT_MODULE_PATH = ["loyalty.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

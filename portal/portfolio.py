@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -214,7 +215,7 @@ def _history_chart(scores: list[PartnerScore]) -> Chart:
     """The stored scores, oldest first, as a line on a 0–100 scale."""
     ordered = list(reversed(scores))
     return line(
-        [(score.evaluated_on.strftime("%d %b"), score.score) for score in ordered],
+        [(date_format(score.evaluated_on, "d M"), score.score) for score in ordered],
         width=720,
         height=160,
         maximum=Decimal(100),

@@ -9,6 +9,7 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -36,7 +37,8 @@ NO_TIER_COLOUR = "#d1d5db"
 class PeriodForm(forms.Form):
     period = forms.TypedChoiceField(
         label=_("Redemption period"),
-        choices=[(days, _("Last %(days)s days") % {"days": days}) for days in PERIODS],
+        # A callable, so that the labels are translated per request (a lazy string's % would run at import).
+        choices=lambda: [(days, gettext("Last %(days)s days") % {"days": days}) for days in PERIODS],
         coerce=int,
     )
 
@@ -147,7 +149,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     health = partner_health_list(partners=Partner.objects.all())
     near, risky = _shortlists(health)
     months = _monthly()
-    labels = [month.start.strftime("%b") for month in months]
+    labels = [date_format(month.start, "M") for month in months]
     distribution = tier_distribution()
     migration = tier_migration()
     context = {

@@ -4,6 +4,7 @@ import uuid
 
 from django import forms
 from django.contrib import messages
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -151,6 +152,6 @@ def cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
         messages.success(
             request,
             _("%(reward)s cancelled: %(points)s points are back in your balance.")
-            % {"reward": redemption.reward.name, "points": f"{redemption.points:,}"},
+            % {"reward": redemption.reward.name, "points": intcomma(redemption.points)},
         )
     return redirect("portal:rewards-history")

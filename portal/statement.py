@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -77,7 +77,8 @@ def _activity_words(activity: Activity) -> str:
     parts = [activity.get_kind_display()]
     parts += [value for value in (activity.code, activity.product_sku) if value]
     if activity.amount is not None:
-        parts.append(f"{activity.amount:,.2f} {activity.currency}".strip())
+        amount = number_format(activity.amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+        parts.append(f"{amount} {activity.currency}".strip())
     return " · ".join(parts)
 
 
