@@ -170,11 +170,12 @@ def activities_points_post(*, activities: Sequence[Activity], actor: User | None
     matches = [
         (activity, rule) for activity in activities for rule in earning_rules_matching(activity=activity, rules=rules)
     ]
-    if not matches:
-        return []
-    partner_ids = {activity.partner_id for activity, _rule in matches}
+    # Like the per-activity path: every partner gets its account, locked before anything is read for pricing.
+    partner_ids = {activity.partner_id for activity in activities}
     account_ids = points_accounts_for(partner_ids=partner_ids)
     accounts_lock_only(account_ids=account_ids.values())
+    if not matches:
+        return []
     multipliers = partner_point_multipliers(partner_ids=partner_ids)
     keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
     existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}

@@ -293,6 +293,8 @@ def mixed_rows(world: World, other: Partner) -> list[dict]:
                 "code": "C-1" if n % 5 == 0 else "",
             }
         )
+    # No rule pays for marketing: the partner still gets its (empty) account, as with activity_approve.
+    rows.append(rows[1] | {"partner": world.unmanaged_partner.external_id, "external_id": "M-1", "kind": "marketing"})
     rows.insert(5, rows[3] | {"amount": Decimal(1)})  # a repeat in the batch: first wins
     rows.insert(9, rows[0] | {"external_id": "BAD", "kind": "bribe"})  # an error
     return rows
@@ -335,7 +337,7 @@ def ledger_of(world: World) -> dict:
             )
         )
         assert ledger_verify().breaches == []
-    names = {world.partner.external_id: "main"}
+    names = {world.partner.external_id: "main", world.unmanaged_partner.external_id: "unmanaged"}
     translated = []
     for partner, *fields, key, activity_id, rule_id in entries:
         assert key == f"earn:activity:{activity_id}:rule:{rule_id}"
@@ -350,7 +352,7 @@ def ledger_of(world: World) -> dict:
 def test_ingesting_gives_exactly_the_ledger_of_per_row_record_and_approve(acme: World, globex: World) -> None:
     acme_other, globex_other = program(acme), program(globex)
     results = ingest(acme, mixed_rows(acme, acme_other), source="api")
-    assert statuses(results).count("created") == 24
+    assert statuses(results).count("created") == 25
     assert statuses(results)[5] == "duplicate"
     assert statuses(results)[9] == "error"
 
@@ -383,6 +385,7 @@ def test_ingesting_gives_exactly_the_ledger_of_per_row_record_and_approve(acme: 
     assert [entry[8] for entry in acme_ledger["entries"]] == ["pm@acme.test"] * len(acme_ledger["entries"])
     assert acme_ledger["lots"] == globex_ledger["lots"]
     assert acme_ledger["accounts"] == globex_ledger["accounts"]
+    assert ("unmanaged", 0, 0, 0) in acme_ledger["accounts"]
 
 
 # --- Query budget ----------------------------------------------------------------------------------------------
