@@ -260,6 +260,21 @@ def test_forged_or_other_tenants_unsubscribe_tokens_are_not_found(acme: World, g
         assert not Preference.objects.exists()
 
 
+# Subject, body and footer link of a claim-approved email in each language (the catalogue is locale/es/).
+CLAIM_APPROVED_EMAIL = {
+    "en": (
+        "Claim INV-L approved",
+        "Your claim INV-L was approved; its points are in your balance.",
+        "Stop these emails",
+    ),
+    "es": (
+        "Solicitud INV-L aprobada",
+        "Su solicitud INV-L fue aprobada; sus puntos ya están en su saldo.",
+        "Dejar de recibir estos correos",
+    ),
+}
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_emails_render_in_the_recipients_language(
     acme: World, language: str, django_capture_on_commit_callbacks
@@ -274,7 +289,16 @@ def test_emails_render_in_the_recipients_language(
 
     message = next(message for message in mail.outbox if message.to == [acme.partner_user.email])
     html, _mimetype = message.alternatives[0]
+    subject, body, stop = CLAIM_APPROVED_EMAIL[language]
     assert f'<html lang="{language}">' in html
+    assert message.subject == f"{acme.tenant.name}: {subject}"
+    assert f">{subject}</h1>" in html
+    assert body in html
+    assert f"{subject}\n\n{body}\n" in message.body
+    assert f">{stop}</a>" in html
+    assert f"{stop}: " in message.body
+    other = CLAIM_APPROVED_EMAIL["es" if language == "en" else "en"]
+    assert [words for words in other if words in html or words in message.body] == []
 
 
 def test_nothing_is_raised_when_the_change_rolls_back(acme: World) -> None:
