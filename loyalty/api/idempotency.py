@@ -25,6 +25,8 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Room for the prefix services add when they derive their own keys from this one (`api:<key prefix>:`).
 MAX_LENGTH = 150
+# What the schema states (the ledger's key pattern, shortened to MAX_LENGTH).
+HEADER_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:/@-]{{0,{MAX_LENGTH - 1}}}$"
 Handler = Callable[..., Response]
 
 

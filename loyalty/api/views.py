@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from loyalty.api import filters, serializers
 from loyalty.api.errors import ApiError, error_body
-from loyalty.api.idempotency import HEADER, idempotent
+from loyalty.api.idempotency import HEADER, HEADER_PATTERN, idempotent
 from loyalty.api.permissions import request_actor, request_api_key, request_partner_id
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get
@@ -48,7 +48,7 @@ def idempotency_parameter(*, required: bool) -> OpenApiParameter:
         OpenApiTypes.STR,
         OpenApiParameter.HEADER,
         required=required,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,149}$",
+        pattern=HEADER_PATTERN,
         description="Makes the request safe to retry: a replay returns the first response (see docs/api.md).",
     )
 
@@ -110,7 +110,6 @@ class Partners(ApiView):
     serializer_class = serializers.PartnerSerializer
     filterset_class = filters.PartnerFilter
     ordering_fields: ClassVar = ["id", "name", "joined_at"]
-
     model = Partner
 
     def rows(self) -> QuerySet[Partner]:

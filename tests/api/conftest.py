@@ -1,8 +1,11 @@
 """API test helpers: keys with chosen scopes, clients on a tenant's host, and one object of every kind per tenant."""
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -17,10 +20,9 @@ from loyalty.tenancy.models import User
 from partners.models import Activity
 from partners.services import activity_record
 from rewards.models import Redemption, Reward
-from tests.browser.conftest import (  # noqa: F401 - the browser fixtures, for tests/api/test_browser.py
-    _async_unsafe_allowed,
+from tests.browser.conftest import (  # noqa: F401 - tests/browser's function-scoped fixtures, for test_browser.py
+    CHROMIUM_ARGS,
     _chromium_path,
-    browser,
     live_port,
     page,
     sign_in,
@@ -105,3 +107,27 @@ def acme_objects(acme: World) -> Objects:
 @pytest.fixture
 def globex_objects(globex: World) -> Objects:
     return populate(globex)
+
+
+@pytest.fixture(scope="module")
+def browser(_chromium_path: Path) -> Iterator:  # noqa: F811 - the fixture imported above
+    """Chromium for this module only, closed when it ends.
+
+    tests/browser's `browser` is session-scoped: a second copy of it imported here would keep Playwright's event
+    loop running in this thread for the whole session, and every later browser test would fail to start its own.
+    """
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only when Chromium is there
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop lives in this thread (see tests/browser)
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(_chromium_path), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
