@@ -82,6 +82,28 @@ def test_portal_pages_speak_the_members_language(spanish: World, client_for, pat
     assert [label for label in NAV["en"] if re.search(rf">\s*{label}\s*<", header)] == []
 
 
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/program/", "<h1>Panel del programa</h1>"),
+        ("/portfolio/", "<h1>Cartera</h1>"),
+        ("/portfolio/{partner}/", ">Historial de puntuación</h2>"),
+    ],
+)
+def test_staff_pages_speak_the_members_language(spanish: World, client_for, path: str, heading: str) -> None:
+    speaks(spanish.manager, "es")
+
+    response = client_for(spanish, spanish.manager).get(path.format(partner=spanish.partner.pk))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert heading in page
+    header = HEADER.search(page).group(1)
+    assert ">Programa</a>" in header
+    assert ">Cartera</a>" in header
+    assert ">Program</a>" not in header
+
+
 def test_the_same_pages_stay_english_for_an_english_reader(spanish: World, client_for) -> None:
     speaks(spanish.partner_admin, "en")
 
