@@ -15,8 +15,10 @@ from rewards.models import Redemption
 from tests.api.conftest import Objects, api_client, make_key
 from tests.conftest import World
 from tests.factories import MembershipFactory, PartnerTypeFactory
+from tests.ledger.factories import is_postgresql
 from tests.partners.helpers import sales_rule
 from tests.rewards.factories import RewardFactory, give_points, rewards_snapshot
+from tests.support import run_concurrently
 
 
 def snapshot(world: World) -> dict:
@@ -609,3 +611,18 @@ def test_ids_beyond_the_database_range_are_refused(acme: World, acme_api) -> Non
 def test_options_is_405_the_schema_describes_everything(acme: World, acme_api) -> None:
     response = acme_api.options(f"/api/v1/partners/{acme.partner.external_id}/")
     assert response.status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_upserts_of_a_new_partner_create_it_once(acme: World) -> None:
+    if not is_postgresql():
+        pytest.skip("a real race needs PostgreSQL")
+    token = make_key(acme)[1]
+
+    def work(index: int):
+        body = {"name": f"Racer {index}", "partner_type": "reseller"}
+        return api_client(acme, token).put("/api/v1/partners/RACE-1/", body, content_type="application/json")
+
+    results = run_concurrently(acme.tenant, 6, work)
+    assert sorted(response.status_code for response in results) == [200, 200, 200, 200, 200, 201]
+    assert Partner.all_tenants.filter(tenant=acme.tenant, external_id="RACE-1").count() == 1
