@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.api.models import IdempotencyRecord
-from loyalty.api.services import idempotency_records_purge
+from loyalty.api.services import idempotency_claim, idempotency_records_purge
 from loyalty.api.tasks import idempotency_purge
 from loyalty.ledger.models import LedgerEntry, PointsAccount
 from loyalty.ledger.selectors import ledger_verify
@@ -223,3 +223,14 @@ def test_racing_requests_with_one_key_post_exactly_once(acme: World) -> None:
     assert entries(acme) == [(50, f"api:{api_key.prefix}:k-race")]
     with tenant_context(acme.tenant):
         assert ledger_verify().breaches == []
+
+
+def test_a_claim_left_in_flight_by_a_dead_request_is_taken_over_after_five_minutes(acme: World) -> None:
+    api_key, _token = make_key(acme)
+    with tenant_context(acme.tenant):
+        assert idempotency_claim(key="k-dead", api_key=api_key, fingerprint="f").outcome == "claimed"
+        assert idempotency_claim(key="k-dead", api_key=api_key, fingerprint="f").outcome == "in_flight"
+        assert idempotency_claim(key="k-dead", api_key=api_key, fingerprint="g").outcome == "mismatch"
+        IdempotencyRecord.objects.filter(key="k-dead").update(created_at=timezone.now() - timedelta(minutes=6))
+        assert idempotency_claim(key="k-dead", api_key=api_key, fingerprint="f").outcome == "claimed"
+        assert idempotency_claim(key="k-dead", api_key=api_key, fingerprint="f").outcome == "in_flight"
