@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from loyalty.ledger.models import PointsAccount
 from loyalty.tenancy.admin_sites import (
     HistoryInline,
+    ReadOnlyInline,
     ReviewActions,
-    TenantInlineMixin,
     TenantModelAdmin,
     tenant_admin_site,
 )
@@ -27,24 +27,14 @@ class PartnerTypeAdmin(TenantModelAdmin):
     search_fields = ["name", "code"]
 
 
-class MemberInline(TenantInlineMixin, admin.TabularInline):
+class MemberInline(ReadOnlyInline):
     """A partner's people; they join by invitation and their roles are changed under Memberships."""
 
     model = Membership
     fields = ["user", "role", "is_active", "created_at"]
     readonly_fields = fields
-    extra = 0
     show_change_link = True
     verbose_name_plural = "members"
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 SCORE_HISTORY_LENGTH = 12

@@ -368,12 +368,10 @@ class ReadOnlyModelAdmin(TenantModelAdmin):
         return False
 
 
-class HistoryInline(TenantInlineMixin, admin.TabularInline):
-    """A read-only status history (who moved it, from what, to what, why, when) under its object."""
+class ReadOnlyInline(TenantInlineMixin, admin.TabularInline):
+    """Rows shown under their object and changed elsewhere (by services, or on their own page)."""
 
     extra = 0
-    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
-    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -383,3 +381,10 @@ class HistoryInline(TenantInlineMixin, admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class HistoryInline(ReadOnlyInline):
+    """A read-only status history (who moved it, from what, to what, why, when) under its object."""
+
+    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import ReadOnlyInline, ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
 from loyalty.webhooks.forms import WebhookEndpointForm
 from loyalty.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from loyalty.webhooks.services import webhook_delivery_resend, webhook_endpoint_secret_rotate, webhook_test_send
@@ -63,20 +63,10 @@ class WebhookEndpointAdmin(TenantModelAdmin):
         )
 
 
-class WebhookAttemptInline(TenantInlineMixin, admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    extra = 0
     fields = ["number", "attempted_at", "duration_ms", "status_code", "error", "retry_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery, site=tenant_admin_site)
