@@ -43,8 +43,20 @@ EXPECTED_SUBJECTS = {
 }
 
 
+SPANISH_SUBJECTS = {
+    Kind.TIER_UPGRADED: "Bienvenido a Gold",
+    Kind.TIER_DOWNGRADED: "Su nivel ahora es Silver",
+    Kind.GRACE_WARNING: "Conserve su nivel Gold",
+    Kind.NEAR_NEXT_TIER: "Está cerca de Gold",
+    Kind.CLAIM_REVIEWED: "Solicitud INV-1 aprobada",
+    Kind.REDEMPTION_STATUS: "Gift card: en camino",
+    Kind.POINTS_EXPIRING: "1.250 puntos vencen pronto",
+    Kind.MONTHLY_STATEMENT: "Su estado de cuenta de puntos de octubre de 2026",
+}
+
+
 def test_every_kind_has_a_sample() -> None:
-    assert set(SAMPLES) == set(Kind.values) == set(EXPECTED_SUBJECTS)
+    assert set(SAMPLES) == set(Kind.values) == set(EXPECTED_SUBJECTS) == set(SPANISH_SUBJECTS)
 
 
 def raise_sample(world: World, kind: str) -> None:
@@ -95,3 +107,17 @@ def test_each_kind_obeys_muting(acme: World, kind: str, django_capture_on_commit
     with tenant_context(acme.tenant):
         muted = Notification.objects.get(kind=kind, recipient=acme.partner_user)
     assert muted.email == Notification.Email.SKIPPED  # still in the portal, not emailed
+
+
+@pytest.mark.parametrize("kind", Kind.values)
+def test_each_kind_renders_in_spanish_for_a_spanish_speaking_member(acme: World, kind: str) -> None:
+    acme.partner_user.language = "es"
+    acme.partner_user.save(update_fields=["language"])
+    raise_sample(acme, kind)
+
+    with tenant_context(acme.tenant):
+        notification = Notification.objects.select_related("recipient").get(kind=kind, recipient=acme.partner_user)
+        message = notification_email(notification)
+
+    assert message.subject == f"Acme Program: {SPANISH_SUBJECTS[kind]}"
+    assert "Stop these emails" not in message.body  # the footer is Spanish too
