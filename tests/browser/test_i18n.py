@@ -39,6 +39,8 @@ def test_dashboard_and_notification_centre_in_spanish(page, spanish_partner: Wor
     sign_in(page, spanish_partner, spanish_partner.partner_user)
 
     assert page.locator("html").get_attribute("lang") == "es"
+    name = str(spanish_partner.partner_user)
+    assert page.locator(".message").inner_text() == f"Sesión iniciada como {name}."
     nav = page.locator("header.site-header nav").inner_text()
     for label in ("Recompensas", "Estado de cuenta", "Solicitudes", "Notificaciones", "Cerrar sesión"):
         assert label in nav

@@ -15,6 +15,7 @@ CHECKED = sorted(
         *(TEMPLATES / "notifications").rglob("*"),
         *(TEMPLATES / "tenancy").rglob("*.*"),
         TEMPLATES / "account" / "login.html",
+        TEMPLATES / "account" / "messages" / "logged_in.txt",
         *(TEMPLATES / name for name in ("base.html", "standalone.html", "403.html", "404.html", "500.html")),
     ]
 )
