@@ -28,7 +28,7 @@ NAV = {
     "en": ["Rewards", "Statement", "Claims", "Team", "Notifications", "Sign out"],
 }
 PAGES = {
-    "/": "Bienvenido, ",
+    "/": "<h1>Hola, ",
     "/rewards/": "<h1>Recompensas</h1>",
     "/rewards/history/": "<h1>Sus canjes</h1>",
     "/statement/": "<h1>Estado de cuenta</h1>",
