@@ -69,3 +69,24 @@ def test_notification_email_in_spanish(page, spanish_partner: World) -> None:
     assert page.locator("h1").inner_text() == "Solicitud INV-2026-0042 aprobada"
     assert page.get_by_role("link", name="Dejar de recibir estos correos").count() == 1
     shoot(page, "notification-email-es", check_overflow=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "heading"),
+    [
+        ("/rewards/", "rewards", "Recompensas"),
+        ("/statement/", "statement", "Estado de cuenta"),
+        ("/claims/", "claims", "Solicitudes"),
+        ("/claims/new/", "claim-new", "Nueva solicitud"),
+        ("/notifications/settings/", "notification-settings", "Correos e idioma"),
+    ],
+)
+def test_longer_spanish_words_fit_a_phone(
+    page, spanish_partner: World, sign_in, url_for, path: str, name: str, heading: str
+) -> None:
+    sign_in(page, spanish_partner, spanish_partner.partner_user)
+
+    page.goto(url_for(spanish_partner, path))
+
+    assert page.locator("h1").inner_text() == heading
+    shoot(page, f"{name}-es", check_overflow=True)
