@@ -104,6 +104,17 @@ def test_staff_pages_speak_the_members_language(spanish: World, client_for, path
     assert ">Program</a>" not in header
 
 
+def test_program_period_choices_are_translated_per_request(spanish: World, client_for) -> None:
+    # Built per request: a lazy label with % would have been frozen in the language active at import.
+    speaks(spanish.manager, "es")
+    spanish_page = client_for(spanish, spanish.manager).get("/program/").content.decode()
+    speaks(spanish.manager, "en")
+    english_page = client_for(spanish, spanish.manager).get("/program/").content.decode()
+
+    assert '<option value="90" selected>Últimos 90 días</option>' in spanish_page
+    assert '<option value="90" selected>Last 90 days</option>' in english_page
+
+
 def test_the_same_pages_stay_english_for_an_english_reader(spanish: World, client_for) -> None:
     speaks(spanish.partner_admin, "en")
 
