@@ -48,13 +48,18 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The tier evaluation benchmark (bench/README.md): drops and recreates the scratch database in DATABASE_URL.
+# Every benchmark (bench/README.md), each on its own scratch PostgreSQL database that it drops and recreates;
+# one "name value" line per figure. Defaults take a few minutes; raise the scales for the budgets' figures.
+BENCH_DB ?= postgres://postgres@127.0.0.1:5432/tierline_bench
 BENCH_PARTNERS ?= 10000
 BENCH_ACTIVITIES ?= 20
+BENCH_INGEST ?= 20000
+BENCH := DJANGO_SETTINGS_MODULE=loyalty.settings $(RUN)
 bench: install
-	DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/tierline_bench}" \
-	DJANGO_SETTINGS_MODULE=loyalty.settings \
-	$(RUN) bench/evaluation.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
+	DATABASE_URL=$(BENCH_DB) $(BENCH) bench/evaluation.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
+	DATABASE_URL=$(BENCH_DB)_portal $(BENCH) bench/portal.py --entries 10000 --requests 60
+	DATABASE_URL=$(BENCH_DB)_ingest $(BENCH) bench/ingest.py --partners 1000 --activities $(BENCH_INGEST)
+	DATABASE_URL=$(BENCH_DB)_api $(BENCH) bench/api_ingest.py --partners 1000 --activities $(BENCH_INGEST)
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var/
