@@ -15,6 +15,8 @@ from loyalty.notifications.models import Notification
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.selectors import tenant_base_url
+from portal.wording import gap_sentence
+from tiers.models import Criterion
 
 MESSAGES = "notifications/messages.html"
 UNSUBSCRIBE_SALT = "tierline.notifications.unsubscribe"
@@ -36,12 +38,21 @@ def language_of(user: User) -> str:
 DATE_KEYS = ("expires_on", "on", "month")
 
 
+def _gap_in_words(gaps: dict) -> str:
+    """The stored gap to the next tier in words, in the active language (the row keeps the figures, not text)."""
+    criterion_ids = [item["criterion"] for item in gaps.get("criteria", [])]
+    kinds = dict(Criterion.objects.filter(pk__in=criterion_ids).values_list("pk", "activity_kind"))
+    return gap_sentence(gaps=gaps, kinds=kinds, currency=current_tenant().currency)
+
+
 def notification_text(notification: Notification, part: str) -> str:
     """A notification's `subject` or `body` as plain text, in the active language."""
     context = {**notification.context, "tenant": current_tenant()}
     for key in DATE_KEYS:
         if context.get(key):
             context[key] = date.fromisoformat(context[key])
+    if part == "body" and context.get("gaps"):
+        context["gap"] = _gap_in_words(context["gaps"])
     # Plain text: rendered without HTML escaping (the HTML email and the portal escape it where they show it).
     template = get_template(f"{MESSAGES}#{notification.kind}-{part}").template
     return template.render(Context(context, autoescape=False)).strip()

@@ -7,17 +7,14 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import OuterRef, Q, Subquery, Sum
-from django.utils import translation
 
 from loyalty.ledger.models import PointsAccount
 from loyalty.ledger.selectors import points_expiring
 from loyalty.notifications.models import Kind
 from loyalty.notifications.services import Event, notifications_raise
-from loyalty.tenancy.context import current_tenant
 from partners.models import Claim
-from portal.wording import gap_sentence
 from rewards.models import Redemption
-from tiers.models import Criterion, PartnerScore, PartnerTier, Tier, TierChange, TierModel
+from tiers.models import PartnerScore, PartnerTier, Tier, TierChange, TierModel
 
 # Close to the next tier: a score at or above this share of its minimum (DESIGN §8, issue 9).
 NEAR_SHARE = Decimal("0.85")
@@ -123,17 +120,6 @@ def _latest_scores(partner_ids: Sequence[int] | None = None) -> dict[int, Partne
     return {score.partner_id: score for score in scores}
 
 
-def _gap_in_words(score: PartnerScore, kinds: dict[int, str]) -> str:
-    with translation.override(current_tenant().language):
-        return gap_sentence(gaps=score.gaps, kinds=kinds, currency=current_tenant().currency)
-
-
-def _criterion_kinds() -> dict[int, str]:
-    return dict(
-        Criterion.objects.filter(pathway__model__status=TierModel.Status.ACTIVE).values_list("pk", "activity_kind")
-    )
-
-
 def _grace(today: date) -> list[Event]:
     """A tier kept in its grace period: when it will drop and what keeps it, once per grace period."""
     states = list(
@@ -141,7 +127,7 @@ def _grace(today: date) -> list[Event]:
         .exclude(pinned_tier__isnull=False, pinned_until__gte=today)
         .select_related("tier__model")
     )
-    scores, kinds = _latest_scores([state.partner_id for state in states]), _criterion_kinds()
+    scores = _latest_scores([state.partner_id for state in states])
     events = []
     for state in states:
         score = scores.get(state.partner_id)
@@ -156,7 +142,7 @@ def _grace(today: date) -> list[Event]:
                     "tier": state.tier.name,
                     "lower_tier": lower,
                     "on": (state.below_since + timedelta(days=state.tier.model.grace_days)).isoformat(),
-                    "gap": _gap_in_words(score, kinds) if score else "",
+                    "gaps": score.gaps if score else {},
                     "link": "/",
                 },
             )
@@ -171,7 +157,7 @@ def _near_next_tier(today: date) -> list[Event]:
         return []
     tiers = list(Tier.objects.filter(model=model).order_by("rank"))
     current = dict(PartnerTier.objects.values_list("partner_id", "tier__rank"))
-    kinds, quarter = _criterion_kinds(), f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
     events = []
     for partner_id, score in _latest_scores().items():
         rank = current.get(partner_id, 0)
@@ -189,7 +175,7 @@ def _near_next_tier(today: date) -> list[Event]:
                     context={
                         "next_tier": following.name,
                         "percent": int(share * 100),
-                        "gap": _gap_in_words(score, kinds),
+                        "gaps": score.gaps,
                         "link": "/",
                     },
                 )

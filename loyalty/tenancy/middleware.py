@@ -47,7 +47,12 @@ class MembershipMiddleware:
         request.membership = None
         if request.tenant is not None:
             request.membership = membership_for_user(user=request.user)
-        if request.user.is_authenticated and request.user.language:
-            translation.activate(request.user.language)
-            request.LANGUAGE_CODE = request.user.language
-        return self.get_response(request)
+        language = request.user.language if request.user.is_authenticated else ""
+        if not language:
+            return self.get_response(request)
+        # Only for this request: the thread's language is restored afterwards (LocaleMiddleware keeps this header).
+        request.LANGUAGE_CODE = language
+        with translation.override(language):
+            response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

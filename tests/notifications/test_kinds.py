@@ -19,7 +19,18 @@ SAMPLES = {
         "gap": "2 more deals",
         "link": "/",
     },
-    Kind.NEAR_NEXT_TIER: {"next_tier": "Gold", "percent": 87, "gap": "$12,400 more in sales", "link": "/"},
+    Kind.NEAR_NEXT_TIER: {
+        "next_tier": "Gold",
+        "percent": 87,
+        # The engine's gap as stored on a score; put in words when the notification is read, in the reader's language.
+        "gaps": {
+            "next_tier": {"name": "Gold"},
+            "criteria": [{"criterion": 0, "metric": "revenue", "increase": "12400", "alone": True}],
+            "gates": [],
+            "score_needed": "5",
+        },
+        "link": "/",
+    },
     Kind.POINTS_EXPIRING: {"points": 1250, "expires_on": "2026-12-01", "link": "/statement/"},
     Kind.CLAIM_REVIEWED: {"approved": True, "reference": "INV-1", "reason": "", "link": "/claims/"},
     Kind.REDEMPTION_STATUS: {"status": "fulfilled", "reward": "Gift card", "points": 500, "link": "/rewards/history/"},
@@ -121,3 +132,16 @@ def test_each_kind_renders_in_spanish_for_a_spanish_speaking_member(acme: World,
 
     assert message.subject == f"Acme Program: {SPANISH_SUBJECTS[kind]}"
     assert "Stop these emails" not in message.body  # the footer is Spanish too
+
+
+def test_the_gap_is_put_in_words_in_the_readers_language(acme: World) -> None:
+    raise_sample(acme, Kind.NEAR_NEXT_TIER)
+    acme.partner_user.language = "es"
+    acme.partner_user.save(update_fields=["language"])
+
+    with tenant_context(acme.tenant):
+        english = notification_email(Notification.objects.get(recipient=acme.partner_admin))
+        spanish = notification_email(Notification.objects.get(recipient=acme.partner_user))
+
+    assert "$12,400 more in sales reaches Gold." in english.body
+    assert "Con 12.400\xa0US$ más en ventas alcanza Gold." in spanish.body
