@@ -14,7 +14,6 @@ server's work. Prints one `name value` line per figure. See bench/README.md.
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.evaluation import figure, log, recreate, scratch_database  # noqa: E402
+from bench.evaluation import figure, log, scratch_django  # noqa: E402
 from bench.ingest import BATCH, generate, rows  # noqa: E402
 
 
@@ -34,21 +33,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="Profile the requests; the top calls go to stderr.")
     arguments = parser.parse_args()
 
-    name, maintenance_url = scratch_database(os.environ.get("DATABASE_URL", ""))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
-    os.environ["DJANGO_DEBUG"] = "0"  # no query log
-    os.environ["TIERLINE_HTTPS"] = "0"  # plain http, as behind a TLS-terminating proxy
-    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
-
-    log(f"recreating database {name}")
-    recreate(name, maintenance_url)
-    import django
-
-    django.setup()
+    started = time.perf_counter()
+    scratch_django("bench/api_ingest.py")
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
 
     from loyalty.api.services import api_key_create
@@ -57,10 +44,6 @@ def main() -> None:
     from loyalty.ledger.selectors import ledger_verify
     from loyalty.tenancy.context import tenant_context
 
-    if connection.vendor != "postgresql":
-        sys.exit("bench/api_ingest.py measures PostgreSQL only.")
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
     tenant, manager = generate(partners=arguments.partners)
     with tenant_context(tenant):
         token = api_key_create(name="Bench", scopes=["activities:write"], created_by=manager).token

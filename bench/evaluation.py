@@ -56,6 +56,29 @@ def recreate(name: str, maintenance_url: str) -> None:
     connection.close()
 
 
+def scratch_django(script: str) -> None:
+    """For benchmarks whose tasks are published, not run: recreate the scratch database, start Django on it
+    (no query log, a broker on Redis when REDIS_URL is set, else Celery's in-memory transport), refuse anything
+    but PostgreSQL, migrate."""
+    name, maintenance_url = scratch_database(os.environ.get("DATABASE_URL", ""))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
+    os.environ["DJANGO_DEBUG"] = "0"  # no query log
+    os.environ["TIERLINE_HTTPS"] = "0"  # plain http, as behind a TLS-terminating proxy
+    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
+    log(f"recreating database {name}")
+    recreate(name, maintenance_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit(f"{script} measures PostgreSQL only.")
+    call_command("migrate", verbosity=0, interactive=False)
+
+
 @contextmanager
 def timed(name: str):
     started = time.perf_counter()

@@ -14,7 +14,6 @@ Prints one `name value` line per figure. See bench/README.md.
 import argparse
 import cProfile
 import csv
-import os
 import pstats
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.evaluation import figure, log, recreate, scratch_database  # noqa: E402
+from bench.evaluation import figure, log, scratch_django  # noqa: E402
 
 BATCH = 1_000
 KINDS = ["sale"] * 6 + ["deal_registration", "training", "certification", "marketing"]
@@ -133,21 +132,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="Profile (a); the top calls go to stderr.")
     arguments = parser.parse_args()
 
-    name, maintenance_url = scratch_database(os.environ.get("DATABASE_URL", ""))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
-    os.environ["DJANGO_DEBUG"] = "0"  # no query log
-    # The re-score tasks are published, as in production, not run inline: to Redis when REDIS_URL is set, else to
-    # Celery's in-memory transport. The queue is purged at the end.
-    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
-
-    log(f"recreating database {name}")
-    recreate(name, maintenance_url)
-    import django
-
-    django.setup()
+    started = time.perf_counter()
+    # The re-score tasks are published, as in production, not run inline; the queue is purged at the end.
+    scratch_django("bench/ingest.py")
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.core.management import call_command
     from django.db import connection
 
     from loyalty.celery import app as celery_app
@@ -158,10 +146,6 @@ def main() -> None:
     from partners.ingest import activities_ingest
     from partners.models import Activity, ImportJob
 
-    if connection.vendor != "postgresql":
-        sys.exit("bench/ingest.py measures PostgreSQL only.")
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
     tenant, manager = generate(partners=arguments.partners)
     figure("setup.seconds", f"{time.perf_counter() - started:.1f}")
     figure("setup.partners", arguments.partners)

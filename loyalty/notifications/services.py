@@ -49,9 +49,10 @@ def notifications_raise(*, events: Iterable[Event]) -> None:
         members.setdefault(partner_id, []).append(user_id)
     user_ids = {user_id for ids in members.values() for user_id in ids}
     preferences = {preference.user_id: preference for preference in Preference.objects.filter(user_id__in=user_ids)}
+    tenant = current_tenant()
     rows = [
         Notification(
-            tenant=current_tenant(),
+            tenant=tenant,
             recipient_id=user_id,
             partner_id=event.partner_id,
             kind=event.kind,
