@@ -1,25 +1,20 @@
 """A member who chose Spanish reads the portal in Spanish: words, numbers (1.250), money (12.400 US$) and dates."""
 
 import re
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.formats import date_format
 
-from loyalty.ledger.models import EntryKind
-from loyalty.ledger.services import points_account_for, points_post
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import User
 from partners.services import claim_approve
 from portal.wording import money
 from tests.conftest import World
 from tests.portal.test_claims import make_claim
-from tests.portal.test_dashboard import sale
-from tests.tiers.factories import revenue_program
+from tests.portal.test_dashboard import silver_with_points
 from tiers.models import PartnerTier
-from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
 
 HEADER = re.compile(r'<header class="container site-header">(.*?)</header>', re.DOTALL)
 # The main navigation in each language: what a partner admin sees on every page.
@@ -50,19 +45,7 @@ def spanish(acme: World, django_capture_on_commit_callbacks) -> World:
     """Acme on the revenue program (Silver at 52,000 of sales, Gold at 65), 1,250 points, one approved claim;
     its partner admin reads Spanish."""
     speaks(acme.partner_admin, "es")
-    with tenant_context(acme.tenant):
-        tier_model_publish(model=revenue_program().model, actor=acme.manager)
-        sale(acme, "52000")
-        tenant_evaluate(
-            evaluated_on=timezone.localdate(), dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
-        )
-        points_post(
-            account=points_account_for(partner=acme.partner),
-            kind=EntryKind.EARN,
-            points=1250,
-            idempotency_key="welcome",
-            effective_at=timezone.now() - timedelta(days=3),
-        )
+    silver_with_points(acme, points=1250, earned_days_ago=3)
     claim = make_claim(acme, invoice_number="INV-ES")
     with django_capture_on_commit_callbacks(execute=True), tenant_context(acme.tenant):
         claim_approve(claim=claim, actor=acme.manager)

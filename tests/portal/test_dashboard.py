@@ -28,23 +28,28 @@ def sale(world: World, amount: str, days_ago: int = 1) -> None:
     )
 
 
-@pytest.fixture
-def scored(acme: World) -> World:
-    """Acme's partner on the revenue program (score = revenue / 1,000): 52,000 of sales → Silver (40), Gold at 65."""
-    with tenant_context(acme.tenant):
-        tier_model_publish(model=revenue_program().model, actor=acme.manager)
-        sale(acme, "52000")
+def silver_with_points(world: World, *, points: int, earned_days_ago: int) -> World:
+    """The world's partner on the revenue program (score = revenue / 1,000): 52,000 of sales → Silver (40), Gold
+    at 65, evaluated today; and `points` earned `earned_days_ago`."""
+    with tenant_context(world.tenant):
+        tier_model_publish(model=revenue_program().model, actor=world.manager)
+        sale(world, "52000")
         tenant_evaluate(
             evaluated_on=timezone.localdate(), dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
         )
         points_post(
-            account=points_account_for(partner=acme.partner),
+            account=points_account_for(partner=world.partner),
             kind=EntryKind.EARN,
-            points=1200,
+            points=points,
             idempotency_key="welcome",
-            effective_at=timezone.now() - timedelta(days=700),
+            effective_at=timezone.now() - timedelta(days=earned_days_ago),
         )
-    return acme
+    return world
+
+
+@pytest.fixture
+def scored(acme: World) -> World:
+    return silver_with_points(acme, points=1200, earned_days_ago=700)
 
 
 def test_dashboard_shows_tier_score_progress_and_the_gap_in_words(scored: World, client_for) -> None:
