@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.signals import class_prepared
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
@@ -181,6 +182,36 @@ class TenantOwnedModel(models.Model):
             related = field.get_cached_value(self, default=None)
             if related is not None and related.tenant_id != self.tenant_id:
                 raise CrossTenantError(f"{type(self).__name__}.{field.name} points at another tenant's row.")
+
+
+def lead_indexes_with_tenant(sender: type[models.Model], **kwargs: object) -> None:
+    """Make every index of a tenant-owned table lead with `tenant_id` (Citus-ready, and what queries filter by).
+
+    Django indexes each foreign key (and slug) on its own column; on a tenant-owned model that index becomes
+    (tenant, column), partial on `column IS NOT NULL` for a nullable column (most rows leave optional links
+    empty), or is dropped when an index or constraint of the model already starts with those two.
+    """
+    opts = sender._meta
+    if not issubclass(sender, TenantOwnedModel) or opts.abstract or opts.proxy:
+        return
+    covered = {tuple(index.fields[:2]) for index in opts.indexes}
+    covered |= {tuple(constraint.fields[:2]) for constraint in opts.constraints if getattr(constraint, "fields", ())}
+    covered |= {tuple(fields[:2]) for fields in opts.unique_together}
+    for field in opts.local_fields:
+        if field.name == "tenant" or field.unique or not field.db_index:
+            continue
+        field.db_index = False
+        if ("tenant", field.name) not in covered:
+            index = models.Index(fields=["tenant", field.name])
+            index.set_name_with_model(sender)
+            if field.null:
+                condition = models.Q(**{f"{field.name}__isnull": False})
+                index = models.Index(fields=index.fields, name=index.name, condition=condition)
+            opts.indexes.append(index)
+    opts.original_attrs["indexes"] = opts.indexes  # what migrations read
+
+
+class_prepared.connect(lead_indexes_with_tenant)
 
 
 class StatusChange(TenantOwnedModel):
