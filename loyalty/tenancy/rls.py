@@ -17,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INERROR
 
 from loyalty.tenancy.context import current_platform_flag, current_tenant_or_none
 
@@ -115,10 +115,12 @@ class ContextSetter:
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         connection: BaseDatabaseWrapper = context["connection"]
         raw = connection.connection
-        if raw.get_transaction_status() == TRANSACTION_STATUS_IDLE:
+        status = raw.get_transaction_status()
+        if status == TRANSACTION_STATUS_IDLE:
             self.local = None
         wanted = _wanted_setting()
-        if (self.local or self.session) != wanted:
+        # In a failed transaction only a rollback runs (and reads nothing): setting anything would fail it.
+        if status != TRANSACTION_STATUS_INERROR and (self.local or self.session) != wanted:
             is_local = not connection.get_autocommit()
             with raw.cursor() as cursor:
                 cursor.execute(_SET_CONTEXT_SQL, [wanted[0], is_local, wanted[1], is_local])

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from loyalty.api.models import IdempotencyRecord
@@ -231,6 +231,14 @@ def test_a_rolled_back_savepoint_does_not_leave_another_tenant_in_force(acme: Wo
         # PostgreSQL restored globex with the savepoint; the wrapper must know not to trust its memory.
         with tenant_context(acme.tenant):
             assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"acme"}
+        assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"globex"}
+
+
+def test_a_failed_statement_rolls_back_after_its_context_ended(acme: World, globex: World) -> None:
+    with tenant_context(globex.tenant), transaction.atomic():
+        # The tenant context ends before the savepoint is rolled back, in a transaction that has failed.
+        with pytest.raises(IntegrityError), transaction.atomic(), tenant_context(acme.tenant):
+            Partner.objects.create(external_id=acme.partner.external_id, name="Twin", partner_type=acme.partner_type)
         assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"globex"}
 
 
