@@ -82,12 +82,20 @@ def django_db_modify_db_settings(django_db_modify_db_settings: None) -> Iterator
 def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
     """Then the tests connect as the application role (DATABASE_URL), so row-level security is active throughout.
 
-    Test-only: the application role may also TRUNCATE, which `flush` uses after transactional tests.
+    Test-only, in the test database: the application role may also TRUNCATE, which `flush` uses after
+    transactional tests, and call `test_as_owner(statement)` (tests/support.py `execute_as_table_owner`), for the
+    tests that tamper with the database the way its owner could, inside their own transaction.
     """
-    if connection.vendor == "postgresql" and settings.DATABASE_OWNER_URL:
+    if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             role = connection.ops.quote_name(settings.DATABASE_APP_ROLE)
             cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}")
+            cursor.execute(
+                "CREATE FUNCTION test_as_owner(statement text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+                " SET search_path = public AS $$ BEGIN EXECUTE statement; END $$"
+            )
+            cursor.execute("REVOKE ALL ON FUNCTION test_as_owner(text) FROM PUBLIC")
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION test_as_owner(text) TO {role}")
     with connected_as(os.environ.get("DATABASE_URL", "") if settings.DATABASE_OWNER_URL else ""):
         yield
 
