@@ -34,14 +34,16 @@ def log(message: str) -> None:
 
 
 def scratch_database(url: str) -> tuple[str, str]:
-    """The scratch database's name and a URL of the server's maintenance database; refuses anything else."""
+    """The scratch database's name and a URL of the server's maintenance database (as DATABASE_OWNER_URL's role
+    when set: the application role may not create databases); refuses anything else."""
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql", "postgis"}:
         sys.exit("bench/evaluation.py measures PostgreSQL only: set DATABASE_URL=postgres://…/tierline_bench")
     name = parts.path.lstrip("/")
     if "bench" not in name:
         sys.exit(f"Refusing to drop database {name!r}: the scratch database's name must contain 'bench'.")
-    return name, urlunsplit(parts._replace(path="/postgres"))
+    owner = urlsplit(os.environ.get("DATABASE_OWNER_URL") or url)
+    return name, urlunsplit(owner._replace(path="/postgres"))
 
 
 def recreate(name: str, maintenance_url: str) -> None:

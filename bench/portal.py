@@ -38,6 +38,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
@@ -47,6 +48,7 @@ def main() -> None:
     from loyalty.ledger.services import points_account_for
     from loyalty.tenancy.context import tenant_context
     from loyalty.tenancy.models import Membership, Role, Tenant, User
+    from loyalty.tenancy.rls import connected_as
     from partners.models import Activity, Partner, PartnerType
     from tiers.demo import _build_model
     from tiers.services import partner_rescore, tier_model_publish
@@ -104,7 +106,8 @@ def main() -> None:
             batch_size=5000,
         )
         type(account).objects.filter(pk=account.pk).update(balance=10 * arguments.entries)
-    connection.cursor().execute("ANALYZE")
+    with connected_as(settings.DATABASE_OWNER_URL):  # only the owner may analyse its tables
+        connection.cursor().execute("ANALYZE")
     client = Client(HTTP_HOST="bench.localhost")
     client.force_login(user)
     for _warm in range(5):

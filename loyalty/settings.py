@@ -137,6 +137,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Row-level security (PostgreSQL, docs/tenancy.md): the application connects as DATABASE_URL's role, which must
+# neither own the tables nor bypass RLS; `migrate` connects to the same database as DATABASE_OWNER_URL's role,
+# which owns them, and grants the application role its rights.
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
+DATABASE_APP_ROLE = DATABASES["default"].get("USER", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes are a PostgreSQL optimisation; SQLite (the demo) builds them without the extra columns.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

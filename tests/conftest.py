@@ -1,14 +1,19 @@
 """Fixture worlds: two tenants (acme, globex), each with every role, and an outsider with no membership."""
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from loyalty.celery import app as celery_app
+from loyalty.tenancy.context import platform_context
 from loyalty.tenancy.models import Role, Tenant, User
+from loyalty.tenancy.rls import connected_as
 from partners.models import Partner, PartnerType
 from tests.factories import MembershipFactory, PartnerFactory, PartnerTypeFactory, TenantFactory, UserFactory
 
@@ -64,6 +69,46 @@ def build_world(slug: str) -> World:
         partner=partner,
         unmanaged_partner=unmanaged_partner,
     )
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings: None) -> Iterator[None]:
+    """The test database is created, migrated and dropped by the owner role (DATABASE_OWNER_URL), as in production."""
+    with connected_as(settings.DATABASE_OWNER_URL):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
+    """Then the tests connect as the application role (DATABASE_URL), so row-level security is active throughout.
+
+    Test-only, in the test database: the application role may also TRUNCATE, which `flush` uses after
+    transactional tests, and call `test_as_owner(statement)` (tests/support.py `execute_as_table_owner`), for the
+    tests that tamper with the database the way its owner could, inside their own transaction.
+    """
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            role = connection.ops.quote_name(settings.DATABASE_APP_ROLE)
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}")
+            cursor.execute(
+                "CREATE FUNCTION test_as_owner(statement text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+                " SET search_path = public AS $$ BEGIN EXECUTE statement; END $$"
+            )
+            cursor.execute("REVOKE ALL ON FUNCTION test_as_owner(text) FROM PUBLIC")
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION test_as_owner(text) TO {role}")
+    with connected_as(os.environ.get("DATABASE_URL", "") if settings.DATABASE_OWNER_URL else ""):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _platform_mode_for_test_code() -> Iterator[None]:
+    """Test code reads across tenants (`all_tenants`) to assert; on PostgreSQL that needs the platform flag.
+
+    Requests do not inherit it (the middleware clears it), nor do threads and worker processes (a ContextVar).
+    Production platform paths are proved without it in tests/tenancy/test_rls.py.
+    """
+    with platform_context():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,12 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Tenant
 
 
+def execute_as_table_owner(sql: str) -> None:
+    """Run `sql` as the role that owns the tables, in the test's transaction (PostgreSQL; see tests/conftest.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT test_as_owner(%s)", [sql])
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
     """Poll until `condition()` holds (True) or the time is up (False)."""
     deadline = time.monotonic() + seconds

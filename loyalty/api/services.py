@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.api.models import SCOPES, ApiKey, IdempotencyRecord
+from loyalty.tenancy.context import platform_context
 from loyalty.tenancy.models import User
 
 KEY_PREFIX = "tl"
@@ -129,5 +130,6 @@ def idempotency_release(*, record: IdempotencyRecord) -> None:
 def idempotency_records_purge(*, now: datetime | None = None) -> int:
     """Platform job: forget idempotency records older than the retention period, across every tenant."""
     cutoff = (now or timezone.now()) - IDEMPOTENCY_RETENTION
-    deleted, _by_model = IdempotencyRecord.all_tenants.filter(created_at__lt=cutoff).delete()
+    with platform_context():
+        deleted, _by_model = IdempotencyRecord.all_tenants.filter(created_at__lt=cutoff).delete()
     return deleted

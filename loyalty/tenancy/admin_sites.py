@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from loyalty.tenancy.context import platform_context
 from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
 from loyalty.tenancy.services import audit_record
 
@@ -29,6 +30,17 @@ class PlatformAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return getattr(request, "tenant", None) is None and request.user.is_active and request.user.is_superuser
+
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        """Superusers' views run in platform mode: deleting a user or a tenant reaches every tenant's rows."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def in_platform_mode(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            with platform_context(is_active=self.has_permission(request)):
+                return inner(request, *args, **kwargs)
+
+        return in_platform_mode
 
 
 class TenantAdminSite(admin.AdminSite):

@@ -1,4 +1,4 @@
-"""The current tenant: a context variable, entered together with the django-scopes scope."""
+"""The current tenant: a context variable, entered together with the django-scopes scope; and the platform flag."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from loyalty.tenancy.models import Tenant
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
+_platform_flag: ContextVar[bool] = ContextVar("tierline_platform_flag", default=False)
 
 
 class TenantNotActiveError(ScopeError):
@@ -45,3 +46,21 @@ def tenant_context(tenant: "Tenant") -> Iterator["Tenant"]:
             yield tenant
     finally:
         _current_tenant.reset(token)
+
+
+def current_platform_flag() -> bool:
+    return _platform_flag.get()
+
+
+@contextmanager
+def platform_context(*, is_active: bool = True) -> Iterator[None]:
+    """Deliberate cross-tenant work (platform jobs over `all_tenants`): on PostgreSQL, row-level security
+    lets every tenant's rows through. A tenant context, inside or around it, always wins.
+
+    `is_active=False` clears an inherited flag: the middleware starts every request without it.
+    """
+    token = _platform_flag.set(is_active)
+    try:
+        yield
+    finally:
+        _platform_flag.reset(token)

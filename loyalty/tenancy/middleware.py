@@ -8,7 +8,7 @@ from django.http.request import split_domain_port
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
 
 
@@ -22,6 +22,11 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # A request never starts in platform mode, whatever the caller's context (a test, a server thread).
+        with platform_context(is_active=False):
+            return self._resolve(request)
+
+    def _resolve(self, request: HttpRequest) -> HttpResponse:
         host, _port = split_domain_port(request.get_host())
         request.tenant = None
         if is_platform_host(host=host):

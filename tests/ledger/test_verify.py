@@ -15,6 +15,7 @@ from loyalty.ledger.services import points_account_for
 from loyalty.tenancy.context import current_tenant_or_none, tenant_context
 from tests.conftest import World
 from tests.ledger.factories import earn, is_postgresql, redeem
+from tests.support import execute_as_table_owner
 
 
 @dataclass
@@ -73,7 +74,7 @@ def append_only_trigger_disabled(*tables: str) -> Iterator[None]:
         execute("SET CONSTRAINTS ALL IMMEDIATE")
     for table in tables:
         if is_postgresql():
-            execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+            execute_as_table_owner(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
         else:
             execute(f"DROP TRIGGER {table}_no_update")
     try:
@@ -81,7 +82,7 @@ def append_only_trigger_disabled(*tables: str) -> Iterator[None]:
     finally:
         for table in tables:
             if is_postgresql():
-                execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+                execute_as_table_owner(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
             else:
                 execute(SQLITE_TRIGGER.format(table=table))
         if is_postgresql() and tables:

@@ -1,0 +1,177 @@
+"""PostgreSQL row-level security: the policies on tenant-owned tables and the setting each connection carries.
+
+Every tenant-owned table (and each many-to-many table hanging off one) gets `ENABLE` + `FORCE ROW LEVEL
+SECURITY` and one policy, installed from the models after every `migrate`. The policy lets a row through
+when its tenant is the one in `tierline.tenant_id`, or when `tierline.platform` is `on` (deliberate
+cross-tenant jobs). An execute wrapper keeps those two settings equal to the active context before every
+statement, so a query with no context sees no tenant rows at all. SQLite has no row-level security: there,
+none of this runs.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dj_database_url
+from django.apps import apps
+from django.conf import settings
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INERROR
+
+from loyalty.tenancy.context import current_platform_flag, current_tenant_or_none
+
+POLICY_NAME = "tierline_tenant_isolation"
+TENANT_CONDITION = (
+    "tenant_id = NULLIF(current_setting('tierline.tenant_id', true), '')::bigint"
+    " OR current_setting('tierline.platform', true) = 'on'"
+)
+_SET_CONTEXT_SQL = "SELECT set_config('tierline.tenant_id', %s, %s), set_config('tierline.platform', %s, %s)"
+
+# What the two settings hold: (tenant id or '', 'on' or '').
+Setting = tuple[str, str]
+_UNKNOWN: Setting = ("?", "?")  # never equal to a real setting, so the next statement re-applies
+
+
+def protected_tables() -> dict[str, str]:
+    """Every table row-level security protects, each with its policy's condition.
+
+    Concrete tenant-owned models filter on their own `tenant_id`; an auto-created many-to-many table of one
+    sees a link only when its tenant-owned row is visible (that table's policy applies inside the EXISTS).
+    """
+    tables: dict[str, str] = {}
+    for model in concrete_tenant_models():
+        tables[model._meta.db_table] = TENANT_CONDITION
+        for field in model._meta.local_many_to_many:
+            through = field.remote_field.through
+            if through._meta.auto_created:
+                source = through._meta.get_field(field.m2m_field_name())
+                tables[through._meta.db_table] = (
+                    f'EXISTS (SELECT 1 FROM "{model._meta.db_table}" AS owner'  # noqa: S608 - names from models
+                    f' WHERE owner.id = "{through._meta.db_table}"."{source.column}")'
+                )
+    return tables
+
+
+def policies_install(*, using: str = "default", **kwargs: Any) -> None:
+    """`post_migrate`: protect every table from `protected_tables()` and grant the application role its rights.
+
+    Idempotent and cheap when nothing is missing (one catalogue query), so `flush` in tests, which sends
+    `post_migrate` as the application role, does no DDL.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    tables = protected_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity,
+                   EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)
+            FROM pg_class c WHERE c.relname = ANY(%s) AND c.relnamespace = 'public'::regnamespace
+            """,
+            [POLICY_NAME, list(tables)],
+        )
+        state = {name: (is_forced, has_policy) for name, is_forced, has_policy in cursor.fetchall()}
+        for table, condition in tables.items():
+            is_forced, has_policy = state.get(table, (False, False))
+            quoted = connection.ops.quote_name(table)
+            if not is_forced:
+                cursor.execute(f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
+            if not has_policy:
+                cursor.execute(f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({condition}) WITH CHECK ({condition})")
+        cursor.execute("SELECT current_user")
+        (current_user,) = cursor.fetchone()
+        app_role = settings.DATABASE_APP_ROLE
+        if app_role and app_role != current_user:
+            role = connection.ops.quote_name(app_role)
+            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+            cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+            cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+
+
+def _wanted_setting() -> Setting:
+    tenant = current_tenant_or_none()
+    if tenant is not None:
+        return (str(tenant.pk), "")
+    return ("", "on" if current_platform_flag() else "")
+
+
+class ContextSetter:
+    """Execute wrapper: before each statement, make the connection's settings equal the active context.
+
+    It tracks what is in force, so a statement in an unchanged context costs no round trip. Outside a
+    transaction it sets the session value (autocommit makes it stick at once). Inside one it sets a
+    transaction-local value, which PostgreSQL drops at commit, rollback or rollback to an earlier savepoint;
+    the tracker forgets it then too (the driver reports when no transaction is open, and Django's savepoint
+    rollbacks pass through this wrapper). A pooled connection therefore carries no tenant into the next
+    request: the first statement there re-applies that request's context, or clears it.
+    """
+
+    def __init__(self) -> None:
+        self.session: Setting = ("", "")  # a new connection has neither setting
+        self.local: Setting | None = None
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        connection: BaseDatabaseWrapper = context["connection"]
+        raw = connection.connection
+        status = raw.get_transaction_status()
+        if status == TRANSACTION_STATUS_IDLE:
+            self.local = None
+        wanted = _wanted_setting()
+        # In a failed transaction only a rollback runs (and reads nothing): setting anything would fail it.
+        if status != TRANSACTION_STATUS_INERROR and (self.local or self.session) != wanted:
+            is_local = not connection.get_autocommit()
+            with raw.cursor() as cursor:
+                cursor.execute(_SET_CONTEXT_SQL, [wanted[0], is_local, wanted[1], is_local])
+            if is_local:
+                self.local = wanted
+            else:
+                self.session = wanted
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if sql.startswith("ROLLBACK TO SAVEPOINT"):
+                self.local = _UNKNOWN
+
+
+def context_setter_install(*, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """`connection_created`: every new PostgreSQL connection keeps its settings in step with the context."""
+    if connection.vendor == "postgresql":
+        # The wrapper list outlives a reconnection: replace the previous connection's tracker.
+        wrappers = [wrapper for wrapper in connection.execute_wrappers if not isinstance(wrapper, ContextSetter)]
+        connection.execute_wrappers[:] = [ContextSetter(), *wrappers]
+
+
+@contextmanager
+def connected_as(database_url: str, using: str = "default") -> Iterator[None]:
+    """Connect `using` to the same database as the role of `database_url` for the duration of the block.
+
+    Its user, password, host and port replace the connection's (the database name stays, so this works on the
+    test database too). An empty URL leaves the connection as it is.
+    """
+    if not database_url:
+        yield
+        return
+    connection = connections[using]
+    role = dj_database_url.parse(database_url)
+    keys = ["USER", "PASSWORD", "HOST", "PORT"]
+    saved = {key: connection.settings_dict.get(key) for key in keys}
+    connection.close()
+    connection.settings_dict.update({key: role.get(key) for key in keys})
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+
+def concrete_tenant_models() -> list[type[models.Model]]:
+    """Every concrete tenant-owned model, for the tests that prove each table is protected."""
+    from loyalty.tenancy.models import TenantOwnedModel
+
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, TenantOwnedModel) and not model._meta.proxy and model._meta.managed
+    ]
