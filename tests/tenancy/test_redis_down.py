@@ -1,0 +1,103 @@
+"""Redis down: with the cache and the broker pointed at a port where nothing listens, the portal serves, a claim goes
+through (its task runs in-process), API throttles fail open, and /healthz says "degraded"."""
+
+import logging
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from loyalty import cache as fail_open_cache
+from loyalty.celery import app as celery_app
+from loyalty.tenancy.context import tenant_context
+from tests.api.conftest import api_client, make_key
+from tests.conftest import World
+from tests.partners.helpers import balance_of, sales_rule
+from tests.portal.test_claims import sale_post
+from tests.tiers.test_nightly import program
+from tiers.models import PartnerScore
+
+UNREACHABLE = "redis://127.0.0.1:1/0"  # a real connection attempt, refused
+
+
+@pytest.fixture
+def redis_down(settings) -> Iterator[None]:
+    """The cache and the broker on a closed port, tasks published through the broker as in production."""
+    settings.REDIS_URL = UNREACHABLE
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "loyalty.cache.FailOpenRedisCache",
+            "LOCATION": UNREACHABLE,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    broker_url = celery_app.conf.broker_url
+    celery_app.conf.broker_url = UNREACHABLE
+    celery_app.conf.task_always_eager = False  # the autouse _tasks_in_process fixture restores it
+    forget_broker_connections()
+    fail_open_cache.outage.is_down = False
+    yield
+    celery_app.conf.broker_url = broker_url
+    forget_broker_connections()
+    fail_open_cache.outage.is_down = False
+
+
+def forget_broker_connections() -> None:
+    """The app keeps its pools of the broker it first connected to; the next publish makes them for broker_url."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/rewards/", "/statement/", "/claims/", "/claims/new/"])
+def test_portal_pages_serve(redis_down: None, acme: World, client_for, path: str) -> None:
+    assert client_for(acme, acme.partner_user).get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_claim_is_approved_and_its_rescore_runs_in_process(
+    redis_down: None, acme: World, client_for, caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks
+) -> None:
+    program(acme)
+    acme.tenant.claims_auto_approve = True
+    acme.tenant.claim_review_threshold = Decimal("5000")
+    acme.tenant.save(update_fields=["claims_auto_approve", "claim_review_threshold"])
+    sales_rule(acme)
+    with (
+        caplog.at_level(logging.WARNING, logger="loyalty.tenancy.tasks"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client_for(acme, acme.partner_user).post("/claims/new/", sale_post(amount="800"), follow=True)
+    assert "Your sale claim was approved at once; its points are in your balance." in response.content.decode()
+    assert balance_of(acme) == 800
+    with tenant_context(acme.tenant):
+        assert PartnerScore.objects.filter(partner=acme.partner, source=PartnerScore.Source.INSTANT).count() == 1
+    # One line per task that could not be queued: the re-score and the claim's notification email.
+    fallbacks = [re.sub(r" \(.*\)", "", record.getMessage().split(" for ")[0]) for record in caplog.records]
+    assert sorted(fallbacks) == [
+        "Broker unreachable: running notifications.email_send in-process",
+        "Broker unreachable: running tiers.rescore_partner in-process",
+    ]
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_api_rate_limit_fails_open_with_one_log_line(
+    redis_down: None, acme: World, settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.API_THROTTLE_RATE = "2/min"  # with Redis up, the third request is a 429 (tests/api/test_throttling.py)
+    client = api_client(acme, make_key(acme)[1])
+    with caplog.at_level(logging.WARNING, logger="loyalty.cache"):
+        statuses = [client.get("/api/v1/partners/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    assert [record.getMessage().split(" (")[0] for record in caplog.records] == ["Redis cache unreachable"]
+
+
+@pytest.mark.django_db
+def test_healthz_says_degraded_but_serving(redis_down: None) -> None:
+    response = Client(HTTP_HOST="localhost").get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "checks": {"database": "ok", "broker": "down", "cache": "down"}}
