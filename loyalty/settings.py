@@ -236,7 +236,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("TIERLINE_CELERY_VISIBILITY_TIMEOUT", 3600)}
+# A worker sweeps the unacknowledged messages every 10 s (kombu's interval), each sweep a real one (throttle 1), so a
+# killed worker's message comes back within the visibility timeout plus 10 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("TIERLINE_CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_throttle": 1,
+}
 # Limits of a task that sets none; the long ones (evaluation chunks, imports) set their own, still below it.
 CELERY_TASK_SOFT_TIME_LIMIT = 5 * 60
 CELERY_TASK_TIME_LIMIT = 6 * 60
