@@ -101,6 +101,10 @@ class CeleryProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def children(self) -> list[int]:
+        """The process ids of its children (a prefork worker's pool processes)."""
+        return [int(pid) for pid in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+
     def kill(self) -> None:
         """SIGKILL the whole process group: no warm shutdown, no acknowledgement, no cleanup."""
         if self.process.poll() is None:

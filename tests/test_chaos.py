@@ -5,6 +5,9 @@ The workers run with a visibility timeout of a few seconds (TIERLINE_CELERY_VISI
 the killed worker's message to the new one within the test instead of within the hour.
 """
 
+import os
+import re
+import signal
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -95,9 +98,12 @@ def a_worker_waits_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+@pytest.mark.parametrize("killed", ["worker", "pool process"])
 def test_nightly_evaluation_killed_mid_chunk_completes_after_restart_scoring_everyone_once(
-    acme: World, workers: list[CeleryProcess], tmp_path: Path
+    acme: World, workers: list[CeleryProcess], tmp_path: Path, killed: str
 ) -> None:
+    """ "worker": the whole worker dies (its message comes back after the visibility timeout, to a new worker);
+    "pool process": the process running the task dies (the OOM killer's pick; the worker hands it back at once)."""
     chunk_size = tiers.services.CHUNK_SIZE  # the worker's; two chunks, the second cut off by the kill
     program(acme)
     partner_ids = populate(acme, count=chunk_size + 40)
@@ -115,13 +121,20 @@ def test_nightly_evaluation_killed_mid_chunk_completes_after_restart_scoring_eve
         with tenant_context(acme.tenant):
             run = EvaluationRun.objects.get(evaluated_on=evaluated_on)
         assert (run.status, run.done, run.total) == ("running", chunk_size, len(partner_ids))
-        first.kill()
+        if killed == "worker":
+            first.kill()
+        else:
+            (pool_process,) = first.children()
+            os.kill(pool_process, signal.SIGKILL)
     finally:
         lock.release()
 
-    second = start_worker(workers, tmp_path)
-    assert wait_for(lambda: run_status(acme, run.pk) == "completed", seconds=60), second.log
-    assert "Task tiers.evaluate_chunk[" in second.log  # the killed chunk's message, handed to the new worker
+    if killed == "worker":
+        start_worker(workers, tmp_path)
+    assert wait_for(lambda: run_status(acme, run.pk) == "completed", seconds=60), [w.log for w in workers]
+    # Three chunk messages received: the first chunk, the second, and the second again after the kill.
+    received = sum(len(re.findall(r"Task tiers\.evaluate_chunk\[[^]]+\] received", w.log)) for w in workers)
+    assert received == 3, [w.log for w in workers]
 
     run.refresh_from_db()
     assert (run.done, run.total) == (len(partner_ids), len(partner_ids))
