@@ -1,5 +1,6 @@
-"""Chaos: a real `celery worker` process SIGKILLed mid-task (the nightly evaluation, a webhook delivery), then a new
-worker started. Every partner ends scored exactly once, every delivery delivered at least once, nothing doubled.
+"""Chaos: a real `celery worker` process SIGKILLed mid-task (the nightly evaluation, a webhook delivery, points expiry),
+then a new worker started. Every partner ends scored exactly once, every delivery delivered at least once, every
+expired lot expired once: nothing doubled, nothing lost.
 
 The workers run with a visibility timeout of a few seconds (TIERLINE_CELERY_VISIBILITY_TIMEOUT), so Redis hands
 the killed worker's message to the new one within the test instead of within the hour.
@@ -21,13 +22,16 @@ from django.utils import timezone
 
 import tiers.services
 from loyalty.celery import app as celery_app
-from loyalty.ledger.models import LedgerEntry
+from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.tasks import expire_points_all_tenants
 from loyalty.tenancy.context import tenant_context
+from loyalty.tenancy.models import Tenant
 from loyalty.webhooks.models import WebhookDelivery, WebhookEndpoint
 from loyalty.webhooks.services import webhook_test_send
 from loyalty.webhooks.tasks import sweep
 from partners.models import Partner
 from tests.conftest import World
+from tests.ledger.factories import set_expiry_rule
 from tests.rewards.factories import give_points
 from tests.support import CeleryProcess, wait_for
 from tests.tiers.test_nightly import nightly_scores, populate, program, today_in
@@ -198,3 +202,42 @@ def attempts(world: World) -> dict[int, int]:
 def statuses(world: World) -> list[tuple[str, int]]:
     with tenant_context(world.tenant):
         return list(WebhookDelivery.objects.order_by("pk").values_list("status", "attempts"))
+
+
+def test_points_expiry_killed_mid_run_expires_each_lot_once_after_restart(
+    acme: World, workers: list[CeleryProcess], tmp_path: Path
+) -> None:
+    set_expiry_rule(acme.tenant, Tenant.PointsExpiry.MONTHS_AFTER_EARNING, months=1)
+    with tenant_context(acme.tenant):
+        partners = [acme.partner, acme.unmanaged_partner]
+        for number in range(6):
+            give_points(partners[number % 2], 10 + number, f"old-{number}", days_ago=40 + number)
+        give_points(acme.partner, 100, "recent")
+        expired_lots = list(PointsLot.objects.filter(expires_at__lte=timezone.now()).order_by("pk"))
+    assert len(expired_lots) == 6
+    # The fourth lot to expire is held: three lots are expired (each in its own transaction) when the worker dies.
+    lock = RowLock(PointsLot._meta.db_table, expired_lots[3].pk)  # points_expire_due goes by pk
+    try:
+        first = start_worker(workers, tmp_path)
+        expire_points_all_tenants.delay()  # what beat sends at night
+        assert wait_for(a_worker_waits_on_a_lock, seconds=60), first.log
+        assert expire_entries(acme) == 3
+        first.kill()
+    finally:
+        lock.release()
+
+    second = start_worker(workers, tmp_path)
+    assert wait_for(lambda: expire_entries(acme) == 6, seconds=90), second.log
+    assert not wait_for(lambda: expire_entries(acme) > 6, seconds=2)
+    with tenant_context(acme.tenant):
+        expiries = LedgerEntry.objects.filter(kind=EntryKind.EXPIRE)
+        assert sorted(expiries.values_list("expired_lot_id", flat=True)) == sorted(lot.pk for lot in expired_lots)
+        assert sorted(expiries.values_list("points", flat=True)) == [-15, -14, -13, -12, -11, -10]
+        assert PointsLot.objects.filter(remaining__gt=0).count() == 1  # the recent lot
+        assert sum(PointsAccount.objects.values_list("balance", flat=True)) == 100
+    call_command("ledger_verify")
+
+
+def expire_entries(world: World) -> int:
+    with tenant_context(world.tenant):
+        return LedgerEntry.objects.filter(kind=EntryKind.EXPIRE).count()
