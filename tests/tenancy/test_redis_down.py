@@ -1,12 +1,17 @@
 """Redis down: with the cache and the broker pointed at a port where nothing listens, the portal serves, a claim goes
-through (its task runs in-process), API throttles fail open, and /healthz says "degraded"."""
+through (its task runs in-process), API throttles fail open, and /healthz says "degraded". And a private Redis
+stopped and started again: rate limits stop counting, then count again."""
 
 import logging
 import re
+import shutil
+import socket
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import redis
 from django.core import mail
 from django.test import Client
 
@@ -17,6 +22,7 @@ from tests.api.conftest import api_client, make_key
 from tests.conftest import World
 from tests.partners.helpers import balance_of, sales_rule
 from tests.portal.test_claims import sale_post
+from tests.support import wait_for
 from tests.tiers.test_nightly import program
 from tiers.models import PartnerScore
 
@@ -51,6 +57,10 @@ def forget_broker_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
+def messages_of(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == logger]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/", "/rewards/", "/statement/", "/claims/", "/claims/new/"])
 def test_portal_pages_serve(redis_down: None, acme: World, client_for, path: str) -> None:
@@ -76,7 +86,8 @@ def test_a_claim_is_approved_and_its_rescore_runs_in_process(
     with tenant_context(acme.tenant):
         assert PartnerScore.objects.filter(partner=acme.partner, source=PartnerScore.Source.INSTANT).count() == 1
     # One line per task that could not be queued: the re-score and the claim's notification email.
-    fallbacks = [re.sub(r" \(.*\)", "", record.getMessage().split(" for ")[0]) for record in caplog.records]
+    messages = messages_of(caplog, "loyalty.tenancy.tasks")
+    fallbacks = [re.sub(r" \(.*\)", "", message.split(" for ")[0]) for message in messages]
     assert sorted(fallbacks) == [
         "Broker unreachable: running notifications.email_send in-process",
         "Broker unreachable: running tiers.rescore_partner in-process",
@@ -93,7 +104,7 @@ def test_api_rate_limit_fails_open_with_one_log_line(
     with caplog.at_level(logging.WARNING, logger="loyalty.cache"):
         statuses = [client.get("/api/v1/partners/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 200]
-    assert [record.getMessage().split(" (")[0] for record in caplog.records] == ["Redis cache unreachable"]
+    assert [message.split(" (")[0] for message in messages_of(caplog, "loyalty.cache")] == ["Redis cache unreachable"]
 
 
 @pytest.mark.django_db
@@ -101,3 +112,77 @@ def test_healthz_says_degraded_but_serving(redis_down: None) -> None:
     response = Client(HTTP_HOST="localhost").get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "checks": {"database": "ok", "broker": "down", "cache": "down"}}
+
+
+class RedisServer:
+    """A private `redis-server` on a free loopback port, which the test can stop and start again."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - a fixed command
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        assert wait_for(lambda: self._answers(client), seconds=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    @staticmethod
+    def _answers(client: redis.Redis) -> bool:
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+
+@pytest.fixture
+def private_redis(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    server = RedisServer()
+    server.start()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "loyalty.cache.FailOpenRedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    monkeypatch.setattr(fail_open_cache, "RETRY_SECONDS", 0)  # retry Redis at the next request, not 5 s later
+    fail_open_cache.outage.is_down = False
+    yield server
+    server.stop()
+    fail_open_cache.outage.is_down = False
+
+
+@pytest.mark.django_db
+def test_rate_limits_stop_counting_while_redis_is_down_and_count_again_when_it_is_back(
+    private_redis: RedisServer, acme: World, settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.API_THROTTLE_RATE = "2/min"
+    client = api_client(acme, make_key(acme)[1])
+
+    def statuses(count: int) -> list[int]:
+        return [client.get("/api/v1/partners/").status_code for _ in range(count)]
+
+    with caplog.at_level(logging.WARNING, logger="loyalty.cache"):
+        assert statuses(3) == [200, 200, 429]
+        private_redis.stop()
+        assert statuses(3) == [200, 200, 200]
+        private_redis.start()  # empty: the counts were lost with it
+        assert statuses(3) == [200, 200, 429]
+    assert [message.split(" (")[0].split(":")[0] for message in messages_of(caplog, "loyalty.cache")] == [
+        "Redis cache unreachable",
+        "Redis cache reachable again",
+    ]
