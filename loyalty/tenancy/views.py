@@ -100,7 +100,8 @@ def _cache_state() -> str:
     if not settings.REDIS_URL:
         return "local"
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        with redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1) as client:
+            client.ping()
     except redis.RedisError:
         logger.exception("Health check: Redis cache unreachable")
         return "down"
