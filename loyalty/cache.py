@@ -3,12 +3,10 @@
 What the cache holds is disposable (API throttle counts, allauth's login rate limits): losing it for the length of
 an outage means rate limits stop counting, which is the usual trade for keeping the portal and API up. Sessions
 live in the database. One warning is logged when Redis goes away and one line when it is back; in between, each
-process retries Redis at most every RETRY_SECONDS, so a dead Redis costs requests nothing but a timeout per pause.
+process retries Redis at most every few seconds (loyalty/outages.py).
 """
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,42 +14,16 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-logger = logging.getLogger(__name__)
+from loyalty.outages import Outage
 
-RETRY_SECONDS = 5.0
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
-
-class Outage:
-    """Whether Redis is known to be down in this process, and when to try it again."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.is_down = False
-        self.retry_at = 0.0
-
-    def skip(self) -> bool:
-        return self.is_down and time.monotonic() < self.retry_at
-
-    def began(self, error: Exception) -> None:
-        with self._lock:
-            if not self.is_down:
-                logger.warning(
-                    "Redis cache unreachable (%s): failing open, so throttles and rate limits are not counted "
-                    "until it is back.",
-                    error,
-                )
-            self.is_down, self.retry_at = True, time.monotonic() + RETRY_SECONDS
-
-    def ended(self) -> None:
-        if self.is_down:
-            with self._lock:
-                if self.is_down:
-                    logger.warning("Redis cache reachable again: throttles and rate limits count again.")
-                self.is_down = False
-
-
-outage = Outage()
+outage = Outage(
+    service="Redis cache",
+    while_down="failing open, so throttles and rate limits are not counted until it is back",
+    when_back="throttles and rate limits count again",
+    logger=logging.getLogger(__name__),
+)
 
 
 def _failing_open(name: str, fallback: Callable[..., Any]) -> Callable[..., Any]:

@@ -253,7 +253,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 # One beat ticks at a time, whatever the number started (loyalty/beat.py), and it writes each run to the
 # database as soon as it sends it, so the standby that takes over never sends it again.
 CELERY_BEAT_SCHEDULER = "loyalty.beat:LockedDatabaseScheduler"
-CELERY_BEAT_SYNC_EVERY = 1
 
 EMAIL_BACKEND = env_str(
     "DJANGO_EMAIL_BACKEND",

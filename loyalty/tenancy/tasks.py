@@ -13,6 +13,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from kombu.exceptions import OperationalError
 
+from loyalty.outages import Outage
 from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import Tenant
 
@@ -35,6 +36,12 @@ def tenant_task(**options: Any) -> Any:
 
 
 logger = logging.getLogger(__name__)
+broker_outage = Outage(
+    service="Broker",
+    while_down="tasks queued from requests run in-process until it is back",
+    when_back="tasks are queued again",
+    logger=logger,
+)
 
 
 def enqueue_on_commit(task: Task, /, **kwargs: Any) -> None:
@@ -49,14 +56,19 @@ def enqueue_on_commit(task: Task, /, **kwargs: Any) -> None:
 
 def task_publish(task: Task, /, **kwargs: Any) -> None:
     """`task.delay(**kwargs)`, or, when the broker is unreachable, the task run in this process with a log line."""
-    try:
-        task.delay(**kwargs)
-    except OperationalError as error:
-        logger.warning("Broker unreachable (%s): running %s in-process for %s.", error, task.name, kwargs)
-        result = task.apply(kwargs=kwargs, throw=False)
-        if result.failed():
-            # The caller's transaction has committed: its work stands, and the log carries the task's failure.
-            logger.error("%s failed in-process: %r", task.name, result.result, exc_info=result.result)
+    if not broker_outage.skip():
+        try:
+            task.delay(**kwargs)
+        except OperationalError as error:
+            broker_outage.began(error)
+        else:
+            broker_outage.ended()
+            return
+    logger.warning("Running %s in-process, the broker being unreachable: %s.", task.name, kwargs)
+    result = task.apply(kwargs=kwargs, throw=False)
+    if result.failed():
+        # The caller's transaction has committed: its work stands, and the log carries the task's failure.
+        logger.error("%s failed in-process: %r", task.name, result.result, exc_info=result.result)
 
 
 @tenant_task(name="tenancy.invitation_send")
