@@ -214,11 +214,23 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("TIERLINE_WEBHOOKS_TIMEOUT_SECONDS", 5)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails open while Redis is down (loyalty/cache.py): throttles and rate limits stop counting, pages keep
+    # serving. Short socket timeouts keep a dead Redis from holding requests.
+    CACHES = {
+        "default": {
+            "BACKEND": "loyalty.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: the broker is Redis when configured; otherwise tasks run eagerly in the calling process.
+# Fault tolerance (docs/architecture.md, "Failure modes"): a message is acknowledged after its task ends, and a
+# worker killed mid-task leaves it to be delivered again, so every task is idempotent. Redis hands an
+# unacknowledged message to another worker after the visibility timeout, so every task's hard time limit is
+# below it (tests/test_chaos_limits.py checks each registered task).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or os.environ.get("CELERY_BROKER_URL"))
@@ -229,9 +241,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# A worker sweeps the unacknowledged messages every 10 s (kombu's interval), each sweep a real one (throttle 1), so a
+# killed worker's message comes back within the visibility timeout plus 10 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("TIERLINE_CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_throttle": 1,
+}
+# Limits of a task that sets none; the long ones (evaluation chunks, imports) set their own, still below it.
+CELERY_TASK_SOFT_TIME_LIMIT = 5 * 60
+CELERY_TASK_TIME_LIMIT = 6 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that publishes while the broker is down gives up after about a second and runs the task
+# in-process instead (loyalty.tenancy.tasks.enqueue_on_commit).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# One beat ticks at a time, whatever the number started (loyalty/beat.py), and it writes each run to the
+# database as soon as it sends it, so the standby that takes over never sends it again.
+CELERY_BEAT_SCHEDULER = "loyalty.beat:LockedDatabaseScheduler"
 
 EMAIL_BACKEND = env_str(
     "DJANGO_EMAIL_BACKEND",

@@ -5,7 +5,7 @@ from partners.models import Partner
 from tiers.services import partner_rescore
 
 
-@tenant_task(name="partners.import_job_process", acks_late=True)
+@tenant_task(name="partners.import_job_process", acks_late=True, soft_time_limit=40 * 60, time_limit=45 * 60)
 def import_job_process(*, tenant_id: int, job_id: int, phase: str) -> None:
     """Check or import a job's rows in chunks; a redelivered import resumes after its last committed chunk."""
     from partners.imports import import_job_run  # imports → ingest → tasks: import when run

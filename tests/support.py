@@ -1,10 +1,17 @@
-"""Helpers for tests that run real concurrency: threads racing on PostgreSQL, and waiting for a worker."""
+"""Helpers for tests that run real concurrency: threads racing on PostgreSQL, waiting for a worker, and real
+Celery processes (workers, beats) started on the test database."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connection
 
@@ -64,3 +71,57 @@ def run_concurrently(tenant: Tenant, count: int, work: Callable[[int], Any]) -> 
 
 def outcomes(results: list[Any]) -> Counter:
     return Counter(type(result).__name__ for result in results)
+
+
+def processes_database_url() -> str:
+    """A DATABASE_URL naming pytest-django's test database, for processes that must see the test's rows."""
+    database = connection.settings_dict
+    password = f":{quote(database['PASSWORD'], safe='')}" if database["PASSWORD"] else ""
+    return (
+        f"postgres://{quote(database['USER'], safe='')}{password}@{database['HOST'] or 'localhost'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
+class CeleryProcess:
+    """`celery -A loyalty <arguments>` as a real process on the test database, in a process group of its own so
+    that `kill()` takes its pool children with it. Its output goes to `log_path`."""
+
+    def __init__(self, arguments: list[str], log_path: Path, **environment: str) -> None:
+        self.log_path = log_path
+        env = {**os.environ, "DATABASE_URL": processes_database_url(), "PYTHONUNBUFFERED": "1", **environment}
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "-m", "celery", "-A", "loyalty", *arguments],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def children(self) -> list[int]:
+        """The process ids of its children (a prefork worker's pool processes)."""
+        return [int(pid) for pid in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no warm shutdown, no acknowledgement, no cleanup."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """A warm shutdown (SIGTERM), falling back to SIGKILL."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -33,7 +33,8 @@ def evaluate_tenant(*, tenant_id: int, evaluated_on: str) -> None:
     )
 
 
-@tenant_task(name="tiers.evaluate_chunk", acks_late=True)
+# A chunk of CHUNK_SIZE partners takes seconds; the limits (under the visibility timeout) only stop a stuck one.
+@tenant_task(name="tiers.evaluate_chunk", acks_late=True, soft_time_limit=15 * 60, time_limit=20 * 60)
 def evaluate_chunk(*, tenant_id: int, run_id: int, partner_ids: list[int]) -> int:
     run = EvaluationRun.objects.select_related("tier_model").get(pk=run_id)
     return evaluation_chunk(run=run, partner_ids=partner_ids).evaluated

@@ -19,7 +19,7 @@ def _send_marked(notifications: list[Notification], message) -> None:  # noqa: A
     )
 
 
-@tenant_task(name="notifications.email_send", acks_late=True)
+@tenant_task(name="notifications.email_send", acks_late=True, soft_time_limit=20 * 60, time_limit=25 * 60)
 def notifications_email_send(*, tenant_id: int) -> int:
     """Email every notification still to send, each once: rows are claimed under a lock that skips rows another
     worker holds, and marked sent in the same transaction."""

@@ -4,13 +4,16 @@ Tenant tasks take `tenant_id` as a keyword argument; the base class loads that t
 inside its scope, so scoped managers work in workers exactly as in requests.
 """
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
 from django.core import mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from kombu.exceptions import OperationalError
 
+from loyalty.outages import Outage
 from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import Tenant
 
@@ -32,10 +35,40 @@ def tenant_task(**options: Any) -> Any:
     return shared_task(base=TenantTask, **options)
 
 
+logger = logging.getLogger(__name__)
+broker_outage = Outage(
+    service="Broker",
+    while_down="tasks queued from requests run in-process until it is back",
+    when_back="tasks are queued again",
+    logger=logger,
+)
+
+
 def enqueue_on_commit(task: Task, /, **kwargs: Any) -> None:
-    """Queue a tenant task for the current tenant once the surrounding transaction commits."""
+    """Queue a tenant task for the current tenant once the surrounding transaction commits.
+
+    When the broker is unreachable the task runs here, in-process, after the commit (every task is idempotent,
+    so a message the broker kept after all costs nothing twice): the request still succeeds, only slower.
+    """
     tenant_id = current_tenant().pk
-    transaction.on_commit(lambda: task.delay(tenant_id=tenant_id, **kwargs))
+    transaction.on_commit(lambda: task_publish(task, tenant_id=tenant_id, **kwargs))
+
+
+def task_publish(task: Task, /, **kwargs: Any) -> None:
+    """`task.delay(**kwargs)`, or, when the broker is unreachable, the task run in this process with a log line."""
+    if not broker_outage.skip():
+        try:
+            task.delay(**kwargs)
+        except OperationalError as error:
+            broker_outage.began(error)
+        else:
+            broker_outage.ended()
+            return
+    logger.warning("Running %s in-process, the broker being unreachable: %s.", task.name, kwargs)
+    result = task.apply(kwargs=kwargs, throw=False)
+    if result.failed():
+        # The caller's transaction has committed: its work stands, and the log carries the task's failure.
+        logger.error("%s failed in-process: %r", task.name, result.result, exc_info=result.result)
 
 
 @tenant_task(name="tenancy.invitation_send")
