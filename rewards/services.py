@@ -25,7 +25,7 @@ from loyalty.tenancy.models import User
 from loyalty.webhooks.services import redemption_status_emit
 from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
-from rewards.lock_objects import free_code_lock, redemption_lock, reward_lock
+from rewards.lock_objects import free_code_lock, redemption_lock, reward_for_redemption, reward_lock
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from tiers.models import PartnerTier, Tier
 
@@ -190,21 +190,21 @@ def reward_redeem(
         if (existing.partner_id, existing.reward_id, existing.quantity) == (partner.pk, reward.pk, quantity):
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
-    locked_reward = reward_lock(reward_id=reward.pk)
-    facts = redeemer_facts(partner=partner, rewards=[locked_reward], balance=account.balance)
-    refusal = redemption_refusal(reward=locked_reward, partner=partner, quantity=quantity, facts=facts)
+    current_reward = reward_for_redemption(reward_id=reward.pk)
+    facts = redeemer_facts(partner=partner, rewards=[current_reward], balance=account.balance)
+    refusal = redemption_refusal(reward=current_reward, partner=partner, quantity=quantity, facts=facts)
     if refusal:
         raise ValidationError(refusal.message)
-    points = locked_reward.points_cost * quantity
-    reasons = _budget_reasons(reward=locked_reward, points=points)
-    if locked_reward.requires_approval:
+    points = current_reward.points_cost * quantity
+    reasons = _budget_reasons(reward=current_reward, points=points)
+    if current_reward.requires_approval:
         reasons.append("approval_required")
     try:
         with transaction.atomic():
             redemption = Redemption.objects.create(
                 partner=partner,
                 requested_by=requested_by,
-                reward=locked_reward,
+                reward=current_reward,
                 quantity=quantity,
                 points=points,
                 idempotency_key=idempotency_key,
@@ -222,14 +222,13 @@ def reward_redeem(
         points=-points,
         idempotency_key=f"redeem:{redemption.pk}",
         actor=requested_by,
-        memo=f"{locked_reward.name} × {quantity}",
+        memo=f"{current_reward.name} × {quantity}",
         redemption=redemption,
     )
-    if locked_reward.stock is not None:
-        Reward.objects.filter(pk=locked_reward.pk).update(stock=F("stock") - quantity)
+    if current_reward.stock is not None:
+        Reward.objects.filter(pk=current_reward.pk).update(stock=F("stock") - quantity)
     if not reasons:
-        redemption_approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
-        redemption.refresh_from_db()
+        redemption = redemption_approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
     return redemption
 
 
