@@ -1,7 +1,7 @@
 """Scaling curve of the nightly evaluation (time per partner across sizes) and the speed-up of 2 Celery workers over 1.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tierline_bench_scale REDIS_URL=redis://127.0.0.1:6379/5 \\
-    DJANGO_SETTINGS_MODULE=loyalty.settings python bench/scaling.py --sizes 2000,10000,50000 [--million]
+    DJANGO_SETTINGS_MODULE=loyalty.settings python bench/scaling.py --sizes 2000,10000,20000 [--million]
 
 The database named in DATABASE_URL (it must contain "bench") is dropped, recreated and migrated. For each size,
 the program of bench/evaluation.py (its `generate`, imported) is built afresh (the previous one truncated) and
@@ -106,7 +106,7 @@ def evaluate_with_workers(*, tenant: object, partners: int, workers: int, days_a
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="2000,10000,50000", help="partner counts (default 2000,10000,50000)")
+    parser.add_argument("--sizes", default="2000,10000,20000", help="partner counts (default 2000,10000,20000)")
     parser.add_argument("--million", action="store_true", help="add 1,000,000 partners to the ladder (hours)")
     parser.add_argument("--activities-per-partner", type=int, default=10, help="activities each (default 10)")
     parser.add_argument("--workers-size", type=int, default=10_000, help="size of the Celery comparison (10,000)")

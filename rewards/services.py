@@ -228,7 +228,8 @@ def reward_redeem(
     if current_reward.stock is not None:
         Reward.objects.filter(pk=current_reward.pk).update(stock=F("stock") - quantity)
     if not reasons:
-        redemption = redemption_approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
+        # Created in this transaction: no one else can see it yet, so it needs no lock of its own.
+        _approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
     return redemption
 
 
@@ -236,21 +237,28 @@ def reward_redeem(
 def redemption_approve(*, redemption: Redemption, actor: User | None, reason: str = "") -> Redemption:
     """Approve a requested redemption; codes and credit notes are fulfilled at once."""
     locked = redemption_lock(redemption_id=redemption.pk)
-    _move(redemption=locked, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
-    fulfilment = locked.reward.fulfilment
-    if fulfilment == Reward.Fulfilment.CODE_POOL:
-        for _each in range(locked.quantity):
-            code = free_code_lock(reward_id=locked.reward_id)
-            if code is None:
-                raise ValidationError(_("The code pool of %(reward)s is empty.") % {"reward": locked.reward})
-            code.redemption = locked
-            code.save(update_fields=["redemption"])
-        _move(redemption=locked, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Code issued."))
-    elif fulfilment == Reward.Fulfilment.CREDIT_NOTE:
-        locked.credit_note = f"CN-{current_tenant().slug.upper()}-{locked.pk:06d}"
-        locked.save(update_fields=["credit_note"])
-        _move(redemption=locked, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Credit note issued."))
+    _approve(redemption=locked, actor=actor, reason=reason)
     return locked
+
+
+def _approve(*, redemption: Redemption, actor: User | None, reason: str) -> None:
+    """Approve, and fulfil what fulfils itself; the caller holds the redemption (locked, or its own new row)."""
+    _move(redemption=redemption, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
+    fulfilment = redemption.reward.fulfilment
+    if fulfilment == Reward.Fulfilment.CODE_POOL:
+        for _each in range(redemption.quantity):
+            code = free_code_lock(reward_id=redemption.reward_id)
+            if code is None:
+                raise ValidationError(_("The code pool of %(reward)s is empty.") % {"reward": redemption.reward})
+            code.redemption = redemption
+            code.save(update_fields=["redemption"])
+        _move(redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Code issued."))
+    elif fulfilment == Reward.Fulfilment.CREDIT_NOTE:
+        redemption.credit_note = f"CN-{current_tenant().slug.upper()}-{redemption.pk:06d}"
+        redemption.save(update_fields=["credit_note"])
+        _move(
+            redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Credit note issued.")
+        )
 
 
 @transaction.atomic
