@@ -74,6 +74,7 @@ def evaluate_with_workers(*, tenant: object, partners: int, workers: int, days_a
             ],
             cwd=ROOT,
             env=os.environ.copy(),
+            stdout=sys.stderr,  # stdout carries the figures only
         )
         for index in range(workers)
     ]
