@@ -54,12 +54,16 @@ BENCH_DB ?= postgres://postgres@127.0.0.1:5432/tierline_bench
 BENCH_PARTNERS ?= 10000
 BENCH_ACTIVITIES ?= 20
 BENCH_INGEST ?= 20000
+BENCH_REDIS ?= redis://127.0.0.1:6379/5
 BENCH := DJANGO_SETTINGS_MODULE=loyalty.settings $(RUN)
 bench: install
 	DATABASE_URL=$(BENCH_DB) $(BENCH) bench/evaluation.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
 	DATABASE_URL=$(BENCH_DB)_portal $(BENCH) bench/portal.py --entries 10000 --requests 60
 	DATABASE_URL=$(BENCH_DB)_ingest $(BENCH) bench/ingest.py --partners 1000 --activities $(BENCH_INGEST)
 	DATABASE_URL=$(BENCH_DB)_api $(BENCH) bench/api_ingest.py --partners 1000 --activities $(BENCH_INGEST)
+	DATABASE_URL=$(BENCH_DB)_load $(BENCH) bench/load.py --partners 1000 --rate 100 --seconds 45
+	DATABASE_URL=$(BENCH_DB)_redeem REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/redemption.py --clients 50 --rate 50 --seconds 30
+	DATABASE_URL=$(BENCH_DB)_scale REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/scaling.py --sizes 2000,10000,20000
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var/

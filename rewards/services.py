@@ -25,7 +25,7 @@ from loyalty.tenancy.models import User
 from loyalty.webhooks.services import redemption_status_emit
 from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
-from rewards.lock_objects import free_code_lock, redemption_lock, reward_lock
+from rewards.lock_objects import free_code_lock, redemption_lock, reward_for_redemption, reward_lock
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from tiers.models import PartnerTier, Tier
 
@@ -190,21 +190,21 @@ def reward_redeem(
         if (existing.partner_id, existing.reward_id, existing.quantity) == (partner.pk, reward.pk, quantity):
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
-    locked_reward = reward_lock(reward_id=reward.pk)
-    facts = redeemer_facts(partner=partner, rewards=[locked_reward], balance=account.balance)
-    refusal = redemption_refusal(reward=locked_reward, partner=partner, quantity=quantity, facts=facts)
+    current_reward = reward_for_redemption(reward_id=reward.pk)
+    facts = redeemer_facts(partner=partner, rewards=[current_reward], balance=account.balance)
+    refusal = redemption_refusal(reward=current_reward, partner=partner, quantity=quantity, facts=facts)
     if refusal:
         raise ValidationError(refusal.message)
-    points = locked_reward.points_cost * quantity
-    reasons = _budget_reasons(reward=locked_reward, points=points)
-    if locked_reward.requires_approval:
+    points = current_reward.points_cost * quantity
+    reasons = _budget_reasons(reward=current_reward, points=points)
+    if current_reward.requires_approval:
         reasons.append("approval_required")
     try:
         with transaction.atomic():
             redemption = Redemption.objects.create(
                 partner=partner,
                 requested_by=requested_by,
-                reward=locked_reward,
+                reward=current_reward,
                 quantity=quantity,
                 points=points,
                 idempotency_key=idempotency_key,
@@ -222,14 +222,14 @@ def reward_redeem(
         points=-points,
         idempotency_key=f"redeem:{redemption.pk}",
         actor=requested_by,
-        memo=f"{locked_reward.name} × {quantity}",
+        memo=f"{current_reward.name} × {quantity}",
         redemption=redemption,
     )
-    if locked_reward.stock is not None:
-        Reward.objects.filter(pk=locked_reward.pk).update(stock=F("stock") - quantity)
+    if current_reward.stock is not None:
+        Reward.objects.filter(pk=current_reward.pk).update(stock=F("stock") - quantity)
     if not reasons:
-        redemption_approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
-        redemption.refresh_from_db()
+        # Created in this transaction: no one else can see it yet, so it needs no lock of its own.
+        _approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
     return redemption
 
 
@@ -237,21 +237,28 @@ def reward_redeem(
 def redemption_approve(*, redemption: Redemption, actor: User | None, reason: str = "") -> Redemption:
     """Approve a requested redemption; codes and credit notes are fulfilled at once."""
     locked = redemption_lock(redemption_id=redemption.pk)
-    _move(redemption=locked, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
-    fulfilment = locked.reward.fulfilment
-    if fulfilment == Reward.Fulfilment.CODE_POOL:
-        for _each in range(locked.quantity):
-            code = free_code_lock(reward_id=locked.reward_id)
-            if code is None:
-                raise ValidationError(_("The code pool of %(reward)s is empty.") % {"reward": locked.reward})
-            code.redemption = locked
-            code.save(update_fields=["redemption"])
-        _move(redemption=locked, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Code issued."))
-    elif fulfilment == Reward.Fulfilment.CREDIT_NOTE:
-        locked.credit_note = f"CN-{current_tenant().slug.upper()}-{locked.pk:06d}"
-        locked.save(update_fields=["credit_note"])
-        _move(redemption=locked, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Credit note issued."))
+    _approve(redemption=locked, actor=actor, reason=reason)
     return locked
+
+
+def _approve(*, redemption: Redemption, actor: User | None, reason: str) -> None:
+    """Approve, and fulfil what fulfils itself; the caller holds the redemption (locked, or its own new row)."""
+    _move(redemption=redemption, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
+    fulfilment = redemption.reward.fulfilment
+    if fulfilment == Reward.Fulfilment.CODE_POOL:
+        for _each in range(redemption.quantity):
+            code = free_code_lock(reward_id=redemption.reward_id)
+            if code is None:
+                raise ValidationError(_("The code pool of %(reward)s is empty.") % {"reward": redemption.reward})
+            code.redemption = redemption
+            code.save(update_fields=["redemption"])
+        _move(redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Code issued."))
+    elif fulfilment == Reward.Fulfilment.CREDIT_NOTE:
+        redemption.credit_note = f"CN-{current_tenant().slug.upper()}-{redemption.pk:06d}"
+        redemption.save(update_fields=["credit_note"])
+        _move(
+            redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Credit note issued.")
+        )
 
 
 @transaction.atomic

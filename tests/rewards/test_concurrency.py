@@ -1,10 +1,11 @@
 """Concurrent redemptions on PostgreSQL: stock, balance, idempotency keys and code pools hold under real races."""
 
+import threading
 from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Sum
 
 from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
@@ -18,7 +19,7 @@ from rewards.services import OPEN_STATUSES, redemption_approve, redemption_cance
 from tests.conftest import World
 from tests.factories import PartnerFactory
 from tests.rewards.factories import RewardFactory, code_pool_reward, give_points, redeem
-from tests.support import outcomes, run_concurrently
+from tests.support import THREAD_TIMEOUT, outcomes, run_concurrently
 
 pytestmark = [
     pytest.mark.skipif(
@@ -222,3 +223,61 @@ def test_stock_stays_exact_while_redemptions_race_with_rejections(acme: World) -
         assert Reward.objects.get(pk=reward.pk).stock == 10 - open_quantity
         assert open_quantity == outcomes(results[10:])["Redemption"]
         assert ledger_verify().breaches == []
+
+
+def redeem_while_another_redemption_is_open(world: World, reward: Reward) -> object:
+    """Partner A redeems `reward` and keeps its transaction open; meanwhile partner B redeems the same reward with a
+    2-second lock timeout. Returns B's outcome (a redemption, or the error of waiting on A's locks)."""
+    first, second = partners_with_points(world, 2, 500)
+    opened, finished = threading.Event(), threading.Event()
+
+    def hold_open() -> None:
+        with tenant_context(world.tenant):
+            try:
+                with transaction.atomic():
+                    redeem(first, world.partner_user, reward, "first")
+                    opened.set()
+                    finished.wait(THREAD_TIMEOUT)
+            finally:
+                connection.close()
+
+    holder = threading.Thread(target=hold_open)
+    holder.start()
+    try:
+        assert opened.wait(THREAD_TIMEOUT)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            with tenant_context(world.tenant):
+                return redeem(second, world.partner_user, reward, "second")
+    except OperationalError as error:
+        return error
+    finally:
+        finished.set()
+        holder.join(THREAD_TIMEOUT)
+
+
+def test_partners_redeeming_the_same_unlimited_reward_do_not_wait_for_each_other(acme: World) -> None:
+    with tenant_context(acme.tenant):
+        reward = RewardFactory(points_cost=200, stock=None)
+
+    outcome = redeem_while_another_redemption_is_open(acme, reward)
+
+    assert isinstance(outcome, Redemption)
+    with tenant_context(acme.tenant):
+        assert Redemption.objects.filter(reward=reward).count() == 2
+        assert ledger_verify().breaches == []
+
+
+def test_a_reward_with_stock_is_still_taken_one_redemption_at_a_time(acme: World) -> None:
+    with tenant_context(acme.tenant):
+        reward = RewardFactory(points_cost=200, stock=5)
+
+    outcome = redeem_while_another_redemption_is_open(acme, reward)
+
+    assert isinstance(outcome, OperationalError)
+    assert "lock timeout" in str(outcome)
+    with tenant_context(acme.tenant):
+        assert Redemption.objects.filter(reward=reward).count() == 1
+        reward.refresh_from_db()
+        assert reward.stock == 4
