@@ -5,6 +5,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -169,10 +170,11 @@ def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
 def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     try:
         parsed = parser(value)
-        model_field = _activity_field(name)
-        # Text within the column's length passes its only validator: skip the call (it is the hot path).
-        if parsed not in (None, "") and model_field is not None and not _fits(model_field, parsed):
-            model_field.run_validators(parsed)
+        if parsed is not None and parsed != "":
+            max_length, model_field = _field_checks()[name]
+            # Text within the column's length passes its only validator: skip the call (it is the hot path).
+            if model_field is not None and not (type(parsed) is str and len(parsed) <= max_length):
+                model_field.run_validators(parsed)
     except ValidationError as error:
         for message in error.messages:
             row.add_error(name, message)
@@ -180,13 +182,16 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     return parsed
 
 
-def _fits(model_field: Any, value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= model_field.max_length
-
-
-def _activity_field(name: str) -> Any:
-    """The model field whose validators (length, digits, range) a value must pass; None for the partner."""
-    return None if name in ("partner", "metadata") else Activity._meta.get_field(name)
+@cache
+def _field_checks() -> dict[str, tuple[int, Any]]:
+    """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
+    value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
+    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None)}
+    for name in INGEST_FIELDS:
+        if name not in checks:
+            model_field = Activity._meta.get_field(name)
+            checks[name] = (model_field.max_length or 0, model_field if model_field.validators else None)
+    return checks
 
 
 def _blank(value: Any) -> bool:
@@ -194,6 +199,8 @@ def _blank(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
