@@ -252,19 +252,21 @@ def _earned_in_cap_periods(
 ) -> defaultdict[tuple, int]:
     """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, summed by the database in
     one query (each rule's entries grouped by account and the start of their period in the tenant's time zone)."""
-    wanted: dict[int, tuple[EarningRule, set[int], list]] = {}
+    wanted: dict[int, tuple[EarningRule, set[int], list[datetime]]] = {}
     for activity, rule in matches:
         if rule.cap_points is not None:
-            _rule, accounts, periods = wanted.setdefault(rule.pk, (rule, set(), []))
+            _rule, accounts, moments = wanted.setdefault(rule.pk, (rule, set(), []))
             accounts.add(account_ids[activity.partner_id])
-            periods.append(cap_period_bounds(rule=rule, moment=activity.occurred_at))
+            moments.append(activity.occurred_at)
     so_far: defaultdict[tuple, int] = defaultdict(int)
     if not wanted:
         return so_far
     zone = timezone.get_current_timezone()
     querysets = []
-    for rule, accounts, periods in wanted.values():
-        span = None if None in periods else (min(start for start, _end in periods), max(end for _start, end in periods))
+    for rule, accounts, moments in wanted.values():
+        # Periods follow time, so the first and the last moments' periods span them all (two calls, not one per row).
+        first, last = (cap_period_bounds(rule=rule, moment=moment) for moment in (min(moments), max(moments)))
+        span = None if first is None or last is None else (first[0], last[1])
         kind = PERIOD_TRUNCATION.get(rule.cap_period)
         period_start = Trunc("period_moment", kind, tzinfo=zone) if kind else Value(None, DateTimeField())
         querysets.append(
@@ -274,7 +276,7 @@ def _earned_in_cap_periods(
             .values_list("earning_rule_id", "account_id", "period_start")
             .annotate(total=Sum("points"))
         )
-    rules = {rule_id: rule for rule_id, (rule, _accounts, _periods) in wanted.items()}
+    rules = {rule_id: rule for rule_id, (rule, _accounts, _moments) in wanted.items()}
     rows = querysets[0].union(*querysets[1:], all=True) if len(querysets) > 1 else querysets[0]
     for rule_id, account_id, period_start, total in rows:
         bounds = None if period_start is None else cap_period_bounds(rule=rules[rule_id], moment=period_start)
