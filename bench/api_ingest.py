@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.evaluation import figure, log, scratch_django  # noqa: E402
-from bench.ingest import BATCH, generate, rows  # noqa: E402
+from bench.ingest import BATCH, cpu_figures, cpu_seconds, generate, rows  # noqa: E402
 
 
 def main() -> None:
@@ -58,6 +58,7 @@ def main() -> None:
     profiler = cProfile.Profile() if arguments.profile else None
     log(f"posting {len(all_rows)} activities in {len(bodies)} requests of {BATCH}")
     slowest = 0.0
+    cpu_started = cpu_seconds()
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -72,6 +73,7 @@ def main() -> None:
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
+    cpu_figures("api", started=cpu_started, activities=len(all_rows))
     with tenant_context(tenant):
         entries = LedgerEntry.objects.count()
         breaches = len(ledger_verify().breaches)

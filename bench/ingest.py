@@ -14,6 +14,7 @@ Prints one `name value` line per figure. See bench/README.md.
 import argparse
 import cProfile
 import csv
+import os
 import pstats
 import sys
 import tempfile
@@ -102,6 +103,30 @@ def tenant_partner_ids(tenant: object) -> list[int]:
     return list(Partner.objects.order_by("pk").values_list("pk", flat=True))
 
 
+def cpu_seconds() -> tuple[float, float | None]:
+    """CPU time used so far by this process and by its PostgreSQL backend (None when the server is not on this
+    machine): on a shared machine they say what the work costs, whatever the other sessions' load does to wall time.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return time.process_time(), None
+    return time.process_time(), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_figures(prefix: str, *, started: tuple[float, float | None], activities: int) -> None:
+    """`<prefix>.python_cpu_ms_per_1000` and `<prefix>.postgres_cpu_ms_per_1000` since `started` (cpu_seconds())."""
+    python, postgres = cpu_seconds()
+    figure(f"{prefix}.python_cpu_ms_per_1000", round((python - started[0]) * 1e6 / activities))
+    if postgres is not None and started[1] is not None:
+        figure(f"{prefix}.postgres_cpu_ms_per_1000", round((postgres - started[1]) * 1e6 / activities))
+
+
 def rows(*, count: int, partners: int, prefix: str) -> list[dict[str, str]]:
     """`count` activities as strings, as they arrive from a CRM export or JSON."""
     from django.utils import timezone
@@ -166,6 +191,7 @@ def main() -> None:
             sql_seconds += time.perf_counter() - began
 
     with tenant_context(tenant), connection.execute_wrapper(timed_sql):
+        cpu_started = cpu_seconds()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -175,6 +201,7 @@ def main() -> None:
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
+        cpu_figures("api", started=cpu_started, activities=len(api_rows))
         entries = LedgerEntry.objects.count()
     figure("api.activities", len(api_rows))
     figure("api.ledger_entries", entries)
@@ -201,8 +228,10 @@ def main() -> None:
         validated = time.perf_counter()
         job.refresh_from_db()
         import_job_commit(job=job)
+        cpu_started = cpu_seconds()
         import_job_run(job_id=job.pk, phase=ImportJob.Status.IMPORTING)
         imported = time.perf_counter()
+        cpu_figures("csv.import", started=cpu_started, activities=total)
         job.refresh_from_db()
         assert (job.status, job.created_count) == (ImportJob.Status.DONE, total), (job.status, job.failure)
         assert Activity.objects.filter(source="csv").count() == total

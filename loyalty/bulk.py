@@ -12,7 +12,8 @@ def _converter(field: models.Field) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
     if isinstance(field, models.FileField):
-        return lambda value: value.name or "" if value is not None else ""
+        # A FieldFile, or the field's default (a name) when columns_insert fills the column.
+        return lambda value: "" if value is None else (getattr(value, "name", value) or "")
     return lambda value: value
 
 

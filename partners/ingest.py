@@ -5,6 +5,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.bulk import columns_insert, rows_insert
-from loyalty.ledger.earning import activities_points_post
+from loyalty.bulk import columns_insert
+from loyalty.ledger.earning import EarningActivity, activities_points_post
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -40,6 +41,18 @@ INGEST_SOURCES = frozenset({Activity.Source.API, Activity.Source.CSV, Activity.S
 # Without an external id a repeat cannot be recognised, so machine sources must send one.
 SOURCES_NEEDING_EXTERNAL_ID = frozenset({Activity.Source.API, Activity.Source.CSV})
 TEXT_FIELDS = ("external_id", "kind", "currency", "product_sku", "product_category", "code")
+# Activity columns taken from the parsed values as they are.
+STORED_AS_PARSED = (
+    "kind",
+    "occurred_at",
+    "amount",
+    "quantity",
+    "product_sku",
+    "product_category",
+    "code",
+    "valid_until",
+    "metadata",
+)
 # A conflicting insert (a concurrent ingest of the same external id) is retried this many times.
 INSERT_ATTEMPTS = 5
 # Re-scores are queued in slices of this many partners (one Celery message each costs ~1-2 ms to publish).
@@ -71,7 +84,7 @@ class _Row:
     values: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
     partner: Partner | None = None
-    activity: Activity | None = None
+    activity_id: int | None = None
     duplicate_of: int | None = None  # the stored activity (or the batch's first one) this row repeats
     is_repeat: bool = False  # repeats an earlier row of the batch
 
@@ -123,8 +136,7 @@ def _result(row: _Row) -> IngestResult:
         return IngestResult(row.index, row.external_id, IngestStatus.DUPLICATE, row.duplicate_of, {})
     if row.errors:
         return IngestResult(row.index, row.external_id, IngestStatus.ERROR, None, row.errors)
-    activity_id = row.activity.pk if row.activity is not None else None
-    return IngestResult(row.index, row.external_id, IngestStatus.CREATED, activity_id, {})
+    return IngestResult(row.index, row.external_id, IngestStatus.CREATED, row.activity_id, {})
 
 
 def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
@@ -158,10 +170,11 @@ def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
 def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     try:
         parsed = parser(value)
-        model_field = _activity_field(name)
-        # Text within the column's length passes its only validator: skip the call (it is the hot path).
-        if parsed not in (None, "") and model_field is not None and not _fits(model_field, parsed):
-            model_field.run_validators(parsed)
+        if parsed is not None and parsed != "":
+            max_length, model_field = _field_checks()[name]
+            # Text within the column's length passes its only validator: skip the call (it is the hot path).
+            if model_field is not None and not (type(parsed) is str and len(parsed) <= max_length):
+                model_field.run_validators(parsed)
     except ValidationError as error:
         for message in error.messages:
             row.add_error(name, message)
@@ -169,13 +182,16 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     return parsed
 
 
-def _fits(model_field: Any, value: Any) -> bool:
-    return isinstance(value, str) and len(value) <= model_field.max_length
-
-
-def _activity_field(name: str) -> Any:
-    """The model field whose validators (length, digits, range) a value must pass; None for the partner."""
-    return None if name in ("partner", "metadata") else Activity._meta.get_field(name)
+@cache
+def _field_checks() -> dict[str, tuple[int, Any]]:
+    """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
+    value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
+    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None)}
+    for name in INGEST_FIELDS:
+        if name not in checks:
+            model_field = Activity._meta.get_field(name)
+            checks[name] = (model_field.max_length or 0, model_field if model_field.validators else None)
+    return checks
 
 
 def _blank(value: Any) -> bool:
@@ -183,6 +199,8 @@ def _blank(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -304,66 +322,75 @@ def _duplicates_mark(rows: list[_Row], *, source: str) -> list[_Row]:
     return to_create
 
 
-def _activities_create(rows: list[_Row], *, source: str, actor: User | None, approve: bool) -> list[Activity]:
+def _activities_create(rows: list[_Row], *, source: str, actor: User | None, approve: bool) -> list[EarningActivity]:
     """Insert the new activities and their first status change; a row inserted meanwhile by a concurrent ingest
-    becomes a duplicate (the insert is retried without it)."""
+    becomes a duplicate (the insert is retried without it). Returns what earning needs of each new activity.
+
+    Built as columns, not model instances: an `Activity` costs more Python to build than the database spends
+    inserting it (bench/ingest.py).
+    """
     tenant = current_tenant()
     status = Activity.Status.APPROVED if approve else Activity.Status.PENDING
+    actor_id = actor.pk if actor is not None else None
     for _attempt in range(INSERT_ATTEMPTS):
-        to_create = _duplicates_mark(rows, source=source)
-        activities = [
-            _activity_build(row, tenant=tenant, source=source, status=status, actor=actor) for row in to_create
-        ]
         # Inserting in external-id order means two concurrent batches wait on each other's keys in the same order,
         # so they cannot deadlock; the loser of a key gets an IntegrityError and retries without it.
-        ordered = sorted(activities, key=lambda activity: activity.external_id)
+        to_create = sorted(_duplicates_mark(rows, source=source), key=lambda row: row.external_id)
+        count = len(to_create)
         try:
             with transaction.atomic():
-                rows_insert(ordered)
+                columns = _activity_columns(to_create, source=source, status=status, actor_id=actor_id)
+                ids = columns_insert(Activity, columns)
         except IntegrityError:
             continue
         break
     else:
         raise IntegrityError("Could not insert the activities after several concurrent conflicts.")
-    for row, activity in zip(to_create, activities, strict=True):
-        row.activity = activity
-    created = {activity.external_id: activity.pk for activity in activities if activity.external_id}
+    for row, activity_id in zip(to_create, ids, strict=True):
+        row.activity_id = activity_id
+    created = {row.external_id: row.activity_id for row in to_create if row.external_id}
     for row in rows:
         if row.is_repeat and row.duplicate_of is None:
             row.duplicate_of = created[row.external_id]
     reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
-    count = len(activities)
     columns_insert(
         ActivityStatusChange,
         {
             "tenant_id": [tenant.pk] * count,
-            "activity_id": [activity.pk for activity in activities],
+            "activity_id": ids,
             "to_status": [status] * count,
-            "actor_id": [actor.pk if actor is not None else None] * count,
+            "actor_id": [actor_id] * count,
             "reason": [reason % {"source": source}] * count,
         },
     )
-    return activities
+    # Input order: the ledger must be what approving the rows one by one, in order, would give.
+    in_order = sorted(to_create, key=lambda row: row.index)
+    return [
+        EarningActivity(
+            pk=row.activity_id,
+            partner_id=row.partner.pk,
+            partner_type_id=row.partner.partner_type_id,
+            kind=row.values["kind"],
+            occurred_at=row.values["occurred_at"],
+            amount=row.values["amount"],
+            quantity=row.values["quantity"],
+            code=row.values["code"],
+            product_category=row.values["product_category"],
+        )
+        for row in in_order
+    ]
 
 
-def _activity_build(row: _Row, *, tenant: Any, source: str, status: str, actor: User | None) -> Activity:
-    values = row.values
-    amount = values["amount"]
-    return Activity(
-        tenant_id=tenant.pk,
-        partner=row.partner,
-        kind=values["kind"],
-        occurred_at=values["occurred_at"],
-        amount=amount,
-        currency=values["currency"] if amount is not None else "",
-        quantity=values["quantity"],
-        product_sku=values["product_sku"],
-        product_category=values["product_category"],
-        code=values["code"],
-        valid_until=values["valid_until"],
-        source=source,
-        external_id=row.external_id,
-        status=status,
-        metadata=values["metadata"],
-        created_by_id=actor.pk if actor is not None else None,
-    )
+def _activity_columns(rows: list[_Row], *, source: str, status: str, actor_id: int | None) -> dict[str, list]:
+    count = len(rows)
+    return {
+        "tenant_id": [current_tenant().pk] * count,
+        "partner_id": [row.partner.pk for row in rows],
+        "source": [source] * count,
+        "external_id": [row.external_id for row in rows],
+        "status": [status] * count,
+        "created_by_id": [actor_id] * count,
+        # A currency without an amount means nothing; it is not stored.
+        "currency": [row.values["currency"] if row.values["amount"] is not None else "" for row in rows],
+        **{name: [row.values[name] for row in rows] for name in STORED_AS_PARSED},
+    }

@@ -1,7 +1,6 @@
 """The /api/v1/ endpoints: parse, call one service or selector, shape the answer. Access rules in permissions.py."""
 
 from collections import Counter
-from dataclasses import asdict
 from typing import ClassVar
 
 from django.db import transaction
@@ -223,7 +222,17 @@ class ActivityList(Activities, generics.ListAPIView):
             "created": counts[IngestStatus.CREATED],
             "duplicates": counts[IngestStatus.DUPLICATE],
             "errors": counts[IngestStatus.ERROR],
-            "results": [asdict(result) for result in results],
+            # Built by hand: dataclasses.asdict deep-copies every value, ~0.1 ms a row.
+            "results": [
+                {
+                    "index": result.index,
+                    "external_id": result.external_id,
+                    "status": result.status,
+                    "activity_id": result.activity_id,
+                    "errors": result.errors,
+                }
+                for result in results
+            ],
         }
         return Response(body)
 

@@ -25,6 +25,35 @@ from partners.models import Activity
 from tiers.selectors import partner_point_multiplier, partner_point_multipliers
 
 
+@dataclass(frozen=True, slots=True)
+class EarningActivity:
+    """What earning rules read of an approved activity: bulk ingestion prices these without model instances."""
+
+    pk: int
+    partner_id: int
+    partner_type_id: int | None
+    kind: str
+    occurred_at: datetime
+    amount: Decimal | None
+    quantity: int
+    code: str
+    product_category: str
+
+    @classmethod
+    def of(cls, activity: Activity) -> "EarningActivity":
+        return cls(
+            pk=activity.pk,
+            partner_id=activity.partner_id,
+            partner_type_id=activity.partner.partner_type_id,
+            kind=activity.kind,
+            occurred_at=activity.occurred_at,
+            amount=activity.amount,
+            quantity=activity.quantity,
+            code=activity.code,
+            product_category=activity.product_category,
+        )
+
+
 @dataclass(frozen=True)
 class ActiveRules:
     """Active earning rules in pk order, with the partner types each is limited to (empty: every type)."""
@@ -44,7 +73,7 @@ def earning_rules_active(*, kinds: Iterable[str]) -> ActiveRules:
     return ActiveRules(rules, partner_types)
 
 
-def earning_rules_matching(*, activity: Activity, rules: ActiveRules | None = None) -> list[EarningRule]:
+def earning_rules_matching(*, activity: EarningActivity, rules: ActiveRules | None = None) -> list[EarningRule]:
     """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity.
 
     `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once.
@@ -52,7 +81,7 @@ def earning_rules_matching(*, activity: Activity, rules: ActiveRules | None = No
     if rules is None:
         rules = earning_rules_active(kinds=[activity.kind])
     day = timezone.localdate(activity.occurred_at)
-    partner_type_id = activity.partner.partner_type_id
+    partner_type_id = activity.partner_type_id
     return [
         rule
         for rule in rules.rules
@@ -66,7 +95,7 @@ def earning_rules_matching(*, activity: Activity, rules: ActiveRules | None = No
     ]
 
 
-def rule_points(*, rule: EarningRule, activity: Activity, multiplier: Decimal) -> int:
+def rule_points(*, rule: EarningRule, activity: EarningActivity, multiplier: Decimal) -> int:
     """Points the rule gives the activity before any cap, rounded down."""
     if rule.basis == EarningRule.Basis.PER_CURRENCY_UNIT:
         base = (activity.amount or Decimal(0)) * rule.rate
@@ -125,14 +154,15 @@ def activity_points_post(*, activity: Activity, actor: User | None) -> list[Ledg
     account = points_account_for(partner=activity.partner)
     account_lock(account_id=account.pk)
     multiplier = partner_point_multiplier(partner=activity.partner)
+    facts = EarningActivity.of(activity)
     entries = []
-    for rule in earning_rules_matching(activity=activity):
-        key = earn_idempotency_key(activity=activity, rule=rule)
+    for rule in earning_rules_matching(activity=facts):
+        key = earn_idempotency_key(activity=facts, rule=rule)
         existing = LedgerEntry.objects.filter(idempotency_key=key).first()
         if existing is not None:
             entries.append(existing)
             continue
-        points = rule_points(rule=rule, activity=activity, multiplier=multiplier)
+        points = rule_points(rule=rule, activity=facts, multiplier=multiplier)
         if rule.cap_points is not None:
             so_far = _earned_in_cap_period(rule=rule, account_id=account.pk, moment=activity.occurred_at)
             points = _capped(rule=rule, points=points, so_far=so_far)
@@ -154,11 +184,11 @@ def activity_points_post(*, activity: Activity, actor: User | None) -> list[Ledg
     return entries
 
 
-def earn_idempotency_key(*, activity: Activity, rule: EarningRule) -> str:
+def earn_idempotency_key(*, activity: EarningActivity, rule: EarningRule) -> str:
     return f"earn:activity:{activity.pk}:rule:{rule.pk}"
 
 
-def activities_points_post(*, activities: Sequence[Activity], actor: User | None) -> list[LedgerEntry]:
+def activities_points_post(*, activities: Sequence[EarningActivity], actor: User | None) -> list[LedgerEntry]:
     """`activity_points_post` for many approved activities at once, with the same entries as one by one in order.
 
     A constant number of queries: rules, multipliers and accounts read once, the accounts locked once (by pk),
@@ -207,7 +237,7 @@ def activities_points_post(*, activities: Sequence[Activity], actor: User | None
                 idempotency_key=key,
                 actor=actor,
                 memo=rule.name,
-                activity=activity,
+                activity_id=activity.pk,
                 earning_rule=rule,
                 effective_at=activity.occurred_at,
             )
@@ -218,23 +248,25 @@ def activities_points_post(*, activities: Sequence[Activity], actor: User | None
 
 
 def _earned_in_cap_periods(
-    *, matches: list[tuple[Activity, EarningRule]], account_ids: dict[int, int]
+    *, matches: list[tuple[EarningActivity, EarningRule]], account_ids: dict[int, int]
 ) -> defaultdict[tuple, int]:
     """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, summed by the database in
     one query (each rule's entries grouped by account and the start of their period in the tenant's time zone)."""
-    wanted: dict[int, tuple[EarningRule, set[int], list]] = {}
+    wanted: dict[int, tuple[EarningRule, set[int], list[datetime]]] = {}
     for activity, rule in matches:
         if rule.cap_points is not None:
-            _rule, accounts, periods = wanted.setdefault(rule.pk, (rule, set(), []))
+            _rule, accounts, moments = wanted.setdefault(rule.pk, (rule, set(), []))
             accounts.add(account_ids[activity.partner_id])
-            periods.append(cap_period_bounds(rule=rule, moment=activity.occurred_at))
+            moments.append(activity.occurred_at)
     so_far: defaultdict[tuple, int] = defaultdict(int)
     if not wanted:
         return so_far
     zone = timezone.get_current_timezone()
     querysets = []
-    for rule, accounts, periods in wanted.values():
-        span = None if None in periods else (min(start for start, _end in periods), max(end for _start, end in periods))
+    for rule, accounts, moments in wanted.values():
+        # Periods follow time, so the first and the last moments' periods span them all (two calls, not one per row).
+        first, last = (cap_period_bounds(rule=rule, moment=moment) for moment in (min(moments), max(moments)))
+        span = None if first is None or last is None else (first[0], last[1])
         kind = PERIOD_TRUNCATION.get(rule.cap_period)
         period_start = Trunc("period_moment", kind, tzinfo=zone) if kind else Value(None, DateTimeField())
         querysets.append(
@@ -244,7 +276,7 @@ def _earned_in_cap_periods(
             .values_list("earning_rule_id", "account_id", "period_start")
             .annotate(total=Sum("points"))
         )
-    rules = {rule_id: rule for rule_id, (rule, _accounts, _periods) in wanted.items()}
+    rules = {rule_id: rule for rule_id, (rule, _accounts, _moments) in wanted.items()}
     rows = querysets[0].union(*querysets[1:], all=True) if len(querysets) > 1 else querysets[0]
     for rule_id, account_id, period_start, total in rows:
         bounds = None if period_start is None else cap_period_bounds(rule=rules[rule_id], moment=period_start)

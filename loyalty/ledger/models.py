@@ -63,9 +63,14 @@ AppendOnlyManager = models.Manager.from_queryset(LedgerEntryQuerySet)
 
 
 class LedgerEntry(TenantOwnedModel):
-    """One movement of points. Append-only: the model, its queryset and (on the database) a trigger refuse changes."""
+    """One movement of points. Append-only: the model, its queryset and (on the database) a trigger refuse changes.
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    Foreign keys carry no index of their own (db_index=False) where a tenant-leading index below serves their
+    lookups, and the mostly empty causes (reversal, expiry, redemption) are indexed only where set: every index
+    costs each insert, and bulk ingestion inserts ~1.4 entries per activity (docs/ingestion.md).
+    """
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -79,17 +84,34 @@ class LedgerEntry(TenantOwnedModel):
     # The cause: an activity and the rule that priced it, a redemption, the entry this one reverses, or the lot
     # that expired.
     activity = models.ForeignKey(
-        "partners.Activity", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+        "partners.Activity",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        db_index=False,
     )
     earning_rule = models.ForeignKey(
-        "ledger.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        "ledger.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="entries", db_index=False
     )
-    reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
+    )
     expired_lot = models.ForeignKey(
-        "ledger.PointsLot", on_delete=models.PROTECT, null=True, blank=True, related_name="expiry_entries"
+        "ledger.PointsLot",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="expiry_entries",
+        db_index=False,
     )
     redemption = models.ForeignKey(
-        "rewards.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+        "rewards.Redemption",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        db_index=False,
     )
     entry_hash = models.CharField(max_length=64, editable=False)
 
@@ -120,6 +142,17 @@ class LedgerEntry(TenantOwnedModel):
             models.Index(fields=["tenant", "account", "created_at"], name="ledger_entry_account_time"),
             models.Index(fields=["tenant", "activity"], name="ledger_entry_activity"),
             models.Index(fields=["tenant", "earning_rule", "account", "effective_at"], name="ledger_entry_rule_cap"),
+            models.Index(
+                fields=["tenant", "reverses"], condition=Q(reverses__isnull=False), name="ledger_entry_reverses"
+            ),
+            models.Index(
+                fields=["tenant", "expired_lot"],
+                condition=Q(expired_lot__isnull=False),
+                name="ledger_entry_expired_lot",
+            ),
+            models.Index(
+                fields=["tenant", "redemption"], condition=Q(redemption__isnull=False), name="ledger_entry_redemption"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +170,8 @@ class LedgerEntry(TenantOwnedModel):
 class PointsLot(TenantOwnedModel):
     """Points credited together, expiring together; debits consume lots first-to-expire."""
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    # Looked up through points_lot_account_expiry, which leads with the tenant (see LedgerEntry).
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_index=False)
     entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()

@@ -283,7 +283,7 @@ class Credit:
     idempotency_key: str
     actor: User | None = None
     memo: str = ""
-    activity: Activity | None = None
+    activity_id: int | None = None
     earning_rule: EarningRule | None = None
     effective_at: datetime | None = None
 
@@ -345,7 +345,7 @@ def points_post_many(*, credits: Sequence[Credit]) -> list[LedgerEntry]:
             actor_id=_pk(credit.actor),
             memo=credit.memo,
             idempotency_key=credit.idempotency_key,
-            activity_id=_pk(credit.activity),
+            activity_id=credit.activity_id,
             earning_rule_id=_pk(credit.earning_rule),
         )
         entry.entry_hash = entry_hash(previous_hash=account.chain_head, entry=entry)
