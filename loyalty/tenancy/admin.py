@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.forms import TenantLogoForm
 from loyalty.tenancy.models import AuditEntry, Domain, Invitation, Membership, ProgramSettings, Tenant, User
 from loyalty.tenancy.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 
@@ -21,6 +22,7 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantLogoForm
     list_display = ["name", "slug", "currency", "time_zone", "language", "is_active", "created_at"]
     list_filter = ["is_active", "currency", "language"]
     search_fields = ["name", "slug", "domains__domain"]
@@ -103,6 +105,8 @@ class InvitationAdmin(TenantModelAdmin):
 @admin.register(ProgramSettings, site=tenant_admin_site)
 class ProgramSettingsAdmin(TenantModelAdmin):
     """Program staff edit their own tenant's settings, and only those."""
+
+    form = TenantLogoForm
 
     fieldsets = [
         ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
