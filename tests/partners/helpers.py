@@ -11,6 +11,8 @@ from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
 def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "#b4451f").save(buffer, format="PNG")
