@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.exports import csv_text
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -54,11 +55,7 @@ TEMPLATE_ROWS = [
 
 def import_template_csv() -> str:
     """The documented columns with two example rows, for program managers to download and fill in."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=IMPORT_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(TEMPLATE_ROWS)
-    return buffer.getvalue()
+    return csv_text(IMPORT_COLUMNS, ([row.get(column) for column in IMPORT_COLUMNS] for row in TEMPLATE_ROWS))
 
 
 def _header_check(header: list[str]) -> None:
