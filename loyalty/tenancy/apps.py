@@ -5,3 +5,8 @@ class TenancyConfig(AppConfig):
     name = "loyalty.tenancy"
     label = "tenancy"
     verbose_name = "Tenancy and identities"
+
+    def ready(self) -> None:
+        from loyalty.tenancy import signals
+
+        signals.connect()
