@@ -304,7 +304,7 @@ class AuditEntry(TenantOwnedModel):
         API_KEYS = "api_keys", _("API keys")
         POINTS = "points", _("Points adjustments")
         TIERS = "tiers", _("Tier overrides")
-        WEBHOOKS = "webhooks", _("Webhook secrets")
+        WEBHOOKS = "webhooks", _("Webhook endpoints and secrets")
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     actor = models.ForeignKey(

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditentry',
             name='category',
-            field=models.CharField(choices=[('change', 'Program change'), ('sign_in', 'Sign-in and sign-out'), ('credentials', 'Password and two-factor'), ('roles', 'Roles and members'), ('api_keys', 'API keys'), ('points', 'Points adjustments'), ('tiers', 'Tier overrides'), ('webhooks', 'Webhook secrets')], default='change', max_length=16),
+            field=models.CharField(choices=[('change', 'Program change'), ('sign_in', 'Sign-in and sign-out'), ('credentials', 'Password and two-factor'), ('roles', 'Roles and members'), ('api_keys', 'API keys'), ('points', 'Points adjustments'), ('tiers', 'Tier overrides'), ('webhooks', 'Webhook endpoints and secrets')], default='change', max_length=16),
         ),
         migrations.AddField(
             model_name='auditentry',
