@@ -1,12 +1,16 @@
 """The security log: sign-ins, credentials, roles, API keys, adjustments, overrides, each with a category; read by
 program staff of that tenant only."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from loyalty.api.models import ApiKey
+from loyalty.ledger.services import points_account_for
 from loyalty.tenancy import signals
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import AuditEntry, Membership, Role, SecurityEvent
@@ -15,6 +19,10 @@ from tests.admin_forms import change_form_data
 from tests.api.conftest import api_client, make_key
 from tests.conftest import World
 from tests.factories import PASSWORD, UserFactory
+from tests.rewards.factories import give_points
+from tests.tiers.test_simulation_and_admin import models_for
+from tests.webhooks.conftest import endpoint_for
+from tiers.models import PartnerTier, Tier, TierModel
 
 Category = AuditEntry.Category
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"
@@ -200,3 +208,29 @@ def test_the_security_log_is_read_only(acme: World, client_for) -> None:
     assert client.post(f"{LOG}{event.pk}/delete/").status_code == 403
     with tenant_context(acme.tenant):
         assert SecurityEvent.objects.get(pk=event.pk).summary == "Signed in"
+
+
+def test_admin_adjustments_tier_pins_and_secret_rotations_carry_their_category(acme: World, client_for) -> None:
+    models_for(acme)
+    with tenant_context(acme.tenant):
+        give_points(acme.partner, 100, "audit-earn")
+        account = points_account_for(partner=acme.partner)
+        tier = Tier.objects.filter(model__status=TierModel.Status.ACTIVE).order_by("rank").last()
+        state = PartnerTier.objects.get(partner=acme.partner)  # the model's publication placed every partner
+    endpoint = endpoint_for(acme, "http://127.0.0.1:9/crm")
+    client = client_for(acme, acme.manager)
+
+    adjust = f"/admin/ledger/pointsaccount/{account.pk}/adjust/"
+    client.post(adjust, {"points": "-40", "reason": "Duplicate bonus", "idempotency_key": "adjust:audit"})
+    pin = f"/admin/tiers/partnertier/{state.pk}/change/"
+    until = (timezone.localdate() + timedelta(days=30)).isoformat()
+    client.post(pin, change_form_data(client.get(pin), pinned_tier=tier.pk, pinned_until=until, pin_reason="Deal"))
+    client.post("/admin/webhooks/webhookendpoint/", {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [endpoint.pk]})
+
+    assert [(entry.category, entry.target_id) for entry in entries(acme) if entry.category != Category.CHANGE] == [
+        (Category.POINTS, str(account.pk)),
+        (Category.TIERS, str(state.pk)),
+        (Category.WEBHOOKS, str(endpoint.pk)),
+    ]
+    [pinned] = entries(acme, Category.TIERS)
+    assert pinned.changes["fields"]["pin_reason"] == {"before": "", "after": "Deal"}
