@@ -72,10 +72,14 @@ class TenantAdminSite(admin.AdminSite):
         """The index leads with what waits for a decision, then the tenant's recent changes."""
         context = {
             "review_queues": self.review_queues(request),
-            "recent_changes": AuditEntry.objects.select_related("actor")[:10],
+            "recent_changes": self.recent_changes(),
             **(extra_context or {}),
         }
         return super().index(request, context)
+
+    def recent_changes(self) -> QuerySet[AuditEntry]:
+        """The ten latest audit entries; sign-ins are not changes (the security log lists them)."""
+        return AuditEntry.objects.exclude(category=AuditEntry.Category.SIGN_IN).select_related("actor")[:10]
 
     def review_queues(self, request: HttpRequest) -> list[dict]:
         """Each registered review admin's waiting rows: a count and a link to them (one query per queue)."""

@@ -49,11 +49,10 @@ def invitation_create(
     )
     invitation.full_clean()
     invitation.save()
-    audit_record(
+    _roles_audit(
         actor=invited_by,
         action=AuditEntry.Action.CREATE,
         target=invitation,
-        category=AuditEntry.Category.ROLES,
         summary=f"Invited {email} as {invitation.get_role_display()}" + (f" of {partner}" if partner else ""),
     )
     enqueue_on_commit(invitation_send, invitation_id=invitation.pk)
@@ -70,11 +69,10 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None) -> None:
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        audit_record(
+        _roles_audit(
             actor=actor,
             action=AuditEntry.Action.ACTION,
             target=invitation,
-            category=AuditEntry.Category.ROLES,
             summary=f"Revoked the invitation of {invitation.email}",
         )
 
@@ -103,11 +101,10 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    audit_record(
+    _roles_audit(
         actor=user,
         action=AuditEntry.Action.ACTION,
         target=membership,
-        category=AuditEntry.Category.ROLES,
         summary=f"Accepted the invitation: {membership.get_role_display()}"
         + (f" of {membership.partner}" if membership.partner_id else ""),
     )
@@ -143,13 +140,17 @@ def membership_deactivate(*, membership: Membership, actor: User) -> None:
             raise ValidationError(_("This is the partner's last active partner admin: make someone else admin first."))
     membership.is_active = False
     membership.save(update_fields=["is_active"])
-    audit_record(
+    _roles_audit(
         actor=actor,
         action=AuditEntry.Action.ACTION,
         target=membership,
-        category=AuditEntry.Category.ROLES,
         summary=f"Removed {membership.user} ({membership.get_role_display()}) from the program",
     )
+
+
+def _roles_audit(*, actor: User | None, action: str, target: models.Model, summary: str) -> None:
+    """Who joined, left or changed role: the security log's `roles` category."""
+    audit_record(actor=actor, action=action, target=target, category=AuditEntry.Category.ROLES, summary=summary)
 
 
 def audit_record(

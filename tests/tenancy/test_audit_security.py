@@ -234,3 +234,12 @@ def test_admin_adjustments_tier_pins_and_secret_rotations_carry_their_category(a
     ]
     [pinned] = entries(acme, Category.TIERS)
     assert pinned.changes["fields"]["pin_reason"] == {"before": "", "after": "Deal"}
+
+
+def test_sign_ins_stay_out_of_the_admin_index_recent_changes(acme: World, client_for) -> None:
+    browser(acme).post("/accounts/login/", {"login": acme.owner.email, "password": PASSWORD})
+    with tenant_context(acme.tenant):
+        audit_record(actor=acme.manager, action="change", target=acme.partner, summary="Renamed")
+    recent = client_for(acme, acme.manager).get("/admin/").context["recent_changes"]
+    assert [entry.summary for entry in recent] == ["Renamed"]
+    assert [entry.summary for entry in entries(acme, Category.SIGN_IN)] == ["Signed in"]
