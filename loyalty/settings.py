@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "loyalty.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "loyalty.tenancy.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -202,7 +203,16 @@ MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")
 CODES_ENCRYPTION_KEY = env_str("TIERLINE_CODES_ENCRYPTION_KEY")
 EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
 IMPORT_MAX_BYTES = env_int("TIERLINE_IMPORT_MAX_BYTES", 32 * 2**20)  # CSV imports of activities
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+IMAGE_MAX_BYTES = env_int("TIERLINE_IMAGE_MAX_BYTES", 2 * 2**20)  # tenant logos and reward images
+IMAGE_MAX_PIXELS = 25_000_000  # decoded size: a small file may still unpack into a huge bitmap
+# Request bodies (docs/operations.md, "Abuse controls"): loyalty.limits refuses with 413, before reading, a body
+# larger than REQUEST_MAX_BYTES (the largest upload and its form) or, under /api/, API_MAX_BODY_BYTES.
+REQUEST_MAX_BYTES = max(EVIDENCE_MAX_BYTES, IMPORT_MAX_BYTES, IMAGE_MAX_BYTES) + 2**20
+API_MAX_BODY_BYTES = env_int("TIERLINE_API_MAX_BODY_BYTES", 4 * 2**20)  # 1,000 activities with metadata fit
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20  # a form's fields without its files
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default: larger files go to a temporary file, not memory
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2_000  # admin actions on a page of selected rows stay well below
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
 # Activities may be dated slightly ahead (time zones, clock skew), never further.
 ACTIVITY_FUTURE_TOLERANCE_HOURS = 24
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from loyalty.exports import csv_download
 from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
 from partners.imports import (
     ERRORS_KEPT,
@@ -144,6 +145,4 @@ class ImportJobAdmin(TenantModelAdmin):
     def template_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        response = HttpResponse(import_template_csv(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="activities-template.csv"'
-        return response
+        return csv_download(import_template_csv(), filename="activities-template.csv")

@@ -1,22 +1,22 @@
 """CSV import of activities in the tenant admin: upload checks, the dry run, the import itself, in chunks."""
 
-import codecs
 import csv
 import io
 from collections.abc import Iterator
 from itertools import islice
 from typing import IO
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.exports import csv_text
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
+from loyalty.uploads import CSV_TEXT, upload_scan
 from partners.ingest import INGEST_FIELDS, IngestStatus, activities_ingest
 from partners.models import Activity, ImportJob
 from partners.tasks import import_job_process
@@ -55,11 +55,7 @@ TEMPLATE_ROWS = [
 
 def import_template_csv() -> str:
     """The documented columns with two example rows, for program managers to download and fill in."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=IMPORT_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(TEMPLATE_ROWS)
-    return buffer.getvalue()
+    return csv_text(IMPORT_COLUMNS, ([row.get(column) for column in IMPORT_COLUMNS] for row in TEMPLATE_ROWS))
 
 
 def _header_check(header: list[str]) -> None:
@@ -83,32 +79,7 @@ def _header_check(header: list[str]) -> None:
 
 def import_file_check(*, file: UploadedFile) -> int:
     """Refuse a file that is too big, not UTF-8 text, or without the documented header; returns its row count."""
-    if not file.size:
-        raise ValidationError({"file": _("The file is empty.")})
-    if file.size > settings.IMPORT_MAX_BYTES:
-        raise ValidationError(
-            {"file": _("Files are limited to %(mb)s MB; split it.") % {"mb": settings.IMPORT_MAX_BYTES // 2**20}}
-        )
-    file.seek(0)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    for block in file.chunks():
-        try:
-            decoder.decode(block)
-        except UnicodeDecodeError as error:
-            raise ValidationError(
-                {
-                    "file": _(
-                        "The file is not UTF-8 text (byte %(offset)s). Save it as “CSV UTF-8” from your spreadsheet."
-                    )
-                    % {"offset": offset + error.start + 1}
-                }
-            ) from error
-        offset += len(block)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        raise ValidationError({"file": _("The file is not UTF-8 text: it ends mid-character.")}) from error
+    upload_scan(file=file, kind=CSV_TEXT, field="file")
     file.seek(0)
     text = _text(file)
     try:

@@ -1,7 +1,5 @@
 """The account manager's worklist (sortable, filterable, CSV) and the staff page of one partner (notes, re-score)."""
 
-import csv
-import io
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -19,13 +17,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from loyalty.exports import csv_download, csv_text
 from loyalty.tenancy.models import PROGRAM_ROLES, STAFF_ROLES, Membership, Role, User
 from loyalty.tenancy.permissions import membership_required, partners_visible_to
 from partners.models import Partner, PartnerType
 from partners.selectors import PartnerHealth, partner_health_list, partner_notes, partner_recent_activities
 from partners.services import partner_note_create
 from portal.charts import Chart, line
-from portal.statement import neutralise
 from portal.views import _dashboard
 from tiers.models import PartnerScore, Tier, TierModel
 from tiers.selectors import partner_score_history, partner_tier_changes
@@ -159,27 +157,23 @@ CSV_COLUMNS = [
 ]
 
 
-def _text(value: object) -> str:
-    return neutralise("" if value is None else str(value))
-
-
 def _csv_row(row: PartnerHealth) -> list[object]:
     partner = row.partner
     return [
-        _text(partner.name),
-        _text(partner.external_id),
-        _text(partner.partner_type.name),
-        _text(partner.account_manager.email if partner.account_manager else ""),
-        _text(row.tier.name if row.tier else ""),
+        partner.name,
+        partner.external_id,
+        partner.partner_type.name,
+        partner.account_manager.email if partner.account_manager else "",
+        row.tier.name if row.tier else "",
         row.score if row.score is not None else "",
         row.score_before if row.score_before is not None else "",
         row.percent_to_next if row.percent_to_next is not None else "",
-        _text(row.next_tier.name if row.next_tier else ""),
+        row.next_tier.name if row.next_tier else "",
         row.days_since_activity if row.days_since_activity is not None else "",
         row.points_expiring,
         "yes" if row.near_upgrade else "no",
         "yes" if row.at_risk else "no",
-        _text("; ".join(str(risk) for risk in row.risks)),
+        "; ".join(str(risk) for risk in row.risks),
         "yes" if row.dormant else "no",
     ]
 
@@ -191,13 +185,8 @@ def worklist_csv(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         context = {"form": form, "page": None, "total": 0, "sort": "name", "columns": _columns("name")}
         return render(request, "portal/portfolio/worklist.html", context, status=400)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_row(row) for row in _filtered(request, form))
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="portfolio-{timezone.localdate().isoformat()}.csv"'
-    return response
+    rows = (_csv_row(row) for row in _filtered(request, form))
+    return csv_download(csv_text(CSV_COLUMNS, rows), filename=f"portfolio-{timezone.localdate().isoformat()}.csv")
 
 
 class NoteForm(forms.Form):

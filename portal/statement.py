@@ -1,6 +1,5 @@
 """The partner statement: ledger entries with their causes in words, filters, pagination and CSV export."""
 
-import csv
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -9,13 +8,14 @@ from django import forms
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.exports import csv_download, csv_line
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.selectors import partner_statement_entries
 from loyalty.tenancy.context import tenant_context
@@ -26,8 +26,6 @@ from partners.models import Activity
 PAGE_SIZE = 50
 CSV_CHUNK_SIZE = 2000
 CSV_COLUMNS = ["date", "kind", "points", "balance", "cause"]
-# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class StatementFilterForm(forms.Form):
@@ -139,29 +137,9 @@ def statement(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/statement.html", context, status=status)
 
 
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def neutralise(value: str) -> str:
-    """Make a text cell inert in spreadsheets: a leading formula character gets an apostrophe."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
-
-
-def _csv_line(writer, entry: LedgerEntry) -> str:
+def _csv_line(entry: LedgerEntry) -> str:
     moment = timezone.localtime(entry.effective_at).strftime("%Y-%m-%d %H:%M")
-    return writer.writerow(
-        [
-            neutralise(moment),
-            neutralise(str(entry.get_kind_display())),
-            entry.points,
-            entry.balance_after,
-            neutralise(entry_cause(entry)),
-        ]
-    )
+    return csv_line([moment, entry.get_kind_display(), entry.points, entry.balance_after, entry_cause(entry)])
 
 
 def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry]) -> Iterator[str]:
@@ -170,8 +148,7 @@ def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry]) -> Iterator[str]:
     The response streams after the tenant middleware has left the tenant's scope, so each chunk enters it
     again; chunks are fetched by keyset (created_at, pk) so no cursor stays open between yields.
     """
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
+    yield csv_line(CSV_COLUMNS)
     last = None
     while True:
         with tenant_context(tenant):
@@ -179,7 +156,7 @@ def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry]) -> Iterator[str]:
             if last is not None:
                 chunk = chunk.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, pk__lt=last.pk))
             batch = list(chunk[:CSV_CHUNK_SIZE])
-            lines = "".join(_csv_line(writer, entry) for entry in batch)
+            lines = "".join(_csv_line(entry) for entry in batch)
         if lines:
             yield lines
         if len(batch) < CSV_CHUNK_SIZE:
@@ -205,8 +182,4 @@ def statement_csv(request: HttpRequest) -> HttpResponse:
         )
     partner = request.membership.partner
     filename = f"statement-{_filename_part(partner.external_id)}-{timezone.localdate().isoformat()}.csv"
-    response = StreamingHttpResponse(
-        _csv_lines(request.tenant, _filtered_entries(request, form)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(_csv_lines(request.tenant, _filtered_entries(request, form)), filename=filename)

@@ -132,7 +132,7 @@ def revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     _require_team_admin(request)
     # Filtering by the member's partner makes another partner's invitation a 404, like another tenant's.
     invitation = get_object_or_404(Invitation, pk=invitation_id, partner=request.membership.partner)
-    invitation_revoke(invitation=invitation)
+    invitation_revoke(invitation=invitation, actor=request.user)
     messages.success(request, _("The invitation to %(email)s is revoked.") % {"email": invitation.email})
     return redirect("portal:team")
 

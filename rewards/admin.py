@@ -9,13 +9,14 @@ from django.utils.html import format_html
 
 from loyalty.tenancy.admin_sites import HistoryInline, ReviewActions, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import User
-from rewards.forms import CodesForm
+from rewards.forms import CodesForm, RewardForm
 from rewards.models import Redemption, RedemptionEvent, Reward
 from rewards.services import codes_load, redemption_approve, redemption_fulfil, redemption_reject
 
 
 @admin.register(Reward, site=tenant_admin_site)
 class RewardAdmin(TenantModelAdmin):
+    form = RewardForm
     list_display = ["name", "sku", "kind", "points_cost", "minimum_tier_rank", "stock", "fulfilment", "status", "codes"]
     list_filter = ["status", "kind", "fulfilment"]
     search_fields = ["name", "sku"]

@@ -272,6 +272,8 @@ class TierChangeAdmin(ReadOnlyModelAdmin):
 class PartnerTierAdmin(TenantModelAdmin):
     """Current tiers; a program manager may pin a partner to a tier until a date, with a reason."""
 
+    audit_category = AuditEntry.Category.TIERS
+
     list_display = ["partner", "tier", "since", "below_since", "pinned_tier", "pinned_until"]
     list_filter = ["tier"]
     search_fields = ["partner__name"]

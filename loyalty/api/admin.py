@@ -10,11 +10,13 @@ from loyalty.api.forms import ApiKeyForm
 from loyalty.api.models import ApiKey
 from loyalty.api.services import api_key_create, api_key_revoke
 from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import AuditEntry
 
 
 @admin.register(ApiKey, site=tenant_admin_site)
 class ApiKeyAdmin(TenantModelAdmin):
     form = ApiKeyForm
+    audit_category = AuditEntry.Category.API_KEYS
     list_display = ["name", "prefix", "scope_list", "state", "created_by", "created_at", "expires_at", "last_used_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix"]
@@ -66,4 +68,5 @@ class ApiKeyAdmin(TenantModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
+            self.audit_action(request, api_key, "Revoked")
         self.message_user(request, f"{queryset.count()} revoked.", messages.SUCCESS)

@@ -18,6 +18,7 @@ ERROR_TYPES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    413: "request_too_large",
     415: "unsupported_media_type",
     422: "idempotency_error",
     429: "rate_limit_error",

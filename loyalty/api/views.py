@@ -23,7 +23,8 @@ from loyalty.api.permissions import request_actor, request_api_key, request_part
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get
 from loyalty.ledger.services import points_adjust
-from loyalty.tenancy.models import User
+from loyalty.tenancy.models import AuditEntry, User
+from loyalty.tenancy.services import audit_record
 from partners.ingest import IngestStatus, activities_ingest
 from partners.models import Activity, Partner
 from partners.services import activity_approve, activity_reject, partner_upsert
@@ -319,6 +320,14 @@ class Adjustments(ApiView):
                 reason=self.via(form.validated_data["reason"]),
                 actor=self.actor_required(),
                 idempotency_key=idempotency_key,
+            )
+            audit_record(
+                actor=entry.actor,
+                action=AuditEntry.Action.ACTION,
+                target=entry.account,
+                category=AuditEntry.Category.POINTS,
+                summary=f"Adjusted by {entry.points:+d} points: {entry.memo}",
+                request=request,
             )
         entry = LedgerEntry.objects.select_related("account__partner", "actor").get(pk=entry.pk)
         return Response(serializers.LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

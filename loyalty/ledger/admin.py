@@ -12,6 +12,7 @@ from loyalty.ledger.forms import AdjustmentForm
 from loyalty.ledger.models import EarningRule, LedgerEntry, PointsAccount
 from loyalty.ledger.services import points_adjust
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import AuditEntry
 
 
 @admin.register(EarningRule, site=tenant_admin_site)
@@ -34,6 +35,7 @@ class EarningRuleAdmin(TenantModelAdmin):
 
 @admin.register(PointsAccount, site=tenant_admin_site)
 class PointsAccountAdmin(ReadOnlyModelAdmin):
+    audit_category = AuditEntry.Category.POINTS  # its one action is the manual adjustment
     list_display = ["partner", "balance", "lifetime_earned", "lifetime_redeemed", "updated_at", "actions_column"]
     search_fields = ["partner__name", "partner__external_id"]
     list_select_related = ["partner"]

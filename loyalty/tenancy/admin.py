@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -10,7 +11,18 @@ from django.template.loader import render_to_string
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
-from loyalty.tenancy.models import AuditEntry, Domain, Invitation, Membership, ProgramSettings, Tenant, User
+from loyalty.tenancy.forms import TenantLogoForm
+from loyalty.tenancy.models import (
+    SECURITY_CATEGORIES,
+    AuditEntry,
+    Domain,
+    Invitation,
+    Membership,
+    ProgramSettings,
+    SecurityEvent,
+    Tenant,
+    User,
+)
 from loyalty.tenancy.services import invitation_create, invitation_resend, invitation_revoke, invitation_validate
 
 
@@ -21,6 +33,7 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantLogoForm
     list_display = ["name", "slug", "currency", "time_zone", "language", "is_active", "created_at"]
     list_filter = ["is_active", "currency", "language"]
     search_fields = ["name", "slug", "domains__domain"]
@@ -44,6 +57,8 @@ class UserAdmin(DjangoUserAdmin):
 @admin.register(Membership, site=tenant_admin_site)
 class MembershipAdmin(TenantModelAdmin):
     """Members join by invitation; here staff change a member's role or partner, or deactivate them."""
+
+    audit_category = AuditEntry.Category.ROLES
 
     list_display = ["user", "role", "partner", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
@@ -69,6 +84,7 @@ class InvitationForm(forms.ModelForm):
 @admin.register(Invitation, site=tenant_admin_site)
 class InvitationAdmin(TenantModelAdmin):
     form = InvitationForm
+    audit_category = AuditEntry.Category.ROLES
     list_display = ["email", "role", "partner", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
     list_filter = ["role"]
     search_fields = ["email", "partner__name"]
@@ -81,6 +97,9 @@ class InvitationAdmin(TenantModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Invitation, form: forms.ModelForm, change: bool) -> None:
         obj.pk = invitation_create(email=obj.email, role=obj.role, partner=obj.partner, invited_by=request.user).pk
+
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: object) -> None:
+        """invitation_create records the invitation, as it does for partner admins inviting from the portal."""
 
     @admin.action(description="Send the selected invitations again")
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
@@ -95,14 +114,15 @@ class InvitationAdmin(TenantModelAdmin):
     @admin.action(description="Revoke the selected invitations")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         for invitation in queryset:
-            invitation_revoke(invitation=invitation)
-            self.audit_action(request, invitation, "Revoked")
+            invitation_revoke(invitation=invitation, actor=request.user)  # the service records it
         self.message_user(request, "Invitations revoked.", messages.SUCCESS)
 
 
 @admin.register(ProgramSettings, site=tenant_admin_site)
 class ProgramSettingsAdmin(TenantModelAdmin):
     """Program staff edit their own tenant's settings, and only those."""
+
+    form = TenantLogoForm
 
     fieldsets = [
         ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
@@ -127,20 +147,45 @@ class ProgramSettingsAdmin(TenantModelAdmin):
 
 @admin.register(AuditEntry, site=tenant_admin_site)
 class AuditEntryAdmin(ReadOnlyModelAdmin):
-    """The tenant's audit log: every change made in this admin, with values before and after."""
+    """The tenant's audit log: every change made in this admin, with values before and after, and security events."""
 
-    list_display = ["created_at", "actor", "action", "target_type", "target_repr", "summary"]
-    list_filter = ["action", "target_type", "created_at"]
+    list_display = ["created_at", "actor", "category", "action", "target_type", "target_repr", "summary"]
+    list_filter = ["category", "action", "target_type", "created_at"]
     search_fields = ["target_repr", "summary", "actor__email"]
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = ["created_at", "actor", "action", "target_type", "target_id", "target_repr", "details"]
+    fields = [
+        "created_at",
+        "actor",
+        "category",
+        "action",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "summary",
+        "ip_address",
+        "user_agent",
+        "details",
+    ]
     readonly_fields = fields
 
     @admin.display(description="Changes")
     def details(self, entry: AuditEntry) -> str:
         return render_to_string("admin/includes/audit_changes.html", {"entry": entry})
+
+
+@admin.register(SecurityEvent, site=tenant_admin_site)
+class SecurityLogAdmin(AuditEntryAdmin):
+    """The security log: sign-ins (and failures), passwords and MFA, roles, API keys, adjustments, tier overrides,
+    webhook endpoints; read-only, for program managers and owners, this tenant's entries only."""
+
+    list_display = ["created_at", "category", "actor", "summary", "target_repr", "ip_address"]
+    list_filter = ["category", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["summary", "target_repr", "actor__email", "ip_address", "user_agent"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SecurityEvent]:
+        return super().get_queryset(request).filter(category__in=SECURITY_CATEGORIES)
 
 
 @admin.register(PeriodicTask, site=tenant_admin_site)

@@ -84,10 +84,14 @@ class TenantAdminSite(admin.AdminSite):
         """The index leads with what waits for a decision, then the tenant's recent changes."""
         context = {
             "review_queues": self.review_queues(request),
-            "recent_changes": AuditEntry.objects.select_related("actor")[:10],
+            "recent_changes": self.recent_changes(),
             **(extra_context or {}),
         }
         return super().index(request, context)
+
+    def recent_changes(self) -> QuerySet[AuditEntry]:
+        """The ten latest audit entries; sign-ins are not changes (the security log lists them)."""
+        return AuditEntry.objects.exclude(category=AuditEntry.Category.SIGN_IN).select_related("actor")[:10]
 
     def review_queues(self, request: HttpRequest) -> list[dict]:
         """Each registered review admin's waiting rows: a count and a link to them (one query per queue)."""
@@ -188,6 +192,8 @@ class TenantModelAdmin(admin.ModelAdmin):
     """
 
     object_history_template = "admin/audit_history.html"
+    # The audit log's category for this admin's changes and actions (security-relevant admins override it).
+    audit_category = AuditEntry.Category.CHANGE
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.admin_site.has_permission(request)
@@ -212,26 +218,24 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def log_addition(self, request: HttpRequest, obj: models.Model, message: object) -> AuditEntry:
         changes = getattr(request, "audit_changes", {})
-        return audit_record(actor=request.user, action=AuditEntry.Action.CREATE, target=obj, changes=changes)
+        return self._audit(request, obj, action=AuditEntry.Action.CREATE, changes=changes)
 
     def log_change(self, request: HttpRequest, obj: models.Model, message: object) -> AuditEntry:
         changes = getattr(request, "audit_changes", {})
-        return audit_record(actor=request.user, action=AuditEntry.Action.CHANGE, target=obj, changes=changes)
+        return self._audit(request, obj, action=AuditEntry.Action.CHANGE, changes=changes)
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> list[AuditEntry]:
         return [
-            audit_record(
-                actor=request.user,
-                action=AuditEntry.Action.DELETE,
-                target=obj,
-                changes={"fields": _snapshot(obj)},
-            )
+            self._audit(request, obj, action=AuditEntry.Action.DELETE, changes={"fields": _snapshot(obj)})
             for obj in queryset
         ]
 
     def audit_action(self, request: HttpRequest, obj: models.Model, summary: str) -> AuditEntry:
         """Record an admin action (approve, publish, adjust…) that changed `obj` through a service."""
-        return audit_record(actor=request.user, action=AuditEntry.Action.ACTION, target=obj, summary=summary)
+        return self._audit(request, obj, action=AuditEntry.Action.ACTION, summary=summary)
+
+    def _audit(self, request: HttpRequest, obj: models.Model, **entry: object) -> AuditEntry:
+        return audit_record(actor=request.user, target=obj, category=self.audit_category, request=request, **entry)
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)

@@ -2,6 +2,14 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.uploads import IMAGE, ScannedUploadsForm
+
+
+class TenantLogoForm(ScannedUploadsForm):
+    """A tenant's settings (platform or tenant admin): the logo is scanned by content before it is stored."""
+
+    upload_kinds = {"logo": IMAGE}
+
 
 class InvitationSignupForm(forms.Form):
     """The invitee's new account: a name and a password (the email comes from the invitation)."""

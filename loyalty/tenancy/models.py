@@ -317,7 +317,7 @@ class ProgramSettings(Tenant):
 
 
 class AuditEntry(TenantOwnedModel):
-    """One change made by a person in a tenant: who, what, and the values before and after. Never edited."""
+    """One change or security event in a tenant: who, what, from where, and values before and after. Never edited."""
 
     class Action(models.TextChoices):
         CREATE = "create", _("Created")
@@ -325,17 +325,33 @@ class AuditEntry(TenantOwnedModel):
         DELETE = "delete", _("Deleted")
         ACTION = "action", _("Action")
 
+    class Category(models.TextChoices):
+        """What kind of event: every category but `change` is security-relevant and shows in the security log."""
+
+        CHANGE = "change", _("Program change")
+        SIGN_IN = "sign_in", _("Sign-in and sign-out")
+        CREDENTIALS = "credentials", _("Password and two-factor")
+        ROLES = "roles", _("Roles and members")
+        API_KEYS = "api_keys", _("API keys")
+        POINTS = "points", _("Points adjustments")
+        TIERS = "tiers", _("Tier overrides")
+        WEBHOOKS = "webhooks", _("Webhook endpoints and secrets")
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    category = models.CharField(max_length=16, choices=Category.choices, default=Category.CHANGE)
     action = models.CharField(max_length=16, choices=Action.choices)
-    target_type = models.CharField(max_length=100, help_text=_("app_label.model of the changed row."))
+    target_type = models.CharField(max_length=100, blank=True, help_text=_("app_label.model of the changed row."))
     target_id = models.CharField(max_length=64, blank=True)
-    target_repr = models.CharField(max_length=200)
+    target_repr = models.CharField(max_length=200, blank=True)
     summary = models.CharField(max_length=300, blank=True)
     # {"fields": {name: {"before": …, "after": …}}, "inlines": [{"model", "object", "action", "fields"}]}
     changes = models.JSONField(default=dict, blank=True)
+    # Where a signed-in (or failed) request came from; empty for changes made by tasks and commands.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -344,10 +360,11 @@ class AuditEntry(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "created_at"], name="audit_tenant_time"),
             models.Index(fields=["tenant", "target_type", "target_id"], name="audit_tenant_target"),
+            models.Index(fields=["tenant", "category", "created_at"], name="audit_tenant_category_time"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.target_repr}"
+        return f"{self.get_action_display()} {self.target_repr or self.summary}"
 
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
@@ -356,3 +373,15 @@ class AuditEntry(TenantOwnedModel):
 
     def delete(self, *args, **kwargs) -> tuple[int, dict[str, int]]:
         raise ValidationError(_("Audit entries cannot be deleted."))
+
+
+SECURITY_CATEGORIES = [category for category in AuditEntry.Category if category != AuditEntry.Category.CHANGE]
+
+
+class SecurityEvent(AuditEntry):
+    """The audit log's security-relevant entries (every category but program changes), for the security log."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("security event")
+        verbose_name_plural = _("security log")

@@ -1,5 +1,6 @@
 """Writes of memberships and invitations."""
 
+import ipaddress
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -7,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,6 +49,12 @@ def invitation_create(
     )
     invitation.full_clean()
     invitation.save()
+    _roles_audit(
+        actor=invited_by,
+        action=AuditEntry.Action.CREATE,
+        target=invitation,
+        summary=f"Invited {email} as {invitation.get_role_display()}" + (f" of {partner}" if partner else ""),
+    )
     enqueue_on_commit(invitation_send, invitation_id=invitation.pk)
     return invitation
 
@@ -57,10 +65,16 @@ def invitation_resend(*, invitation: Invitation) -> None:
     enqueue_on_commit(invitation_send, invitation_id=invitation.pk)
 
 
-def invitation_revoke(*, invitation: Invitation) -> None:
+def invitation_revoke(*, invitation: Invitation, actor: User | None) -> None:
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        _roles_audit(
+            actor=actor,
+            action=AuditEntry.Action.ACTION,
+            target=invitation,
+            summary=f"Revoked the invitation of {invitation.email}",
+        )
 
 
 @transaction.atomic
@@ -87,6 +101,13 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    _roles_audit(
+        actor=user,
+        action=AuditEntry.Action.ACTION,
+        target=membership,
+        summary=f"Accepted the invitation: {membership.get_role_display()}"
+        + (f" of {membership.partner}" if membership.partner_id else ""),
+    )
     return membership
 
 
@@ -119,23 +140,49 @@ def membership_deactivate(*, membership: Membership, actor: User) -> None:
             raise ValidationError(_("This is the partner's last active partner admin: make someone else admin first."))
     membership.is_active = False
     membership.save(update_fields=["is_active"])
+    _roles_audit(
+        actor=actor,
+        action=AuditEntry.Action.ACTION,
+        target=membership,
+        summary=f"Removed {membership.user} ({membership.get_role_display()}) from the program",
+    )
+
+
+def _roles_audit(*, actor: User | None, action: str, target: models.Model, summary: str) -> None:
+    """Who joined, left or changed role: the security log's `roles` category."""
+    audit_record(actor=actor, action=action, target=target, category=AuditEntry.Category.ROLES, summary=summary)
 
 
 def audit_record(
     *,
     actor: User | None,
     action: str,
-    target: models.Model,
+    target: models.Model | None = None,
     summary: str = "",
     changes: dict | None = None,
+    category: str = AuditEntry.Category.CHANGE,
+    request: HttpRequest | None = None,
 ) -> AuditEntry:
-    """Append one entry to the current tenant's audit log."""
+    """Append one entry to the current tenant's audit log; `request` adds where it came from (IP, user agent)."""
     return AuditEntry.objects.create(
         actor=actor,
+        category=category,
         action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk or ""),
-        target_repr=str(target)[:200],
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk or "") if target is not None else "",
+        target_repr=str(target)[:200] if target is not None else "",
         summary=summary[:300],
         changes=changes or {},
+        ip_address=_client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:300] if request is not None else "",
     )
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    """The peer's address as the WSGI server saw it (behind a proxy, the proxy must pass it on as REMOTE_ADDR)."""
+    if request is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None

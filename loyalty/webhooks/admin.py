@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from loyalty.tenancy.admin_sites import ReadOnlyInline, ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.models import AuditEntry
 from loyalty.webhooks.forms import WebhookEndpointForm
 from loyalty.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from loyalty.webhooks.services import webhook_delivery_resend, webhook_endpoint_secret_rotate, webhook_test_send
@@ -16,6 +17,7 @@ from loyalty.webhooks.services import webhook_delivery_resend, webhook_endpoint_
 @admin.register(WebhookEndpoint, site=tenant_admin_site)
 class WebhookEndpointAdmin(TenantModelAdmin):
     form = WebhookEndpointForm
+    audit_category = AuditEntry.Category.WEBHOOKS  # where program data is sent, and the secret that signs it
     list_display = ["url", "description", "subscribed_events", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]

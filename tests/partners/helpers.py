@@ -1,15 +1,25 @@
 """Shared helpers for partner-side tests: evidence files and a sales earning rule."""
 
+import io
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from loyalty.ledger.models import EarningRule, LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
-PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "#b4451f").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG_BYTES = _png()
 
 
 def pdf(name: str = "invoice.pdf", content: bytes = PDF_BYTES) -> SimpleUploadedFile:

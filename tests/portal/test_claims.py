@@ -204,12 +204,12 @@ def test_certification_keeps_valid_until(acme: World, client_for) -> None:
         (
             {"evidence": SimpleUploadedFile("invoice.txt", b"just text", content_type="text/plain")},
             "evidence",
-            "Evidence must be a PDF, PNG or JPEG file.",
+            "The file must be PDF, PNG or JPEG, and its name must end as its type.",
         ),
         (
             {"evidence": SimpleUploadedFile("fake.pdf", b"MZ not a pdf", content_type="application/pdf")},
             "evidence",
-            "Evidence must be a PDF, PNG or JPEG file.",
+            "The file must be PDF, PNG or JPEG, and its name must end as its type.",
         ),
         ({"evidence": ""}, "evidence", "This field is required."),
         ({"claim_type": "training", "code": ""}, "code", "Give the course or certification id."),

@@ -16,7 +16,6 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role, User
 from partners.models import Activity
 from partners.services import activity_approve, activity_record
-from portal.statement import neutralise
 from rewards.services import redemption_cancel, reward_redeem
 from tests.conftest import World
 from tests.rewards.factories import RewardFactory
@@ -199,22 +198,6 @@ def test_csv_has_the_filtered_rows_with_formulas_neutralised(history: World, cli
     assert b"".join(kind_only.streaming_content).decode().splitlines()[1:] == [
         f"{moments[1]},Redeemed,-300,1400,Redeemed Headset × 1"
     ]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=SUM(A1)", "'=SUM(A1)"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@x", "'@x"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("Welcome", "Welcome"),
-    ],
-)
-def test_neutralise(value: str, expected: str) -> None:
-    assert neutralise(value) == expected
 
 
 def test_csv_cause_cell_starting_with_a_formula_gets_an_apostrophe(acme: World, client_for) -> None:
