@@ -1,12 +1,14 @@
 """factory_boy factories. Tenant-owned factories create their rows inside their tenant's context."""
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from allauth.mfa.utils import decrypt
 from django.utils import timezone
 
@@ -113,6 +115,11 @@ def totp_secret(user: User) -> str:
     """The base32 secret of `user`'s TOTP authenticator, to compute codes as their phone would."""
     authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
     return decrypt(authenticator.data["secret"])
+
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app shows for `secret` right now."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
 
 
 class InvitationFactory(TenantOwnedFactory):

@@ -52,7 +52,12 @@ def production_environment() -> dict[str, str]:
 
 def run_in_production(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, *arguments], cwd=ROOT, env=production_environment(), capture_output=True, text=True, timeout=120
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env=production_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -2,16 +2,15 @@
 
 import pytest
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
-from django.utils import timezone
 
 from loyalty.api.services import api_key_create
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role, User
 from tests.conftest import World
-from tests.factories import PASSWORD, MembershipFactory, totp_secret
+from tests.factories import PASSWORD, MembershipFactory, totp_now, totp_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +22,6 @@ STAFF_PAGES = ["/", "/admin/", "/admin/tiers/tiermodel/", "/program/", "/portfol
 def _fresh_cache() -> None:
     """Rate limits and used TOTP codes live in the cache (Redis when configured): each test starts clean."""
     cache.clear()
-
-
-def totp_now(secret: str) -> str:
-    """The code an authenticator app shows for `secret` right now."""
-    return format_hotp_value(hotp_value(secret, int(timezone.now().timestamp()) // 30))
 
 
 def staff_without_totp(world: World, role: Role) -> User:
