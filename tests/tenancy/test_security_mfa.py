@@ -134,6 +134,16 @@ def test_a_wrong_code_is_refused(acme: World) -> None:
     assert client.get("/admin/").status_code == 302
 
 
+def test_guessing_codes_locks_the_second_step(acme: World) -> None:
+    client, _response = sign_in_with_password(acme, acme.owner)
+    right = totp_now(totp_secret(acme.owner))
+    for offset in range(1, 6):
+        client.post("/accounts/2fa/authenticate/", {"code": f"{(int(right) + offset) % 1_000_000:06d}"})
+    response = client.post("/accounts/2fa/authenticate/", {"code": right})
+    assert "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
 def test_a_code_works_only_once(acme: World) -> None:
     code = totp_now(totp_secret(acme.owner))
     first, _response = sign_in_with_password(acme, acme.owner)
