@@ -2,24 +2,18 @@
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.test import Client
 
 from loyalty.tenancy.models import User
 from tests.conftest import World
 from tests.factories import PASSWORD, UserFactory
+from tests.tenancy.test_security_mfa import fresh_cache  # noqa: F401 - the fixture, shared
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 TOO_MANY = "Too many failed login attempts"
 WRONG = "not-the-password"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """The counters live in the default cache (Redis when REDIS_URL is set): each test starts from zero."""
-    cache.clear()
 
 
 def attempt(host: str, email: str, password: str, *, ip: str, path: str = "/accounts/login/"):

@@ -1,5 +1,7 @@
 """Two-factor authentication: owners and program managers must set up TOTP; sign-in then asks for the code."""
 
+from collections.abc import Iterator
+
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
@@ -19,8 +21,11 @@ STAFF_PAGES = ["/", "/admin/", "/admin/tiers/tiermodel/", "/program/", "/portfol
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Rate limits and used TOTP codes live in the cache (Redis when configured): each test starts clean."""
+def fresh_cache() -> Iterator[None]:
+    """Rate limits and used TOTP codes live in the cache (Redis when configured): each test starts clean and
+    leaves nothing behind for the tests after it."""
+    cache.clear()
+    yield
     cache.clear()
 
 
