@@ -28,8 +28,9 @@ $(MO_FILES): %.mo: %.po | $(VENV)/.synced
 messages: install
 	DJANGO_DEBUG=1 $(RUN) manage.py makemessages -l es --ignore=.venv --ignore=.tools --ignore=tests --ignore=bench
 
-# The embedded default: SQLite, tasks in-process, a seeded demo; no services needed.
-DEMO := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=1 TIERLINE_PUBLIC_PORT=$(PORT) $(RUN)
+# The embedded default: SQLite, tasks in-process, a seeded demo; no services needed. Two-factor sign-in is
+# optional in the demo (TIERLINE_MFA_REQUIRED=0) so every printed login works with its password alone.
+DEMO := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL DJANGO_DEBUG=1 TIERLINE_MFA_REQUIRED=0 TIERLINE_PUBLIC_PORT=$(PORT) $(RUN)
 demo: install compilemessages
 	@$(DEMO) manage.py migrate --noinput --verbosity 0
 	@$(DEMO) manage.py seed_demo

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "csp",
     "django_celery_beat",
     "django_htmx",
     "template_partials",
@@ -93,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "loyalty.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "loyalty.tenancy.middleware.TenantMiddleware",
@@ -102,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "loyalty.tenancy.middleware.MembershipMiddleware",
+    "loyalty.tenancy.middleware.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -281,7 +286,7 @@ EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Tierline <noreply@tierline.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Production hardening. TIERLINE_HTTPS (on unless DEBUG) governs redirects, secure cookies and HSTS;
+# Security (docs/security.md). TIERLINE_HTTPS (on unless DEBUG) governs redirects, secure cookies and HSTS;
 # development mode and the test suite run on plain http://*.localhost.
 HTTPS = env_bool("TIERLINE_HTTPS", default=not DEBUG)
 PUBLIC_SCHEME = "https" if HTTPS else "http"
@@ -290,13 +295,50 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no script reads the token from the cookie; forms carry it
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env_bool("TIERLINE_HSTS_PRELOAD", default=HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain http by load balancers and compose.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Content security policy (django-csp), enforced: scripts and styles only from this origin or carrying the
+# response's nonce (`{{ request.csp_nonce }}`); no inline event handlers, no style attributes, no eval.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # data: for allauth's TOTP QR code and Swagger UI's icons
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Login limits (allauth, counted in the default cache: Redis when REDIS_URL is set; defaults kept for the rest).
+# A wrong password counts against the client address and against the account; both admins sign in here too.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+}
+# Behind N reverse proxies the client address is the Nth from the right in X-Forwarded-For; 0 trusts REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TIERLINE_TRUSTED_PROXY_COUNT", 0)
+
+# Two-factor authentication (allauth.mfa): TOTP with recovery codes. With TIERLINE_MFA_REQUIRED, owners and
+# program managers must activate TOTP before any page of their tenant's admin, program or portfolio.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Tierline"
+MFA_REQUIRED = env_bool("TIERLINE_MFA_REQUIRED", default=True)
 
 LOGGING = {
     "version": 1,

@@ -1,14 +1,19 @@
 """factory_boy factories. Tenant-owned factories create their rows inside their tenant's context."""
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from allauth.mfa.utils import decrypt
 from django.utils import timezone
 
 from loyalty.tenancy.context import current_tenant, tenant_context
-from loyalty.tenancy.models import Domain, Invitation, Membership, Role, Tenant, User
+from loyalty.tenancy.models import PROGRAM_ROLES, Domain, Invitation, Membership, Role, Tenant, User
 from partners.models import Partner, PartnerType
 
 PASSWORD = "correct-horse-battery-staple"
@@ -84,6 +89,7 @@ class PartnerFactory(TenantOwnedFactory):
 class MembershipFactory(TenantOwnedFactory):
     class Meta:
         model = Membership
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     role = Role.PARTNER_USER
@@ -92,6 +98,28 @@ class MembershipFactory(TenantOwnedFactory):
         yes_declaration=factory.SubFactory(PartnerFactory, tenant=factory.SelfAttribute("..tenant")),
         no_declaration=None,
     )
+
+    @factory.post_generation
+    def totp(membership: Membership, create: bool, extracted: bool | None, **kwargs: Any) -> None:
+        """Owners and program managers must have TOTP (settings.MFA_REQUIRED): they get it unless `totp=False`."""
+        wanted = membership.role in PROGRAM_ROLES if extracted is None else extracted
+        if (
+            create
+            and wanted
+            and not Authenticator.objects.filter(user=membership.user, type=Authenticator.Type.TOTP).exists()
+        ):
+            TOTP.activate(membership.user, generate_totp_secret())
+
+
+def totp_secret(user: User) -> str:
+    """The base32 secret of `user`'s TOTP authenticator, to compute codes as their phone would."""
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    return decrypt(authenticator.data["secret"])
+
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app shows for `secret` right now."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
 
 
 class InvitationFactory(TenantOwnedFactory):

@@ -52,7 +52,8 @@ LOGINS = [
 ]
 
 
-def test_printed_logins_work_with_their_roles() -> None:
+def test_printed_logins_work_with_their_roles(settings) -> None:
+    settings.MFA_REQUIRED = False  # as `make demo` runs: staff may sign in with the printed password alone
     _seed()  # once: seeding is the slow part
     for slug in ("acme", "globex"):
         for login, role in LOGINS:
@@ -95,3 +96,5 @@ def test_seed_prints_where_to_sign_in(settings) -> None:
     assert "http://globex.localhost:8000/accounts/login/" in printed
     assert f"http://localhost:8000/admin/  ({PLATFORM_ADMIN_EMAIL})" in printed
     assert f"Password for every login: {DEMO_PASSWORD}" in printed
+    settings.MFA_REQUIRED = False
+    assert "Two-factor sign-in is optional here (TIERLINE_MFA_REQUIRED=0)" in _seed()

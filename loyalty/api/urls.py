@@ -9,7 +9,11 @@ app_name = "api"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html"),
+        name="docs",
+    ),
     path("partners/", views.PartnerList.as_view(), name="partner-list"),
     path("partners/by-id/<int:pk>/", views.PartnerById.as_view(), name="partner-by-id"),
     re_path(rf"^partners/(?P<external_id>{views.EXTERNAL_ID})/$", views.PartnerDetail.as_view(), name="partner"),

@@ -23,7 +23,16 @@ from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
 from loyalty.tenancy.services import audit_record
 
 
-class PlatformAdminSite(admin.AdminSite):
+class AllauthLoginMixin:
+    """The admin's sign-in is allauth's, on the same host: one form, with its rate limits and MFA."""
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if request.user.is_authenticated:
+            raise PermissionDenied
+        return redirect_to_login(request.GET.get("next", reverse("admin:index")), reverse("account_login"))
+
+
+class PlatformAdminSite(AllauthLoginMixin, admin.AdminSite):
     site_header = "Tierline platform"
     site_title = "Tierline platform"
     index_title = "Tenants and platform settings"
@@ -43,7 +52,7 @@ class PlatformAdminSite(admin.AdminSite):
         return in_platform_mode
 
 
-class TenantAdminSite(admin.AdminSite):
+class TenantAdminSite(AllauthLoginMixin, admin.AdminSite):
     """A tenant's admin at `<tenant host>/admin/`, for its program managers and owners.
 
     Every model registered here uses its scoped default manager, so lists, forms and foreign-key
@@ -108,12 +117,6 @@ class TenantAdminSite(admin.AdminSite):
                     }
                 )
         return sorted(queues, key=lambda queue: queue["label"])
-
-    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        """Sign-in is allauth's, on the tenant's host."""
-        if request.user.is_authenticated:
-            raise PermissionDenied
-        return redirect_to_login(request.GET.get("next", reverse("admin:index")), reverse("account_login"))
 
 
 # Named "admin" like the platform site: each lives in its own URLconf, and admin templates reverse "admin:…".

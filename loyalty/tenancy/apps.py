@@ -9,12 +9,9 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy and identities"
 
     def ready(self) -> None:
-        from loyalty.tenancy import rls
+        from loyalty.tenancy import rls, signals
 
         # Row-level security on PostgreSQL (docs/tenancy.md): policies after migrate, the context on every connection.
         post_migrate.connect(rls.policies_install, sender=self, dispatch_uid="tierline_rls_policies")
         connection_created.connect(rls.context_setter_install, dispatch_uid="tierline_rls_context")
-
-        from loyalty.tenancy import signals
-
         signals.connect()

@@ -3,11 +3,14 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.http.request import split_domain_port
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from loyalty.api.authentication import KEYWORDS as API_KEY_KEYWORDS
+from loyalty.api.errors import error_body
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
 
@@ -61,3 +64,35 @@ class MembershipMiddleware:
             response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class StaffMfaMiddleware:
+    """With `MFA_REQUIRED`, the tenant's owners and program managers must activate TOTP before anything else.
+
+    Until they do, every page of their tenant (admin, program dashboard, portfolio…) redirects to allauth's TOTP
+    setup, and API calls made with their session are refused; sign-in, sign-out and the MFA pages stay open.
+    Runs after MembershipMiddleware, whose membership query also says whether the user has TOTP.
+    """
+
+    OPEN_PREFIXES = ("/accounts/", "/static/", "/healthz", "/branding/", "/invitations/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership = request.membership
+        if (
+            not settings.MFA_REQUIRED
+            or membership is None
+            or not membership.is_program_staff
+            or membership.has_totp
+            or request.path.startswith(self.OPEN_PREFIXES)
+        ):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            keyword = request.headers.get("Authorization", "").partition(" ")[0]
+            if keyword.lower() in API_KEY_KEYWORDS:  # an API key authenticates (or fails), never this session
+                return self.get_response(request)
+            message = "Program staff must set up two-factor authentication (TOTP) before using the API."
+            return JsonResponse(error_body(status_code=403, message=message, code="mfa_required"), status=403)
+        return redirect("mfa_activate_totp")

@@ -1,7 +1,9 @@
 """Reads of tenants, hosts and memberships."""
 
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.core import signing
+from django.db.models import Exists, OuterRef
 
 from loyalty.tenancy.models import Invitation, Membership, Tenant, User
 
@@ -32,10 +34,16 @@ def tenant_base_url(*, tenant: Tenant) -> str:
 
 
 def membership_for_user(*, user: User) -> Membership | None:
-    """The user's active membership in the current tenant."""
+    """The user's active membership in the current tenant, with `has_totp`: whether they activated TOTP."""
     if not user.is_authenticated:
         return None
-    return Membership.objects.filter(user=user, is_active=True).select_related("partner").first()
+    totp = Authenticator.objects.filter(user=OuterRef("user"), type=Authenticator.Type.TOTP)
+    return (
+        Membership.objects.filter(user=user, is_active=True)
+        .select_related("partner")
+        .annotate(has_totp=Exists(totp))
+        .first()
+    )
 
 
 def invitation_token(*, invitation: Invitation) -> str:

@@ -10,9 +10,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from allauth.mfa.models import Authenticator
+from django.core.cache import cache
 
 from tests.conftest import World
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_now, totp_secret
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,15 +71,37 @@ def browser(_chromium_path: Path, _async_unsafe_allowed: None) -> Iterator:
         playwright.stop()
 
 
+# Init scripts run outside the page's CSP; this one makes every violation a console error, which Chromium
+# also logs itself ("Refused to …"), so the `page` fixture sees both forms.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked} at ${event.documentURI}`);
+});
+"""
+
+
+def csp_violations(messages: list[str]) -> list[str]:
+    return [text for text in messages if "Content Security Policy" in text or text.startswith("CSP violation")]
+
+
 @pytest.fixture
 def page(browser, live_server) -> Iterator:
-    """A fresh browser context (no cookies) at desktop size."""
+    """A fresh browser context (no cookies) at desktop size; the test fails if any page broke the CSP.
+
+    The cache is cleared first: login rate limits and used TOTP codes must not leak between tests.
+    """
+    cache.clear()
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text) if message.type == "error" else None)
     yield page
     context.close()
+    assert csp_violations(messages) == [], "the content security policy blocked something"
 
 
 @pytest.fixture
@@ -98,7 +122,8 @@ def url_for(live_port: int) -> Callable[[World | str, str], str]:
 
 @pytest.fixture
 def sign_in(url_for) -> Callable:
-    """Signs `user` in on `world` through allauth's real login form; returns the response the form lands on."""
+    """Signs `user` in on `world` through allauth's real login form, with their TOTP code when they have one
+    (program staff, as tests/factories.py makes them); returns the response sign-in lands on."""
 
     def do(page, world: World, user, *, screenshot_as: str | None = None):
         page.goto(url_for(world, "/accounts/login/"))
@@ -109,6 +134,12 @@ def sign_in(url_for) -> Callable:
         form.locator("input[name=password]").fill(PASSWORD)
         with page.expect_navigation() as navigation:
             form.locator("button[type=submit]").click()
+        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            assert page.url == url_for(world, "/accounts/2fa/authenticate/")
+            code = page.locator("input[name=code]")
+            code.fill(totp_now(totp_secret(user)))
+            with page.expect_navigation() as navigation:
+                code.press("Enter")  # the form's default button; its other one cancels the sign-in
         return navigation.value
 
     return do

@@ -25,4 +25,9 @@ class Command(BaseCommand):
         platform = base.format(host=settings.BASE_DOMAIN)
         lines.append(f"  Platform admin: {platform}/admin/  ({PLATFORM_ADMIN_EMAIL})")
         lines.append("")
+        if settings.MFA_REQUIRED:
+            lines.append("  Owners and program managers must set up an authenticator app (TOTP) on first sign-in.")
+        else:
+            lines.append("  Two-factor sign-in is optional here (TIERLINE_MFA_REQUIRED=0); try it at /accounts/2fa/.")
+        lines.append("")
         self.stdout.write("\n".join(lines))
