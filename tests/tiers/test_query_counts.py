@@ -163,3 +163,32 @@ def test_evaluate_partners_runs_one_query_per_distinct_metric_spec_for_5_and_60_
             # 35·(1/6) + 35·(1/3) + 20·(1,000/150,000) = 5.83 + 11.67 + 0.13 = 17.63, the better track.
             assert {evaluation.score for evaluation in evaluations.values()} == {Decimal("17.63")}
         assert counts == [METRIC_QUERIES, METRIC_QUERIES]
+
+
+def test_a_redelivered_chunk_of_upgrades_moves_no_one_twice_and_counts_nothing_twice(
+    acme: World, chunks: tuple[list[Partner], list[Partner]]
+) -> None:
+    """acks_late: a chunk whose first delivery committed comes back; its scores are there, so it writes nothing."""
+    small, large = chunks
+    with tenant_context(acme.tenant):
+        model = demo_like_program()
+        scorecard = scorecard_load(model=model)
+        ids = [partner.pk for partner in small + large]
+        partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=DAY)
+        add_activities(acme, small + large, sale_amount="300000")  # everyone reaches Silver the next day
+        run = EvaluationRun.objects.create(evaluated_on=NEXT_DAY, tier_model=model, total=len(ids))
+        first = partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=NEXT_DAY, run=run)
+        assert first == ChunkResult(evaluated=len(ids), upgrades=len(ids), downgrades=0)
+        states = list(PartnerTier.objects.order_by("pk").values_list("partner_id", "tier_id", "since", "below_since"))
+
+        again = partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=NEXT_DAY, run=run)
+
+        assert again == ChunkResult()
+        run.refresh_from_db()
+        assert (run.done, run.upgrades, run.downgrades) == (len(ids), len(ids), 0)
+        assert PartnerScore.objects.filter(evaluated_on=NEXT_DAY).count() == len(ids)
+        assert TierChange.objects.filter(evaluated_on=NEXT_DAY).count() == len(ids)
+        assert (
+            list(PartnerTier.objects.order_by("pk").values_list("partner_id", "tier_id", "since", "below_since"))
+            == states
+        )
