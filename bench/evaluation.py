@@ -170,11 +170,40 @@ def generate(*, partners: int, per_partner: int) -> tuple[object, int]:
     return tenant, activities
 
 
+def reuse(*, partners: int, per_partner: int) -> tuple[object, int] | None:
+    """The tenant of an earlier run at this scale, its evaluations deleted (None when the data differs)."""
+    from django.db import connection
+
+    from loyalty.tenancy.models import Tenant
+
+    tenant = Tenant.objects.filter(slug="bench").first()
+    if tenant is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM partners_partner WHERE tenant_id = %s", [tenant.pk])
+        partner_count = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM partners_activity WHERE tenant_id = %s", [tenant.pk])
+        activities = cursor.fetchone()[0]
+        if (partner_count, activities) != (partners, partners * per_partner):
+            return None
+        tables = ("tiers_tierchange", "tiers_partnertier", "tiers_partnerscore", "tiers_evaluationrun")
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return tenant, activities
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partners", type=int, default=10_000, help="N partners (default 10,000)")
     parser.add_argument("--activities-per-partner", type=int, default=20, help="M activities each (default 20)")
     parser.add_argument("--profile", action="store_true", help="Profile the evaluation; the top calls go to stderr.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Keep the data of a previous run at the same scale (only its evaluations are deleted) instead of "
+        "generating it again.",
+    )
     arguments = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -185,8 +214,9 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)  # chunks run inline; no broker, no shared cache
     os.environ.pop("CELERY_BROKER_URL", None)
 
-    log(f"recreating database {name}")
-    recreate(name, maintenance_url)
+    if not arguments.reuse:
+        log(f"recreating database {name}")
+        recreate(name, maintenance_url)
     import django
 
     django.setup()
@@ -203,9 +233,15 @@ def main() -> None:
         sys.exit("bench/evaluation.py measures PostgreSQL only.")
     with timed("setup.migrate_seconds"):
         call_command("migrate", verbosity=0, interactive=False)
-    log(f"generating {arguments.partners} partners × {arguments.activities_per_partner} activities")
-    with timed("setup.generate_seconds"):
-        tenant, activities = generate(partners=arguments.partners, per_partner=arguments.activities_per_partner)
+    scale = {"partners": arguments.partners, "per_partner": arguments.activities_per_partner}
+    reused = reuse(**scale) if arguments.reuse else None
+    if reused:
+        log("reusing the generated data; its evaluations are deleted")
+        tenant, activities = reused
+    else:
+        log(f"generating {arguments.partners} partners × {arguments.activities_per_partner} activities")
+        with timed("setup.generate_seconds"):
+            tenant, activities = generate(**scale)
     figure("setup.partners", arguments.partners)
     figure("setup.activities", activities)
     figure("setup.chunk_size", CHUNK_SIZE)

@@ -4,11 +4,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 from django.db import connection, models
+
+_json_encode = msgspec.json.Encoder().encode
 
 
 def _converter(field: models.Field) -> Callable[[Any], Any]:
     """How a model attribute becomes a value psycopg2 adapts itself (most types need nothing)."""
+    if isinstance(field, models.JSONField) and field.encoder is None:
+        return lambda value: None if value is None else _json_encode(value).decode()
     if isinstance(field, models.JSONField):
         return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
     if isinstance(field, models.FileField):
@@ -47,29 +52,78 @@ def columns_insert(model: type[models.Model], columns: dict[str, list]) -> list[
     ~5 µs of Python per value and ~20 µs per instance, several times the database's own work for a 1,000-activity
     batch (bench/ingest.py). Elsewhere, instances and `bulk_create`.
     """
-    size = len(next(iter(columns.values()), []))
+    size = _with_defaults(model, columns)
     if size == 0:
         return []
-    fields = _insert_fields(model)
-    for field in fields:
-        if field.attname not in columns:
-            default = field.get_default()
-            columns[field.attname] = [default() if callable(default) else default for _ in range(size)]
     if connection.vendor != "postgresql":
         objects = [model(**{name: values[index] for name, values in columns.items()}) for index in range(size)]
         model._default_manager.bulk_create(objects)
         return [instance.pk for instance in objects]
-    arrays = [list(map(_converter(field), columns[field.attname])) for field in fields]
+    return [row[0] for row in _unnest_insert(model, columns, "")]
+
+
+def columns_insert_new(model: type[models.Model], columns: dict[str, list], *, key: str) -> dict[Any, int]:
+    """Insert rows given column by column, skipping those a unique constraint refuses, and return the inserted
+    rows' `key` attribute → primary key: written twice, the same rows add nothing, with no read first.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING` on PostgreSQL (from unnest) and on SQLite (from VALUES).
+    """
+    size = _with_defaults(model, columns)
+    if size == 0:
+        return {}
+    key_column = model._meta.get_field(key).column
+    returning = f" ON CONFLICT DO NOTHING RETURNING {key_column}, {model._meta.pk.column}"
+    if connection.vendor == "postgresql":
+        return dict(_unnest_insert(model, columns, returning))
+    fields = _insert_fields(model)
+    rows = [
+        [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+        for values in zip(*(columns[field.attname] for field in fields), strict=True)
+    ]
+    placeholders = "(" + ", ".join("%s" for _ in fields) + ")"
+    batch = max(1, 30_000 // len(fields))  # SQLite binds at most 32,766 variables per statement
+    inserted = {}
+    with connection.cursor() as cursor:
+        for start in range(0, size, batch):
+            part = rows[start : start + batch]
+            values = ", ".join(placeholders for _ in part)
+            cursor.execute(
+                # The columns come from the model; every value is a parameter.
+                f"INSERT INTO {_table_and_columns(model, fields)} VALUES {values}{returning}",  # noqa: S608
+                [value for row in part for value in row],
+            )
+            inserted.update(cursor.fetchall())
+    return inserted
+
+
+def _with_defaults(model: type[models.Model], columns: dict[str, list]) -> int:
+    """Fill the columns not given with their defaults; the number of rows."""
+    size = len(next(iter(columns.values()), []))
+    for field in _insert_fields(model):
+        if field.attname not in columns:
+            default = field.get_default()
+            columns[field.attname] = [default() if callable(default) else default for _ in range(size)]
+    return size
+
+
+def _table_and_columns(model: type[models.Model], fields: list[models.Field]) -> str:
     names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    return f"{connection.ops.quote_name(model._meta.db_table)} ({names})"
+
+
+def _unnest_insert(model: type[models.Model], columns: dict[str, list], suffix: str) -> list[tuple]:
+    """PostgreSQL: one `INSERT … SELECT * FROM unnest(%s::type[], …)` with `suffix`, returning its rows."""
+    fields = _insert_fields(model)
+    arrays = [list(map(_converter(field), columns[field.attname])) for field in fields]
     casts = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         # The columns and types come from the model; every value is a parameter.
         cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({casts}) RETURNING {model._meta.pk.column}",  # noqa: S608
+            f"INSERT INTO {_table_and_columns(model, fields)} SELECT * FROM unnest({casts})"  # noqa: S608
+            + (suffix or f" RETURNING {model._meta.pk.column}"),
             arrays,
         )
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def _insert_fields(model: type[models.Model]) -> list[models.Field]:

@@ -10,6 +10,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from tiers.metrics import MetricSpecKey, Window, metric_values
 from tiers.models import Metric, TierModel
 
+ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 COUNT_METRICS = frozenset({Metric.ACTIVITY_COUNT, Metric.DEAL_REGISTRATIONS, Metric.VALID_CERTIFICATIONS})
@@ -41,6 +42,19 @@ class LoadedCriterion:
     weight: Decimal
     target: Decimal
     cap: Decimal
+    # The breakdown's entries that never change, built once per scorecard rather than once per partner.
+    constants: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        constants = {
+            "criterion": self.id,
+            "label": self.label,
+            "metric": self.spec[0],
+            "target": str(self.target),
+            "weight": str(self.weight),
+            "cap": str(self.cap),
+        }
+        object.__setattr__(self, "constants", constants)
 
 
 @dataclass(frozen=True)
@@ -50,12 +64,13 @@ class LoadedPathway:
     partner_type_ids: frozenset[int]  # empty: every type
     criteria: tuple[LoadedCriterion, ...]
 
+    total_weight: Decimal = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total_weight", sum((criterion.weight for criterion in self.criteria), ZERO))
+
     def admits(self, partner_type_id: int) -> bool:
         return not self.partner_type_ids or partner_type_id in self.partner_type_ids
-
-    @property
-    def total_weight(self) -> Decimal:
-        return sum((criterion.weight for criterion in self.criteria), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -143,22 +158,17 @@ def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal
     """Score (0–100, two decimals) = Σ weight·min(value/target, cap) / Σ weight · 100, and its breakdown."""
     total_weight = pathway.total_weight
     if not pathway.criteria:
-        return TrackScore(Decimal(0), Decimal(0), [])
+        return TrackScore(ZERO, ZERO, [])
     breakdown = []
-    exact = Decimal(0)
+    exact = ZERO
     for criterion in pathway.criteria:
-        value = values.get(criterion.spec, Decimal(0))
+        value = values.get(criterion.spec, ZERO)
         contribution = criterion.weight * _ratio(value, criterion) / total_weight * HUNDRED
         exact += contribution
         breakdown.append(
-            {
-                "criterion": criterion.id,
-                "label": criterion.label,
-                "metric": criterion.spec[0],
+            criterion.constants
+            | {
                 "value": str(value.quantize(CENT)),
-                "target": str(criterion.target),
-                "weight": str(criterion.weight),
-                "cap": str(criterion.cap),
                 "contribution": str(contribution.quantize(CENT, ROUND_HALF_UP)),
             }
         )
@@ -169,7 +179,7 @@ def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal
 def gates_unmet(*, tier: LoadedTier, values: dict[MetricSpecKey, Decimal]) -> list[dict]:
     unmet = []
     for gate in tier.gates:
-        value = values.get(gate.spec, Decimal(0))
+        value = values.get(gate.spec, ZERO)
         if value < gate.minimum:
             unmet.append(
                 {
@@ -186,7 +196,7 @@ def gates_unmet(*, tier: LoadedTier, values: dict[MetricSpecKey, Decimal]) -> li
 def qualified_tier(*, scorecard: Scorecard, score: Decimal, values: dict[MetricSpecKey, Decimal]) -> LoadedTier | None:
     """The highest tier whose minimum score is met (ties count) and whose gates are all met."""
     for tier in reversed(scorecard.tiers):
-        if score >= tier.minimum_score and not gates_unmet(tier=tier, values=values):
+        if score >= tier.minimum_score and all(values.get(gate.spec, ZERO) >= gate.minimum for gate in tier.gates):
             return tier
     return None
 
@@ -213,8 +223,8 @@ def evaluate_one(
         if pathway.admits(partner_type_id)
     ]
     if not tracks:
-        tier = qualified_tier(scorecard=scorecard, score=Decimal(0), values=values)
-        return Evaluation(partner_id, None, Decimal(0), tier, gaps={"tracks": []})
+        tier = qualified_tier(scorecard=scorecard, score=ZERO, values=values)
+        return Evaluation(partner_id, None, ZERO, tier, gaps={"tracks": []})
     best, pathway = max(tracks, key=lambda track: (track[0].score, -track[1].id))
     score = best.score
     tier = qualified_tier(scorecard=scorecard, score=score, values=values)
@@ -223,9 +233,9 @@ def evaluate_one(
     }
     next_tier = scorecard.tier_above(tier)
     if next_tier is not None:
-        score_needed = max(Decimal(0), next_tier.minimum_score - score)
+        score_needed = max(ZERO, next_tier.minimum_score - score)
         # The exact score rounds up to the minimum from half a cent below it: gaps count from there.
-        exact_needed = max(Decimal(0), next_tier.minimum_score - CENT / 2 - best.exact)
+        exact_needed = max(ZERO, next_tier.minimum_score - CENT / 2 - best.exact)
         gaps |= {
             "next_tier": {"id": next_tier.id, "name": next_tier.name, "minimum_score": str(next_tier.minimum_score)},
             "score_needed": str(score_needed),
@@ -233,7 +243,7 @@ def evaluate_one(
                 criterion_gap(
                     criterion=criterion,
                     pathway=pathway,
-                    value=values.get(criterion.spec, Decimal(0)),
+                    value=values.get(criterion.spec, ZERO),
                     score_needed=exact_needed,
                 )
                 for criterion in pathway.criteria
@@ -250,10 +260,10 @@ def evaluate_partners(
 ) -> dict[int, Evaluation]:
     """Evaluate a chunk of (partner id, partner type id): one aggregate query per metric, whatever the chunk size."""
     partner_ids = [partner_id for partner_id, _type in partners]
-    by_metric = metric_values(specs=scorecard.specs(), partner_ids=partner_ids, window=window)
+    by_metric = metric_values(specs=scorecard.specs(), partner_ids=partner_ids, window=window).items()
     results = {}
     for partner_id, partner_type_id in partners:
-        values = {spec: by_partner.get(partner_id, Decimal(0)) for spec, by_partner in by_metric.items()}
+        values = {spec: by_partner.get(partner_id, ZERO) for spec, by_partner in by_metric}
         results[partner_id] = evaluate_one(
             scorecard=scorecard, partner_id=partner_id, partner_type_id=partner_type_id, values=values
         )

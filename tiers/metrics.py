@@ -1,6 +1,8 @@
-"""The metrics criteria and gates measure. Each is one aggregate query per chunk of partners (GROUP BY partner).
+"""The metrics criteria and gates measure, set-based per chunk of partners (GROUP BY partner).
 
-To add a metric: add it to `Metric` in models.py and register a function here with `@metric(Metric.X)`.
+Every metric over activities is a few conditional aggregates (`@activity_metric`): a chunk reads all of them in one
+pass over its approved activities. Others (points earned) run one query each (`@metric`). To add a metric: add it
+to `Metric` in models.py and register it here.
 """
 
 from collections.abc import Callable, Iterable
@@ -10,7 +12,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Count, Q, Sum
+from django.db.models import Aggregate, Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
@@ -59,6 +61,8 @@ REGISTRY: dict[str, MetricFunction] = {}
 
 
 def metric(name: str) -> Callable[[MetricFunction], MetricFunction]:
+    """Register a metric that runs its own query (one per chunk)."""
+
     def register(function: MetricFunction) -> MetricFunction:
         REGISTRY[name] = function
         return function
@@ -66,73 +70,128 @@ def metric(name: str) -> Callable[[MetricFunction], MetricFunction]:
     return register
 
 
-def _approved(partner_ids: list[int], kind: str) -> "Q":
-    return Q(partner_id__in=partner_ids, status=Activity.Status.APPROVED, kind=kind)
+@dataclass(frozen=True)
+class ActivityMeasure:
+    """An activity metric as aggregates over a chunk's approved activities, all metrics sharing one pass.
+
+    `since`: the earliest `occurred_at` it reads (None: any time before the window's end); `value` turns the
+    aggregates' results into the metric, None when the partner has none (no row matched).
+    """
+
+    since: datetime | None
+    aggregates: tuple[Aggregate, ...]
+    value: Callable[..., Decimal | None]
+
+
+ActivityMeasureFunction = Callable[[Window, str, str], ActivityMeasure]
+ACTIVITY_MEASURES: dict[str, ActivityMeasureFunction] = {}
+
+
+def activity_metric(name: str) -> Callable[[ActivityMeasureFunction], ActivityMeasureFunction]:
+    """Register a metric over approved activities; alone (REGISTRY) it is the same single-pass query."""
+
+    def register(function: ActivityMeasureFunction) -> ActivityMeasureFunction:
+        ACTIVITY_MEASURES[name] = function
+
+        def alone(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
+            spec = (name, kind, code)
+            return activity_metric_values(specs=[spec], partner_ids=partner_ids, window=window)[spec]
+
+        REGISTRY[name] = alone
+        return function
+
+    return register
+
+
+def _positive(value: object) -> Decimal | None:
+    """A sum or count as a metric value: no matching row (NULL or 0) is no value."""
+    return Decimal(value) if value else None
+
+
+def _in_window(window: Window, kind: str, code: str = "") -> Q:
+    condition = Q(kind=kind, occurred_at__gte=window.start)
+    return condition & Q(code=code) if code else condition
+
+
+@activity_metric(Metric.REVENUE)
+def revenue(window: Window, kind: str, code: str) -> ActivityMeasure:
+    return ActivityMeasure(window.start, (Sum("amount", filter=_in_window(window, ActivityKind.SALE)),), _positive)
+
+
+@activity_metric(Metric.REVENUE_GROWTH)
+def revenue_growth(window: Window, kind: str, code: str) -> ActivityMeasure:
+    """Growth in % over the same span of the previous window; no previous revenue counts as no growth."""
+    previous_end = window.previous_start + (window.end - window.start)
+    previous = Q(kind=ActivityKind.SALE, occurred_at__gte=window.previous_start, occurred_at__lt=previous_end)
+
+    def growth(current: Decimal | None, before: Decimal | None) -> Decimal | None:
+        if not before:
+            return None
+        return max(Decimal(0), ((current or 0) - before) / before * 100)
+
+    return ActivityMeasure(
+        window.previous_start,
+        (Sum("amount", filter=_in_window(window, ActivityKind.SALE)), Sum("amount", filter=previous)),
+        growth,
+    )
+
+
+@activity_metric(Metric.ACTIVITY_COUNT)
+def activity_count(window: Window, kind: str, code: str) -> ActivityMeasure:
+    return ActivityMeasure(window.start, (Count("partner_id", filter=_in_window(window, kind, code)),), _positive)
+
+
+@activity_metric(Metric.DEAL_REGISTRATIONS)
+def deal_registrations(window: Window, kind: str, code: str) -> ActivityMeasure:
+    return activity_count(window, ActivityKind.DEAL_REGISTRATION, code)
+
+
+@activity_metric(Metric.VALID_CERTIFICATIONS)
+def valid_certifications(window: Window, kind: str, code: str) -> ActivityMeasure:
+    """Distinct certification codes earned by the evaluation date and not lapsed on it (any window)."""
+    valid = Q(kind=ActivityKind.CERTIFICATION) & (Q(valid_until__isnull=True) | Q(valid_until__gte=window.evaluated_on))
+    if code:
+        valid &= Q(code=code)
+    return ActivityMeasure(None, (Count("code", distinct=True, filter=valid),), _positive)
+
+
+def activity_metric_values(
+    *, specs: Iterable[MetricSpecKey], partner_ids: list[int], window: Window
+) -> dict[MetricSpecKey, dict[int, Decimal]]:
+    """Every activity metric of `specs` for a chunk in one aggregate query: GROUP BY partner, one pass."""
+    measures = {spec: ACTIVITY_MEASURES[spec[0]](window, spec[1], spec[2]) for spec in dict.fromkeys(specs)}
+    results: dict[MetricSpecKey, dict[int, Decimal]] = {spec: {} for spec in measures}
+    if not measures:
+        return results
+    annotations = {
+        f"measure_{index}_{position}": aggregate
+        for index, measure in enumerate(measures.values())
+        for position, aggregate in enumerate(measure.aggregates)
+    }
+    # The id range lets PostgreSQL read the chunk as one slice of the covering index, already in partner order
+    # (no sort before grouping); the list keeps out any partner in the range but not in the chunk.
+    activities = Activity.objects.filter(
+        partner_id__gte=min(partner_ids, default=0),
+        partner_id__lte=max(partner_ids, default=0),
+        partner_id__in=partner_ids,
+        status=Activity.Status.APPROVED,
+        occurred_at__lt=window.end,
+    )
+    starts = [measure.since for measure in measures.values()]
+    if None not in starts:
+        activities = activities.filter(occurred_at__gte=min(starts))
+    for partner_id, *values in activities.order_by().values_list("partner_id").annotate(**annotations):
+        offset = 0
+        for spec, measure in measures.items():
+            value = measure.value(*values[offset : offset + len(measure.aggregates)])
+            offset += len(measure.aggregates)
+            if value is not None:
+                results[spec][partner_id] = value
+    return results
 
 
 def _by_partner(rows: Iterable[tuple[int, object]]) -> dict[int, Decimal]:
     return {partner_id: Decimal(value or 0) for partner_id, value in rows}
-
-
-@metric(Metric.REVENUE)
-def revenue(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
-    rows = (
-        Activity.objects.filter(
-            _approved(partner_ids, ActivityKind.SALE), occurred_at__gte=window.start, occurred_at__lt=window.end
-        )
-        .values_list("partner_id")
-        .annotate(total=Sum("amount"))
-    )
-    return _by_partner(rows)
-
-
-@metric(Metric.REVENUE_GROWTH)
-def revenue_growth(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
-    """Growth in % over the same span of the previous window; no previous revenue counts as no growth."""
-    span = window.end - window.start
-    rows = (
-        Activity.objects.filter(
-            _approved(partner_ids, ActivityKind.SALE),
-            occurred_at__gte=window.previous_start,
-            occurred_at__lt=window.end,
-        )
-        .values_list("partner_id")
-        .annotate(
-            current=Sum("amount", filter=Q(occurred_at__gte=window.start)),
-            previous=Sum("amount", filter=Q(occurred_at__lt=window.previous_start + span)),
-        )
-    )
-    growth = {}
-    for partner_id, current, previous in rows:
-        if previous:
-            growth[partner_id] = max(Decimal(0), ((current or 0) - previous) / previous * 100)
-    return growth
-
-
-@metric(Metric.ACTIVITY_COUNT)
-def activity_count(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
-    activities = Activity.objects.filter(
-        _approved(partner_ids, kind), occurred_at__gte=window.start, occurred_at__lt=window.end
-    )
-    if code:
-        activities = activities.filter(code=code)
-    return _by_partner(activities.values_list("partner_id").annotate(total=Count("pk")))
-
-
-@metric(Metric.DEAL_REGISTRATIONS)
-def deal_registrations(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
-    return activity_count(partner_ids, window, ActivityKind.DEAL_REGISTRATION, code)
-
-
-@metric(Metric.VALID_CERTIFICATIONS)
-def valid_certifications(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
-    """Distinct certification codes earned by the evaluation date and not lapsed on it (any window)."""
-    activities = Activity.objects.filter(
-        _approved(partner_ids, ActivityKind.CERTIFICATION), occurred_at__lt=window.end
-    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=window.evaluated_on))
-    if code:
-        activities = activities.filter(code=code)
-    return _by_partner(activities.values_list("partner_id").annotate(total=Count("code", distinct=True)))
 
 
 @metric(Metric.POINTS_EARNED)
@@ -153,5 +212,14 @@ def points_earned(partner_ids: list[int], window: Window, kind: str, code: str) 
 def metric_values(
     *, specs: Iterable[MetricSpecKey], partner_ids: list[int], window: Window
 ) -> dict[MetricSpecKey, dict[int, Decimal]]:
-    """Every needed metric for a chunk of partners: one query per distinct spec."""
-    return {spec: REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2]) for spec in dict.fromkeys(specs)}
+    """Every needed metric for a chunk of partners: one query for all the activity metrics, one per other spec."""
+    distinct = list(dict.fromkeys(specs))
+    values = activity_metric_values(
+        specs=[spec for spec in distinct if spec[0] in ACTIVITY_MEASURES], partner_ids=partner_ids, window=window
+    )
+    values |= {
+        spec: REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2])
+        for spec in distinct
+        if spec[0] not in ACTIVITY_MEASURES
+    }
+    return {spec: values[spec] for spec in distinct}

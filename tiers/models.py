@@ -211,16 +211,33 @@ class PartnerScore(TenantOwnedModel):
     evaluated_on = models.DateField()
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.NIGHTLY)
     # Scores are written by the hundred thousand each night and read by partner and day: the foreign keys
-    # below need no index of their own (the composite indexes serve every query).
-    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="+", db_index=False)
-    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    # below need no index of their own (the composite indexes serve every query). Nor a database constraint:
+    # they point at the scorecard the chunk has just loaded (and at its run), which PROTECT keeps from deletion;
+    # checking 500,000 of them at each night's commits cost as much as writing the scores (bench/README.md),
+    # and Citus could not keep them anyway (keys between distributed tables must include tenant_id).
+    tier_model = models.ForeignKey(
+        TierModel, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    pathway = models.ForeignKey(
+        Pathway, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
     score = models.DecimalField(max_digits=5, decimal_places=2)
-    qualified_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    qualified_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
     breakdown = models.JSONField(default=list)
     gaps = models.JSONField(default=dict)
     run = models.ForeignKey(
-        EvaluationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores", db_index=False
+        EvaluationRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scores",
+        db_index=False,
+        db_constraint=False,
     )
     computed_at = models.DateTimeField(default=timezone.now)
 
@@ -231,11 +248,9 @@ class PartnerScore(TenantOwnedModel):
                 fields=["tenant", "partner", "evaluated_on", "source"], name="partner_score_one_per_day_and_source"
             ),
         ]
-        indexes = [
-            models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier"),
-            # "Who is already scored today" for a chunk (resumable runs).
-            models.Index(fields=["tenant", "evaluated_on", "source", "partner"], name="partner_score_day_source"),
-        ]
+        # "Who is already scored today" needs no index of its own: the unique constraint answers it for a chunk
+        # (its insert skips what is there) and partner_score_day_tier for a run's start.
+        indexes = [models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier")]
 
 
 class PartnerTier(TenantOwnedModel):
@@ -272,11 +287,17 @@ class TierChange(TenantOwnedModel):
         MODEL_CHANGE = "model_change", _("New tier model")
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_changes")
-    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    # As on PartnerScore: no database constraints on the tiers and the score, and no index on the tiers (only a
+    # tier's deletion, refused by PROTECT, looks changes up by tier): a first night writes 100,000 changes.
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     cause = models.CharField(max_length=16, choices=Cause.choices)
     evaluated_on = models.DateField()
-    score = models.ForeignKey(PartnerScore, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    score = models.ForeignKey(
+        PartnerScore, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
