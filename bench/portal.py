@@ -5,7 +5,8 @@
 
 The scratch database (its name must contain "bench") is dropped, recreated and migrated. Prints one
 `name value` line per figure: the dashboard's median and p95 server time (Django test client, in-process,
-no network) and its query count.
+no network), its query count, and the ratio of its median to a trivial view's: one rendering a one-line template
+for the same signed-in partner through the same middleware (tenant, session, membership, CSP).
 """
 
 import argparse
@@ -13,6 +14,8 @@ import os
 import statistics
 import sys
 import time
+import types
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -120,17 +123,50 @@ def main() -> None:
 
     with connection.execute_wrapper(count):
         client.get("/")
-    timings = []
-    for _each in range(arguments.requests):
-        started = time.perf_counter()
-        response = client.get("/")
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
-    timings.sort()
+    trivial_urls_install()
+    timings = {path: server_times(client.get, path, arguments.requests) for path in ("/", TRIVIAL_PATH)}
+    dashboard, trivial = timings["/"], timings[TRIVIAL_PATH]
     figure("portal.dashboard.entries", arguments.entries)
     figure("portal.dashboard.queries", len(queries))
-    figure("portal.dashboard.median_ms", f"{statistics.median(timings):.1f}")
-    figure("portal.dashboard.p95_ms", f"{timings[int(len(timings) * 0.95) - 1]:.1f}")
+    figure("portal.dashboard.median_ms", f"{statistics.median(dashboard):.1f}")
+    figure("portal.dashboard.p95_ms", f"{dashboard[int(len(dashboard) * 0.95) - 1]:.1f}")
+    figure("portal.trivial.median_ms", f"{statistics.median(trivial):.1f}")
+    figure("portal.dashboard.ratio_to_trivial", f"{statistics.median(dashboard) / statistics.median(trivial):.2f}")
+
+
+TRIVIAL_PATH = "/bench-trivial/"
+
+
+def trivial_urls_install() -> None:
+    """Serve TRIVIAL_PATH beside the tenant URLs: a view that renders a one-line template, nothing else."""
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.template import engines
+    from django.urls import clear_url_caches, include, path
+
+    template = engines["django"].from_string("<p>Hello {{ request.user.email }}</p>")
+
+    def trivial(request):  # noqa: ANN001, ANN202 - a view
+        return HttpResponse(template.render({}, request))
+
+    module = types.ModuleType("bench_trivial_urls")
+    module.urlpatterns = [path(TRIVIAL_PATH.strip("/") + "/", trivial), path("", include(settings.ROOT_URLCONF))]
+    sys.modules[module.__name__] = module
+    settings.ROOT_URLCONF = module.__name__
+    clear_url_caches()
+
+
+def server_times(get: Callable, path: str, requests: int) -> list[float]:
+    """Milliseconds of `requests` GETs of `path` (after 5 warm-ups), sorted."""
+    for _warm in range(5):
+        assert get(path).status_code == 200
+    timings = []
+    for _each in range(requests):
+        started = time.perf_counter()
+        response = get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return sorted(timings)
 
 
 if __name__ == "__main__":
