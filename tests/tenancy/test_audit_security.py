@@ -13,12 +13,12 @@ from loyalty.api.models import ApiKey
 from loyalty.ledger.services import points_account_for
 from loyalty.tenancy import signals
 from loyalty.tenancy.context import tenant_context
-from loyalty.tenancy.models import AuditEntry, Membership, Role, SecurityEvent
+from loyalty.tenancy.models import AuditEntry, Membership, Role, SecurityEvent, User
 from loyalty.tenancy.services import audit_record, invitation_accept, invitation_create
 from tests.admin_forms import change_form_data
 from tests.api.conftest import api_client, make_key
 from tests.conftest import World
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, totp_now, totp_secret
 from tests.rewards.factories import give_points
 from tests.tiers.test_simulation_and_admin import models_for
 from tests.webhooks.conftest import endpoint_for
@@ -39,12 +39,19 @@ def browser(world: World) -> Client:
     return Client(HTTP_HOST=world.host, HTTP_USER_AGENT=BROWSER, REMOTE_ADDR="203.0.113.9")
 
 
+def staff_sign_in(world: World, user: User) -> Client:
+    """Sign in as program staff do: password, then the TOTP code (the sign-in happens at the second step)."""
+    client = browser(world)
+    assert client.post("/accounts/login/", {"login": user.email, "password": PASSWORD}).status_code == 302
+    assert client.post("/accounts/2fa/authenticate/", {"code": totp_now(totp_secret(user))}).status_code == 302
+    return client
+
+
 # --- Sign-in, sign-out, credentials -----------------------------------------------------------------------------
 
 
 def test_a_sign_in_is_recorded_for_the_tenant_with_ip_and_user_agent(acme: World, globex: World) -> None:
-    client = browser(acme)
-    assert client.post("/accounts/login/", {"login": acme.manager.email, "password": PASSWORD}).status_code == 302
+    staff_sign_in(acme, acme.manager)
     [entry] = entries(acme, Category.SIGN_IN)
     assert (entry.actor, entry.summary, entry.ip_address, entry.user_agent) == (
         acme.manager,
@@ -237,7 +244,7 @@ def test_admin_adjustments_tier_pins_and_secret_rotations_carry_their_category(a
 
 
 def test_sign_ins_stay_out_of_the_admin_index_recent_changes(acme: World, client_for) -> None:
-    browser(acme).post("/accounts/login/", {"login": acme.owner.email, "password": PASSWORD})
+    staff_sign_in(acme, acme.owner)
     with tenant_context(acme.tenant):
         audit_record(actor=acme.manager, action="change", target=acme.partner, summary="Renamed")
     recent = client_for(acme, acme.manager).get("/admin/").context["recent_changes"]
