@@ -304,6 +304,7 @@ def test_query_count_does_not_grow_with_partners(program: Fixture, client_for, d
 def test_the_demo_program_has_a_migration_matrix_and_trends(db: None, settings) -> None:
     """The seed evaluates month ends and today: the last two runs give the matrix, the year gives the trends."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MFA_REQUIRED = False  # as `make demo` runs: the demo's staff have no TOTP
     call_command("seed_demo", stdout=io.StringIO())
     tenant = Tenant.objects.get(slug="acme")
     manager = Membership.all_tenants.get(tenant=tenant, role=Role.PROGRAM_MANAGER).user

@@ -57,7 +57,7 @@ def run_in_production(*arguments: str) -> subprocess.CompletedProcess:
         env=production_environment(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
 
 
@@ -76,7 +76,7 @@ def test_check_deploy_fails_on_a_warning() -> None:
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "security.W009" in result.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMEOUT_MS, shoot
 from tests.conftest import World
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, totp_now, totp_secret
 from tests.webhooks.conftest import Receiver, signature_verifies
 
 pytestmark = [
@@ -52,6 +52,7 @@ def test_manager_adds_an_endpoint_sends_a_test_event_and_reads_the_log(
 ) -> None:
     base = f"http://{acme.host}:{urlsplit(live_server.url).port}"
     seen: dict[str, str] = {}
+    secret = totp_secret(acme.manager)  # read here: the browser's thread has no database connection
 
     def steps(page) -> None:  # noqa: ANN001 - a Playwright page
         page.goto(f"{base}/accounts/login/")
@@ -59,6 +60,9 @@ def test_manager_adds_an_endpoint_sends_a_test_event_and_reads_the_log(
         page.locator("input[name=password]").fill(PASSWORD)
         with page.expect_navigation():
             page.locator("form button[type=submit]").click()
+        page.locator("input[name=code]").fill(totp_now(secret))  # program managers sign in with TOTP
+        with page.expect_navigation():
+            page.locator("input[name=code]").press("Enter")
 
         page.goto(f"{base}/admin/webhooks/webhookendpoint/add/")
         page.get_by_label("URL").fill(receiver.url)
