@@ -1,6 +1,6 @@
 """Bulk ingestion (partners.ingest.activities_ingest): parsing, validation, idempotency, partial success, points."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -274,8 +274,7 @@ def program(world: World) -> Partner:
     return other
 
 
-def mixed_rows(world: World, other: Partner) -> list[dict]:
-    now = timezone.now().replace(microsecond=0)
+def mixed_rows(world: World, other: Partner, *, now: datetime) -> list[dict]:
     rows = []
     for n in range(24):
         partner = world.partner if n % 3 else other
@@ -351,12 +350,13 @@ def ledger_of(world: World) -> dict:
 
 def test_ingesting_gives_exactly_the_ledger_of_per_row_record_and_approve(acme: World, globex: World) -> None:
     acme_other, globex_other = program(acme), program(globex)
-    results = ingest(acme, mixed_rows(acme, acme_other), source="api")
+    now = timezone.now().replace(microsecond=0)  # one instant for both tenants' rows: their ledgers must be equal
+    results = ingest(acme, mixed_rows(acme, acme_other, now=now), source="api")
     assert statuses(results).count("created") == 25
     assert statuses(results)[5] == "duplicate"
     assert statuses(results)[9] == "error"
 
-    one_by_one = mixed_rows(globex, globex_other)
+    one_by_one = mixed_rows(globex, globex_other, now=now)
     del one_by_one[9], one_by_one[5]
     with tenant_context(globex.tenant), transaction.atomic():
         partners = {partner.external_id: partner for partner in Partner.objects.all()}
