@@ -189,14 +189,20 @@ def lead_indexes_with_tenant(sender: type[models.Model], **kwargs: object) -> No
 
     Django indexes each foreign key (and slug) on its own column; on a tenant-owned model that index becomes
     (tenant, column), partial on `column IS NOT NULL` for a nullable column (most rows leave optional links
-    empty), or is dropped when an index or constraint of the model already starts with those two.
+    empty), or is dropped when an index or constraint of the model already starts with those two. The index on
+    `tenant_id` alone goes too when a full index or constraint starts with it.
     """
     opts = sender._meta
     if not issubclass(sender, TenantOwnedModel) or opts.abstract or opts.proxy:
         return
-    covered = {tuple(index.fields[:2]) for index in opts.indexes}
-    covered |= {tuple(constraint.fields[:2]) for constraint in opts.constraints if getattr(constraint, "fields", ())}
-    covered |= {tuple(fields[:2]) for fields in opts.unique_together}
+
+    def full_indexes() -> list[list[str]]:
+        """Column lists of the model's indexes and unique constraints that cover every row."""
+        found = [list(index.fields) for index in opts.indexes if index.condition is None]
+        found += [list(c.fields) for c in opts.constraints if getattr(c, "fields", ()) and c.condition is None]
+        return found + [list(fields) for fields in opts.unique_together]
+
+    covered = {tuple(fields[:2]) for fields in full_indexes()}
     for field in opts.local_fields:
         if field.name == "tenant" or field.unique or not field.db_index:
             continue
@@ -209,6 +215,8 @@ def lead_indexes_with_tenant(sender: type[models.Model], **kwargs: object) -> No
                 index = models.Index(fields=index.fields, name=index.name, condition=condition)
             opts.indexes.append(index)
     opts.original_attrs["indexes"] = opts.indexes  # what migrations read
+    if any(fields[0] == "tenant" for fields in full_indexes()):
+        opts.get_field("tenant").db_index = False
 
 
 class_prepared.connect(lead_indexes_with_tenant)
