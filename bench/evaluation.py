@@ -116,7 +116,7 @@ def generate(*, partners: int, per_partner: int) -> tuple[object, int]:
         )
         tier_model_publish(model=model, actor=manager)
     today = timezone.localdate()
-    with connection.cursor() as cursor:
+    with tenant_context(tenant), connection.cursor() as cursor:  # as the application role: row-level security applies
         # Partners: two thirds resellers, one third installers; partner n has a "size" n mod 10 for a spread of tiers.
         cursor.execute(
             """
@@ -165,31 +165,41 @@ def generate(*, partners: int, per_partner: int) -> tuple[object, int]:
             },
         )
         activities = cursor.rowcount
-        cursor.execute("VACUUM ANALYZE partners_partner")
-        cursor.execute("VACUUM ANALYZE partners_activity")
+    as_owner("VACUUM ANALYZE partners_partner", "VACUUM ANALYZE partners_activity")
     return tenant, activities
+
+
+def as_owner(*statements: str) -> None:
+    """Run maintenance statements as the tables' owner (DATABASE_OWNER_URL when set): the app role may not."""
+    from django.conf import settings
+    from django.db import connection
+
+    from loyalty.tenancy.rls import connected_as
+
+    with connected_as(settings.DATABASE_OWNER_URL), connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
 
 
 def reuse(*, partners: int, per_partner: int) -> tuple[object, int] | None:
     """The tenant of an earlier run at this scale, its evaluations deleted (None when the data differs)."""
     from django.db import connection
 
+    from loyalty.tenancy.context import tenant_context
     from loyalty.tenancy.models import Tenant
 
     tenant = Tenant.objects.filter(slug="bench").first()
     if tenant is None:
         return None
-    with connection.cursor() as cursor:
+    with tenant_context(tenant), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM partners_partner WHERE tenant_id = %s", [tenant.pk])
         partner_count = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM partners_activity WHERE tenant_id = %s", [tenant.pk])
         activities = cursor.fetchone()[0]
-        if (partner_count, activities) != (partners, partners * per_partner):
-            return None
-        tables = ("tiers_tierchange", "tiers_partnertier", "tiers_partnerscore", "tiers_evaluationrun")
-        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
-        for table in tables:
-            cursor.execute(f"VACUUM ANALYZE {table}")
+    if (partner_count, activities) != (partners, partners * per_partner):
+        return None
+    tables = ("tiers_tierchange", "tiers_partnertier", "tiers_partnerscore", "tiers_evaluationrun")
+    as_owner(f"TRUNCATE {', '.join(tables)} CASCADE", *(f"VACUUM ANALYZE {table}" for table in tables))
     return tenant, activities
 
 
@@ -257,7 +267,7 @@ def main() -> None:
 
     def floor() -> float:
         started = time.perf_counter()
-        with connection.cursor() as cursor:
+        with tenant_context(tenant), connection.cursor() as cursor:
             cursor.execute(floor_sql, [tenant.pk, window.start])
             rows = cursor.fetchall()
         assert len(rows) <= arguments.partners

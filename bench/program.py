@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.evaluation import generate, log  # noqa: E402
+from bench.evaluation import as_owner, generate, log  # noqa: E402
 
 CREDIT_BATCH = 2_000
 # sku, kind, points cost, minimum tier rank, stock (None: unlimited), limit per partner per year, approval
@@ -55,7 +55,6 @@ class Program:
 
 def program_build(*, partners: int, activities_per_partner: int, entries_per_partner: int) -> Program:
     """The tenant `bench` (host bench.localhost) with N scored partners, a member each, points and 20 rewards."""
-    from django.db import connection
     from django.utils import timezone
 
     from loyalty.ledger.models import EntryKind
@@ -112,8 +111,7 @@ def program_build(*, partners: int, activities_per_partner: int, entries_per_par
             )
             for sku, kind, cost, rank, stock, limit, approval in CATALOG
         ]
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    as_owner("ANALYZE")
     return Program(
         tenant=tenant,
         members=[(user.pk, partner_id) for user, partner_id in zip(users, partner_ids, strict=True)],

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.evaluation import figure, generate, log, scratch_django  # noqa: E402
+from bench.evaluation import as_owner, figure, generate, log, scratch_django  # noqa: E402
 
 
 def evaluate_inline(*, tenant: object, partners: int) -> float:
@@ -118,12 +118,10 @@ def main() -> None:
     sizes = sorted(sizes | ({1_000_000} if arguments.million else set()))
 
     scratch_django("bench/scaling.py")
-    from django.db import connection
 
     per_partner = {}
     for size in sizes:
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE tenancy_tenant, tenancy_user CASCADE")  # the previous size's program
+        as_owner("TRUNCATE tenancy_tenant, tenancy_user CASCADE")  # the previous size's program
         log(f"{size} partners × {arguments.activities_per_partner} activities")
         tenant, _activities = generate(partners=size, per_partner=arguments.activities_per_partner)
         seconds = evaluate_inline(tenant=tenant, partners=size)
