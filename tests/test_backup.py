@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import dj_database_url
 import psycopg2
 import pytest
 from django.apps import apps
@@ -28,6 +29,16 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="backups are pg_dump/pg_restore: PostgreSQL only"),
     pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs the PostgreSQL client tools"),
 ]
+
+
+def _owner() -> dict:
+    """The test database as its owner sees it: backups are taken and checked as the owner (docs/operations.md),
+    since the application role's reads are filtered by row-level security."""
+    database = dict(connection.settings_dict)
+    if settings.DATABASE_OWNER_URL:
+        owner = dj_database_url.parse(settings.DATABASE_OWNER_URL)
+        database.update({key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")})
+    return database
 
 
 def _server_args(database: dict) -> list[str]:
@@ -91,19 +102,18 @@ def _snapshot(cursor) -> dict[str, object]:  # noqa: ANN001 - a psycopg2 cursor
 
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
-    database = connection.settings_dict
-    name = f"{database['NAME']}_restore_{uuid.uuid4().hex[:8]}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string(cursor.connection))
+    owner = _owner()
+    name = f"{owner['NAME']}_restore_{uuid.uuid4().hex[:8]}"
+    server = _connect(owner, "postgres")
+    server.autocommit = True
     try:
+        with server.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         yield name
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                .format(sql.Identifier(name))
-                .as_string(cursor.connection)
-            )
+        with server.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        server.close()
 
 
 def _program_activity(world: World) -> None:
@@ -120,7 +130,7 @@ def test_a_custom_format_dump_restores_into_a_fresh_database_with_every_row(
 ) -> None:
     _program_activity(acme)
     _program_activity(globex)
-    database = connection.settings_dict
+    database = _owner()
     dump = tmp_path / "tierline.dump"
 
     subprocess.run(  # noqa: S603 - the PostgreSQL client tools, with our own arguments
