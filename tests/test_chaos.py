@@ -87,7 +87,10 @@ class RowLock:
     def __init__(self, table: str, pk: int) -> None:
         self.connection = connection.get_new_connection(connection.get_connection_params())
         with self.connection.cursor() as cursor:
+            # A bare connection carries no tenant: read as the platform, or row-level security hides the row.
+            cursor.execute("SELECT set_config('tierline.platform', 'on', true)")
             cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [pk])  # noqa: S608 - a model's table
+            assert cursor.rowcount == 1, "the row to hold was not found"
 
     def release(self) -> None:
         self.connection.rollback()

@@ -21,7 +21,15 @@ from tests.conftest import World
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables whose test values (pyproject's pytest-env) would turn the production profile off.
-TEST_ONLY_VARIABLES = ("DJANGO_DEBUG", "TIERLINE_HTTPS", "TIERLINE_STATIC_MANIFEST", "DATABASE_URL", "REDIS_URL")
+# Set by the test run, never in production (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright's loop).
+TEST_ONLY_VARIABLES = (
+    "DJANGO_DEBUG",
+    "TIERLINE_HTTPS",
+    "TIERLINE_STATIC_MANIFEST",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
 
 # Fetches the platform's sign-in page over https with the production settings and prints its headers and cookies.
 # The page needs no database: no tenant, no signed-in user.
