@@ -100,7 +100,7 @@ class Activity(TenantOwnedModel):
 
     # Looked up through activity_partner_kind_time, which leads with the tenant: an index of its own would only
     # cost each insert (bulk ingestion, docs/ingestion.md).
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities", db_index=False)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities")
     kind = models.CharField(max_length=32, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -152,7 +152,7 @@ class ActivityStatusChange(StatusChange):
     """Who moved an activity from one status to another, when and why."""
 
     # Looked up through activity_change_activity, which leads with the tenant.
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=16, choices=Activity.Status.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
 

@@ -65,12 +65,12 @@ AppendOnlyManager = models.Manager.from_queryset(LedgerEntryQuerySet)
 class LedgerEntry(TenantOwnedModel):
     """One movement of points. Append-only: the model, its queryset and (on the database) a trigger refuse changes.
 
-    Foreign keys carry no index of their own (db_index=False) where a tenant-leading index below serves their
-    lookups, and the mostly empty causes (reversal, expiry, redemption) are indexed only where set: every index
-    costs each insert, and bulk ingestion inserts ~1.4 entries per activity (docs/ingestion.md).
+    Foreign keys get no index of their own where a tenant-leading index below serves their lookups, and the mostly
+    empty causes (reversal, expiry, redemption) are indexed only where set (both by `lead_indexes_with_tenant`):
+    every index costs each insert, and bulk ingestion inserts ~1.4 entries per activity (docs/ingestion.md).
     """
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -89,13 +89,20 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="ledger_entries",
-        db_index=False,
     )
     earning_rule = models.ForeignKey(
-        "ledger.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="entries", db_index=False
+        "ledger.EarningRule",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
     )
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
     )
     expired_lot = models.ForeignKey(
         "ledger.PointsLot",
@@ -103,7 +110,6 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="expiry_entries",
-        db_index=False,
     )
     redemption = models.ForeignKey(
         "rewards.Redemption",
@@ -111,7 +117,6 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="ledger_entries",
-        db_index=False,
     )
     entry_hash = models.CharField(max_length=64, editable=False)
 
@@ -142,17 +147,6 @@ class LedgerEntry(TenantOwnedModel):
             models.Index(fields=["tenant", "account", "created_at"], name="ledger_entry_account_time"),
             models.Index(fields=["tenant", "activity"], name="ledger_entry_activity"),
             models.Index(fields=["tenant", "earning_rule", "account", "effective_at"], name="ledger_entry_rule_cap"),
-            models.Index(
-                fields=["tenant", "reverses"], condition=Q(reverses__isnull=False), name="ledger_entry_reverses"
-            ),
-            models.Index(
-                fields=["tenant", "expired_lot"],
-                condition=Q(expired_lot__isnull=False),
-                name="ledger_entry_expired_lot",
-            ),
-            models.Index(
-                fields=["tenant", "redemption"], condition=Q(redemption__isnull=False), name="ledger_entry_redemption"
-            ),
         ]
 
     def __str__(self) -> str:
@@ -171,7 +165,7 @@ class PointsLot(TenantOwnedModel):
     """Points credited together, expiring together; debits consume lots first-to-expire."""
 
     # Looked up through points_lot_account_expiry, which leads with the tenant (see LedgerEntry).
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_index=False)
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
     entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
