@@ -338,6 +338,9 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TIERLINE_TRUSTED_PROXY_COUNT", 0)
 # program managers must activate TOTP before any page of their tenant's admin, program or portfolio.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tierline"
+# Accept the code of the 30-second step before or after too (RFC 6238's allowance for clock drift and for a code
+# typed just as it changes); a used code is still refused.
+MFA_TOTP_TOLERANCE = 1
 MFA_REQUIRED = env_bool("TIERLINE_MFA_REQUIRED", default=True)
 
 LOGGING = {
