@@ -43,6 +43,7 @@ test: install compilemessages
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DJANGO_DEBUG=1 $(RUN) manage.py makemigrations --check --dry-run
 
 format: install

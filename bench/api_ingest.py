@@ -38,7 +38,7 @@ def main() -> None:
     from django.conf import settings
     from django.test import Client
 
-    from loyalty.api.services import api_key_create
+    from api.services import api_key_create
     from loyalty.celery import app as celery_app
     from loyalty.ledger.models import LedgerEntry
     from loyalty.ledger.selectors import ledger_verify

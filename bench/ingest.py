@@ -37,7 +37,7 @@ def generate(*, partners: int) -> tuple[object, object]:
     from django.db import connection
     from django.utils import timezone
 
-    from loyalty.ledger.models import EarningRule
+    from earning.models import EarningRule
     from loyalty.tenancy.context import tenant_context
     from loyalty.tenancy.models import Tenant, User
     from partners.models import PartnerType
@@ -163,12 +163,12 @@ def main() -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
 
+    from imports.ingest import activities_ingest
+    from imports.services import IMPORT_COLUMNS, import_job_commit, import_job_create, import_job_run
     from loyalty.celery import app as celery_app
     from loyalty.ledger.models import LedgerEntry
     from loyalty.ledger.selectors import ledger_verify
     from loyalty.tenancy.context import tenant_context
-    from partners.imports import IMPORT_COLUMNS, import_job_commit, import_job_create, import_job_run
-    from partners.ingest import activities_ingest
     from partners.models import Activity, ImportJob
 
     tenant, manager = generate(partners=arguments.partners)

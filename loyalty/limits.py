@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
-from loyalty.api.errors import error_body
+from loyalty.api_shape import error_body
 
 API_PREFIX = "/api/"
 

@@ -83,15 +83,18 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "loyalty.api",
+    "api",
     "loyalty.tenancy",
     "loyalty.ledger",
+    "earning",
     "partners",
     "tiers",
     "rewards",
     "portal",
-    "loyalty.webhooks",
-    "loyalty.notifications",
+    "webhooks",
+    "notifications",
+    "imports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -129,7 +132,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "loyalty.tenancy.context_processors.tenancy",
-                "loyalty.notifications.context_processors.notifications",
+                "notifications.context_processors.notifications",
             ],
         },
     },
@@ -358,17 +361,17 @@ LOGGING = {
 API_THROTTLE_RATE = env_str("TIERLINE_API_RATE", "1200/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "loyalty.api.authentication.ApiKeyAuthentication",
+        "api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["loyalty.api.permissions.ScopePermission"],
-    "DEFAULT_THROTTLE_CLASSES": ["loyalty.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "loyalty.api.pagination.ApiCursorPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "loyalty.api.schema.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "loyalty.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tierline API",
@@ -392,4 +395,13 @@ SPECTACULAR_SETTINGS = {
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
         "TierModelStatusEnum": "tiers.models.TierModel.Status",
     },
+}
+
+# Domain events and the integrations that hear them, in order, inside the emitting transaction (loyalty/events.py).
+TIERLINE_EVENT_HANDLERS = {
+    "tier.changed": ["webhooks.services.tier_changes_emit", "notifications.events.tier_changes_notify"],
+    "redemption.status_changed": [
+        "webhooks.services.redemption_status_emit",
+        "notifications.events.redemption_status_notify",
+    ],
 }

@@ -7,7 +7,7 @@ from loyalty.tenancy.views import healthz, invitation_detail, tenant_logo
 from partners.views import activity_evidence
 
 urlpatterns = [
-    path("api/v1/", include("loyalty.api.urls")),
+    path("api/v1/", include("api.urls")),
     path("", include("portal.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
+from earning.services import activity_approve, activity_reject, claim_approve, claim_reject
 from loyalty.ledger.models import PointsAccount
 from loyalty.tenancy.admin_sites import (
     HistoryInline,
@@ -17,7 +18,6 @@ from loyalty.tenancy.admin_sites import (
 )
 from loyalty.tenancy.models import Membership, User
 from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
-from partners.services import activity_approve, activity_reject, claim_approve, claim_reject
 from tiers.models import PartnerScore, PartnerTier
 
 
@@ -247,4 +247,3 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
 
 
 # The CSV import of activities lives in its own module (registered on the same site).
-from partners import admin_imports  # noqa: E402, F401

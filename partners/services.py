@@ -1,4 +1,7 @@
-"""Writes of activities and claims: recording, approval (which earns points), rejection (which reverses them)."""
+"""Writes of partners, activities and notes: recording and validating activities, upserting partners.
+
+Reviews of activities and claims (approval earns points, rejection reverses them) are `earning.services`.
+"""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -12,17 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.ledger.earning import activity_points_post, activity_points_reverse
-from loyalty.ledger.models import LedgerEntry
-from loyalty.notifications.events import claim_reviewed_notify
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
-from loyalty.tenancy.tasks import enqueue_on_commit
-from loyalty.webhooks.services import activity_review_emit
 from partners.evidence import validate_evidence
-from partners.lock_objects import activity_lock, claim_lock
 from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner, PartnerNote, PartnerType
-from tiers.tasks import rescore_partner
 
 KINDS_WITH_AMOUNT = frozenset({ActivityKind.SALE, ActivityKind.DEAL_REGISTRATION})
 ACTIVITY_KINDS = frozenset(ActivityKind.values)  # `.values` builds a new list on every call
@@ -166,47 +162,6 @@ def activity_record(
     return RecordedActivity(activity, created=True)
 
 
-def _activity_move(*, activity: Activity, to_status: str, actor: User | None, reason: str) -> None:
-    ActivityStatusChange.objects.create(
-        activity=activity, from_status=activity.status, to_status=to_status, actor=actor, reason=reason
-    )
-    if actor is not None:  # vendors hear of reviews by people; automatic approvals are their own doing
-        activity_review_emit(
-            activity=activity, from_status=activity.status, to_status=to_status, actor=actor, reason=reason
-        )
-    activity.status = to_status
-    activity.save(update_fields=["status"])
-
-
-@transaction.atomic
-def activity_approve(*, activity: Activity, actor: User | None, reason: str = "") -> list[LedgerEntry]:
-    """Approve a pending activity and post its points. Approving it again posts nothing and returns its entries."""
-    locked = activity_lock(activity_id=activity.pk)
-    if locked.status == Activity.Status.REJECTED:
-        raise ValidationError(_("A rejected activity cannot be approved."))
-    if locked.status == Activity.Status.PENDING:
-        _activity_move(activity=locked, to_status=Activity.Status.APPROVED, actor=actor, reason=reason)
-        enqueue_on_commit(rescore_partner, partner_id=locked.partner_id)
-    activity.status = locked.status
-    return activity_points_post(activity=locked, actor=actor)
-
-
-@transaction.atomic
-def activity_reject(*, activity: Activity, actor: User | None, reason: str) -> list[LedgerEntry]:
-    """Reject a pending activity, or void an approved one by reversing its points. A reason is required."""
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why the activity is rejected.")})
-    locked = activity_lock(activity_id=activity.pk)
-    if locked.status == Activity.Status.REJECTED:
-        return []
-    was_approved = locked.status == Activity.Status.APPROVED
-    _activity_move(activity=locked, to_status=Activity.Status.REJECTED, actor=actor, reason=reason)
-    activity.status = locked.status
-    if was_approved:
-        return activity_points_reverse(activity=locked, actor=actor, reason=reason)
-    return []
-
-
 def claim_review_reasons(*, partner: Partner, invoice_number: str, invoice_date: date | None, amount: Decimal | None):
     """Why a new claim must wait for a person, and the earlier claim it resembles (if any)."""
     reasons: list[str] = []
@@ -222,107 +177,6 @@ def claim_review_reasons(*, partner: Partner, invoice_number: str, invoice_date:
     if not current_tenant().claims_auto_approve:
         reasons.append("review_required")
     return reasons, duplicate_of
-
-
-CLAIM_KIND = {
-    Claim.Type.SALE: ActivityKind.SALE,
-    Claim.Type.TRAINING: ActivityKind.TRAINING,
-    Claim.Type.CERTIFICATION: ActivityKind.CERTIFICATION,
-}
-
-
-@transaction.atomic
-def claim_submit(
-    *,
-    partner: Partner,
-    submitted_by: User,
-    claim_type: str,
-    occurred_on: date,
-    evidence: UploadedFile,
-    invoice_number: str = "",
-    amount: Decimal | None = None,
-    currency: str = "",
-    product_sku: str = "",
-    product_category: str = "",
-    code: str = "",
-    valid_until: date | None = None,
-) -> Claim:
-    """A partner member claims credit for a sale, training or certification, with evidence.
-
-    Claims resembling an earlier one (same invoice number, or same partner, amount and date) are flagged and
-    never approved automatically; claims above the tenant's threshold always wait for review.
-    """
-    if claim_type not in Claim.Type.values:
-        raise ValidationError({"claim_type": _("Unknown claim type.")})
-    if claim_type == Claim.Type.SALE and not invoice_number.strip():
-        raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
-    if claim_type != Claim.Type.SALE and not code.strip():
-        raise ValidationError({"code": _("Give the course or certification id.")})
-    occurred_at = timezone.make_aware(datetime.combine(occurred_on, datetime.min.time().replace(hour=12)))
-    recorded = activity_record(
-        partner=partner,
-        kind=CLAIM_KIND[claim_type],
-        occurred_at=occurred_at,
-        source=Activity.Source.CLAIM,
-        amount=amount,
-        currency=currency,
-        product_sku=product_sku,
-        product_category=product_category,
-        code=code,
-        valid_until=valid_until,
-        evidence=evidence,
-        created_by=submitted_by,
-        metadata={"invoice_number": invoice_number} if invoice_number else {},
-    )
-    invoice_date = occurred_on if claim_type == Claim.Type.SALE else None
-    reasons, duplicate_of = claim_review_reasons(
-        partner=partner, invoice_number=invoice_number, invoice_date=invoice_date, amount=amount
-    )
-    claim = Claim.objects.create(
-        partner=partner,
-        submitted_by=submitted_by,
-        claim_type=claim_type,
-        activity=recorded.activity,
-        invoice_number=invoice_number.strip(),
-        invoice_date=invoice_date,
-        amount=amount,
-        duplicate_of=duplicate_of,
-        review_reasons=reasons,
-    )
-    if not reasons:
-        claim = claim_approve(claim=claim, actor=None, note=_("Approved automatically."))
-    return claim
-
-
-def _claim_review(*, claim: Claim, status: str, actor: User | None, note: str) -> Claim:
-    """Record a reviewer's decision on a pending claim (under its row lock)."""
-    locked = claim_lock(claim_id=claim.pk)
-    if locked.status != Claim.Status.PENDING:
-        raise ValidationError(
-            _("Only pending claims can be reviewed; this one is %(status)s.") % {"status": locked.status}
-        )
-    locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = status, actor, timezone.now(), note
-    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-    claim_reviewed_notify(claim=locked)
-    return locked
-
-
-@transaction.atomic
-def claim_approve(*, claim: Claim, actor: User | None, note: str = "") -> Claim:
-    """Approve a pending claim: its activity is approved and earns points."""
-    reviewed = _claim_review(claim=claim, status=Claim.Status.APPROVED, actor=actor, note=note)
-    activity_approve(activity=reviewed.activity, actor=actor, reason=note or _("Claim approved"))
-    return reviewed
-
-
-@transaction.atomic
-def claim_reject(*, claim: Claim, actor: User, reason: str) -> Claim:
-    """Reject a pending claim with a reason the partner will see."""
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why the claim is rejected.")})
-    reviewed = _claim_review(claim=claim, status=Claim.Status.REJECTED, actor=actor, note=reason)
-    activity_reject(activity=reviewed.activity, actor=actor, reason=reason)
-    return reviewed
 
 
 def partner_note_create(*, partner: Partner, author: User, body: str) -> PartnerNote:

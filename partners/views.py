@@ -6,10 +6,11 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
 
-from loyalty.tenancy.permissions import membership_required, partners_visible_to
+from loyalty.tenancy.permissions import membership_required
 from loyalty.uploads import SNIFF_BYTES
 from partners.evidence import evidence_content_type
 from partners.models import Activity
+from partners.selectors import partners_visible_to
 
 
 @never_cache

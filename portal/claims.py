@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from earning.services import claim_submit
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Claim
-from partners.services import claim_submit
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 LIST_PAGE_SIZE = 25

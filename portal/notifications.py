@@ -13,10 +13,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from loyalty.notifications.emails import ALL_KINDS, language_of, notification_text
-from loyalty.notifications.models import Kind
-from loyalty.notifications.selectors import notifications_for
-from loyalty.notifications.services import (
+from loyalty.tenancy.models import Role
+from loyalty.tenancy.permissions import membership_required
+from notifications.emails import ALL_KINDS, language_of, notification_text
+from notifications.models import Kind
+from notifications.selectors import notifications_for
+from notifications.services import (
     notification_read,
     notifications_read_all,
     preference_for,
@@ -24,8 +26,6 @@ from loyalty.notifications.services import (
     unsubscribe,
     unsubscribe_read,
 )
-from loyalty.tenancy.models import Role
-from loyalty.tenancy.permissions import membership_required
 
 PAGE_SIZE = 20
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)

@@ -19,14 +19,14 @@ from django.views.decorators.http import require_POST
 
 from loyalty.exports import csv_download, csv_text
 from loyalty.tenancy.models import PROGRAM_ROLES, STAFF_ROLES, Membership, Role, User
-from loyalty.tenancy.permissions import membership_required, partners_visible_to
+from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner, PartnerType
-from partners.selectors import PartnerHealth, partner_health_list, partner_notes, partner_recent_activities
+from partners.selectors import partner_notes, partner_recent_activities, partners_visible_to
 from partners.services import partner_note_create
 from portal.charts import Chart, line
 from portal.views import _dashboard
 from tiers.models import PartnerScore, Tier, TierModel
-from tiers.selectors import partner_score_history, partner_tier_changes
+from tiers.selectors import PartnerHealth, partner_health_list, partner_score_history, partner_tier_changes
 from tiers.services import partner_rescore
 
 PAGE_SIZE = 50

@@ -17,15 +17,16 @@ from loyalty.ledger.selectors import PointsFlow, points_flow, points_flow_by_mon
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner
-from partners.selectors import (
-    ActivityMonth,
-    PartnerHealth,
-    activity_by_month,
-    partner_health_list,
-    program_participation,
-)
+from partners.selectors import ActivityMonth, activity_by_month, program_participation
 from portal.charts import grouped_bars, line
-from tiers.selectors import TierCount, TierMigration, tier_distribution, tier_migration
+from tiers.selectors import (
+    PartnerHealth,
+    TierCount,
+    TierMigration,
+    partner_health_list,
+    tier_distribution,
+    tier_migration,
+)
 
 PERIODS = (30, 90, 365)
 DEFAULT_PERIOD = 90

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.tenancy.models import Invitation, Membership, Role
-from loyalty.tenancy.permissions import can_manage_partner_team, membership_required
+from loyalty.tenancy.permissions import membership_required
 from loyalty.tenancy.services import invitation_create, invitation_revoke, membership_deactivate
 from partners.models import Claim
+from partners.selectors import can_manage_partner_team
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 

@@ -8,11 +8,12 @@ from django.shortcuts import render
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get
 from loyalty.tenancy.models import PARTNER_ROLES, Membership
-from loyalty.tenancy.permissions import membership_required, partners_visible_to
+from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner
-from portal.wording import gap_sentence, progress_text
+from partners.selectors import partners_visible_to
 from tiers.models import Criterion
 from tiers.selectors import PartnerStatus, partner_status_get
+from tiers.wording import gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
 

@@ -11,6 +11,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.events import event_emit
 from loyalty.ledger.lock_objects import account_lock
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import (
@@ -19,10 +20,8 @@ from loyalty.ledger.services import (
     points_post,
     validate_idempotency_key,
 )
-from loyalty.notifications.events import redemption_status_notify
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
-from loyalty.webhooks.services import redemption_status_emit
 from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
 from rewards.lock_objects import free_code_lock, redemption_lock, reward_for_redemption, reward_lock
@@ -168,8 +167,9 @@ def _move(*, redemption: Redemption, to_status: str, actor: User | None, reason:
     from_status = redemption.status
     redemption.status, redemption.updated_at = to_status, timezone.now()
     redemption.save(update_fields=["status", "updated_at"])
-    redemption_status_emit(redemption=redemption, from_status=from_status, to_status=to_status, reason=reason)
-    redemption_status_notify(redemption=redemption)
+    event_emit(
+        "redemption.status_changed", redemption=redemption, from_status=from_status, to_status=to_status, reason=reason
+    )
 
 
 @transaction.atomic

@@ -26,9 +26,6 @@ from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsL
 from loyalty.ledger.tasks import expire_points_all_tenants
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Tenant
-from loyalty.webhooks.models import WebhookDelivery, WebhookEndpoint
-from loyalty.webhooks.services import webhook_test_send
-from loyalty.webhooks.tasks import sweep
 from partners.models import Partner
 from tests.conftest import World
 from tests.ledger.factories import set_expiry_rule
@@ -38,6 +35,9 @@ from tests.tiers.test_nightly import nightly_scores, populate, program, today_in
 from tests.webhooks.conftest import Receiver
 from tiers.models import EvaluationRun, PartnerScore, PartnerTier, TierChange
 from tiers.tasks import evaluate_all_tenants
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_test_send
+from webhooks.tasks import sweep
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

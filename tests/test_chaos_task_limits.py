@@ -10,7 +10,7 @@ EXPECTED = {  # a few by name, so an empty registry cannot pass
     "tiers.evaluate_chunk",
     "webhooks.deliver",
     "notifications.email_send",
-    "partners.import_job_process",
+    "imports.import_job_process",
     "ledger.expire_points",
 }
 

@@ -7,10 +7,10 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import Client
 
-from loyalty.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
+from demo.seed import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 from loyalty.ledger.models import EntryKind, LedgerEntry
-from loyalty.notifications.models import Kind, Notification
 from loyalty.tenancy.models import Membership, Role, Tenant, User
+from notifications.models import Kind, Notification
 from partners.models import Activity, Claim, Partner, PartnerType
 from rewards.models import Redemption
 

@@ -12,10 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, columns_insert_new
-from loyalty.notifications.events import tier_changes_notify
+from loyalty.events import event_emit
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
-from loyalty.webhooks.services import tier_changes_emit
 from partners.models import Partner
 from tiers.engine import Evaluation, LoadedTier, Scorecard, evaluate_partners, scorecard_load
 from tiers.metrics import Window, qualification_window
@@ -177,8 +176,7 @@ def partners_evaluate(
     columns_insert(PartnerTier, batch.new_states)
     PartnerTier.objects.bulk_update(batch.changed_states, ["tier", "since", "below_since"])
     changes = batch.changes_insert(evaluated_on=evaluated_on)
-    tier_changes_emit(changes=changes)
-    tier_changes_notify(changes=changes)
+    event_emit("tier.changed", changes=changes)
     result = batch.result
     if run is not None and result.evaluated:
         EvaluationRun.objects.filter(pk=run.pk).update(
@@ -426,6 +424,5 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
             actor=actor,
             note=reason,
         )
-        tier_changes_emit(changes=[change])
-        tier_changes_notify(changes=[change])
+        event_emit("tier.changed", changes=[change])
     return state

@@ -46,3 +46,10 @@ def rescore_partner(*, tenant_id: int, partner_id: int) -> None:
     partner = Partner.objects.filter(pk=partner_id).first()
     if partner is not None:
         partner_rescore(partner=partner)
+
+
+@tenant_task(name="tiers.rescore_partners")
+def rescore_partners(*, tenant_id: int, partner_ids: list[int]) -> None:
+    """The instant re-score (`rescore_partner`) of every partner a bulk ingest touched, in one message."""
+    for partner in Partner.objects.filter(pk__in=partner_ids).order_by("pk"):
+        partner_rescore(partner=partner)

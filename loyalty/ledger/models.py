@@ -1,12 +1,9 @@
-"""The points ledger: accounts, append-only entries, lots for expiry, their allocations, and earning rules.
+"""The points ledger: accounts, append-only entries, lots for expiry and their allocations.
 
 Only `loyalty.ledger.services.points_post` writes accounts, entries, lots and allocations.
 """
 
-from decimal import Decimal
-
 from django.conf import settings
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -14,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from loyalty.tenancy.models import TenantOwnedModel
-from partners.models import ActivityKind
 
 
 class AppendOnlyError(Exception):
@@ -91,7 +87,7 @@ class LedgerEntry(TenantOwnedModel):
         related_name="ledger_entries",
     )
     earning_rule = models.ForeignKey(
-        "ledger.EarningRule",
+        "earning.EarningRule",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -201,52 +197,3 @@ class LotAllocation(TenantOwnedModel):
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(points=0), name="lot_allocation_points_not_zero")]
         indexes = [models.Index(fields=["tenant", "entry"], name="lot_allocation_entry")]
-
-
-class EarningRule(TenantOwnedModel):
-    """How many points an approved activity earns; several rules may apply to one activity (base rate + SPIFF)."""
-
-    class Basis(models.TextChoices):
-        PER_ACTIVITY = "per_activity", _("Points per activity")
-        PER_CURRENCY_UNIT = "per_currency_unit", _("Points per unit of currency")
-        PER_QUANTITY = "per_quantity", _("Points per unit of quantity")
-
-    class CapPeriod(models.TextChoices):
-        MONTH = "month", _("Per month")
-        QUARTER = "quarter", _("Per quarter")
-        YEAR = "year", _("Per year")
-        EVER = "ever", _("Over the rule's life")
-
-    name = models.CharField(max_length=200)
-    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices)
-    partner_types = models.ManyToManyField(
-        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
-    )
-    product_categories = models.JSONField(default=list, blank=True, help_text=_("Empty: every category."))
-    minimum_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    code = models.CharField(max_length=100, blank=True, help_text=_("Only activities with this code. Empty: any."))
-    basis = models.CharField(max_length=32, choices=Basis.choices)
-    rate = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))])
-    applies_tier_multiplier = models.BooleanField(default=True)
-    valid_from = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: first day."))
-    valid_until = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: last day."))
-    cap_points = models.PositiveIntegerField(null=True, blank=True, help_text=_("Most points per partner per period."))
-    cap_period = models.CharField(max_length=16, choices=CapPeriod.choices, default=CapPeriod.YEAR)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["activity_kind", "name"]
-        constraints = [
-            models.CheckConstraint(condition=Q(rate__gt=0), name="earning_rule_rate_positive"),
-            models.CheckConstraint(
-                condition=Q(valid_from__isnull=True)
-                | Q(valid_until__isnull=True)
-                | Q(valid_until__gte=F("valid_from")),
-                name="earning_rule_window_ordered",
-            ),
-        ]
-        indexes = [models.Index(fields=["tenant", "activity_kind", "is_active"], name="earning_rule_kind")]
-
-    def __str__(self) -> str:
-        return self.name

@@ -5,25 +5,24 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, rows_insert
 from loyalty.ledger.lock_objects import account_lock, accounts_lock, lot_lock, lots_lock_open
-from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
+from loyalty.ledger.models import EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Tenant, User
-from partners.models import Activity, Partner
 
-if TYPE_CHECKING:
-    from rewards.models import Redemption
+# Causes (the partner an account belongs to, an activity and the rule that priced it, a redemption) are opaque
+# references here: rows of other apps, linked by foreign key, never read. The ledger imports no feature.
+Cause = models.Model
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
 ENTRY_KINDS = frozenset(EntryKind.values)  # `.values` builds a new list on every call
@@ -46,7 +45,7 @@ def validate_idempotency_key(key: str) -> None:
         )
 
 
-def points_account_for(*, partner: Partner) -> PointsAccount:
+def points_account_for(*, partner: Cause) -> PointsAccount:
     """The partner's account, created on first use (a unique constraint makes this safe under concurrency)."""
     account, _created = PointsAccount.objects.get_or_create(partner=partner)
     return account
@@ -199,11 +198,11 @@ def points_post(
     idempotency_key: str,
     actor: User | None = None,
     memo: str = "",
-    activity: Activity | None = None,
-    earning_rule: EarningRule | None = None,
+    activity: Cause | None = None,
+    earning_rule: Cause | None = None,
     reverses: LedgerEntry | None = None,
     expired_lot: PointsLot | None = None,
-    redemption: "Redemption | None" = None,
+    redemption: Cause | None = None,
     effective_at: datetime | None = None,
 ) -> LedgerEntry:
     """Append one entry and move lots and the balance with it, in one transaction under the account's lock.
@@ -284,7 +283,7 @@ class Credit:
     actor: User | None = None
     memo: str = ""
     activity_id: int | None = None
-    earning_rule: EarningRule | None = None
+    earning_rule: Cause | None = None
     effective_at: datetime | None = None
 
 
@@ -423,7 +422,7 @@ def points_accounts_for(*, partner_ids: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def points_adjust(*, partner: Partner, points: int, reason: str, actor: User, idempotency_key: str) -> LedgerEntry:
+def points_adjust(*, partner: Cause, points: int, reason: str, actor: User, idempotency_key: str) -> LedgerEntry:
     """A manual correction by program staff, with a mandatory reason."""
     return points_post(
         account=points_account_for(partner=partner),

@@ -9,8 +9,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from loyalty.api.authentication import KEYWORDS as API_KEY_KEYWORDS
-from loyalty.api.errors import error_body
+from loyalty.api_shape import API_KEY_KEYWORDS, error_body
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
 

@@ -1,6 +1,7 @@
 """Tenants, their domains, global users, memberships with roles, invitations, and the tenant-owned base model."""
 
 import zoneinfo
+from contextvars import ContextVar
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,8 +13,29 @@ from django.db.models.signals import class_prepared
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
+from django_scopes.exceptions import ScopeError
 
-from loyalty.tenancy.context import CrossTenantError, current_tenant
+_current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
+
+
+class TenantNotActiveError(ScopeError):
+    """Tenant-owned data was touched with no tenant active: the call fails closed."""
+
+
+class CrossTenantError(ScopeError):
+    """An object of one tenant was written while another tenant is active."""
+
+
+def current_tenant() -> "Tenant":
+    tenant = _current_tenant.get()
+    if tenant is None:
+        raise TenantNotActiveError("No tenant is active; enter tenant_context(tenant) first.")
+    return tenant
+
+
+def current_tenant_or_none() -> "Tenant | None":
+    return _current_tenant.get()
+
 
 # A slug is one DNS label: it becomes <slug>.<BASE_DOMAIN>.
 slug_validator = RegexValidator(

@@ -1,19 +1,16 @@
-"""Permission helpers used by every tenant view: who may see what."""
+"""The permission check of every tenant view: a signed-in member of the host's tenant in one of the roles.
+
+Which partners a member may see is `partners.selectors.partners_visible_to`.
+"""
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from loyalty.tenancy.models import PARTNER_ROLES, PROGRAM_ROLES, Membership, Role
-
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
-
-    from partners.models import Partner
+from loyalty.tenancy.models import Role
 
 View = Callable[..., HttpResponse]
 
@@ -40,24 +37,3 @@ def membership_required(*roles: Role) -> Callable[[View], View]:
         return wrapped
 
     return decorator
-
-
-def partners_visible_to(membership: Membership) -> "QuerySet[Partner]":
-    """The current tenant's partners this member may see."""
-    from partners.models import Partner
-
-    partners = Partner.objects.all()
-    if membership.role in PROGRAM_ROLES:
-        return partners
-    if membership.role == Role.ACCOUNT_MANAGER:
-        return partners.filter(account_manager_id=membership.user_id)
-    if membership.role in PARTNER_ROLES:
-        return partners.filter(pk=membership.partner_id)
-    return partners.none()
-
-
-def can_manage_partner_team(membership: Membership, partner: "Partner") -> bool:
-    """Program staff manage every team; a partner admin manages their own partner's."""
-    if membership.role in PROGRAM_ROLES:
-        return True
-    return membership.role == Role.PARTNER_ADMIN and membership.partner_id == partner.pk

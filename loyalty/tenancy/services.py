@@ -2,7 +2,6 @@
 
 import ipaddress
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -15,11 +14,8 @@ from django.utils.translation import gettext as _
 from loyalty.tenancy.models import PARTNER_ROLES, AuditEntry, Invitation, Membership, Role, User
 from loyalty.tenancy.tasks import enqueue_on_commit, invitation_send
 
-if TYPE_CHECKING:
-    from partners.models import Partner
 
-
-def invitation_validate(*, email: str, role: str, partner: "Partner | None") -> None:
+def invitation_validate(*, email: str, role: str, partner: models.Model | None) -> None:
     """The business rules of an invitation; raises ValidationError keyed by field."""
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
@@ -33,7 +29,7 @@ def invitation_validate(*, email: str, role: str, partner: "Partner | None") -> 
 
 @transaction.atomic
 def invitation_create(
-    *, email: str, role: str, partner: "Partner | None" = None, invited_by: User | None
+    *, email: str, role: str, partner: models.Model | None = None, invited_by: User | None
 ) -> Invitation:
     """Invite `email` to the current tenant with `role`; earlier pending invitations for it are revoked."""
     email = email.strip().lower()

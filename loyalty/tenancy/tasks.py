@@ -7,7 +7,7 @@ inside its scope, so scoped managers work in workers exactly as in requests.
 import logging
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from django.core import mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -44,14 +44,23 @@ broker_outage = Outage(
 )
 
 
-def enqueue_on_commit(task: Task, /, **kwargs: Any) -> None:
-    """Queue a tenant task for the current tenant once the surrounding transaction commits.
+def task_named(name: str) -> Task:
+    """A registered task by name: how a module enqueues a task whose module imports it (or sits in a layer above)."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
+    return current_app.tasks[name]
+
+
+def enqueue_on_commit(task: Task | str, /, **kwargs: Any) -> None:
+    """Queue a tenant task (or a task's name) for the current tenant once the surrounding transaction commits.
 
     When the broker is unreachable the task runs here, in-process, after the commit (every task is idempotent,
     so a message the broker kept after all costs nothing twice): the request still succeeds, only slower.
     """
     tenant_id = current_tenant().pk
-    transaction.on_commit(lambda: task_publish(task, tenant_id=tenant_id, **kwargs))
+    transaction.on_commit(
+        lambda: task_publish(task_named(task) if isinstance(task, str) else task, tenant_id=tenant_id, **kwargs)
+    )
 
 
 def task_publish(task: Task, /, **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ import logging
 import mimetypes
 
 import redis
+from celery import current_app as app  # the project's app (loyalty.celery), without importing the wiring
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -15,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from loyalty.celery import app
 from loyalty.tenancy.forms import InvitationSignupForm
 from loyalty.tenancy.models import User
 from loyalty.tenancy.selectors import invitation_from_token

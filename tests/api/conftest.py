@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from loyalty.api.models import SCOPES, ApiKey
-from loyalty.api.services import api_key_create
+from api.models import SCOPES, ApiKey
+from api.services import api_key_create
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import User

@@ -11,9 +11,9 @@ import pytest
 from django.urls import URLPattern
 from django.utils import timezone
 
-from loyalty.api import urls as api_urls
-from loyalty.api.models import ApiKey
-from loyalty.api.services import api_key_revoke
+from api import urls as api_urls
+from api.models import ApiKey
+from api.services import api_key_revoke
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Partner

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from loyalty.api.models import ApiKey
+from api.models import ApiKey
 from tests.browser.conftest import shoot
 from tests.conftest import World
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.api.services import api_key_create
+from api.services import api_key_create
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.selectors import ledger_verify
 from loyalty.tenancy.context import tenant_context

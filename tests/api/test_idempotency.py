@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from loyalty.api.models import IdempotencyRecord
-from loyalty.api.services import idempotency_claim, idempotency_records_purge
-from loyalty.api.tasks import idempotency_purge
+from api.models import IdempotencyRecord
+from api.services import idempotency_claim, idempotency_records_purge
+from api.tasks import idempotency_purge
 from loyalty.ledger.models import LedgerEntry, PointsAccount
 from loyalty.ledger.selectors import ledger_verify
 from loyalty.ledger.services import points_account_for

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty.api.models import ApiKey
-from loyalty.api.services import api_key_revoke
+from api.models import ApiKey
+from api.services import api_key_revoke
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from tests.api.conftest import api_client, make_key

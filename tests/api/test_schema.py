@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from loyalty.api.idempotency import HEADER_PATTERN
+from api.idempotency import HEADER_PATTERN
 from loyalty.wsgi import application
 from tests.api.conftest import Objects, api_client
 from tests.conftest import World

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from earning.services import claim_reject
 from loyalty.tenancy.context import tenant_context
 from partners.models import Claim
-from partners.services import claim_reject
 from tests.browser.conftest import shoot
 from tests.conftest import World
 from tests.partners.helpers import PDF_BYTES

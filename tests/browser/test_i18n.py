@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from earning.services import claim_approve
 from loyalty.tenancy.context import tenant_context
-from partners.services import claim_approve
 from tests.browser.conftest import shoot
 from tests.conftest import World
 from tests.portal.test_claims import make_claim

@@ -3,10 +3,10 @@
 import pytest
 from django.core import mail
 
-from loyalty.notifications.events import daily_notifications_raise
-from loyalty.notifications.sending import notifications_email_send
+from earning.services import claim_reject
 from loyalty.tenancy.context import tenant_context
-from partners.services import claim_reject
+from notifications.events import daily_notifications_raise
+from notifications.sending import notifications_email_send
 from tests.browser.conftest import shoot
 from tests.conftest import World
 from tests.portal.test_claims import make_claim

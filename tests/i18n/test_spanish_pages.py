@@ -7,10 +7,10 @@ import pytest
 from django.utils import translation
 from django.utils.formats import date_format
 
+from earning.services import claim_approve
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import User
-from partners.services import claim_approve
-from portal.wording import money
+from loyalty.wording import money
 from tests.conftest import World
 from tests.portal.test_claims import make_claim
 from tests.portal.test_dashboard import silver_with_points

@@ -3,10 +3,10 @@
 import pytest
 from django.core import mail
 
-from loyalty.notifications.emails import notification_email, notification_text
-from loyalty.notifications.models import Kind, Notification, Preference
-from loyalty.notifications.services import Event, notifications_raise
 from loyalty.tenancy.context import tenant_context
+from notifications.emails import notification_email, notification_text
+from notifications.models import Kind, Notification, Preference
+from notifications.services import Event, notifications_raise
 from tests.conftest import World
 
 SAMPLES = {

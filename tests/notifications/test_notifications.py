@@ -7,13 +7,13 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
+from earning.services import claim_approve, claim_reject
 from loyalty.ledger.services import points_adjust
-from loyalty.notifications.emails import ALL_KINDS, notification_text, unsubscribe_url
-from loyalty.notifications.events import daily_notifications_raise
-from loyalty.notifications.models import Kind, Notification, Preference
-from loyalty.notifications.sending import notifications_digest_send, notifications_email_send
 from loyalty.tenancy.context import tenant_context
-from partners.services import claim_approve, claim_reject
+from notifications.emails import ALL_KINDS, notification_text, unsubscribe_url
+from notifications.events import daily_notifications_raise
+from notifications.models import Kind, Notification, Preference
+from notifications.sending import notifications_digest_send, notifications_email_send
 from rewards.services import redemption_approve, redemption_reject
 from tests.conftest import World
 from tests.portal.test_claims import make_claim

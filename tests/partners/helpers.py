@@ -6,7 +6,8 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from loyalty.ledger.models import EarningRule, LedgerEntry
+from earning.models import EarningRule
+from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
 

@@ -7,10 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from earning.services import activity_approve, activity_reject
 from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, ActivityStatusChange, Partner
-from partners.services import activity_approve, activity_record, activity_reject
+from partners.services import activity_record
 from tests.conftest import World
 from tests.partners.helpers import balance_of, pdf, sales_rule
 

@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from earning.services import claim_approve, claim_reject, claim_submit
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Claim
-from partners.services import claim_approve, claim_reject, claim_submit
 from tests.conftest import World
 from tests.partners.helpers import balance_of, pdf, sales_rule
 

@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.ledger.earning import cap_period_bounds
-from loyalty.ledger.models import EarningRule, LedgerEntry
+from earning.models import EarningRule
+from earning.services import activity_approve, activity_reject, cap_period_bounds
+from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity
-from partners.services import activity_approve, activity_record, activity_reject
+from partners.services import activity_record
 from tests.conftest import World
 from tests.factories import PartnerTypeFactory
 from tests.partners.helpers import balance_of, sales_rule

@@ -9,10 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from imports.services import IMPORT_COLUMNS, import_job_create
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
-from partners.imports import IMPORT_COLUMNS, import_job_create
 from partners.models import Activity, ImportJob
 from tests.conftest import World
 from tests.partners.helpers import balance_of, sales_rule

@@ -1,4 +1,4 @@
-"""Bulk ingestion (partners.ingest.activities_ingest): parsing, validation, idempotency, partial success, points."""
+"""Bulk ingestion (imports.ingest.activities_ingest): parsing, validation, idempotency, partial success, points."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,12 +9,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from earning.services import activity_approve
+from imports.ingest import IngestResult, activities_ingest
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
 from loyalty.ledger.selectors import ledger_verify
 from loyalty.tenancy.context import tenant_context
-from partners.ingest import IngestResult, activities_ingest
 from partners.models import Activity, ActivityStatusChange, Partner
-from partners.services import activity_approve, activity_record
+from partners.services import activity_record
 from tests.conftest import World
 from tests.factories import PartnerFactory, PartnerTypeFactory
 from tests.partners.helpers import balance_of, sales_rule

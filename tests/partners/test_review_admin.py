@@ -8,10 +8,11 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from earning.services import claim_submit
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from partners.models import Activity, Claim
-from partners.services import activity_record, claim_submit
+from partners.services import activity_record
 from tests.conftest import World
 from tests.partners.helpers import balance_of, pdf, sales_rule
 
@@ -95,7 +96,7 @@ def test_another_tenants_rows_cannot_be_acted_on(acme: World, globex: World, cli
     assert balance_of(globex) == 0
 
 
-@pytest.mark.parametrize("path", ["/admin/partners/activity/", "/admin/partners/claim/", "/admin/ledger/earningrule/"])
+@pytest.mark.parametrize("path", ["/admin/partners/activity/", "/admin/partners/claim/", "/admin/earning/earningrule/"])
 def test_review_pages_are_for_program_staff_only(acme: World, client_for, path: str) -> None:
     assert client_for(acme, acme.manager).get(path).status_code == 200
     assert client_for(acme, acme.user_for(Role.ACCOUNT_MANAGER)).get(path).status_code == 403

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from earning.services import claim_reject, claim_submit
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from partners.models import Activity, Claim
-from partners.services import claim_reject, claim_submit
 from tests.conftest import World
 from tests.factories import MembershipFactory
 from tests.partners.helpers import balance_of, pdf, sales_rule

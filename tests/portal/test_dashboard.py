@@ -10,10 +10,10 @@ from loyalty.ledger.models import EntryKind
 from loyalty.ledger.services import points_account_for, points_post
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity
-from portal.wording import gap_sentence, increase_phrase, money, progress_text
 from tests.conftest import World
 from tests.tiers.factories import revenue_program
 from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
+from tiers.wording import gap_sentence, increase_phrase, money, progress_text
 
 
 def sale(world: World, amount: str, days_ago: int = 1) -> None:

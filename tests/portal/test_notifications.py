@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client
 
-from loyalty.notifications.models import Kind, Notification, Preference
-from loyalty.notifications.services import Event, notifications_raise
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
+from notifications.models import Kind, Notification, Preference
+from notifications.services import Event, notifications_raise
 from tests.conftest import World
 
 PAGES = ["/notifications/", "/notifications/settings/"]

@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
 from partners.models import ActivityKind, Partner, PartnerNote
-from partners.selectors import Risk, partner_health_list
 from tests.conftest import World
 from tests.factories import PartnerTypeFactory
 from tests.portal.test_program import Fixture, add_partners, build_program, days_ago, evaluate
 from tests.rewards.factories import give_points
 from tests.tiers.factories import activity, revenue_program, sale
 from tiers.models import Metric, PartnerScore, Tier, TierGate
+from tiers.selectors import Risk, partner_health_list
 from tiers.services import partner_tier_pin, tier_model_publish
 
 PAGE = "/portfolio/"

@@ -10,12 +10,14 @@ import pytest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from loyalty.ledger.models import EarningRule, EntryKind, LedgerEntry
+from earning.models import EarningRule
+from earning.services import activity_approve
+from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import entry_reverse, lot_expire, points_account_for, points_adjust, points_post
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role, User
 from partners.models import Activity
-from partners.services import activity_approve, activity_record
+from partners.services import activity_record
 from rewards.services import redemption_cancel, reward_redeem
 from tests.conftest import World
 from tests.rewards.factories import RewardFactory

@@ -10,12 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty.ledger.models import EarningRule
+from earning.models import EarningRule
+from earning.services import activity_approve
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Invitation, Membership, Role, User
 from loyalty.tenancy.services import membership_deactivate
 from partners.models import Activity, Claim
-from partners.services import activity_approve, activity_record
+from partners.services import activity_record
 from tests.conftest import World
 from tests.factories import InvitationFactory, MembershipFactory
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from loyalty.api.models import ApiKey
+from api.models import ApiKey
 from loyalty.ledger.services import points_account_for
 from loyalty.tenancy import signals
 from loyalty.tenancy.context import tenant_context

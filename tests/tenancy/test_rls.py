@@ -16,17 +16,17 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from loyalty.api.models import IdempotencyRecord
-from loyalty.api.services import idempotency_records_purge
+from api.models import IdempotencyRecord
+from api.services import idempotency_records_purge
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.models import Tenant, TenantOwnedModel
 from loyalty.tenancy.rls import POLICY_NAME, concrete_tenant_models, protected_tables
-from loyalty.webhooks.models import WebhookDelivery
-from loyalty.webhooks.selectors import deliveries_due
 from partners.models import Partner
 from tests.conftest import World
 from tests.factories import TenantFactory, UserFactory
+from webhooks.models import WebhookDelivery
+from webhooks.selectors import deliveries_due
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="row-level security is PostgreSQL's")
 

@@ -8,7 +8,7 @@ from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.core.cache import cache
 from django.test import Client
 
-from loyalty.api.services import api_key_create
+from api.services import api_key_create
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role, User
 from tests.conftest import World

@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from earning.services import activity_approve
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Partner
-from partners.services import activity_approve, activity_record
+from partners.services import activity_record
 from tests.conftest import World
 from tests.partners.helpers import sales_rule
 from tests.tiers.factories import Program, at_noon, revenue_program, revenue_set, sale, today

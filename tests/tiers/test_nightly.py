@@ -18,10 +18,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 import tiers.services
+from earning.services import activity_approve
 from loyalty.celery import app as celery_app
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, ActivityKind, Partner, PartnerType
-from partners.services import activity_approve, activity_record
+from partners.services import activity_record
 from tests.conftest import World
 from tests.support import wait_for
 from tiers.demo import _build_model

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from loyalty.tenancy.context import tenant_context
-from loyalty.webhooks.models import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint
 from tests.conftest import World
+from webhooks.models import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint
 
 ALL_EVENTS = [event for event, _label in SUBSCRIBABLE_EVENTS]
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import AuditEntry, Role
-from loyalty.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
 from tests.conftest import World
 from tests.webhooks.conftest import Receiver, endpoint_for
+from webhooks.models import Event, WebhookDelivery, WebhookEndpoint
 
 ENDPOINTS = "/admin/webhooks/webhookendpoint/"
 DELIVERIES = "/admin/webhooks/webhookdelivery/"

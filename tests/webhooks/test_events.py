@@ -7,11 +7,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from earning.services import activity_approve, activity_reject
 from loyalty.tenancy.context import tenant_context
-from loyalty.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
-from loyalty.webhooks.services import tier_changes_emit
 from partners.models import Activity, ActivityKind
-from partners.services import activity_approve, activity_record, activity_reject
+from partners.services import activity_record
 from rewards.services import redemption_fulfil, redemption_reject
 from tests.conftest import World
 from tests.rewards.factories import RewardFactory, give_points, redeem
@@ -19,6 +18,8 @@ from tests.tiers.factories import revenue_program, sale
 from tests.webhooks.conftest import ALL_EVENTS, Receiver, deliveries, endpoint_for, signature_verifies
 from tiers.models import Tier, TierChange
 from tiers.services import evaluation_chunk, partner_rescore, partner_tier_pin, tenant_evaluate, tier_model_publish
+from webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from webhooks.services import tier_changes_emit
 
 
 def recorded_activity(world: World, external_id: str = "CRM-1") -> Activity:

@@ -8,12 +8,12 @@ from django_celery_beat.models import PeriodicTask
 from loyalty.ledger.models import PointsLot
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Tenant
-from loyalty.webhooks.models import Event, WebhookDelivery
-from loyalty.webhooks.tasks import points_expiring_all_tenants
 from tests.conftest import World
 from tests.ledger.factories import set_expiry_rule
 from tests.rewards.factories import give_points
 from tests.webhooks.conftest import Receiver, endpoint_for
+from webhooks.models import Event, WebhookDelivery
+from webhooks.tasks import points_expiring_all_tenants
 
 
 def lots_expiring(world: World) -> None:

@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
-from loyalty.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from loyalty.webhooks.services import (
+from tests.conftest import World
+from tests.webhooks.conftest import Receiver
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import (
     BACKOFF_SECONDS,
     MAX_ATTEMPTS,
     webhook_delivery_attempt,
@@ -15,9 +17,7 @@ from loyalty.webhooks.services import (
     webhook_delivery_resend,
     webhook_test_send,
 )
-from loyalty.webhooks.tasks import sweep
-from tests.conftest import World
-from tests.webhooks.conftest import Receiver
+from webhooks.tasks import sweep
 
 
 def sent_test_event(world: World, endpoint: WebhookEndpoint, capture) -> WebhookDelivery:  # noqa: ANN001 - a fixture

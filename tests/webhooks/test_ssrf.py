@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from loyalty.tenancy.context import tenant_context
-from loyalty.webhooks.addresses import address_is_public, validate_webhook_url
-from loyalty.webhooks.models import WebhookDelivery, WebhookEndpoint
-from loyalty.webhooks.sending import webhook_post
-from loyalty.webhooks.services import webhook_test_send
 from tests.conftest import World
 from tests.webhooks.conftest import ALL_EVENTS, Receiver
+from webhooks.addresses import address_is_public, validate_webhook_url
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.sending import webhook_post
+from webhooks.services import webhook_test_send
 
 PUBLIC_IPV4 = "93.184.215.14"
 

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from loyalty.celery import app as celery_app
 from loyalty.tenancy.context import tenant_context
-from loyalty.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from loyalty.webhooks.services import webhook_delivery_attempt, webhook_delivery_claim, webhook_test_send
-from loyalty.webhooks.tasks import sweep
 from tests.conftest import World
 from tests.support import run_concurrently, wait_for
 from tests.webhooks.conftest import Receiver, signature_verifies
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_delivery_attempt, webhook_delivery_claim, webhook_test_send
+from webhooks.tasks import sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,66 @@
+"""API key authentication: a key of the host's tenant (portal sessions use DRF's SessionAuthentication)."""
+
+import hmac
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from api.models import ApiKey
+from api.services import KEY_PREFIX, api_key_touch, secret_digest
+from loyalty.api_shape import API_KEY_KEYWORDS as KEYWORDS
+
+# Compared against when the prefix names no key, so an unknown key costs the same as a wrong secret.
+_UNKNOWN_KEY_HASH = secret_digest("")
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer tl_<prefix>_<secret>` (or `Api-Key …`), for a key of the host's tenant.
+
+    The key is looked up with the tenant-scoped manager, so another tenant's key is "invalid" exactly like a
+    key that does not exist: the answer never tells whether it exists elsewhere.
+    """
+
+    def authenticate(self, request: Request) -> tuple[object, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        keyword, _separator, token = header.partition(" ")
+        if keyword.lower() not in KEYWORDS:
+            return None
+        invalid = exceptions.AuthenticationFailed(_("Invalid API key."))
+        if getattr(request, "tenant", None) is None:
+            raise invalid
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+            raise invalid
+        _kind, prefix, secret = parts
+        api_key = ApiKey.objects.filter(prefix=prefix).select_related("created_by").first()
+        expected = api_key.secret_hash if api_key is not None else _UNKNOWN_KEY_HASH
+        if not hmac.compare_digest(expected, secret_digest(secret)) or api_key is None:
+            raise invalid
+        now = timezone.now()
+        if api_key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("This API key was revoked."))
+        if not api_key.is_usable_at(now):
+            raise exceptions.AuthenticationFailed(_("This API key has expired."))
+        api_key_touch(api_key=api_key, now=now)
+        # DRF needs a user; the key's author acts (None for keys made from the command line).
+        return ApiKeyUser(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class ApiKeyUser:
+    """Stands in for request.user on key-authenticated requests: authenticated, but not a person."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+        self.pk = self.id = None
+
+    def __str__(self) -> str:
+        return self.api_key.label

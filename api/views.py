@@ -1,0 +1,485 @@
+"""The /api/v1/ endpoints: parse, call one service or selector, shape the answer. Access rules in permissions.py."""
+
+from collections import Counter
+from typing import ClassVar
+
+from django.db import transaction
+from django.db.models import Model, Prefetch, QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import filters, serializers
+from api.errors import ApiError
+from api.idempotency import HEADER, HEADER_PATTERN, idempotent
+from api.permissions import request_actor, request_api_key, request_partner_id
+from earning.services import activity_approve, activity_reject
+from imports.ingest import IngestStatus, activities_ingest
+from loyalty.api_shape import error_body
+from loyalty.ledger.models import LedgerEntry
+from loyalty.ledger.selectors import partner_points_get
+from loyalty.ledger.services import points_adjust
+from loyalty.tenancy.models import AuditEntry, User
+from loyalty.tenancy.services import audit_record
+from partners.models import Activity, Partner
+from partners.services import partner_upsert
+from rewards.models import Redemption, Reward
+from rewards.services import (
+    redemption_approve,
+    redemption_cancel,
+    redemption_fulfil,
+    redemption_reject,
+    reward_redeem,
+)
+from tiers.models import Pathway, TierModel
+from tiers.selectors import partner_status_get
+
+EXTERNAL_ID = r"[^/]+"
+
+
+def idempotency_parameter(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        pattern=HEADER_PATTERN,
+        description="Makes the request safe to retry: a replay returns the first response (see docs/api.md).",
+    )
+
+
+class ApiView(generics.GenericAPIView):
+    """Base of every endpoint: scopes per method, and which partner a portal session may see."""
+
+    required_scopes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    session_readable = False  # partner members may GET it with their portal session, for their own partner
+    partner_field: str | None = "partner"  # the path from the model to its partner, for session callers
+    filter_backends: ClassVar[list] = [DjangoFilterBackend, OrderingFilter]
+    metadata_class = None  # OPTIONS answers 405: the schema at /api/v1/schema/ describes every endpoint
+    model: ClassVar[type[Model]]  # what the view reads or acts on (the pk or external_id in its path names one)
+
+    def rows(self) -> QuerySet:
+        """The rows this view lists or retrieves, with what their serializer reads joined in."""
+        return self.model.objects.all()
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant, no request
+            return self.model.all_tenants.none()
+        rows = self.rows()
+        partner_id = request_partner_id(self.request)
+        if partner_id is None or self.partner_field is None:
+            return rows
+        return rows.filter(**{f"{self.partner_field}_id": partner_id})
+
+    def partner_from_path(self, external_id: str) -> Partner:
+        """The partner named in the URL, if this caller may see it (another tenant's or partner's: 404)."""
+        partners = Partner.objects.select_related("partner_type", "account_manager")
+        partner_id = request_partner_id(self.request)
+        if partner_id is not None:
+            partners = partners.filter(pk=partner_id)
+        return get_object_or_404(partners, external_id=external_id)
+
+    def actor_required(self) -> User:
+        """The person a points-moving write is recorded under: the key's author."""
+        actor = request_actor(self.request)
+        if actor is None:
+            raise ApiError(
+                "This key has no author, and this write is recorded under a person: use a key created in the "
+                "program admin (or with create_api_key --created-by).",
+                status_code=403,
+                code="key_has_no_author",
+            )
+        return actor
+
+    def via(self, text: str) -> str:
+        """A reason or memo that also says it came through the API, and with which key."""
+        label = f"via {request_api_key(self.request).label}"
+        return f"{text} ({label})" if text.strip() else label[0].upper() + label[1:]
+
+
+# --- Partners ----------------------------------------------------------------------------------------------------
+
+
+class Partners(ApiView):
+    required_scopes: ClassVar = {"GET": ("partners:read",)}
+    serializer_class = serializers.PartnerSerializer
+    filterset_class = filters.PartnerFilter
+    ordering_fields: ClassVar = ["id", "name", "joined_at"]
+    model = Partner
+
+    def rows(self) -> QuerySet[Partner]:
+        return Partner.objects.select_related("partner_type", "account_manager")
+
+
+class PartnerList(Partners, generics.ListAPIView):
+    pass
+
+
+class PartnerById(Partners, generics.RetrieveAPIView):
+    pass
+
+
+class PartnerDetail(ApiView):
+    """A partner by its external_id: read it, or create/update it (upsert) from your CRM."""
+
+    required_scopes: ClassVar = {"GET": ("partners:read",), "PUT": ("partners:write",)}
+    serializer_class = serializers.PartnerSerializer
+    model = Partner
+
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(serializers.PartnerSerializer(self.partner_from_path(external_id)).data)
+
+    @extend_schema(
+        request=serializers.PartnerUpsertSerializer,
+        responses={200: serializers.PartnerSerializer, 201: serializers.PartnerSerializer},
+    )
+    def put(self, request: Request, external_id: str) -> Response:
+        form = serializers.PartnerUpsertSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        upserted = partner_upsert(
+            external_id=external_id,
+            name=data["name"],
+            partner_type=data["partner_type"],
+            region=data.get("region"),
+            segment=data.get("segment"),
+            account_manager=data.get("account_manager"),
+            clear_account_manager="account_manager" in data and data["account_manager"] is None,
+            joined_at=data.get("joined_at"),
+            status=data.get("status"),
+        )
+        code = status.HTTP_201_CREATED if upserted.created else status.HTTP_200_OK
+        return Response(serializers.PartnerSerializer(upserted.partner).data, status=code)
+
+
+class PartnerStatus(ApiView):
+    """Tier, score with its breakdown and gaps, next tier, balance and points expiring soon."""
+
+    required_scopes: ClassVar = {"GET": ("partners:read",)}
+    session_readable = True
+    serializer_class = serializers.PartnerStatusSerializer
+    model = Partner
+
+    def get(self, request: Request, external_id: str) -> Response:
+        partner = self.partner_from_path(external_id)
+        tier_status = partner_status_get(partner=partner, months=0)
+        body = {
+            "partner": partner,
+            "tier": tier_status.tier,
+            "tier_since": tier_status.state.since if tier_status.state else None,
+            "next_tier": tier_status.next_tier,
+            "downgrade_on": tier_status.downgrade_on,
+            "score": tier_status.score,
+            "points": partner_points_get(partner_id=partner.pk),
+        }
+        return Response(serializers.PartnerStatusSerializer(body).data)
+
+
+# --- Activities --------------------------------------------------------------------------------------------------
+
+
+class Activities(ApiView):
+    required_scopes: ClassVar = {"GET": ("activities:read",)}
+    serializer_class = serializers.ActivitySerializer
+    filterset_class = filters.ActivityFilter
+    ordering_fields: ClassVar = ["id", "occurred_at", "created_at"]
+
+    model = Activity
+
+    def rows(self) -> QuerySet[Activity]:
+        return Activity.objects.select_related("partner")
+
+
+class ActivityList(Activities, generics.ListAPIView):
+    """List activities, or record up to 1,000 at once with a result per row."""
+
+    required_scopes: ClassVar = {"GET": ("activities:read",), "POST": ("activities:write",)}
+
+    @extend_schema(
+        request=serializers.ActivityBulkRequestSerializer,
+        responses={200: serializers.ActivityBulkResultSerializer},
+        parameters=[idempotency_parameter(required=False)],
+        description="Rows are checked one by one: good rows are recorded even when others fail (partial success "
+        "answers 200; read each row's `status`). A row whose `external_id` is already recorded is a `duplicate`, "
+        "so a batch can be resent safely. With `approve` (the default) activities earn their points at once.",
+    )
+    @idempotent(required=False)
+    def post(self, request: Request) -> Response:
+        form = serializers.ActivityBulkSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        results = activities_ingest(
+            rows=form.validated_data["activities"],
+            source=Activity.Source.API,
+            actor=request_actor(request),
+            approve=form.validated_data["approve"],
+        )
+        counts = Counter(result.status for result in results)
+        body = {
+            "created": counts[IngestStatus.CREATED],
+            "duplicates": counts[IngestStatus.DUPLICATE],
+            "errors": counts[IngestStatus.ERROR],
+            # Built by hand: dataclasses.asdict deep-copies every value, ~0.1 ms a row.
+            "results": [
+                {
+                    "index": result.index,
+                    "external_id": result.external_id,
+                    "status": result.status,
+                    "activity_id": result.activity_id,
+                    "errors": result.errors,
+                }
+                for result in results
+            ],
+        }
+        return Response(body)
+
+
+class ActivityDetail(Activities, generics.RetrieveAPIView):
+    pass
+
+
+class ActivityReview(ApiView):
+    """Approve a pending activity (it earns its points) or reject it with a reason (an approved one is reversed)."""
+
+    required_scopes: ClassVar = {"POST": ("activities:review",)}
+    serializer_class = serializers.ActivityReviewSerializer
+    model = Activity
+
+    @extend_schema(
+        request=serializers.ActivityReviewSerializer,
+        responses={200: serializers.ActivityReviewResultSerializer},
+        parameters=[idempotency_parameter(required=False)],
+    )
+    @idempotent(required=False)
+    def post(self, request: Request, pk: int) -> Response:
+        activity = get_object_or_404(Activity.objects.select_related("partner"), pk=pk)
+        form = serializers.ActivityReviewSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        decision, reason = form.validated_data["decision"], self.via(form.validated_data["reason"])
+        actor = request_actor(request)
+        if decision == "approve":
+            entries = activity_approve(activity=activity, actor=actor, reason=reason)
+        else:
+            entries = activity_reject(activity=activity, actor=actor, reason=reason)
+        entries = LedgerEntry.objects.filter(pk__in=[entry.pk for entry in entries]).select_related(
+            "account__partner", "actor"
+        )
+        body = {"activity": activity, "entries": entries.order_by("pk")}
+        return Response(serializers.ActivityReviewResultSerializer(body).data)
+
+
+# --- Ledger ------------------------------------------------------------------------------------------------------
+
+
+class LedgerEntries(ApiView):
+    required_scopes: ClassVar = {"GET": ("ledger:read",)}
+    session_readable = True
+    partner_field = "account__partner"
+    serializer_class = serializers.LedgerEntrySerializer
+    filterset_class = filters.LedgerEntryFilter
+    ordering_fields: ClassVar = ["id", "created_at", "effective_at"]
+
+    model = LedgerEntry
+
+    def rows(self) -> QuerySet[LedgerEntry]:
+        return LedgerEntry.objects.select_related("account__partner", "actor")
+
+
+class LedgerEntryList(LedgerEntries, generics.ListAPIView):
+    pass
+
+
+class LedgerEntryDetail(LedgerEntries, generics.RetrieveAPIView):
+    pass
+
+
+class Adjustments(ApiView):
+    """Post a manual correction to a partner's points, with a reason; recorded under the key's author."""
+
+    required_scopes: ClassVar = {"POST": ("ledger:write",)}
+    serializer_class = serializers.AdjustmentSerializer
+
+    @extend_schema(
+        request=serializers.AdjustmentSerializer,
+        responses={201: serializers.LedgerEntrySerializer},
+        parameters=[idempotency_parameter(required=True)],
+    )
+    @idempotent(required=True)
+    def post(self, request: Request, idempotency_key: str) -> Response:
+        form = serializers.AdjustmentSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        # One transaction: a refused adjustment must not leave the account it created on the way.
+        with transaction.atomic():
+            entry = points_adjust(
+                partner=form.validated_data["partner"],
+                points=form.validated_data["points"],
+                reason=self.via(form.validated_data["reason"]),
+                actor=self.actor_required(),
+                idempotency_key=idempotency_key,
+            )
+            audit_record(
+                actor=entry.actor,
+                action=AuditEntry.Action.ACTION,
+                target=entry.account,
+                category=AuditEntry.Category.POINTS,
+                summary=f"Adjusted by {entry.points:+d} points: {entry.memo}",
+                request=request,
+            )
+        entry = LedgerEntry.objects.select_related("account__partner", "actor").get(pk=entry.pk)
+        return Response(serializers.LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+# --- Rewards and redemptions -------------------------------------------------------------------------------------
+
+
+class Rewards(ApiView):
+    required_scopes: ClassVar = {"GET": ("rewards:read",)}
+    session_readable = True
+    serializer_class = serializers.RewardSerializer
+    filterset_class = filters.RewardFilter
+    ordering_fields: ClassVar = ["id", "points_cost", "name"]
+
+    model = Reward
+    partner_field = None  # the catalog is the program's, the same for every partner
+
+
+class RewardList(Rewards, generics.ListAPIView):
+    pass
+
+
+class RewardDetail(Rewards, generics.RetrieveAPIView):
+    pass
+
+
+class Redemptions(ApiView):
+    required_scopes: ClassVar = {"GET": ("redemptions:read",)}
+    session_readable = True
+    serializer_class = serializers.RedemptionSerializer
+    filterset_class = filters.RedemptionFilter
+    ordering_fields: ClassVar = ["id", "created_at", "updated_at"]
+
+    model = Redemption
+
+    def rows(self) -> QuerySet[Redemption]:
+        return Redemption.objects.select_related("partner", "reward")
+
+
+class RedemptionList(Redemptions, generics.ListAPIView):
+    """List redemptions, or redeem a reward for a partner (its points are debited at once)."""
+
+    required_scopes: ClassVar = {"GET": ("redemptions:read",), "POST": ("redemptions:write",)}
+
+    @extend_schema(
+        request=serializers.RedemptionCreateSerializer,
+        responses={201: serializers.RedemptionSerializer},
+        parameters=[idempotency_parameter(required=True)],
+    )
+    @idempotent(required=True)
+    def post(self, request: Request, idempotency_key: str) -> Response:
+        form = serializers.RedemptionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        redemption = reward_redeem(
+            partner=form.validated_data["partner"],
+            requested_by=self.actor_required(),
+            reward=form.validated_data["reward"],
+            quantity=form.validated_data["quantity"],
+            idempotency_key=idempotency_key,
+        )
+        redemption = self.rows().get(pk=redemption.pk)
+        return Response(serializers.RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
+
+
+class RedemptionDetail(Redemptions, generics.RetrieveAPIView):
+    pass
+
+
+class RedemptionTransition(ApiView):
+    """Move a redemption along its workflow; rejection and cancellation refund the points."""
+
+    transition: ClassVar[str]
+    serializer_class = serializers.RedemptionTransitionSerializer
+    model = Redemption
+
+    @extend_schema(
+        request=serializers.RedemptionTransitionSerializer,
+        responses={200: serializers.RedemptionSerializer},
+        parameters=[idempotency_parameter(required=False)],
+    )
+    @idempotent(required=False)
+    def post(self, request: Request, pk: int) -> Response:
+        redemption = get_object_or_404(Redemption.objects.select_related("partner", "reward"), pk=pk)
+        form = serializers.RedemptionTransitionSerializer(data=request.data, context={"transition": self.transition})
+        form.is_valid(raise_exception=True)
+        reason, actor = form.validated_data["reason"], self.actor_required()
+        if self.transition == "approve":
+            redemption_approve(redemption=redemption, actor=actor, reason=self.via(reason))
+        elif self.transition == "fulfil":
+            redemption_fulfil(redemption=redemption, actor=actor, tracking=form.validated_data["tracking"])
+        elif self.transition == "reject":
+            redemption_reject(redemption=redemption, actor=actor, reason=self.via(reason))
+        else:
+            redemption_cancel(redemption=redemption, actor=actor)
+        redemption.refresh_from_db()
+        return Response(serializers.RedemptionSerializer(redemption).data)
+
+
+class RedemptionApprove(RedemptionTransition):
+    transition = "approve"
+    required_scopes: ClassVar = {"POST": ("redemptions:review",)}
+
+
+class RedemptionFulfil(RedemptionTransition):
+    transition = "fulfil"
+    required_scopes: ClassVar = {"POST": ("redemptions:review",)}
+
+
+class RedemptionReject(RedemptionTransition):
+    transition = "reject"
+    required_scopes: ClassVar = {"POST": ("redemptions:review",)}
+
+
+class RedemptionCancel(RedemptionTransition):
+    transition = "cancel"
+    required_scopes: ClassVar = {"POST": ("redemptions:write",)}
+
+
+# --- Tier models -------------------------------------------------------------------------------------------------
+
+
+class TierModels(ApiView):
+    required_scopes: ClassVar = {"GET": ("tiers:read",)}
+    serializer_class = serializers.TierModelSerializer
+    ordering_fields: ClassVar = ["id", "version", "effective_from"]
+
+    model = TierModel
+
+    def rows(self) -> QuerySet[TierModel]:
+        return TierModel.objects.prefetch_related(
+            "tiers__gates",
+            Prefetch("pathways", queryset=Pathway.objects.prefetch_related("partner_types", "criteria")),
+        )
+
+
+class TierModelList(TierModels, generics.ListAPIView):
+    pass
+
+
+class TierModelDetail(TierModels, generics.RetrieveAPIView):
+    pass
+
+
+# --- Anything else under /api/v1/ ---------------------------------------------------------------------------------
+
+
+@csrf_exempt  # any method may end up here; the answer is a 404 whatever the CSRF state
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown API paths answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(
+        error_body(status_code=404, message="No such endpoint. See /api/v1/docs/.", code="not_found"), status=404
+    )

@@ -1,0 +1,62 @@
+"""Earning rules: how many points an approved activity earns (DESIGN §4)."""
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+from partners.models import ActivityKind
+
+
+class EarningRule(TenantOwnedModel):
+    """How many points an approved activity earns; several rules may apply to one activity (base rate + SPIFF)."""
+
+    class Basis(models.TextChoices):
+        PER_ACTIVITY = "per_activity", _("Points per activity")
+        PER_CURRENCY_UNIT = "per_currency_unit", _("Points per unit of currency")
+        PER_QUANTITY = "per_quantity", _("Points per unit of quantity")
+
+    class CapPeriod(models.TextChoices):
+        MONTH = "month", _("Per month")
+        QUARTER = "quarter", _("Per quarter")
+        YEAR = "year", _("Per year")
+        EVER = "ever", _("Over the rule's life")
+
+    name = models.CharField(max_length=200)
+    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices)
+    partner_types = models.ManyToManyField(
+        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
+    )
+    product_categories = models.JSONField(default=list, blank=True, help_text=_("Empty: every category."))
+    minimum_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    code = models.CharField(max_length=100, blank=True, help_text=_("Only activities with this code. Empty: any."))
+    basis = models.CharField(max_length=32, choices=Basis.choices)
+    rate = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))])
+    applies_tier_multiplier = models.BooleanField(default=True)
+    valid_from = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: first day."))
+    valid_until = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: last day."))
+    cap_points = models.PositiveIntegerField(null=True, blank=True, help_text=_("Most points per partner per period."))
+    cap_period = models.CharField(max_length=16, choices=CapPeriod.choices, default=CapPeriod.YEAR)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "ledger_earningrule"  # the table predates this app (moved from the ledger, state only)
+        ordering = ["activity_kind", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gt=0), name="earning_rule_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="earning_rule_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "activity_kind", "is_active"], name="earning_rule_kind")]
+
+    def __str__(self) -> str:
+        return self.name

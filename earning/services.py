@@ -1,0 +1,461 @@
+"""Earning (DESIGN §4): rules applied to approved activities, points, caps, reversals; activity and claim reviews.
+
+An integration: approving an activity moves it in `partners`, prices it with the rules and tier multipliers
+(`tiers`) and posts to the ledger; the partner is re-scored at once, webhooks and notifications hear of it.
+"""
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import DateTimeField, Sum, Value
+from django.db.models.functions import Coalesce, Trunc
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from earning.models import EarningRule
+from loyalty.ledger.lock_objects import account_lock, accounts_lock_only
+from loyalty.ledger.models import EntryKind, LedgerEntry
+from loyalty.ledger.services import (
+    Credit,
+    entry_reverse,
+    points_account_for,
+    points_accounts_for,
+    points_post,
+    points_post_many,
+)
+from loyalty.tenancy.models import User
+from loyalty.tenancy.tasks import enqueue_on_commit
+from notifications.events import claim_reviewed_notify
+from partners.lock_objects import activity_lock, claim_lock
+from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner
+from partners.services import activity_record, claim_review_reasons
+from tiers.selectors import partner_point_multiplier, partner_point_multipliers
+from tiers.tasks import rescore_partner
+from webhooks.services import activity_review_emit
+
+
+@dataclass(frozen=True, slots=True)
+class EarningActivity:
+    """What earning rules read of an approved activity: bulk ingestion prices these without model instances."""
+
+    pk: int
+    partner_id: int
+    partner_type_id: int | None
+    kind: str
+    occurred_at: datetime
+    amount: Decimal | None
+    quantity: int
+    code: str
+    product_category: str
+
+    @classmethod
+    def of(cls, activity: Activity) -> "EarningActivity":
+        return cls(
+            pk=activity.pk,
+            partner_id=activity.partner_id,
+            partner_type_id=activity.partner.partner_type_id,
+            kind=activity.kind,
+            occurred_at=activity.occurred_at,
+            amount=activity.amount,
+            quantity=activity.quantity,
+            code=activity.code,
+            product_category=activity.product_category,
+        )
+
+
+@dataclass(frozen=True)
+class ActiveRules:
+    """Active earning rules in pk order, with the partner types each is limited to (empty: every type)."""
+
+    rules: list[EarningRule]
+    partner_types: dict[int, frozenset[int]]
+
+
+def earning_rules_active(*, kinds: Iterable[str]) -> ActiveRules:
+    """The active rules for these activity kinds with their partner types (two queries)."""
+    rules = list(
+        EarningRule.objects.filter(activity_kind__in=set(kinds), is_active=True)
+        .prefetch_related("partner_types")
+        .order_by("pk")
+    )
+    partner_types = {rule.pk: frozenset(partner_type.pk for partner_type in rule.partner_types.all()) for rule in rules}
+    return ActiveRules(rules, partner_types)
+
+
+def earning_rules_matching(*, activity: EarningActivity, rules: ActiveRules | None = None) -> list[EarningRule]:
+    """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity.
+
+    `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once.
+    """
+    if rules is None:
+        rules = earning_rules_active(kinds=[activity.kind])
+    day = timezone.localdate(activity.occurred_at)
+    partner_type_id = activity.partner_type_id
+    return [
+        rule
+        for rule in rules.rules
+        if rule.activity_kind == activity.kind
+        and (rule.valid_from is None or rule.valid_from <= day)
+        and (rule.valid_until is None or rule.valid_until >= day)
+        and (not rule.code or rule.code == activity.code)
+        and (not rules.partner_types[rule.pk] or partner_type_id in rules.partner_types[rule.pk])
+        and (not rule.product_categories or activity.product_category in rule.product_categories)
+        and (rule.minimum_amount is None or (activity.amount or 0) >= rule.minimum_amount)
+    ]
+
+
+def rule_points(*, rule: EarningRule, activity: EarningActivity, multiplier: Decimal) -> int:
+    """Points the rule gives the activity before any cap, rounded down."""
+    if rule.basis == EarningRule.Basis.PER_CURRENCY_UNIT:
+        base = (activity.amount or Decimal(0)) * rule.rate
+    elif rule.basis == EarningRule.Basis.PER_QUANTITY:
+        base = activity.quantity * rule.rate
+    else:
+        base = rule.rate
+    if rule.applies_tier_multiplier:
+        base *= multiplier
+    return int(base.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def cap_period_bounds(*, rule: EarningRule, moment: datetime) -> tuple[datetime, datetime] | None:
+    """The cap period around `moment` in the tenant's time zone (None: over the rule's life)."""
+    day = timezone.localdate(moment)
+    if rule.cap_period == EarningRule.CapPeriod.EVER:
+        return None
+    if rule.cap_period == EarningRule.CapPeriod.MONTH:
+        start = date(day.year, day.month, 1)
+        end = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    elif rule.cap_period == EarningRule.CapPeriod.QUARTER:
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        start = date(day.year, first_month, 1)
+        end = date(day.year + (first_month + 3 > 12), (first_month + 2) % 12 + 1, 1)
+    else:
+        start, end = date(day.year, 1, 1), date(day.year + 1, 1, 1)
+    zone = timezone.get_current_timezone()
+    return datetime.combine(start, datetime.min.time(), zone), datetime.combine(end, datetime.min.time(), zone)
+
+
+def _earned_in_cap_period(*, rule: EarningRule, account_id: int, moment: datetime) -> int:
+    """Points the rule has given the account in the cap period around `moment` (reversals count in the period of
+    the entry they reverse)."""
+    earned = _cap_entries(rule=rule, account_ids=[account_id], bounds=cap_period_bounds(rule=rule, moment=moment))
+    return earned.aggregate(total=Sum("points"))["total"] or 0
+
+
+def _cap_entries(*, rule: EarningRule, account_ids: Collection[int], bounds: tuple[datetime, datetime] | None):
+    entries = LedgerEntry.objects.filter(earning_rule=rule, account_id__in=account_ids).annotate(
+        period_moment=Coalesce("reverses__effective_at", "effective_at")
+    )
+    if bounds is not None:
+        entries = entries.filter(period_moment__gte=bounds[0], period_moment__lt=bounds[1])
+    return entries
+
+
+def _capped(*, rule: EarningRule, points: int, so_far: int) -> int:
+    return max(0, min(points, rule.cap_points - so_far))
+
+
+def activity_points_post(*, activity: Activity, actor: User | None) -> list[LedgerEntry]:
+    """Post the earn entries of an approved activity, one per matching rule; idempotent by (activity, rule).
+
+    Runs under the account's lock so that concurrent approvals cannot both slip under a cap.
+    """
+    account = points_account_for(partner=activity.partner)
+    account_lock(account_id=account.pk)
+    multiplier = partner_point_multiplier(partner=activity.partner)
+    facts = EarningActivity.of(activity)
+    entries = []
+    for rule in earning_rules_matching(activity=facts):
+        key = earn_idempotency_key(activity=facts, rule=rule)
+        existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            entries.append(existing)
+            continue
+        points = rule_points(rule=rule, activity=facts, multiplier=multiplier)
+        if rule.cap_points is not None:
+            so_far = _earned_in_cap_period(rule=rule, account_id=account.pk, moment=activity.occurred_at)
+            points = _capped(rule=rule, points=points, so_far=so_far)
+        if points <= 0:
+            continue
+        entries.append(
+            points_post(
+                account=account,
+                kind=EntryKind.EARN,
+                points=points,
+                idempotency_key=key,
+                actor=actor,
+                memo=rule.name,
+                activity=activity,
+                earning_rule=rule,
+                effective_at=activity.occurred_at,
+            )
+        )
+    return entries
+
+
+def earn_idempotency_key(*, activity: EarningActivity, rule: EarningRule) -> str:
+    return f"earn:activity:{activity.pk}:rule:{rule.pk}"
+
+
+def activities_points_post(*, activities: Sequence[EarningActivity], actor: User | None) -> list[LedgerEntry]:
+    """`activity_points_post` for many approved activities at once, with the same entries as one by one in order.
+
+    A constant number of queries: rules, multipliers and accounts read once, the accounts locked once (by pk),
+    the cap periods' earnings read in one query, existing keys in one, then `points_post_many`.
+    """
+    if not activities:
+        return []
+    rules = earning_rules_active(kinds={activity.kind for activity in activities})
+    matches = [
+        (activity, rule) for activity in activities for rule in earning_rules_matching(activity=activity, rules=rules)
+    ]
+    # Like the per-activity path: every partner gets its account, locked before anything is read for pricing.
+    partner_ids = {activity.partner_id for activity in activities}
+    account_ids = points_accounts_for(partner_ids=partner_ids)
+    accounts_lock_only(account_ids=account_ids.values())
+    if not matches:
+        return []
+    multipliers = partner_point_multipliers(partner_ids=partner_ids)
+    keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
+    existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
+    so_far = _earned_in_cap_periods(
+        matches=[match for match, key in zip(matches, keys, strict=True) if key not in existing],
+        account_ids=account_ids,
+    )
+    credits, positions = [], []
+    entries: list[LedgerEntry | None] = []
+    for (activity, rule), key in zip(matches, keys, strict=True):
+        if key in existing:
+            entries.append(existing[key])
+            continue
+        account_id = account_ids[activity.partner_id]
+        points = rule_points(rule=rule, activity=activity, multiplier=multipliers[activity.partner_id])
+        if rule.cap_points is not None:
+            period = (rule.pk, account_id, cap_period_bounds(rule=rule, moment=activity.occurred_at))
+            points = _capped(rule=rule, points=points, so_far=so_far[period])
+            so_far[period] += max(points, 0)
+        if points <= 0:
+            continue
+        positions.append(len(entries))
+        entries.append(None)
+        credits.append(
+            Credit(
+                account_id=account_id,
+                kind=EntryKind.EARN,
+                points=points,
+                idempotency_key=key,
+                actor=actor,
+                memo=rule.name,
+                activity_id=activity.pk,
+                earning_rule=rule,
+                effective_at=activity.occurred_at,
+            )
+        )
+    for position, entry in zip(positions, points_post_many(credits=credits), strict=True):
+        entries[position] = entry
+    return entries
+
+
+def _earned_in_cap_periods(
+    *, matches: list[tuple[EarningActivity, EarningRule]], account_ids: dict[int, int]
+) -> defaultdict[tuple, int]:
+    """`_earned_in_cap_period` for every (rule, account, period) the matches fall in, summed by the database in
+    one query (each rule's entries grouped by account and the start of their period in the tenant's time zone)."""
+    wanted: dict[int, tuple[EarningRule, set[int], list[datetime]]] = {}
+    for activity, rule in matches:
+        if rule.cap_points is not None:
+            _rule, accounts, moments = wanted.setdefault(rule.pk, (rule, set(), []))
+            accounts.add(account_ids[activity.partner_id])
+            moments.append(activity.occurred_at)
+    so_far: defaultdict[tuple, int] = defaultdict(int)
+    if not wanted:
+        return so_far
+    zone = timezone.get_current_timezone()
+    querysets = []
+    for rule, accounts, moments in wanted.values():
+        # Periods follow time, so the first and the last moments' periods span them all (two calls, not one per row).
+        first, last = (cap_period_bounds(rule=rule, moment=moment) for moment in (min(moments), max(moments)))
+        span = None if first is None or last is None else (first[0], last[1])
+        kind = PERIOD_TRUNCATION.get(rule.cap_period)
+        period_start = Trunc("period_moment", kind, tzinfo=zone) if kind else Value(None, DateTimeField())
+        querysets.append(
+            _cap_entries(rule=rule, account_ids=accounts, bounds=span)
+            .order_by()
+            .annotate(period_start=period_start)
+            .values_list("earning_rule_id", "account_id", "period_start")
+            .annotate(total=Sum("points"))
+        )
+    rules = {rule_id: rule for rule_id, (rule, _accounts, _moments) in wanted.items()}
+    rows = querysets[0].union(*querysets[1:], all=True) if len(querysets) > 1 else querysets[0]
+    for rule_id, account_id, period_start, total in rows:
+        bounds = None if period_start is None else cap_period_bounds(rule=rules[rule_id], moment=period_start)
+        so_far[(rule_id, account_id, bounds)] += total
+    return so_far
+
+
+PERIOD_TRUNCATION = {
+    EarningRule.CapPeriod.MONTH: "month",
+    EarningRule.CapPeriod.QUARTER: "quarter",
+    EarningRule.CapPeriod.YEAR: "year",
+}
+
+
+def activity_points_reverse(*, activity: Activity, actor: User | None, reason: str) -> list[LedgerEntry]:
+    """Reverse every earn entry of the activity that is not reversed yet."""
+    reversals = []
+    for entry in LedgerEntry.objects.filter(activity=activity, kind=EntryKind.EARN).order_by("pk"):
+        reversal = entry_reverse(entry=entry, actor=actor, reason=reason)
+        if reversal is not None:
+            reversals.append(reversal)
+    return reversals
+
+
+# Reviews: approval earns, rejection reverses (claims approve or reject their activity).
+
+
+def _activity_move(*, activity: Activity, to_status: str, actor: User | None, reason: str) -> None:
+    ActivityStatusChange.objects.create(
+        activity=activity, from_status=activity.status, to_status=to_status, actor=actor, reason=reason
+    )
+    if actor is not None:  # vendors hear of reviews by people; automatic approvals are their own doing
+        activity_review_emit(
+            activity=activity, from_status=activity.status, to_status=to_status, actor=actor, reason=reason
+        )
+    activity.status = to_status
+    activity.save(update_fields=["status"])
+
+
+@transaction.atomic
+def activity_approve(*, activity: Activity, actor: User | None, reason: str = "") -> list[LedgerEntry]:
+    """Approve a pending activity and post its points. Approving it again posts nothing and returns its entries."""
+    locked = activity_lock(activity_id=activity.pk)
+    if locked.status == Activity.Status.REJECTED:
+        raise ValidationError(_("A rejected activity cannot be approved."))
+    if locked.status == Activity.Status.PENDING:
+        _activity_move(activity=locked, to_status=Activity.Status.APPROVED, actor=actor, reason=reason)
+        enqueue_on_commit(rescore_partner, partner_id=locked.partner_id)
+    activity.status = locked.status
+    return activity_points_post(activity=locked, actor=actor)
+
+
+@transaction.atomic
+def activity_reject(*, activity: Activity, actor: User | None, reason: str) -> list[LedgerEntry]:
+    """Reject a pending activity, or void an approved one by reversing its points. A reason is required."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the activity is rejected.")})
+    locked = activity_lock(activity_id=activity.pk)
+    if locked.status == Activity.Status.REJECTED:
+        return []
+    was_approved = locked.status == Activity.Status.APPROVED
+    _activity_move(activity=locked, to_status=Activity.Status.REJECTED, actor=actor, reason=reason)
+    activity.status = locked.status
+    if was_approved:
+        return activity_points_reverse(activity=locked, actor=actor, reason=reason)
+    return []
+
+
+CLAIM_KIND = {
+    Claim.Type.SALE: ActivityKind.SALE,
+    Claim.Type.TRAINING: ActivityKind.TRAINING,
+    Claim.Type.CERTIFICATION: ActivityKind.CERTIFICATION,
+}
+
+
+@transaction.atomic
+def claim_submit(
+    *,
+    partner: Partner,
+    submitted_by: User,
+    claim_type: str,
+    occurred_on: date,
+    evidence: UploadedFile,
+    invoice_number: str = "",
+    amount: Decimal | None = None,
+    currency: str = "",
+    product_sku: str = "",
+    product_category: str = "",
+    code: str = "",
+    valid_until: date | None = None,
+) -> Claim:
+    """A partner member claims credit for a sale, training or certification, with evidence.
+
+    Claims resembling an earlier one (same invoice number, or same partner, amount and date) are flagged and
+    never approved automatically; claims above the tenant's threshold always wait for review.
+    """
+    if claim_type not in Claim.Type.values:
+        raise ValidationError({"claim_type": _("Unknown claim type.")})
+    if claim_type == Claim.Type.SALE and not invoice_number.strip():
+        raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
+    if claim_type != Claim.Type.SALE and not code.strip():
+        raise ValidationError({"code": _("Give the course or certification id.")})
+    occurred_at = timezone.make_aware(datetime.combine(occurred_on, datetime.min.time().replace(hour=12)))
+    recorded = activity_record(
+        partner=partner,
+        kind=CLAIM_KIND[claim_type],
+        occurred_at=occurred_at,
+        source=Activity.Source.CLAIM,
+        amount=amount,
+        currency=currency,
+        product_sku=product_sku,
+        product_category=product_category,
+        code=code,
+        valid_until=valid_until,
+        evidence=evidence,
+        created_by=submitted_by,
+        metadata={"invoice_number": invoice_number} if invoice_number else {},
+    )
+    invoice_date = occurred_on if claim_type == Claim.Type.SALE else None
+    reasons, duplicate_of = claim_review_reasons(
+        partner=partner, invoice_number=invoice_number, invoice_date=invoice_date, amount=amount
+    )
+    claim = Claim.objects.create(
+        partner=partner,
+        submitted_by=submitted_by,
+        claim_type=claim_type,
+        activity=recorded.activity,
+        invoice_number=invoice_number.strip(),
+        invoice_date=invoice_date,
+        amount=amount,
+        duplicate_of=duplicate_of,
+        review_reasons=reasons,
+    )
+    if not reasons:
+        claim = claim_approve(claim=claim, actor=None, note=_("Approved automatically."))
+    return claim
+
+
+def _claim_review(*, claim: Claim, status: str, actor: User | None, note: str) -> Claim:
+    """Record a reviewer's decision on a pending claim (under its row lock)."""
+    locked = claim_lock(claim_id=claim.pk)
+    if locked.status != Claim.Status.PENDING:
+        raise ValidationError(
+            _("Only pending claims can be reviewed; this one is %(status)s.") % {"status": locked.status}
+        )
+    locked.status, locked.reviewed_by, locked.reviewed_at, locked.review_note = status, actor, timezone.now(), note
+    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    claim_reviewed_notify(claim=locked)
+    return locked
+
+
+@transaction.atomic
+def claim_approve(*, claim: Claim, actor: User | None, note: str = "") -> Claim:
+    """Approve a pending claim: its activity is approved and earns points."""
+    reviewed = _claim_review(claim=claim, status=Claim.Status.APPROVED, actor=actor, note=note)
+    activity_approve(activity=reviewed.activity, actor=actor, reason=note or _("Claim approved"))
+    return reviewed
+
+
+@transaction.atomic
+def claim_reject(*, claim: Claim, actor: User, reason: str) -> Claim:
+    """Reject a pending claim with a reason the partner will see."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why the claim is rejected.")})
+    reviewed = _claim_review(claim=claim, status=Claim.Status.REJECTED, actor=actor, note=reason)
+    activity_reject(activity=reviewed.activity, actor=actor, reason=reason)
+    return reviewed

@@ -1,0 +1,396 @@
+"""Bulk ingestion of activities from vendors' systems (REST API and CSV import): one set-based service for both."""
+
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from earning.services import EarningActivity, activities_points_post
+from loyalty.bulk import columns_insert
+from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.models import User
+from loyalty.tenancy.tasks import enqueue_on_commit
+from partners.models import Activity, ActivityStatusChange, Partner
+from partners.services import activity_errors
+from tiers.tasks import rescore_partners
+
+INGEST_FIELDS = (
+    "partner",
+    "external_id",
+    "kind",
+    "occurred_at",
+    "amount",
+    "currency",
+    "quantity",
+    "product_sku",
+    "product_category",
+    "code",
+    "valid_until",
+    "metadata",
+)
+# Claims carry evidence and go through claim_submit; everything else may arrive in bulk.
+INGEST_SOURCES = frozenset({Activity.Source.API, Activity.Source.CSV, Activity.Source.ADMIN})
+# Without an external id a repeat cannot be recognised, so machine sources must send one.
+SOURCES_NEEDING_EXTERNAL_ID = frozenset({Activity.Source.API, Activity.Source.CSV})
+TEXT_FIELDS = ("external_id", "kind", "currency", "product_sku", "product_category", "code")
+# Activity columns taken from the parsed values as they are.
+STORED_AS_PARSED = (
+    "kind",
+    "occurred_at",
+    "amount",
+    "quantity",
+    "product_sku",
+    "product_category",
+    "code",
+    "valid_until",
+    "metadata",
+)
+# A conflicting insert (a concurrent ingest of the same external id) is retried this many times.
+INSERT_ATTEMPTS = 5
+# Re-scores are queued in slices of this many partners (one Celery message each costs ~1-2 ms to publish).
+RESCORE_PARTNERS_PER_TASK = 200
+
+
+class IngestStatus:
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    index: int  # position of the row in the input
+    external_id: str
+    status: str  # "created" | "duplicate" | "error"
+    activity_id: int | None
+    errors: dict[str, list[str]]  # field -> messages; empty unless status == "error"
+
+
+@dataclass
+class _Row:
+    """One input row as parsed: its values for Activity, the partner's reference, and what is wrong with it."""
+
+    index: int
+    external_id: str
+    partner_ref: str
+    values: dict[str, Any]
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    partner: Partner | None = None
+    activity_id: int | None = None
+    duplicate_of: int | None = None  # the stored activity (or the batch's first one) this row repeats
+    is_repeat: bool = False  # repeats an earlier row of the batch
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(str(message))
+
+
+def activities_ingest(
+    *,
+    rows: Sequence[Mapping[str, Any]],
+    source: str,
+    actor: User | None,
+    approve: bool = True,
+    dry_run: bool = False,
+) -> list[IngestResult]:
+    """Validate and record many activities at once; one result per row, in input order.
+
+    Idempotent by (tenant, source, external_id): a stored one, or an earlier row of the batch, makes the row a
+    "duplicate". Good rows are written even when others fail. With `approve` (the vendor's own systems are
+    trusted) activities are recorded approved and earn points as `activity_approve` would; otherwise they wait
+    in the review queue. `dry_run` validates and reports without writing ("created" then means "would be").
+    A constant number of queries per batch, whatever its size.
+    """
+    if source not in INGEST_SOURCES:
+        raise ValidationError({"source": _("Unknown source %(source)r.") % {"source": source}})
+    parsed = [_row_parse(index=index, row=row, source=source) for index, row in enumerate(rows)]
+    _partners_attach(parsed)
+    for row in parsed:
+        # A field that did not parse has said so already; the rules speak for the others.
+        for name, message in activity_errors(partner=row.partner, **_rule_values(row)).items():
+            if name not in row.errors:
+                row.add_error(name, message)
+    if dry_run:
+        _duplicates_mark(parsed, source=source)
+        return [_result(row) for row in parsed]
+    with transaction.atomic():
+        created = _activities_create(parsed, source=source, actor=actor, approve=approve)
+        if approve and created:
+            activities_points_post(activities=created, actor=actor)
+            # Each touched partner is re-scored once; a message per partner would cost more than the ingest.
+            touched = sorted({activity.partner_id for activity in created})
+            for start in range(0, len(touched), RESCORE_PARTNERS_PER_TASK):
+                enqueue_on_commit(rescore_partners, partner_ids=touched[start : start + RESCORE_PARTNERS_PER_TASK])
+    return [_result(row) for row in parsed]
+
+
+def _result(row: _Row) -> IngestResult:
+    if row.duplicate_of is not None or row.is_repeat:
+        return IngestResult(row.index, row.external_id, IngestStatus.DUPLICATE, row.duplicate_of, {})
+    if row.errors:
+        return IngestResult(row.index, row.external_id, IngestStatus.ERROR, None, row.errors)
+    return IngestResult(row.index, row.external_id, IngestStatus.CREATED, row.activity_id, {})
+
+
+def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
+    """Turn one row of strings (or already typed values) into Activity values, noting each field's parse error."""
+    if not isinstance(row, Mapping):
+        parsed = _Row(index=index, external_id="", partner_ref="", values={})
+        parsed.add_error("row", _("Each row must be an object of fields."))
+        return parsed
+    parsed = _Row(index=index, external_id="", partner_ref="", values={})
+    for name in row:
+        if name not in INGEST_FIELDS:
+            parsed.add_error(
+                str(name), _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(INGEST_FIELDS)}
+            )
+    for name in TEXT_FIELDS:
+        parsed.values[name] = _parse(parsed, name, _text, row.get(name))
+    parsed.external_id = parsed.values["external_id"] or ""
+    parsed.partner_ref = _parse(parsed, "partner", _text, row.get("partner")) or ""
+    if not parsed.partner_ref and "partner" not in parsed.errors:
+        parsed.add_error("partner", _("This field is required."))
+    if not parsed.external_id and source in SOURCES_NEEDING_EXTERNAL_ID and "external_id" not in parsed.errors:
+        parsed.add_error("external_id", _("This field is required."))
+    parsed.values["occurred_at"] = _parse(parsed, "occurred_at", _moment, row.get("occurred_at"))
+    parsed.values["amount"] = _parse(parsed, "amount", _decimal, row.get("amount"))
+    parsed.values["quantity"] = _parse(parsed, "quantity", _quantity, row.get("quantity"))
+    parsed.values["valid_until"] = _parse(parsed, "valid_until", _day, row.get("valid_until"))
+    parsed.values["metadata"] = _parse(parsed, "metadata", _metadata, row.get("metadata"))
+    return parsed
+
+
+def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
+    try:
+        parsed = parser(value)
+        if parsed is not None and parsed != "":
+            max_length, model_field = _field_checks()[name]
+            # Text within the column's length passes its only validator: skip the call (it is the hot path).
+            if model_field is not None and not (type(parsed) is str and len(parsed) <= max_length):
+                model_field.run_validators(parsed)
+    except ValidationError as error:
+        for message in error.messages:
+            row.add_error(name, message)
+        return None
+    return parsed
+
+
+@cache
+def _field_checks() -> dict[str, tuple[int, Any]]:
+    """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
+    value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
+    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None)}
+    for name in INGEST_FIELDS:
+        if name not in checks:
+            model_field = Activity._meta.get_field(name)
+            checks[name] = (model_field.max_length or 0, model_field if model_field.validators else None)
+    return checks
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(_("Give this as text."))
+    return str(value).strip()
+
+
+def _moment(value: Any) -> datetime | None:
+    """ISO 8601 with an offset; a date alone is midnight in the tenant's time zone (naive times fail validation)."""
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return timezone.make_aware(datetime.combine(value, datetime.min.time()))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return timezone.make_aware(datetime.combine(date.fromisoformat(text), datetime.min.time()))
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValidationError(_("Give a date and time in ISO 8601 with its offset (2026-03-31T14:30:00+02:00) or a date."))
+
+
+def _day(value: Any) -> date | None:
+    if _blank(value):
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationError(_("Give a date as YYYY-MM-DD."))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if _blank(value):
+        return None
+    number = None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        with suppress(InvalidOperation):
+            number = Decimal(str(value).strip())
+    if number is not None and number.is_finite():
+        return number
+    raise ValidationError(_("Give the amount as a number, like 1250.00."))
+
+
+def _quantity(value: Any) -> int:
+    if _blank(value):
+        return 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValidationError(_("The quantity must be a whole number of at least 1."))
+
+
+def _metadata(value: Any) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise ValidationError(_("Metadata must be an object."))
+
+
+def _rule_values(row: _Row) -> dict[str, Any]:
+    values = row.values
+    return {
+        "kind": values["kind"] or "",
+        "occurred_at": values["occurred_at"],
+        "amount": values["amount"],
+        "currency": values["currency"] or "",
+        "quantity": 1 if values["quantity"] is None else values["quantity"],
+        "valid_until": values["valid_until"],
+    }
+
+
+def _partners_attach(rows: list[_Row]) -> None:
+    """Find every row's partner by its external id, in one query; this tenant's partners only."""
+    refs = {row.partner_ref for row in rows if row.partner_ref}
+    partners = {
+        partner.external_id: partner
+        for partner in Partner.objects.filter(external_id__in=refs).only(
+            "pk", "external_id", "status", "partner_type_id"
+        )
+    }
+    for row in rows:
+        if not row.partner_ref:
+            continue
+        row.partner = partners.get(row.partner_ref)
+        if row.partner is None:
+            row.add_error("partner", _("Unknown partner %(partner)r.") % {"partner": row.partner_ref})
+
+
+def _duplicates_mark(rows: list[_Row], *, source: str) -> list[_Row]:
+    """Mark rows already stored, and repeats of an earlier good row; return the rows to create, in input order."""
+    external_ids = {row.external_id for row in rows if row.external_id}
+    stored = dict(Activity.objects.filter(source=source, external_id__in=external_ids).values_list("external_id", "pk"))
+    seen: dict[str, _Row] = {}
+    to_create = []
+    for row in rows:
+        if row.external_id in stored:
+            row.duplicate_of = stored[row.external_id]
+            row.errors = {}
+        elif row.errors:
+            continue
+        elif row.external_id in seen:
+            row.is_repeat = True
+        else:
+            if row.external_id:
+                seen[row.external_id] = row
+            to_create.append(row)
+    return to_create
+
+
+def _activities_create(rows: list[_Row], *, source: str, actor: User | None, approve: bool) -> list[EarningActivity]:
+    """Insert the new activities and their first status change; a row inserted meanwhile by a concurrent ingest
+    becomes a duplicate (the insert is retried without it). Returns what earning needs of each new activity.
+
+    Built as columns, not model instances: an `Activity` costs more Python to build than the database spends
+    inserting it (bench/ingest.py).
+    """
+    tenant = current_tenant()
+    status = Activity.Status.APPROVED if approve else Activity.Status.PENDING
+    actor_id = actor.pk if actor is not None else None
+    for _attempt in range(INSERT_ATTEMPTS):
+        # Inserting in external-id order means two concurrent batches wait on each other's keys in the same order,
+        # so they cannot deadlock; the loser of a key gets an IntegrityError and retries without it.
+        to_create = sorted(_duplicates_mark(rows, source=source), key=lambda row: row.external_id)
+        count = len(to_create)
+        try:
+            with transaction.atomic():
+                columns = _activity_columns(to_create, source=source, status=status, actor_id=actor_id)
+                ids = columns_insert(Activity, columns)
+        except IntegrityError:
+            continue
+        break
+    else:
+        raise IntegrityError("Could not insert the activities after several concurrent conflicts.")
+    for row, activity_id in zip(to_create, ids, strict=True):
+        row.activity_id = activity_id
+    created = {row.external_id: row.activity_id for row in to_create if row.external_id}
+    for row in rows:
+        if row.is_repeat and row.duplicate_of is None:
+            row.duplicate_of = created[row.external_id]
+    reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
+    columns_insert(
+        ActivityStatusChange,
+        {
+            "tenant_id": [tenant.pk] * count,
+            "activity_id": ids,
+            "to_status": [status] * count,
+            "actor_id": [actor_id] * count,
+            "reason": [reason % {"source": source}] * count,
+        },
+    )
+    # Input order: the ledger must be what approving the rows one by one, in order, would give.
+    in_order = sorted(to_create, key=lambda row: row.index)
+    return [
+        EarningActivity(
+            pk=row.activity_id,
+            partner_id=row.partner.pk,
+            partner_type_id=row.partner.partner_type_id,
+            kind=row.values["kind"],
+            occurred_at=row.values["occurred_at"],
+            amount=row.values["amount"],
+            quantity=row.values["quantity"],
+            code=row.values["code"],
+            product_category=row.values["product_category"],
+        )
+        for row in in_order
+    ]
+
+
+def _activity_columns(rows: list[_Row], *, source: str, status: str, actor_id: int | None) -> dict[str, list]:
+    count = len(rows)
+    return {
+        "tenant_id": [current_tenant().pk] * count,
+        "partner_id": [row.partner.pk for row in rows],
+        "source": [source] * count,
+        "external_id": [row.external_id for row in rows],
+        "status": [status] * count,
+        "created_by_id": [actor_id] * count,
+        # A currency without an amount means nothing; it is not stored.
+        "currency": [row.values["currency"] if row.values["amount"] is not None else "" for row in rows],
+        **{name: [row.values[name] for row in rows] for name in STORED_AS_PARSED},
+    }

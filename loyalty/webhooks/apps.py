@@ -1,9 +1,0 @@
-"""Application config of outgoing webhooks."""
-
-from django.apps import AppConfig
-
-
-class WebhooksConfig(AppConfig):
-    name = "loyalty.webhooks"
-    label = "webhooks"
-    verbose_name = "Webhooks"

@@ -1,0 +1,117 @@
+"""Raising notifications for partner members: once per (recipient, kind, subject, period), emailed by preference."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core import signing
+from django.utils import timezone
+
+from loyalty.tenancy.context import current_tenant
+from loyalty.tenancy.models import PARTNER_ROLES, Membership, User
+from loyalty.tenancy.tasks import enqueue_on_commit
+from notifications.emails import ALL_KINDS, UNSUBSCRIBE_SALT
+from notifications.models import Kind, Notification, Preference
+from notifications.sending import notifications_email_send
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something to tell a partner's members: its kind, what it is about, when it applies, and the details."""
+
+    partner_id: int
+    kind: str
+    subject: str
+    period: str = ""
+    context: dict = field(default_factory=dict)
+
+
+def _email_state(preference: Preference | None, kind: str) -> str:
+    if preference is not None and not preference.emails(kind):
+        return Notification.Email.SKIPPED
+    if preference is not None and preference.digest:
+        return Notification.Email.DIGEST
+    return Notification.Email.PENDING
+
+
+def notifications_raise(*, events: Iterable[Event]) -> None:
+    """Notify every active member of each event's partner; events already raised add nothing.
+
+    Set-based (three queries whatever the number of events), so the nightly evaluation can raise a chunk's
+    events at once. Emails go out after commit, from a task.
+    """
+    events = list(events)
+    if not events:
+        return
+    members: dict[int, list[int]] = {}
+    for partner_id, user_id in Membership.objects.filter(
+        partner_id__in={event.partner_id for event in events}, is_active=True, role__in=sorted(PARTNER_ROLES)
+    ).values_list("partner_id", "user_id"):
+        members.setdefault(partner_id, []).append(user_id)
+    user_ids = {user_id for ids in members.values() for user_id in ids}
+    preferences = {preference.user_id: preference for preference in Preference.objects.filter(user_id__in=user_ids)}
+    tenant = current_tenant()
+    rows = [
+        Notification(
+            tenant=tenant,
+            recipient_id=user_id,
+            partner_id=event.partner_id,
+            kind=event.kind,
+            subject=event.subject,
+            period=event.period,
+            context=event.context,
+            email=_email_state(preferences.get(user_id), event.kind),
+        )
+        for event in events
+        for user_id in members.get(event.partner_id, [])
+    ]
+    # The unique constraint drops what was raised before; the sending task picks up whatever is still to send.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if any(row.email == Notification.Email.PENDING for row in rows):
+        enqueue_on_commit(notifications_email_send)
+
+
+def notification_read(*, notification: Notification) -> None:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+
+
+def notifications_read_all(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at=None).update(read_at=timezone.now())
+
+
+def preference_for(*, user: User) -> Preference:
+    """The member's preferences in the current tenant, saved or (until they change them) the defaults, unsaved."""
+    return Preference.objects.filter(user=user).first() or Preference(user=user)
+
+
+def preference_update(*, user: User, emailed_kinds: Iterable[str], digest: bool, language: str) -> Preference:
+    """Save a member's choices: which kinds to email, the daily digest, and their language."""
+    preference = Preference.objects.get_or_create(user=user)[0]
+    emailed = set(emailed_kinds)
+    preference.muted_kinds = [kind for kind in Kind.values if kind not in emailed]
+    preference.digest = digest
+    preference.save(update_fields=["muted_kinds", "digest"])
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return preference
+
+
+def unsubscribe_read(*, token: str) -> tuple[User, str]:
+    """The member and the kind (or ALL_KINDS) an unsubscribe token names; signing.BadSignature when it is
+    forged, or another program's."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    if data.get("tenant") != current_tenant().pk or data.get("kind") not in [*Kind.values, ALL_KINDS]:
+        raise signing.BadSignature("Not a token of this program.")
+    return User.objects.get(pk=data["user"]), data["kind"]
+
+
+def unsubscribe(*, token: str) -> tuple[User, str]:
+    """Stop the emails the token names (one kind, or all); works without signing in."""
+    user, kind = unsubscribe_read(token=token)
+    preference = Preference.objects.get_or_create(user=user)[0]
+    muted = Kind.values if kind == ALL_KINDS else [*preference.muted_kinds, kind]
+    preference.muted_kinds = sorted(set(muted))
+    preference.save(update_fields=["muted_kinds"])
+    return user, kind

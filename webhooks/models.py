@@ -1,0 +1,132 @@
+"""Webhook endpoints a tenant configures, and the outbox of deliveries (with every attempt) sent to them."""
+
+import secrets
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.tenancy.models import TenantOwnedModel
+from webhooks.addresses import validate_webhook_url
+
+
+class Event(models.TextChoices):
+    PARTNER_TIER_CHANGED = "partner.tier_changed", _("A partner's tier changed")
+    REDEMPTION_STATUS_CHANGED = "redemption.status_changed", _("A redemption's status changed")
+    ACTIVITY_REVIEWED = "activity.reviewed", _("An activity was approved or rejected by a person")
+    POINTS_EXPIRING = "points.expiring", _("A partner has points expiring within 30 days")
+    TEST = "webhook.test", _("Test event sent from the admin")
+
+
+# What an endpoint can subscribe to; test events go to the endpoint they are sent from.
+SUBSCRIBABLE_EVENTS = [choice for choice in Event.choices if choice[0] != Event.TEST]
+
+
+def validate_events(value: object) -> None:
+    allowed = {event for event, _label in SUBSCRIBABLE_EVENTS}
+    if not isinstance(value, list) or not all(isinstance(event, str) for event in value):
+        raise ValidationError(_("Events are a list of event names."))
+    if unknown := sorted(set(value) - allowed):
+        raise ValidationError(_("Unknown events: %(events)s.") % {"events": ", ".join(unknown)})
+
+
+def generate_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+class WebhookEndpoint(TenantOwnedModel):
+    """A URL of the vendor's that receives signed event notifications."""
+
+    url = models.URLField(max_length=500, validators=[validate_webhook_url])
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, validators=[validate_events])
+    secret = models.CharField(
+        max_length=100,
+        default=generate_secret,
+        editable=False,
+        help_text=_("Signs every delivery (the Tierline-Signature header); the receiver verifies with it."),
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["url", "pk"]
+        indexes = [models.Index(fields=["tenant", "is_active"], name="webhook_endpoint_active")]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """The outbox: one event for one endpoint, written in the transaction of the change it reports.
+
+    A row exists if and only if that change committed; workers send it (and retry it) afterwards.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40, choices=Event.choices)
+    # The same for every endpoint, every attempt and every resend: receivers deduplicate on it.
+    event_id = models.UUIDField(default=uuid.uuid4)
+    # Events that must be sent at most once (points.expiring per partner and expiry date) carry a key.
+    event_key = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    resend_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "endpoint", "event_key"],
+                condition=~Q(event_key="") & Q(resend_of__isnull=True),
+                name="webhook_delivery_event_key_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "endpoint", "created_at"], name="webhook_delivery_log"),
+            # The sweeper's work list: small, since only pending rows are in it.
+            models.Index(
+                fields=["tenant", "next_attempt_at"], condition=Q(status="pending"), name="webhook_delivery_due"
+            ),
+            models.Index(fields=["tenant", "event_id"], name="webhook_delivery_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(TenantOwnedModel):
+    """One try at sending a delivery: what the receiver answered, and when the next try is due."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    attempted_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: no retry (delivered or given up)."))
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        indexes = [models.Index(fields=["tenant", "delivery"], name="webhook_attempt_delivery")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery {self.delivery_id}"
