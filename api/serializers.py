@@ -11,7 +11,8 @@ from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityKind, Partner, PartnerType, account_manager_choices
 from rewards.models import Redemption, Reward
-from tiers.models import Criterion, Pathway, Tier, TierGate, TierModel
+from tiers.models import BenefitKind, Criterion, Pathway, Tier, TierBenefit, TierGate, TierModel
+from tiers.wording import entitlement_label
 
 MAX_POINTS = 10**9
 
@@ -135,6 +136,14 @@ class PointsSerializer(serializers.Serializer):
     first_expiry = serializers.DateTimeField(allow_null=True)
 
 
+class EntitlementSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=BenefitKind.choices)
+    value = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    currency = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(allow_blank=True)
+    label = serializers.CharField()
+
+
 class PartnerStatusSerializer(serializers.Serializer):
     partner = PartnerSerializer()
     tier = TierRefSerializer(allow_null=True)
@@ -143,6 +152,9 @@ class PartnerStatusSerializer(serializers.Serializer):
     downgrade_on = serializers.DateField(allow_null=True, help_text="When a pending downgrade applies.")
     score = ScoreSerializer(allow_null=True)
     points = PointsSerializer()
+    entitlements = EntitlementSerializer(
+        many=True, help_text="What the current tier grants: typed benefits an ERP can apply (rates in %)."
+    )
 
 
 # --- Activities --------------------------------------------------------------------------------------------------
@@ -372,8 +384,20 @@ class TierGateSerializer(serializers.ModelSerializer):
         fields = ["id", "label", "metric", "activity_kind", "code", "minimum"]
 
 
+class TierBenefitSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField(help_text="The benefit in words, in the request's language.")
+
+    class Meta:
+        model = TierBenefit
+        fields = ["kind", "value", "currency", "text", "label"]
+
+    def get_label(self, benefit: TierBenefit) -> str:
+        return entitlement_label(kind=benefit.kind, value=benefit.value, currency=benefit.currency, text=benefit.text)
+
+
 class TierSerializer(serializers.ModelSerializer):
     gates = TierGateSerializer(many=True, read_only=True)
+    benefits = TierBenefitSerializer(many=True, read_only=True)
 
     class Meta:
         model = Tier

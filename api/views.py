@@ -178,6 +178,7 @@ class PartnerStatus(ApiView):
             "downgrade_on": tier_status.downgrade_on,
             "score": tier_status.score,
             "points": partner_points_get(partner_id=partner.pk),
+            "entitlements": tier_status.entitlements,
         }
         return Response(serializers.PartnerStatusSerializer(body).data)
 
@@ -462,6 +463,7 @@ class TierModels(ApiView):
     def rows(self) -> QuerySet[TierModel]:
         return TierModel.objects.prefetch_related(
             "tiers__gates",
+            "tiers__benefits",
             Prefetch("pathways", queryset=Pathway.objects.prefetch_related("partner_types", "criteria")),
         )
 

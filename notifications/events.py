@@ -15,6 +15,7 @@ from notifications.services import Event, notifications_raise
 from partners.models import Claim
 from rewards.models import Redemption
 from tiers.models import PartnerScore, PartnerTier, Tier, TierChange, TierModel
+from tiers.selectors import tier_entitlements
 
 # Close to the next tier: a score at or above this share of its minimum (DESIGN §8, issue 9).
 NEAR_SHARE = Decimal("0.85")
@@ -31,7 +32,7 @@ def tier_changes_notify(*, changes: Sequence[TierChange]) -> None:
     if not moves:
         return
     tier_ids = {change.from_tier_id for change in moves} | {change.to_tier_id for change in moves}
-    tiers = {tier.pk: tier for tier in Tier.objects.filter(pk__in=tier_ids)}
+    tiers = {tier.pk: tier for tier in Tier.objects.filter(pk__in=tier_ids).prefetch_related("benefits")}
     notifications_raise(
         events=[
             Event(
@@ -43,7 +44,7 @@ def tier_changes_notify(*, changes: Sequence[TierChange]) -> None:
                 context={
                     "from_tier": tiers[change.from_tier_id].name,
                     "to_tier": tiers[change.to_tier_id].name,
-                    "benefits": tiers[change.to_tier_id].benefits,
+                    "benefits": [entitlement.label for entitlement in tier_entitlements(tier=tiers[change.to_tier_id])],
                     "link": "/",
                 },
             )

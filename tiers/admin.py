@@ -19,6 +19,7 @@ from tiers.models import (
     PartnerTier,
     Pathway,
     Tier,
+    TierBenefit,
     TierChange,
     TierGate,
     TierModel,
@@ -66,16 +67,19 @@ class DraftInline(TenantInlineMixin, admin.TabularInline):
 
 class TierInline(DraftInline):
     model = Tier
-    fields = ["rank", "name", "minimum_score", "point_multiplier", "colour", "benefits", "edit_gates"]
+    fields = ["rank", "name", "minimum_score", "point_multiplier", "colour", "edit_gates"]
     readonly_fields = ["edit_gates"]
     ordering = ["rank"]
 
-    @admin.display(description="Gates")
+    @admin.display(description="Gates and benefits")
     def edit_gates(self, tier: Tier) -> str:
         if tier.pk is None:
             return "—"
         return format_html(
-            '<a href="{}">{} gate(s)</a>', reverse("admin:tiers_tier_change", args=[tier.pk]), tier.gates.count()
+            '<a href="{}">{} gate(s), {} benefit(s)</a>',
+            reverse("admin:tiers_tier_change", args=[tier.pk]),
+            tier.gates.count(),
+            tier.benefits.count(),
         )
 
 
@@ -167,12 +171,18 @@ class GateInline(DraftInline):
     fields = ["label", "metric", "activity_kind", "code", "minimum"]
 
 
+class BenefitInline(DraftInline):
+    model = TierBenefit
+    fields = ["position", "kind", "value", "currency", "text"]
+    ordering = ["position", "pk"]
+
+
 @admin.register(Tier, site=tenant_admin_site)
 class TierAdmin(DraftModelAdmin):
     list_display = ["name", "model", "rank", "minimum_score", "point_multiplier"]
     list_filter = ["model"]
-    inlines = [GateInline]
-    fields = ["model", "rank", "name", "minimum_score", "point_multiplier", "colour", "benefits"]
+    inlines = [GateInline, BenefitInline]
+    fields = ["model", "rank", "name", "minimum_score", "point_multiplier", "colour"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return False  # edited from its tier model

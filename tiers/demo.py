@@ -6,17 +6,69 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import ActivityKind, PartnerType
-from tiers.models import Criterion, Metric, Pathway, Tier, TierGate, TierModel
+from tiers.models import Criterion, Metric, Pathway, Tier, TierBenefit, TierGate, TierModel
 from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
 
 TIERS = (
-    # name, rank, minimum score, multiplier, colour, benefits, certifications gate
-    ("Registered", 1, "0", "1.00", "#6b7280", ["Partner portal", "Deal registration"], None),
-    ("Silver", 2, "40", "1.10", "#94a3b8", ["Co-branded collateral", "Quarterly webinars"], None),
-    ("Gold", 3, "65", "1.25", "#ca8a04", ["MDF eligibility", "Named channel manager", "Lead sharing"], 2),
-    ("Platinum", 4, "85", "1.50", "#475569", ["Priority MDF", "Executive sponsor", "Early access"], 3),
+    # name, rank, minimum score, multiplier, colour, benefits (kind, value, text), certifications gate
+    (
+        "Registered",
+        1,
+        "0",
+        "1.00",
+        "#6b7280",
+        (("deal_protection_days", "60", ""), ("text", None, "Partner portal")),
+        None,
+    ),
+    (
+        "Silver",
+        2,
+        "40",
+        "1.10",
+        "#94a3b8",
+        (
+            ("deal_protection_days", "90", ""),
+            ("discount_rate", "5", ""),
+            ("rebate_rate", "1", ""),
+            ("text", None, "Co-branded collateral"),
+        ),
+        None,
+    ),
+    (
+        "Gold",
+        3,
+        "65",
+        "1.25",
+        "#ca8a04",
+        (
+            ("mdf_allocation", "5000", ""),
+            ("deal_protection_days", "120", ""),
+            ("discount_rate", "10", ""),
+            ("rebate_rate", "2", ""),
+            ("support_level", None, "Named channel manager"),
+            ("text", None, "Lead sharing"),
+        ),
+        2,
+    ),
+    (
+        "Platinum",
+        4,
+        "85",
+        "1.50",
+        "#475569",
+        (
+            ("mdf_allocation", "15000", ""),
+            ("deal_protection_days", "180", ""),
+            ("discount_rate", "15", ""),
+            ("rebate_rate", "3", ""),
+            ("support_level", None, "Executive sponsor"),
+            ("early_access", None, ""),
+        ),
+        3,
+    ),
 )
 RESELLER_CRITERIA = (
     # label, metric, kind, target, weight, cap
@@ -46,8 +98,16 @@ def _build_model(
             minimum_score=max(Decimal(0), Decimal(minimum) - (score_shift if rank > 1 else 0)),
             point_multiplier=Decimal(multiplier),
             colour=colour,
-            benefits=benefits,
         )
+        for position, (kind, value, text) in enumerate(benefits):
+            TierBenefit.objects.create(
+                tier=tier,
+                kind=kind,
+                value=None if value is None else Decimal(value),
+                currency=current_tenant().currency if kind == "mdf_allocation" else "",
+                text=text,
+                position=position,
+            )
         if certifications:
             TierGate.objects.create(
                 tier=tier,

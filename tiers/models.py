@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -84,7 +85,6 @@ class Tier(TenantOwnedModel):
     point_multiplier = models.DecimalField(
         max_digits=4, decimal_places=2, default=Decimal(1), validators=[MinValueValidator(Decimal(0))]
     )
-    benefits = models.JSONField(default=list, blank=True)
     colour = models.CharField(max_length=7, default="#6b7280")
 
     class Meta:
@@ -98,6 +98,71 @@ class Tier(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BenefitKind(models.TextChoices):
+    """What a tier's benefit gives; services read these kinds and values, never the labels."""
+
+    MDF_ALLOCATION = "mdf_allocation", _("Market development funds")
+    REBATE_RATE = "rebate_rate", _("Rebate rate")
+    DISCOUNT_RATE = "discount_rate", _("Discount rate")
+    DEAL_PROTECTION_DAYS = "deal_protection_days", _("Deal protection")
+    SUPPORT_LEVEL = "support_level", _("Support level")
+    EARLY_ACCESS = "early_access", _("Early access")
+    TEXT = "text", _("Other benefit")
+
+
+# What each kind's value means: an amount in a currency, a percentage, a number of days, or nothing (the text says it).
+BENEFIT_VALUE_UNITS = {
+    BenefitKind.MDF_ALLOCATION: "amount",
+    BenefitKind.REBATE_RATE: "percent",
+    BenefitKind.DISCOUNT_RATE: "percent",
+    BenefitKind.DEAL_PROTECTION_DAYS: "days",
+}
+
+
+class TierBenefit(TenantOwnedModel):
+    """One typed entitlement of a tier ("Gold: 3 % rebate on approved sales"), versioned with its tier model."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="benefits")
+    kind = models.CharField(max_length=32, choices=BenefitKind.choices, default=BenefitKind.TEXT)
+    value = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("An amount for funds, a percentage for rates, a number of days for deal protection."),
+    )
+    currency = models.CharField(max_length=3, blank=True, help_text=_("For fund allocations: ISO 4217 code."))
+    text = models.CharField(max_length=200, blank=True, help_text=_("What the partner reads, e.g. the support level."))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["tier", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0), name="tier_benefit_value_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["rebate_rate", "discount_rate"]) | Q(value__lte=100),
+                name="tier_benefit_rate_at_most_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text or self.value}"
+
+    def clean(self) -> None:
+        unit = BENEFIT_VALUE_UNITS.get(self.kind)
+        if unit and self.value is None:
+            raise ValidationError({"value": _("This kind of benefit needs a value.")})
+        if unit == "days" and self.value is not None and self.value != self.value.to_integral_value():
+            raise ValidationError({"value": _("Deal protection is a whole number of days.")})
+        if unit == "amount" and len(self.currency) != 3:
+            raise ValidationError({"currency": _("Give the currency of the allocation (e.g. USD).")})
+        if not unit and not self.text.strip():
+            raise ValidationError({"text": _("Say what the benefit is.")})
 
 
 class MetricSpec(models.Model):

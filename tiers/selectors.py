@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger.selectors import points_expiring_by_partner
 from partners.models import Activity, Partner
-from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierChange
+from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierBenefit, TierChange
+from tiers.wording import entitlement_label
 
 
 def partner_point_multipliers(*, partner_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -26,6 +27,49 @@ def partner_point_multipliers(*, partner_ids: Iterable[int]) -> dict[int, Decima
 def partner_point_multiplier(*, partner: Partner) -> Decimal:
     """The point multiplier of the partner's current tier (1 until the partner has one)."""
     return partner_point_multipliers(partner_ids=[partner.pk])[partner.pk]
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A typed tier benefit as services and faces read it; `label` is the sentence shown to a person."""
+
+    kind: str
+    value: Decimal | None
+    currency: str
+    text: str
+    label: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        """For the API and webhooks: the value as a decimal string, so an ERP applies it to the cent."""
+        value = None if self.value is None else str(self.value)
+        return {"kind": self.kind, "value": value, "currency": self.currency, "text": self.text, "label": self.label}
+
+
+def _entitlement(benefit: TierBenefit) -> Entitlement:
+    fields = {"kind": benefit.kind, "value": benefit.value, "currency": benefit.currency, "text": benefit.text}
+    return Entitlement(**fields, label=entitlement_label(**fields))
+
+
+def tier_entitlements(*, tier: Tier) -> list[Entitlement]:
+    """The tier's benefits in the order staff set (one query, or none when `benefits` was prefetched)."""
+    return [_entitlement(benefit) for benefit in tier.benefits.all()]
+
+
+def partner_entitlements(*, partner: Partner) -> list[Entitlement]:
+    """What the partner's current tier grants (nothing until the partner has a tier)."""
+    current_tier = PartnerTier.objects.filter(partner=partner).values("tier_id")
+    benefits = TierBenefit.objects.filter(tier_id__in=current_tier).order_by("position", "pk")
+    return [_entitlement(benefit) for benefit in benefits]
+
+
+def partner_entitlement_value(*, partner: Partner, kind: str) -> Decimal | None:
+    """The value of one kind of entitlement for the partner's current tier; None when the tier does not grant it.
+
+    When a tier lists a kind twice, the larger value counts (a tier cannot take away what it also gives).
+    """
+    values = [entitlement.value for entitlement in partner_entitlements(partner=partner) if entitlement.kind == kind]
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
 
 
 @dataclass(frozen=True)
@@ -43,6 +87,16 @@ class PartnerStatus:
     def tier(self) -> Tier | None:
         return self.state.tier if self.state else None
 
+    @property
+    def entitlements(self) -> list[Entitlement]:
+        """The current tier's benefits (from the prefetched ladder when the partner sits on it)."""
+        tier = next((tier for tier in self.tiers if self.state and tier.pk == self.state.tier_id), self.tier)
+        return tier_entitlements(tier=tier) if tier else []
+
+    @property
+    def next_entitlements(self) -> list[Entitlement]:
+        return tier_entitlements(tier=self.next_tier) if self.next_tier else []
+
 
 def partner_status_get(*, partner: Partner, months: int = 12) -> PartnerStatus:
     """The partner's tier, latest score (nightly or instant), the next tier, a pending downgrade and the trend."""
@@ -54,7 +108,9 @@ def partner_status_get(*, partner: Partner, months: int = 12) -> PartnerStatus:
         .first()
     )
     model_id = score.tier_model_id if score else (state.tier.model_id if state else None)
-    tiers = list(Tier.objects.filter(model_id=model_id).order_by("rank")) if model_id else []
+    tiers = (
+        list(Tier.objects.filter(model_id=model_id).order_by("rank").prefetch_related("benefits")) if model_id else []
+    )
     current_rank = state.tier.rank if state else 0
     next_tier = next((tier for tier in tiers if tier.rank > current_rank), None)
     downgrade_on = None

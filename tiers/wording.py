@@ -3,11 +3,12 @@
 from decimal import ROUND_CEILING, Decimal
 
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from loyalty.wording import money
-from tiers.models import Metric
+from tiers.models import BenefitKind, Metric
 
 # "N more …" for each kind, spelled out so that translators see every string.
 KIND_MORE = {
@@ -102,3 +103,31 @@ def gap_sentence(*, gaps: dict, kinds: dict[int, str], currency: str) -> str:
     if gates:
         sentence += " " + _("%(tier)s also needs: %(gates)s.") % {"tier": name, "gates": "; ".join(gates)}
     return sentence[0].upper() + sentence[1:]
+
+
+def entitlement_label(*, kind: str, value: Decimal | None, currency: str, text: str) -> str:
+    """A tier benefit as a partner reads it: "3 % rebate on approved sales", "Deals protected for 120 days"."""
+    if kind == BenefitKind.MDF_ALLOCATION and value is not None:
+        sentence = _("%(amount)s of market development funds per period") % {"amount": money(value, currency)}
+    elif kind == BenefitKind.REBATE_RATE and value is not None:
+        sentence = _("%(rate)s %% rebate on approved sales") % {"rate": _number(value)}
+    elif kind == BenefitKind.DISCOUNT_RATE and value is not None:
+        sentence = _("%(rate)s %% discount on purchases") % {"rate": _number(value)}
+    elif kind == BenefitKind.DEAL_PROTECTION_DAYS and value is not None:
+        days = int(value)
+        sentence = ngettext("Deals protected for %(days)s day", "Deals protected for %(days)s days", days) % {
+            "days": intcomma(days)
+        }
+    elif kind == BenefitKind.SUPPORT_LEVEL:
+        return _("Support: %(level)s") % {"level": text} if text else _("Priority support")
+    elif kind == BenefitKind.EARLY_ACCESS:
+        return text or _("Early access to new products")
+    else:
+        return text
+    return f"{sentence} — {text}" if text else sentence
+
+
+def _number(value: Decimal) -> str:
+    """A rate without needless decimals: 3, 2.5."""
+    shown = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return formats.number_format(shown, use_l10n=True)

@@ -19,6 +19,7 @@ from loyalty.tenancy.tasks import enqueue_on_commit
 from partners.models import Activity, Partner
 from rewards.models import Redemption
 from tiers.models import Tier, TierChange
+from tiers.selectors import tier_entitlements
 from webhooks.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint, generate_secret
 from webhooks.selectors import webhook_endpoints_for
 from webhooks.sending import SendOutcome, webhook_post
@@ -99,7 +100,10 @@ def _partner(partner_id: int, external_id: str, name: str) -> dict:
 
 
 def tier_changes_emit(*, changes: list[TierChange]) -> int:
-    """partner.tier_changed for each change: two reads (partners, tiers) and one insert, whatever their number."""
+    """partner.tier_changed for each change: three reads (partners, tiers, benefits) and one insert, however many.
+
+    Each tier carries its typed entitlements (kind, value, currency), so an ERP can apply discount and rebate rates.
+    """
 
     def items() -> list[EventData]:
         partners = {
@@ -110,8 +114,13 @@ def tier_changes_emit(*, changes: list[TierChange]) -> int:
         }
         tier_ids = {change.to_tier_id for change in changes} | {change.from_tier_id for change in changes}
         tiers = {
-            pk: {"id": pk, "name": name, "rank": rank}
-            for pk, name, rank in Tier.objects.filter(pk__in=tier_ids).values_list("pk", "name", "rank")
+            tier.pk: {
+                "id": tier.pk,
+                "name": tier.name,
+                "rank": tier.rank,
+                "entitlements": [entitlement.as_dict() for entitlement in tier_entitlements(tier=tier)],
+            }
+            for tier in Tier.objects.filter(pk__in=tier_ids).prefetch_related("benefits")
         }
         return [
             EventData(

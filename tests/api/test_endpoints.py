@@ -187,6 +187,7 @@ def test_partner_status_reads_tier_score_and_points(acme: World, acme_api, acme_
     body = response.json()
     assert body["partner"]["external_id"] == acme.partner.external_id
     assert (body["tier"], body["score"], body["next_tier"], body["downgrade_on"]) == (None, None, None, None)
+    assert body["entitlements"] == []  # no tier yet, nothing granted
     # 1,000 given, 100 redeemed (still waiting for approval: the points are debited at request).
     assert body["points"] == {
         "balance": 900,

@@ -104,9 +104,10 @@ def test_dashboard_query_count_does_not_grow_with_history(scored: World, client_
         account = points_account_for(partner=scored.partner)
         for index in range(60):
             points_post(account=account, kind=EntryKind.EARN, points=5, idempotency_key=f"bulk-{index}")
-    # session, user, tenant, membership, tier state, latest score, tiers, trend, criteria kinds, account,
-    # expiring lots, recent entries, team, unread notifications in the header (no savepoints on reads)
-    with django_assert_max_num_queries(14):
+    # session, user, tenant, membership, tier state, latest score, tiers, their benefits (prefetched), trend,
+    # criteria kinds, account, expiring lots, recent entries, team, unread notifications in the header
+    # (no savepoints on reads)
+    with django_assert_max_num_queries(15):
         response = client.get("/")
     assert len(response.context["recent"]) == 5
 

@@ -77,7 +77,6 @@ def test_inline_rows_added_and_changed_are_recorded(acme: World, client_for) -> 
         f"{prefix_tiers}-0-minimum_score": "40",
         f"{prefix_tiers}-0-point_multiplier": "1.10",
         f"{prefix_tiers}-0-colour": "#999999",
-        f"{prefix_tiers}-0-benefits": "[]",
         f"{prefix_paths}-TOTAL_FORMS": 0,
         f"{prefix_paths}-INITIAL_FORMS": 0,
     }

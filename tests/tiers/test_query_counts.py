@@ -109,6 +109,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # INSERT the tier changes (bulk)
                 + 1  # SELECT the tenant's active webhook endpoints (none listen: no deliveries to write)
                 + 1  # SELECT the moved tiers' names and ranks, for the upgrade notifications
+                + 1  # SELECT those tiers' benefits (prefetched: the upgrade notification lists them)
                 + 1  # SELECT the moved partners' members (none here: no preferences read, nothing written)
                 + 1  # RELEASE SAVEPOINT (no run this time: no counters to update)
             ) as captured:
@@ -117,7 +118,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=len(partners), downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [12, 12]
+        assert counts == [13, 13]
 
         assert PartnerScore.objects.filter(evaluated_on=NEXT_DAY, tier__name="Silver").count() == SMALL + LARGE
         assert PartnerTier.objects.filter(tier__name="Silver").count() == SMALL + LARGE

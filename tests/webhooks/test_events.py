@@ -2,6 +2,7 @@
 signed, and only when the change committed, only to active, subscribed endpoints of the same tenant."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -16,7 +17,7 @@ from tests.conftest import World
 from tests.rewards.factories import RewardFactory, give_points, redeem
 from tests.tiers.factories import revenue_program, sale
 from tests.webhooks.conftest import ALL_EVENTS, Receiver, deliveries, endpoint_for, signature_verifies
-from tiers.models import Tier, TierChange
+from tiers.models import BenefitKind, Tier, TierBenefit, TierChange
 from tiers.services import evaluation_chunk, partner_rescore, partner_tier_pin, tenant_evaluate, tier_model_publish
 from webhooks.models import Event, WebhookDelivery, WebhookEndpoint
 from webhooks.services import tier_changes_emit
@@ -180,6 +181,7 @@ def test_an_instant_rescore_that_moves_the_tier_is_reported(
 ) -> None:
     with tenant_context(acme.tenant):
         program = revenue_program()
+        TierBenefit.objects.create(tier=program.tiers["Platinum"], kind=BenefitKind.REBATE_RATE, value=Decimal("3.5"))
         tier_model_publish(model=program.model, actor=acme.manager)
         sale(acme.partner, timezone.localdate() - timedelta(days=3), "90000")
         with django_capture_on_commit_callbacks(execute=True):
@@ -194,7 +196,14 @@ def test_an_instant_rescore_that_moves_the_tier_is_reported(
         "tier_change_id": change.pk,
         "partner": {"id": acme.partner.pk, "external_id": acme.partner.external_id, "name": acme.partner.name},
         "from_tier": None,
-        "to_tier": {"id": program.tiers["Platinum"].pk, "name": "Platinum", "rank": 4},
+        "to_tier": {
+            "id": program.tiers["Platinum"].pk,
+            "name": "Platinum",
+            "rank": 4,
+            "entitlements": [
+                {"kind": "rebate_rate", "value": "3.50", "currency": "", "text": "", "label": "3.5 % rebate on approved sales"}
+            ],
+        },
         "cause": "instant",
         "evaluated_on": evaluated_on,
     }
@@ -222,7 +231,7 @@ def test_a_pin_is_reported_with_both_tiers(
     ] == [(None, "Silver", "pin"), ("Silver", "Gold", "pin")]
 
 
-def test_tier_changes_cost_four_queries_whatever_their_number_and_one_without_listeners(
+def test_tier_changes_cost_five_queries_whatever_their_number_and_one_without_listeners(
     acme: World, receiver: Receiver, django_assert_num_queries
 ) -> None:
     with tenant_context(acme.tenant):
@@ -243,8 +252,9 @@ def test_tier_changes_cost_four_queries_whatever_their_number_and_one_without_li
             assert tier_changes_emit(changes=changes[40]) == 0
         endpoint_for(acme, receiver.url, events=[Event.PARTNER_TIER_CHANGED])
         for size, batch in changes.items():
-            # SELECT the endpoints; SELECT the partners' CRM ids; SELECT the tiers' names; INSERT the deliveries.
-            with django_assert_num_queries(4):
+            # SELECT the endpoints; SELECT the partners' CRM ids; SELECT the tiers' names; SELECT their benefits
+            # (the payload carries the entitlements); INSERT the deliveries.
+            with django_assert_num_queries(5):
                 assert tier_changes_emit(changes=batch) == size
         assert WebhookDelivery.objects.count() == 42
 
