@@ -319,3 +319,16 @@ def seed_demo() -> None:
     _user(PLATFORM_ADMIN_EMAIL, "Platform", "Operator", is_superuser=True)
     for spec in DEMO_TENANTS:
         _seed_tenant(spec)
+    _seed_person_in_two_programs()
+
+
+# A reseller in both demo programs: Acme's partner admin also sells for Globex's first partner ("My programs").
+MULTI_PROGRAM_EMAIL = "partner@acme.example"
+
+
+def _seed_person_in_two_programs() -> None:
+    person = User.objects.get(email=MULTI_PROGRAM_EMAIL)
+    globex = Tenant.objects.get(slug=DEMO_TENANTS[1].slug)
+    with tenant_context(globex):
+        partner = Partner.objects.get(name=DEMO_TENANTS[1].partner_names[0])
+        Membership.objects.get_or_create(user=person, defaults={"role": Role.PARTNER_USER, "partner": partner})

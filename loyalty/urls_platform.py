@@ -6,12 +6,15 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from loyalty.tenancy.views import healthz
+from portal import programs
 
 urlpatterns = [
     path(
         "",
         TemplateView.as_view(template_name="platform/home.html", extra_context={"base_domain": settings.BASE_DOMAIN}),
     ),
+    path("programs/", programs.my_programs, name="my_programs"),
+    path("programs/<int:membership_id>/open/", programs.program_open, name="program_open"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

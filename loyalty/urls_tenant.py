@@ -3,12 +3,13 @@
 from django.urls import include, path
 
 from loyalty.tenancy.admin_sites import tenant_admin_site
-from loyalty.tenancy.views import healthz, invitation_detail, tenant_logo
+from loyalty.tenancy.views import handoff_accept, healthz, invitation_detail, tenant_logo
 from partners.views import activity_evidence
 
 urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("", include("portal.urls")),
+    path("accounts/handoff/", handoff_accept, name="handoff_accept"),
     path("accounts/", include("allauth.urls")),
     path("admin/", tenant_admin_site.urls),
     path("invitations/<str:token>/", invitation_detail, name="invitation"),

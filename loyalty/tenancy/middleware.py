@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.http.request import split_domain_port
 from django.shortcuts import redirect
@@ -11,6 +12,7 @@ from django.utils import translation
 
 from loyalty.api_shape import API_KEY_KEYWORDS, error_body
 from loyalty.tenancy.context import platform_context, tenant_context
+from loyalty.tenancy.models import SESSION_HOST_KEY, session_host
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
 
 
@@ -52,6 +54,11 @@ class MembershipMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.membership = None
+        bound = request.session.get(SESSION_HOST_KEY) if request.user.is_authenticated else None
+        if bound is not None and bound != session_host(request):
+            # A session cookie carried to another program's host signs nobody in there (and is not a sign-out).
+            request.session.flush()
+            request.user = AnonymousUser()
         if request.tenant is not None:
             request.membership = membership_for_user(user=request.user)
         language = request.user.language if request.user.is_authenticated else ""

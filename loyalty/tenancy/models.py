@@ -415,3 +415,29 @@ class SecurityEvent(AuditEntry):
         proxy = True
         verbose_name = _("security event")
         verbose_name_plural = _("security log")
+
+
+# A signed-in session is bound to the host it was opened on: the tenant's id, or "platform" for the bare domain.
+SESSION_HOST_KEY = "tierline_host"
+
+
+def session_host(request: object) -> int | str:
+    tenant = getattr(request, "tenant", None)
+    return "platform" if tenant is None else tenant.pk
+
+
+class SignInHandoff(models.Model):
+    """A one-time pass from the platform's "My programs" into one program's host, for one person.
+
+    Platform-level (sessions are per host and no cookie is shared across tenants): the signed token names this row,
+    which is spent on first use; the target host still applies its own two-factor step and membership check.
+    """
+
+    nonce = models.CharField(max_length=43, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.tenant}"

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Exists, OuterRef
 
+from loyalty.tenancy.context import platform_context
 from loyalty.tenancy.models import Invitation, Membership, Tenant, User
 
 INVITATION_SALT = "tierline.invitation"
@@ -58,3 +59,16 @@ def invitation_from_token(*, token: str) -> Invitation | None:
     except signing.BadSignature:
         return None
     return Invitation.objects.filter(pk=payload.get("invitation")).select_related("partner").first()
+
+
+def memberships_everywhere(*, user: User) -> list[Membership]:
+    """Every active membership of the person in every active program, with its tenant and partner (platform read).
+
+    The platform host's "My programs" lists them; each program's own data is read later inside its tenant.
+    """
+    with platform_context():
+        return list(
+            Membership.all_tenants.filter(user=user, is_active=True, tenant__is_active=True)
+            .select_related("tenant", "partner")
+            .order_by("tenant__name")
+        )

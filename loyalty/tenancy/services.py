@@ -1,17 +1,29 @@
 """Writes of memberships and invitations."""
 
 import ipaddress
+import secrets
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.tenancy.models import PARTNER_ROLES, AuditEntry, Invitation, Membership, Role, User
+from loyalty.tenancy.context import platform_context
+from loyalty.tenancy.models import (
+    PARTNER_ROLES,
+    AuditEntry,
+    Invitation,
+    Membership,
+    Role,
+    SignInHandoff,
+    Tenant,
+    User,
+)
 from loyalty.tenancy.tasks import enqueue_on_commit, invitation_send
 
 
@@ -182,3 +194,43 @@ def _client_ip(request: HttpRequest | None) -> str | None:
         return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
     except ValueError:
         return None
+
+
+HANDOFF_SALT = "tierline.sign-in-handoff"
+HANDOFF_VALID_SECONDS = 60
+
+
+class HandoffRefusedError(Exception):
+    """A hand-off token that is forged, expired, spent, for another host, or for someone without a membership."""
+
+
+def handoff_issue(*, user: User, tenant: Tenant) -> str:
+    """A signed, single-use pass into `tenant`'s host for `user`, valid for a minute; only for a member."""
+    with platform_context():
+        if not Membership.all_tenants.filter(user=user, tenant=tenant, is_active=True).exists():
+            raise HandoffRefusedError("not a member of this program")
+        handoff = SignInHandoff.objects.create(user=user, tenant=tenant, nonce=secrets.token_urlsafe(32))
+    return signing.dumps({"nonce": handoff.nonce, "user": user.pk, "tenant": tenant.pk}, salt=HANDOFF_SALT)
+
+
+def handoff_redeem(*, token: str, tenant: Tenant) -> User:
+    """The person a hand-off token lets into `tenant`, spending it; raises HandoffRefusedError otherwise."""
+    try:
+        payload = signing.loads(token, salt=HANDOFF_SALT, max_age=HANDOFF_VALID_SECONDS)
+    except signing.BadSignature as error:  # includes SignatureExpired
+        raise HandoffRefusedError("forged or expired") from error
+    if payload.get("tenant") != tenant.pk:
+        raise HandoffRefusedError("issued for another program")
+    spent = SignInHandoff.objects.filter(
+        nonce=payload.get("nonce"),
+        user_id=payload.get("user"),
+        tenant=tenant,
+        used_at__isnull=True,
+        created_at__gte=timezone.now() - timedelta(seconds=HANDOFF_VALID_SECONDS),
+    ).update(used_at=timezone.now())
+    if spent != 1:  # one UPDATE decides: two tabs racing with the same token, only one gets in
+        raise HandoffRefusedError("already used")
+    user = User.objects.filter(pk=payload["user"], is_active=True).first()
+    if user is None or not Membership.objects.filter(user=user, is_active=True).exists():
+        raise HandoffRefusedError("no active membership")
+    return user

@@ -10,7 +10,7 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import Signal
 from django.http import HttpRequest
 
-from loyalty.tenancy.models import AuditEntry, User
+from loyalty.tenancy.models import SESSION_HOST_KEY, AuditEntry, User, session_host
 from loyalty.tenancy.services import audit_record
 
 Category = AuditEntry.Category
@@ -29,8 +29,29 @@ def _record(request: HttpRequest | None, *, category: str, summary: str, actor: 
     )
 
 
+# How the first step of a sign-in was made, as allauth records it in the session ("mfa" is a second step).
+FIRST_STEPS = {
+    "password": "with a password",
+    "code": "with a code sent by email",
+    "handoff": "from My programs (hand-off)",
+    "socialaccount": "with single sign-on",
+}
+
+
+def sign_in_method(request: HttpRequest) -> str:
+    """ "with a password and a second factor": the steps allauth recorded for this session's sign-in."""
+    steps = [record.get("method") for record in request.session.get("account_authentication_methods", [])]
+    first = next((FIRST_STEPS[step] for step in steps if step in FIRST_STEPS), "")
+    second = " and a second factor" if "mfa" in steps else ""
+    return f"{first}{second}".strip()
+
+
 def signed_in(sender: type, request: HttpRequest, user: User, **kwargs) -> None:
-    _record(request, category=Category.SIGN_IN, summary="Signed in", actor=user)
+    if request is not None and hasattr(request, "tenant") and hasattr(request, "session"):
+        # The session belongs to the host it was opened on (MembershipMiddleware refuses it anywhere else).
+        request.session[SESSION_HOST_KEY] = session_host(request)
+    method = sign_in_method(request) if request is not None and hasattr(request, "session") else ""
+    _record(request, category=Category.SIGN_IN, summary=f"Signed in {method}".strip(), actor=user)
 
 
 def signed_out(sender: type, request: HttpRequest, user: User | None, **kwargs) -> None:

@@ -4,6 +4,8 @@ import logging
 import mimetypes
 
 import redis
+from allauth.account.internal.flows.login import perform_login, record_authentication
+from allauth.account.models import Login
 from celery import current_app as app  # the project's app (loyalty.celery), without importing the wiring
 from django.conf import settings
 from django.contrib import messages
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_GET
 from loyalty.tenancy.forms import InvitationSignupForm
 from loyalty.tenancy.models import User
 from loyalty.tenancy.selectors import invitation_from_token
-from loyalty.tenancy.services import invitation_accept, invitation_signup
+from loyalty.tenancy.services import HandoffRefusedError, handoff_redeem, invitation_accept, invitation_signup
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +135,18 @@ def tenant_logo(request: HttpRequest) -> FileResponse:
     response["Cache-Control"] = "public, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@never_cache
+@require_GET
+def handoff_accept(request: HttpRequest) -> HttpResponse:
+    """Arrive from the platform's "My programs" without typing the password again; two-factor still applies."""
+    try:
+        user = handoff_redeem(token=request.GET.get("token", ""), tenant=request.tenant)
+    except HandoffRefusedError:
+        messages.error(request, _("That link to the program has expired or was already used. Sign in here instead."))
+        return redirect("account_login")
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        return redirect("/")
+    record_authentication(request, user, method="handoff")
+    return perform_login(request, Login(user=user, redirect_url="/"))

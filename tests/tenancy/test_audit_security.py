@@ -55,7 +55,7 @@ def test_a_sign_in_is_recorded_for_the_tenant_with_ip_and_user_agent(acme: World
     [entry] = entries(acme, Category.SIGN_IN)
     assert (entry.actor, entry.summary, entry.ip_address, entry.user_agent) == (
         acme.manager,
-        "Signed in",
+        "Signed in with a password and a second factor",
         "203.0.113.9",
         BROWSER,
     )
@@ -85,7 +85,7 @@ def test_sign_out_and_password_change_are_recorded(acme: World) -> None:
     assert changed.status_code == 302
     client.post("/accounts/logout/")
     assert [(entry.category, entry.summary, entry.actor) for entry in entries(acme)] == [
-        (Category.SIGN_IN, "Signed in", acme.partner_user),
+        (Category.SIGN_IN, "Signed in with a password", acme.partner_user),
         (Category.CREDENTIALS, "Changed their password", acme.partner_user),
         (Category.SIGN_IN, "Signed out", acme.partner_user),
     ]
@@ -249,4 +249,6 @@ def test_sign_ins_stay_out_of_the_admin_index_recent_changes(acme: World, client
         audit_record(actor=acme.manager, action="change", target=acme.partner, summary="Renamed")
     recent = client_for(acme, acme.manager).get("/admin/").context["recent_changes"]
     assert [entry.summary for entry in recent] == ["Renamed"]
-    assert [entry.summary for entry in entries(acme, Category.SIGN_IN)] == ["Signed in"]
+    assert [entry.summary for entry in entries(acme, Category.SIGN_IN)] == [
+        "Signed in with a password and a second factor"
+    ]

@@ -201,7 +201,13 @@ def test_an_instant_rescore_that_moves_the_tier_is_reported(
             "name": "Platinum",
             "rank": 4,
             "entitlements": [
-                {"kind": "rebate_rate", "value": "3.50", "currency": "", "text": "", "label": "3.5 % rebate on approved sales"}
+                {
+                    "kind": "rebate_rate",
+                    "value": "3.50",
+                    "currency": "",
+                    "text": "",
+                    "label": "3.5 % rebate on approved sales",
+                }
             ],
         },
         "cause": "instant",

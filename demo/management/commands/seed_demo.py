@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from demo.seed import DEMO_PASSWORD, DEMO_TENANTS, PLATFORM_ADMIN_EMAIL, seed_demo
+from demo.seed import DEMO_PASSWORD, DEMO_TENANTS, MULTI_PROGRAM_EMAIL, PLATFORM_ADMIN_EMAIL, seed_demo
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
             lines.append("")
         platform = base.format(host=settings.BASE_DOMAIN)
         lines.append(f"  Platform admin: {platform}/admin/  ({PLATFORM_ADMIN_EMAIL})")
+        lines.append(f"  My programs: {platform}/programs/  ({MULTI_PROGRAM_EMAIL} belongs to both programs)")
         lines.append("")
         if settings.MFA_REQUIRED:
             lines.append("  Owners and program managers must set up an authenticator app (TOTP) on first sign-in.")
