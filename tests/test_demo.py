@@ -62,8 +62,11 @@ def test_printed_logins_work_with_their_roles(settings) -> None:
             response = client.post("/accounts/login/", {"login": email, "password": DEMO_PASSWORD})
             assert response.status_code == 302, email
             assert client.get("/").status_code == 200, email
-            membership = Membership.all_tenants.get(user__email=email)
+            membership = Membership.all_tenants.get(user__email=email, tenant__slug=slug)
             assert (membership.tenant.slug, membership.role) == (slug, role)
+    # The demo's reseller in both programs, for "My programs".
+    both = Membership.all_tenants.filter(user__email="partner@acme.example").values_list("tenant__slug", "role")
+    assert sorted(both) == [("acme", Role.PARTNER_ADMIN), ("globex", Role.PARTNER_USER)]
 
 
 def test_demo_ledger_is_consistent_and_has_every_kind_of_history() -> None:
