@@ -75,7 +75,7 @@ LISTS: list[tuple[str, int, Callable[[World, int], None], int]] = [
     # the page of redemptions with partner and reward
     ("/api/v1/redemptions/", 20, add_redemptions, 3),
     # the page of tier models, then their tiers, gates, pathways, pathways' partner types and criteria
-    ("/api/v1/tier-models/", 3, add_tier_models, 8),
+    ("/api/v1/tier-models/", 3, add_tier_models, 9),  # + the tiers' benefits, prefetched
 ]
 
 

@@ -396,9 +396,9 @@ def test_partner_page_query_count_does_not_grow_with_history(
     path = f"{PAGE}{program.alpha.pk}/"
     client.get(path)
     # tenant by host, session, user, membership, partner; score history; the partner's dashboard: tier state,
-    # latest score, tiers, trend, criteria kinds, account, expiring lots, recent entries, team; tier changes,
-    # activities, notes.
-    with django_assert_max_num_queries(18) as small:
+    # latest score, tiers, their benefits, trend, criteria kinds, account, expiring lots, recent entries, team;
+    # tier changes, activities, notes.
+    with django_assert_max_num_queries(19) as small:
         client.get(path)
     with tenant_context(program.world.tenant):
         for index in range(40):
@@ -407,7 +407,7 @@ def test_partner_page_query_count_does_not_grow_with_history(
             give_points(program.alpha, 5, f"bulk-{index}")
         for day in range(1, 40):
             evaluate(timezone.localdate() - timedelta(days=day))
-    with django_assert_max_num_queries(18) as large:
+    with django_assert_max_num_queries(19) as large:
         response = client.get(path)
     assert len(response.context["scores"]) == 24
     assert len(large.captured_queries) == len(small.captured_queries)
