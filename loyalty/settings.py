@@ -393,6 +393,7 @@ SPECTACULAR_SETTINGS = {
         "RewardKindEnum": "rewards.models.Reward.Kind",
         "RewardStatusEnum": "rewards.models.Reward.Status",
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
+        "BenefitKindEnum": "tiers.models.BenefitKind",
         "TierModelStatusEnum": "tiers.models.TierModel.Status",
     },
 }
