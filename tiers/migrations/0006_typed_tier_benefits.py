@@ -9,10 +9,11 @@ from django.db import migrations, models
 def labels_to_text_benefits(apps, schema_editor):
     Tier = apps.get_model("tiers", "Tier")
     TierBenefit = apps.get_model("tiers", "TierBenefit")
+    # Rows as values, not instances: in this state the JSON field and the new reverse relation share the name.
     TierBenefit.objects.bulk_create(
-        TierBenefit(tenant_id=tier.tenant_id, tier_id=tier.pk, kind="text", text=str(label)[:200], position=position)
-        for tier in Tier.objects.exclude(benefits=[]).only("pk", "tenant_id", "benefits")
-        for position, label in enumerate(tier.benefits)
+        TierBenefit(tenant_id=tenant_id, tier_id=tier_id, kind="text", text=str(label)[:200], position=position)
+        for tier_id, tenant_id, labels in Tier.objects.values_list("pk", "tenant_id", "benefits")
+        for position, label in enumerate(labels or [])
     )
 
 
