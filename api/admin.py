@@ -9,7 +9,7 @@ from django.utils import timezone
 from api.forms import ApiKeyForm
 from api.models import ApiKey
 from api.services import api_key_create, api_key_revoke
-from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import TenantModelAdmin, action_confirm, tenant_admin_site
 from loyalty.tenancy.models import AuditEntry
 
 
@@ -65,8 +65,17 @@ class ApiKeyAdmin(TenantModelAdmin):
         return TemplateResponse(request, "api/apikey_created.html", context)
 
     @admin.action(description="Revoke the selected keys")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> TemplateResponse | None:
+        if page := action_confirm(
+            request,
+            queryset,
+            action="revoke",
+            title="Revoke API keys",
+            consequences=["Every request signed with these keys is refused from now on; a revoked key cannot return."],
+        ):
+            return page
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
             self.audit_action(request, api_key, "Revoked")
         self.message_user(request, f"{queryset.count()} revoked.", messages.SUCCESS)
+        return None

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.drainage import set_override
 
+from deals.models import DealRegistration
+from loyalty.inputs import ascii_whole_number
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from partners.models import Activity, ActivityKind, Partner
 from rewards.models import Redemption, Reward
@@ -20,11 +22,20 @@ PARTNER_HELP = "The partner's external_id."
 MAX_ID = 2**63 - 1
 
 
+class AsciiIntegerField(forms.IntegerField):
+    """Django's IntegerField, but only the digits 0-9: `int()` would read "٣" as 3 (issue 17, item 29)."""
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, str) and value.strip() and ascii_whole_number(value.strip().removeprefix("-")) is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number within bounds (an id, a points cost): out-of-range values are refused, never sent to the
     database, and the schema states the bounds."""
 
-    field_class = forms.IntegerField
+    field_class = AsciiIntegerField
 
     def __init__(self, *, minimum: int, maximum: int, **kwargs: object) -> None:
         super().__init__(min_value=minimum, max_value=maximum, **kwargs)
@@ -111,6 +122,17 @@ class RewardFilter(StrictFilterSet):
 
     class Meta:
         model = Reward
+        fields: list[str] = []
+
+
+class DealFilter(StrictFilterSet):
+    partner = django_filters.CharFilter(field_name="partner__external_id", help_text=PARTNER_HELP)
+    external_id = django_filters.CharFilter(help_text="The opportunity's id in the CRM.")
+    status = django_filters.ChoiceFilter(choices=DealRegistration.Status.choices)
+    updated_after = MomentFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = DealRegistration
         fields: list[str] = []
 
 

@@ -40,7 +40,7 @@ def request_fingerprint(request: Request) -> str:
 
 def idempotency_header(request: Request, *, required: bool) -> str | None:
     key = request.headers.get(HEADER, "").strip()
-    if not key:
+    if not key and HEADER not in request.headers:
         if required:
             raise ApiError(
                 _("This request moves points or stock: send an Idempotency-Key header."),
@@ -48,7 +48,7 @@ def idempotency_header(request: Request, *, required: bool) -> str | None:
                 code="idempotency_key_missing",
             )
         return None
-    if len(key) > MAX_LENGTH or not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+    if len(key) > MAX_LENGTH or not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):  # a blank header included
         raise ApiError(
             _("An Idempotency-Key has 1 to %(max)s letters, digits and . _ : / @ - (starting with a letter or digit).")
             % {"max": MAX_LENGTH},

@@ -20,7 +20,10 @@ SCOPES = {
     "redemptions:read": _("Read redemptions"),
     "redemptions:write": _("Redeem rewards for partners and cancel redemptions"),
     "redemptions:review": _("Approve, fulfil and reject redemptions"),
-    "tiers:read": _("Read tier models, tiers, criteria and pathways"),
+    "tiers:read": _("Read tier models, tiers, criteria and pathways, and simulate them"),
+    "tiers:write": _("Start tier model drafts and publish them"),
+    "deals:read": _("Read deal registrations"),
+    "deals:write": _("Register deals for partners and close them as won or lost"),
 }
 
 

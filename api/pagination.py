@@ -1,8 +1,11 @@
 """Cursor pagination for every list: stable under inserts, opaque cursors, `limit` up to 200."""
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+
+from loyalty.inputs import ascii_whole_number
 
 
 class ApiCursorPagination(CursorPagination):
@@ -12,13 +15,16 @@ class ApiCursorPagination(CursorPagination):
     ordering = "-pk"
 
     def get_page_size(self, request: Request) -> int:
-        """A `limit` that is not a whole number from 1 to 200 is refused (DRF would quietly use the default)."""
+        """A `limit` that is not a whole number from 1 to 200 in the digits 0-9 is refused (DRF would quietly use the
+        default; `int()` would read "٣" as 3)."""
         value = request.query_params.get(self.page_size_query_param)
         if value is None:
             return self.page_size
-        if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
-            raise ValidationError({"limit": [f"Give a whole number from 1 to {self.max_page_size}."]})
-        return int(value)
+        number = ascii_whole_number(value)
+        if number is None or not 1 <= number <= self.max_page_size:
+            message = _("Give a whole number from 1 to %(maximum)s.") % {"maximum": self.max_page_size}
+            raise ValidationError({"limit": [message]})
+        return number
 
     def get_schema_operation_parameters(self, view: object) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

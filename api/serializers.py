@@ -1,20 +1,69 @@
 """Shapes of the API's requests and responses. Validation of form only: the services decide what is allowed."""
 
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import Model, QuerySet
+from django_countries import countries
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.ledger.models import LedgerEntry
+from deals.models import DealRegistration
+from loyalty.inputs import date_range_message
+from loyalty.ledger.models import AdjustmentRequest, LedgerEntry
+from loyalty.ledger.services import ADJUSTMENT_MAX_POINTS
 from loyalty.tenancy.models import User
 from partners.models import Activity, ActivityKind, Partner, PartnerType, account_manager_choices
 from rewards.models import Redemption, Reward
 from tiers.models import BenefitKind, Criterion, Pathway, Tier, TierBenefit, TierGate, TierModel
 from tiers.wording import entitlement_label
 
-MAX_POINTS = 10**9
+
+def _date_in_range(value: date | datetime) -> None:
+    if message := date_range_message(value):
+        raise serializers.ValidationError(message)
+
+
+class DateField(serializers.DateField):
+    """A date within the product's range (loyalty/inputs.py): year 0001 or 9999 is a field error."""
+
+    default_validators = [_date_in_range]  # noqa: RUF012 - DRF's own attribute
+
+
+class DateTimeField(serializers.DateTimeField):
+    """ISO 8601 in, within the product's range; RFC 3339 out, always (issue 17, item 28).
+
+    A moment is shown in the current (the program's) time zone unless that zone's offset then was not whole minutes
+    (local mean time before standard time: "-04:56:02" is not RFC 3339) or the conversion overflows; then in UTC.
+    """
+
+    default_validators = [_date_in_range]  # noqa: RUF012 - DRF's own attribute
+
+    def to_representation(self, value: Any) -> Any:
+        if not isinstance(value, datetime):
+            return super().to_representation(value)
+        try:
+            moment = self.enforce_timezone(value)
+        except serializers.ValidationError:  # DRF's "overflow" (a moment within hours of year 1 or 9999)
+            moment = value
+        offset = moment.utcoffset()
+        if offset is None or offset % timedelta(minutes=1):
+            moment = moment.replace(tzinfo=UTC) if offset is None else moment.astimezone(UTC)
+        text = moment.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """The API's model serializers: dates and moments through the fields above."""
+
+    serializer_field_mapping = {  # noqa: RUF012 - DRF's own attribute
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateField: DateField,
+        models.DateTimeField: DateTimeField,
+    }
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -64,7 +113,7 @@ class ErrorSerializer(serializers.Serializer):
 # --- Partners ----------------------------------------------------------------------------------------------------
 
 
-class PartnerSerializer(serializers.ModelSerializer):
+class PartnerSerializer(ModelSerializer):
     partner_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     account_manager = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
@@ -93,7 +142,7 @@ class PartnerUpsertSerializer(serializers.Serializer):
     account_manager = serializers.EmailField(
         required=False, allow_null=True, help_text="Email of an account manager of the program; null clears it."
     )
-    joined_at = serializers.DateField(required=False)
+    joined_at = DateField(required=False)
     status = serializers.ChoiceField(choices=Partner.Status.choices, required=False)
 
     def validate_account_manager(self, email: str | None) -> User | None:
@@ -108,7 +157,7 @@ class PartnerUpsertSerializer(serializers.Serializer):
 # --- Partner status ----------------------------------------------------------------------------------------------
 
 
-class TierRefSerializer(serializers.ModelSerializer):
+class TierRefSerializer(ModelSerializer):
     class Meta:
         model = Tier
         fields = ["id", "name", "rank", "minimum_score", "colour"]
@@ -116,8 +165,8 @@ class TierRefSerializer(serializers.ModelSerializer):
 
 class ScoreSerializer(serializers.Serializer):
     value = serializers.DecimalField(max_digits=5, decimal_places=2, source="score")
-    evaluated_on = serializers.DateField()
-    computed_at = serializers.DateTimeField()
+    evaluated_on = DateField()
+    computed_at = DateTimeField()
     source = serializers.CharField()
     tier_model = serializers.IntegerField(source="tier_model_id")
     pathway = serializers.CharField(source="pathway.name", allow_null=True, default=None)
@@ -126,6 +175,12 @@ class ScoreSerializer(serializers.Serializer):
         child=serializers.DictField(), help_text="Per criterion: label, value, target, weight, contribution."
     )
     gaps = serializers.DictField(help_text="What each criterion alone needs to reach the next tier, and unmet gates.")
+    forecast = serializers.DictField(
+        help_text="At the pace of the last 90 days: when the next tier is reached (`reaches_on`, null when not within "
+        "the horizon), gates still unmet, per criterion the pace and the next roll-off; and `rolloff`: without new "
+        "activity, when the score falls below the held tier, to what score, and the tier after the grace period. "
+        "A forecast, never a promise (method: docs/forecasts.md)."
+    )
 
 
 class PointsSerializer(serializers.Serializer):
@@ -133,7 +188,7 @@ class PointsSerializer(serializers.Serializer):
     lifetime_earned = serializers.IntegerField()
     lifetime_redeemed = serializers.IntegerField()
     expiring_soon = serializers.IntegerField(help_text="Points that expire within 90 days.")
-    first_expiry = serializers.DateTimeField(allow_null=True)
+    first_expiry = DateTimeField(allow_null=True)
 
 
 class EntitlementSerializer(serializers.Serializer):
@@ -147,10 +202,13 @@ class EntitlementSerializer(serializers.Serializer):
 class PartnerStatusSerializer(serializers.Serializer):
     partner = PartnerSerializer()
     tier = TierRefSerializer(allow_null=True)
-    tier_since = serializers.DateField(allow_null=True)
+    tier_since = DateField(allow_null=True)
     next_tier = TierRefSerializer(allow_null=True)
-    downgrade_on = serializers.DateField(allow_null=True, help_text="When a pending downgrade applies.")
+    downgrade_on = DateField(allow_null=True, help_text="When a pending downgrade applies.")
     score = ScoreSerializer(allow_null=True)
+    forecast_sentences = serializers.ListField(
+        child=serializers.CharField(), help_text="The score's forecast in words, in the request's language."
+    )
     points = PointsSerializer()
     entitlements = EntitlementSerializer(
         many=True, help_text="What the current tier grants: typed benefits an ERP can apply (rates in %)."
@@ -160,7 +218,7 @@ class PartnerStatusSerializer(serializers.Serializer):
 # --- Activities --------------------------------------------------------------------------------------------------
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelSerializer):
     partner = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
 
     class Meta:
@@ -191,15 +249,20 @@ class ActivityRowSerializer(serializers.Serializer):
     partner = serializers.CharField(max_length=100, help_text="The partner's external_id.")
     external_id = serializers.CharField(max_length=200, help_text="Your id for the activity: repeats are duplicates.")
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
+    occurred_at = DateTimeField(help_text="ISO 8601 with a time zone.")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
     quantity = serializers.IntegerField(min_value=1, required=False)
     product_sku = serializers.CharField(max_length=100, required=False, allow_blank=True)
     product_category = serializers.CharField(max_length=100, required=False, allow_blank=True)
     code = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    valid_until = serializers.DateField(required=False, allow_null=True)
+    valid_until = DateField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False)
+    member = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="The email of the partner's member credited with it (the team's leaderboard counts it for them).",
+    )
 
 
 class RowListField(serializers.ListField):
@@ -264,7 +327,7 @@ class ActivityReviewSerializer(serializers.Serializer):
 # --- Ledger ------------------------------------------------------------------------------------------------------
 
 
-class LedgerEntrySerializer(serializers.ModelSerializer):
+class LedgerEntrySerializer(ModelSerializer):
     partner = serializers.CharField(source="account.partner.external_id", read_only=True)
     actor = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
@@ -287,6 +350,17 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         ]
 
 
+class PendingAdjustmentSerializer(ModelSerializer):
+    """An adjustment above the program's four-eyes limit: it waits for a second program manager or owner."""
+
+    partner = serializers.CharField(source="account.partner.external_id", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+
+    class Meta:
+        model = AdjustmentRequest
+        fields = ["id", "partner", "points", "reason", "status", "requested_by", "requested_at"]
+
+
 class ActivityReviewResultSerializer(serializers.Serializer):
     activity = ActivitySerializer()
     entries = LedgerEntrySerializer(many=True, help_text="Ledger entries the decision posted (or had posted).")
@@ -294,7 +368,9 @@ class ActivityReviewResultSerializer(serializers.Serializer):
 
 class AdjustmentSerializer(serializers.Serializer):
     partner = ScopedSlugRelatedField(Partner, slug_field="external_id", help_text="The partner's external_id.")
-    points = serializers.IntegerField(min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Signed, not zero.")
+    points = serializers.IntegerField(
+        min_value=-ADJUSTMENT_MAX_POINTS, max_value=ADJUSTMENT_MAX_POINTS, help_text="Signed, not zero."
+    )
     reason = serializers.CharField(max_length=1000)
 
     def validate_points(self, points: int) -> int:
@@ -306,7 +382,7 @@ class AdjustmentSerializer(serializers.Serializer):
 # --- Rewards and redemptions -------------------------------------------------------------------------------------
 
 
-class RewardSerializer(serializers.ModelSerializer):
+class RewardSerializer(ModelSerializer):
     class Meta:
         model = Reward
         fields = [
@@ -328,13 +404,13 @@ class RewardSerializer(serializers.ModelSerializer):
         ]
 
 
-class RewardRefSerializer(serializers.ModelSerializer):
+class RewardRefSerializer(ModelSerializer):
     class Meta:
         model = Reward
         fields = ["id", "sku", "name", "kind"]
 
 
-class RedemptionSerializer(serializers.ModelSerializer):
+class RedemptionSerializer(ModelSerializer):
     partner = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     reward = RewardRefSerializer(read_only=True)
 
@@ -348,6 +424,8 @@ class RedemptionSerializer(serializers.ModelSerializer):
             "points",
             "status",
             "review_reasons",
+            "option",
+            "shipping_address",
             "tracking",
             "credit_note",
             "created_at",
@@ -359,6 +437,12 @@ class RedemptionCreateSerializer(serializers.Serializer):
     partner = ScopedSlugRelatedField(Partner, slug_field="external_id", help_text="The partner's external_id.")
     reward = ScopedSlugRelatedField(Reward, slug_field="sku", help_text="The reward's SKU.")
     quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    option = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, default="", help_text="One of the reward's options, if any."
+    )
+    shipping_address = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Required for merchandise."
+    )
 
 
 class RedemptionTransitionSerializer(serializers.Serializer):
@@ -378,13 +462,13 @@ class RedemptionTransitionSerializer(serializers.Serializer):
 # --- Tier models -------------------------------------------------------------------------------------------------
 
 
-class TierGateSerializer(serializers.ModelSerializer):
+class TierGateSerializer(ModelSerializer):
     class Meta:
         model = TierGate
         fields = ["id", "label", "metric", "activity_kind", "code", "minimum"]
 
 
-class TierBenefitSerializer(serializers.ModelSerializer):
+class TierBenefitSerializer(ModelSerializer):
     label = serializers.SerializerMethodField(help_text="The benefit in words, in the request's language.")
 
     class Meta:
@@ -395,7 +479,7 @@ class TierBenefitSerializer(serializers.ModelSerializer):
         return entitlement_label(kind=benefit.kind, value=benefit.value, currency=benefit.currency, text=benefit.text)
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(ModelSerializer):
     gates = TierGateSerializer(many=True, read_only=True)
     benefits = TierBenefitSerializer(many=True, read_only=True)
 
@@ -404,13 +488,13 @@ class TierSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "rank", "minimum_score", "point_multiplier", "benefits", "colour", "gates"]
 
 
-class CriterionSerializer(serializers.ModelSerializer):
+class CriterionSerializer(ModelSerializer):
     class Meta:
         model = Criterion
         fields = ["id", "label", "metric", "activity_kind", "code", "weight", "target", "cap"]
 
 
-class PathwaySerializer(serializers.ModelSerializer):
+class PathwaySerializer(ModelSerializer):
     partner_types = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     criteria = CriterionSerializer(many=True, read_only=True)
 
@@ -419,7 +503,7 @@ class PathwaySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "partner_types", "criteria"]
 
 
-class TierModelSerializer(serializers.ModelSerializer):
+class TierModelSerializer(ModelSerializer):
     tiers = TierSerializer(many=True, read_only=True)
     pathways = PathwaySerializer(many=True, read_only=True)
 
@@ -439,3 +523,156 @@ class TierModelSerializer(serializers.ModelSerializer):
             "tiers",
             "pathways",
         ]
+
+
+class TierOverrideSerializer(serializers.Serializer):
+    """A tier of the model as it would be: its id, and what changes (a field left out keeps the saved value)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(max_length=100, required=False)
+    minimum_score = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False)
+    point_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, min_value=0, required=False)
+
+
+class CriterionOverrideSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    weight = serializers.DecimalField(max_digits=6, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    target = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=Decimal("0.01"), required=False)
+    cap = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"), required=False)
+
+
+class TierModelSimulateSerializer(serializers.Serializer):
+    """What-if changes to simulate, none saved: `tiers` in ladder order (lowest first) reorders the ranks."""
+
+    tiers = TierOverrideSerializer(many=True, required=False)
+    criteria = CriterionOverrideSerializer(many=True, required=False)
+
+
+class SimulationMoverSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(source="partner_id")
+    name = serializers.CharField(source="partner_name")
+    now = serializers.CharField(source="current")
+    then = serializers.CharField(source="simulated")
+    score = serializers.DecimalField(max_digits=5, decimal_places=2)
+    direction = serializers.CharField()
+
+
+class SimulationProblemSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    where = serializers.CharField()
+    blocking = serializers.BooleanField()
+
+
+class SimulationSerializer(serializers.Serializer):
+    """A simulation over today's active partners: who moves, the distribution now and then, the migration matrix
+    (rows: the tier held now), the yearly cost of multipliers and the suggested minimum scores."""
+
+    model = serializers.IntegerField()
+    evaluated_on = DateField()
+    partners = serializers.IntegerField()
+    moving_up = serializers.IntegerField()
+    moving_down = serializers.IntegerField()
+    distribution = serializers.ListField(child=serializers.DictField())
+    matrix = serializers.ListField(child=serializers.DictField())
+    movers = SimulationMoverSerializer(many=True)
+    multiplier_cost_points = serializers.IntegerField()
+    multiplier_cost_value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    currency = serializers.CharField()
+    suggested_minimum_scores = serializers.DictField()
+    problems = SimulationProblemSerializer(many=True)
+
+
+class TierModelPublishSerializer(serializers.Serializer):
+    effective_from = DateField(help_text="Today (active at once) or later (scheduled).")
+    publication_downgrades = serializers.ChoiceField(choices=TierModel.PublicationDowngrades.choices)
+    version = serializers.IntegerField(help_text="The draft's version, as a check that it is the one meant.")
+
+
+# --- Deal registrations ------------------------------------------------------------------------------------------
+
+
+class DealCustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, help_text="The customer company's name.")
+    domain = serializers.CharField(max_length=253, required=False, allow_blank=True, default="")
+    country = serializers.ChoiceField(choices=list(countries), required=False, allow_blank=True, default="")
+    tax_id = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class DealConflictSerializer(serializers.Serializer):
+    deal = serializers.IntegerField(source="other_id", help_text="The other registration's id.")
+    rule = serializers.CharField(help_text="tax_id, domain, name or similar_name: the rule that matched.")
+    score = serializers.DecimalField(max_digits=4, decimal_places=3, help_text="Similarity from 0 to 1.")
+    same_partner = serializers.BooleanField(source="is_same_partner")
+
+
+class DealSerializer(ModelSerializer):
+    partner = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    reference = serializers.CharField(read_only=True)
+    customer = serializers.SerializerMethodField()
+    conflicts = DealConflictSerializer(many=True, read_only=True)
+    sale_activity = serializers.IntegerField(source="sale_activity_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = DealRegistration
+        fields = [
+            "id",
+            "reference",
+            "partner",
+            "external_id",
+            "source",
+            "status",
+            "customer",
+            "contact_name",
+            "contact_email",
+            "products",
+            "amount",
+            "currency",
+            "expected_close",
+            "notes",
+            "submitted_at",
+            "approved_at",
+            "protection_days",
+            "protected_until",
+            "extended_at",
+            "closed_at",
+            "sale_activity",
+            "conflicts",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(DealCustomerSerializer)
+    def get_customer(self, deal: DealRegistration) -> dict:
+        return {
+            "name": deal.customer_name,
+            "domain": deal.customer_domain,
+            "country": str(deal.customer_country or ""),
+            "tax_id": deal.customer_tax_id,
+        }
+
+
+class DealCreateSerializer(serializers.Serializer):
+    partner = ScopedSlugRelatedField(Partner, slug_field="external_id", help_text="The partner's external_id.")
+    external_id = serializers.CharField(
+        max_length=200, help_text="The opportunity's id in your CRM: the same id again returns the first registration."
+    )
+    customer = DealCustomerSerializer()
+    contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    contact_email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    products = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. USD.")
+    expected_close = DateField()
+    notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
+class DealWonSerializer(serializers.Serializer):
+    invoice_number = serializers.CharField(max_length=100)
+    invoice_date = DateField()
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="In the program's currency."
+    )
+
+
+class DealLostSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)

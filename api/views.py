@@ -3,15 +3,18 @@
 from collections import Counter
 from typing import ClassVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Model, Prefetch, QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,12 +23,15 @@ from api import filters, serializers
 from api.errors import ApiError
 from api.idempotency import HEADER, HEADER_PATTERN, idempotent
 from api.permissions import request_actor, request_api_key, request_partner_id
-from earning.services import activity_approve, activity_reject
+from deals.models import DealRegistration
+from deals.services import deal_mark_lost, deal_register
+from earning.services import activity_approve, activity_reject, deal_win_record
 from imports.ingest import IngestStatus, activities_ingest
-from loyalty.api_shape import error_body
-from loyalty.ledger.models import LedgerEntry
+from loyalty.api_shape import api_not_found
+from loyalty.inputs import NUL, has_nul, nul_message
+from loyalty.ledger.models import AdjustmentRequest, LedgerEntry
 from loyalty.ledger.selectors import partner_points_get
-from loyalty.ledger.services import points_adjust
+from loyalty.ledger.services import points_adjust_or_request
 from loyalty.tenancy.models import AuditEntry, User
 from loyalty.tenancy.services import audit_record
 from partners.models import Activity, Partner
@@ -38,8 +44,11 @@ from rewards.services import (
     redemption_reject,
     reward_redeem,
 )
+from tiers.designer import model_simulate
 from tiers.models import Pathway, TierModel
 from tiers.selectors import partner_status_get
+from tiers.services import tier_model_draft_schedule, tier_model_draft_start, tier_model_publish
+from tiers.wording import forecast_sentences
 
 EXTERNAL_ID = r"[^/]+"
 
@@ -64,6 +73,18 @@ class ApiView(generics.GenericAPIView):
     filter_backends: ClassVar[list] = [DjangoFilterBackend, OrderingFilter]
     metadata_class = None  # OPTIONS answers 405: the schema at /api/v1/schema/ describes every endpoint
     model: ClassVar[type[Model]]  # what the view reads or acts on (the pk or external_id in its path names one)
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        """After authentication: a NUL character in the path or a query parameter is a field error (issue 17,
+        item 26), checked once here for every endpoint rather than discovered by the database. Bodies are checked
+        by the parser (api/parsers.py)."""
+        super().initial(request, *args, **kwargs)
+        for name, value in [*kwargs.items(), *request.query_params.lists()]:
+            values = value if isinstance(value, list) else [value]
+            if has_nul(name) or any(has_nul(item) for item in values):
+                raise ValidationError({name.replace(NUL, ""): [nul_message()]})
+            if len(values) > 1:  # no parameter is a list: `?limit=5&limit=500` is a mistake, not the last one wins
+                raise ValidationError({name: [_("Give this parameter once.")]})
 
     def rows(self) -> QuerySet:
         """The rows this view lists or retrieves, with what their serializer reads joined in."""
@@ -177,6 +198,11 @@ class PartnerStatus(ApiView):
             "next_tier": tier_status.next_tier,
             "downgrade_on": tier_status.downgrade_on,
             "score": tier_status.score,
+            "forecast_sentences": forecast_sentences(
+                forecast=tier_status.score.forecast, currency=request.tenant.currency
+            )
+            if tier_status.score
+            else [],
             "points": partner_points_get(partner_id=partner.pk),
             "entitlements": tier_status.entitlements,
         }
@@ -301,14 +327,15 @@ class LedgerEntryDetail(LedgerEntries, generics.RetrieveAPIView):
 
 
 class Adjustments(ApiView):
-    """Post a manual correction to a partner's points, with a reason; recorded under the key's author."""
+    """Post a manual correction to a partner's points, with a reason; recorded under the key's author. Above the
+    program's four-eyes limit it is not posted: it waits (202) for a second program manager or owner."""
 
     required_scopes: ClassVar = {"POST": ("ledger:write",)}
     serializer_class = serializers.AdjustmentSerializer
 
     @extend_schema(
         request=serializers.AdjustmentSerializer,
-        responses={201: serializers.LedgerEntrySerializer},
+        responses={201: serializers.LedgerEntrySerializer, 202: serializers.PendingAdjustmentSerializer},
         parameters=[idempotency_parameter(required=True)],
     )
     @idempotent(required=True)
@@ -317,22 +344,29 @@ class Adjustments(ApiView):
         form.is_valid(raise_exception=True)
         # One transaction: a refused adjustment must not leave the account it created on the way.
         with transaction.atomic():
-            entry = points_adjust(
+            result = points_adjust_or_request(
                 partner=form.validated_data["partner"],
                 points=form.validated_data["points"],
                 reason=self.via(form.validated_data["reason"]),
                 actor=self.actor_required(),
                 idempotency_key=idempotency_key,
             )
+            if isinstance(result, AdjustmentRequest):
+                summary, account = f"Asked to adjust by {result.points:+d} points: {result.reason}", result.account
+            else:
+                summary, account = f"Adjusted by {result.points:+d} points: {result.memo}", result.account
             audit_record(
-                actor=entry.actor,
+                actor=self.actor_required(),
                 action=AuditEntry.Action.ACTION,
-                target=entry.account,
+                target=account,
                 category=AuditEntry.Category.POINTS,
-                summary=f"Adjusted by {entry.points:+d} points: {entry.memo}",
+                summary=summary,
                 request=request,
             )
-        entry = LedgerEntry.objects.select_related("account__partner", "actor").get(pk=entry.pk)
+        if isinstance(result, AdjustmentRequest):
+            pending = AdjustmentRequest.objects.select_related("account__partner", "requested_by").get(pk=result.pk)
+            return Response(serializers.PendingAdjustmentSerializer(pending).data, status=status.HTTP_202_ACCEPTED)
+        entry = LedgerEntry.objects.select_related("account__partner", "actor").get(pk=result.pk)
         return Response(serializers.LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -391,6 +425,8 @@ class RedemptionList(Redemptions, generics.ListAPIView):
             reward=form.validated_data["reward"],
             quantity=form.validated_data["quantity"],
             idempotency_key=idempotency_key,
+            option=form.validated_data["option"],
+            shipping_address=form.validated_data["shipping_address"],
         )
         redemption = self.rows().get(pk=redemption.pk)
         return Response(serializers.RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
@@ -450,6 +486,115 @@ class RedemptionCancel(RedemptionTransition):
     required_scopes: ClassVar = {"POST": ("redemptions:write",)}
 
 
+# --- Deal registrations ------------------------------------------------------------------------------------------
+
+
+class Deals(ApiView):
+    required_scopes: ClassVar = {"GET": ("deals:read",)}
+    session_readable = True
+    serializer_class = serializers.DealSerializer
+    filterset_class = filters.DealFilter
+    ordering_fields: ClassVar = ["id", "created_at", "updated_at", "expected_close"]
+
+    model = DealRegistration
+
+    def rows(self) -> QuerySet[DealRegistration]:
+        return DealRegistration.objects.select_related("partner").prefetch_related("conflicts")
+
+
+class DealList(Deals, generics.ListAPIView):
+    """List deal registrations, or register one for a partner (submitted for review, conflicts detected)."""
+
+    required_scopes: ClassVar = {"GET": ("deals:read",), "POST": ("deals:write",)}
+
+    @extend_schema(
+        request=serializers.DealCreateSerializer,
+        responses={201: serializers.DealSerializer, 200: serializers.DealSerializer},
+        parameters=[idempotency_parameter(required=False)],
+        description="The registration is submitted for review at once; `conflicts` lists the registrations it "
+        "resembles (rule and score). The same `external_id` for the same partner answers 200 with the first "
+        "registration, so a CRM may resend.",
+    )
+    @idempotent(required=False)
+    def post(self, request: Request) -> Response:
+        form = serializers.DealCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data, customer = form.validated_data, form.validated_data["customer"]
+        known = DealRegistration.objects.filter(partner=data["partner"], external_id=data["external_id"].strip())
+        existed = known.exists()
+        deal = deal_register(
+            partner=data["partner"],
+            registered_by=request_actor(request),
+            source=DealRegistration.Source.API,
+            external_id=data["external_id"],
+            customer_name=customer["name"],
+            customer_domain=customer["domain"],
+            customer_country=customer["country"],
+            customer_tax_id=customer["tax_id"],
+            contact_name=data["contact_name"],
+            contact_email=data["contact_email"],
+            products=data["products"],
+            amount=data["amount"],
+            currency=data["currency"],
+            expected_close=data["expected_close"],
+            notes=data["notes"],
+        )
+        body = serializers.DealSerializer(self.rows().get(pk=deal.pk)).data
+        return Response(body, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+
+
+class DealDetail(Deals, generics.RetrieveAPIView):
+    pass
+
+
+class DealClose(ApiView):
+    """Close an approved registration from the CRM: won (with its invoice: one approved sale, earning points) or
+    lost (with a reason). A repeat finds it closed and changes nothing."""
+
+    outcome: ClassVar[str]
+    required_scopes: ClassVar = {"POST": ("deals:write",)}
+    model = DealRegistration
+
+    def post(self, request: Request, pk: int) -> Response:
+        deal = get_object_or_404(DealRegistration.objects.select_related("partner"), pk=pk)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        actor = request_actor(request)
+        if self.outcome == "won":
+            deal_win_record(deal=deal, actor=actor, source=Activity.Source.API, **form.validated_data)
+        else:
+            deal_mark_lost(deal=deal, actor=actor, reason=self.via(form.validated_data["reason"]))
+        return Response(serializers.DealSerializer(Deals.rows(self).get(pk=deal.pk)).data)
+
+
+class DealWon(DealClose):
+    outcome = "won"
+    serializer_class = serializers.DealWonSerializer
+
+    @extend_schema(
+        request=serializers.DealWonSerializer,
+        responses={200: serializers.DealSerializer},
+        parameters=[idempotency_parameter(required=False)],
+    )
+    @idempotent(required=False)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class DealLost(DealClose):
+    outcome = "lost"
+    serializer_class = serializers.DealLostSerializer
+
+    @extend_schema(
+        request=serializers.DealLostSerializer,
+        responses={200: serializers.DealSerializer},
+        parameters=[idempotency_parameter(required=False)],
+    )
+    @idempotent(required=False)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
 # --- Tier models -------------------------------------------------------------------------------------------------
 
 
@@ -476,12 +621,123 @@ class TierModelDetail(TierModels, generics.RetrieveAPIView):
     pass
 
 
+class TierModelDraftStart(ApiView):
+    """Copy a published model (usually the one in force) into a draft to change: the designer's "start a draft",
+    for programs managed as code. One working draft per source: a repeat returns the same draft (200)."""
+
+    required_scopes: ClassVar = {"POST": ("tiers:write",)}
+    serializer_class = serializers.TierModelSerializer
+    model = TierModel
+
+    @extend_schema(request=None, responses={201: serializers.TierModelSerializer, 200: serializers.TierModelSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        source = get_object_or_404(TierModel, pk=pk)
+        if source.status == TierModel.Status.DRAFT:
+            raise ValidationError({"model": [_("Copy a published model; a draft is changed where it is.")]})
+        existing = TierModel.objects.filter(status=TierModel.Status.DRAFT, copied_from=source).exists()
+        draft = tier_model_draft_start(source=source)
+        data = serializers.TierModelSerializer(TierModels.rows(self).get(pk=draft.pk)).data
+        return Response(data, status=status.HTTP_200_OK if existing else status.HTTP_201_CREATED)
+
+
+class TierModelSimulate(ApiView):
+    """The designer's what-if: a model over today's active partners, as saved or with the changes in the body
+    (thresholds, multipliers, names, rank order, weights, targets, caps); nothing is saved."""
+
+    required_scopes: ClassVar = {"POST": ("tiers:read",)}
+    serializer_class = serializers.TierModelSimulateSerializer
+    model = TierModel
+
+    @extend_schema(request=serializers.TierModelSimulateSerializer, responses={200: serializers.SimulationSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        model = get_object_or_404(TierModel, pk=pk)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            result, problems = model_simulate(model=model, **form.validated_data)
+        except ValueError as error:
+            raise ValidationError({"tiers": [str(error)]}) from error
+        columns = result.matrix_columns()
+        body = {
+            "model": model.pk,
+            "evaluated_on": result.evaluated_on,
+            "partners": result.partners,
+            "moving_up": result.moving_up,
+            "moving_down": result.moving_down,
+            "distribution": [
+                {"now": now_name, "then": then_name, "partners_now": now, "partners_then": then}
+                for now_name, then_name, now, then in result.distribution_rows()
+            ],
+            "matrix": [
+                {"now": name, "then": dict(zip(columns, counts, strict=True)), "total": total}
+                for name, counts, total in result.matrix_rows()
+            ],
+            "movers": result.movers,
+            "multiplier_cost_points": result.multiplier_cost_points,
+            "multiplier_cost_value": result.multiplier_cost_value,
+            "currency": request.tenant.currency,
+            "suggested_minimum_scores": {
+                "ranks": result.ranks[1:],  # every rank above the entry tier, lowest first
+                "percentiles": result.percentile_thresholds,
+                "natural_breaks": result.natural_break_thresholds,
+            },
+            "problems": [
+                {"message": problem.message, "where": problem.where, "blocking": problem.blocking}
+                for problem in problems
+            ],
+        }
+        return Response(serializers.SimulationSerializer(body).data)
+
+
+class TierModelPublish(ApiView):
+    """Publish a draft: effective today (active at once) or later (scheduled), with the policy for partners it
+    places lower; recorded in the audit log. The version in the body must be the draft's. A repeat finds it
+    published and says so (400) unless sent with the same Idempotency-Key (the first answer again)."""
+
+    required_scopes: ClassVar = {"POST": ("tiers:write",)}
+    serializer_class = serializers.TierModelPublishSerializer
+    model = TierModel
+
+    @extend_schema(
+        request=serializers.TierModelPublishSerializer,
+        responses={200: serializers.TierModelSerializer},
+        parameters=[idempotency_parameter(required=False)],
+    )
+    @idempotent(required=False)
+    def post(self, request: Request, pk: int) -> Response:
+        model = get_object_or_404(TierModel, pk=pk)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if form.validated_data["version"] != model.version:
+            raise ValidationError({"version": [_("This is version %(version)s.") % {"version": model.version}]})
+        actor = self.actor_required()
+        try:
+            with transaction.atomic():
+                tier_model_draft_schedule(
+                    model=model,
+                    effective_from=form.validated_data["effective_from"],
+                    publication_downgrades=form.validated_data["publication_downgrades"],
+                )
+                published = tier_model_publish(model=model, actor=actor)
+                audit_record(
+                    actor=actor,
+                    action=AuditEntry.Action.ACTION,
+                    target=published,
+                    summary=self.via(
+                        f"Published {published.name} v{published.version}, effective "
+                        f"{published.effective_from.isoformat()}, placed lower: {published.publication_downgrades}"
+                    ),
+                    request=request,
+                )
+        except DjangoValidationError as error:
+            raise ValidationError({"model": error.messages}) from error
+        return Response(serializers.TierModelSerializer(TierModels.rows(self).get(pk=published.pk)).data)
+
+
 # --- Anything else under /api/v1/ ---------------------------------------------------------------------------------
 
 
 @csrf_exempt  # any method may end up here; the answer is a 404 whatever the CSRF state
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
-    return JsonResponse(
-        error_body(status_code=404, message="No such endpoint. See /api/v1/docs/.", code="not_found"), status=404
-    )
+    return api_not_found()

@@ -137,16 +137,18 @@ def generate(*, partners: int, per_partner: int) -> tuple[object, int]:
         cursor.execute(
             """
             INSERT INTO partners_activity
-                (tenant_id, partner_id, kind, occurred_at, amount, currency, quantity, product_sku, product_category,
-                 code, valid_until, source, external_id, status, evidence, metadata, created_by_id, created_at)
-            SELECT %(tenant)s, r.partner_id, r.kind, r.occurred_at,
-                   CASE WHEN r.kind IN ('sale', 'deal_registration')
-                        THEN round((%(sale)s * (1 + r.size) * (0.5 + random()))::numeric, 2) END,
-                   CASE WHEN r.kind IN ('sale', 'deal_registration') THEN 'USD' ELSE '' END,
+                (tenant_id, partner_id, kind, occurred_at, amount, currency, amount_converted, exchange_rate, quantity,
+                 product_sku, product_category, code, valid_until, source, external_id, status, evidence, metadata,
+                 created_by_id, created_at)
+            SELECT %(tenant)s, r.partner_id, r.kind, r.occurred_at, r.amount,
+                   CASE WHEN r.amount IS NOT NULL THEN 'USD' ELSE '' END,
+                   r.amount, CASE WHEN r.amount IS NOT NULL THEN 1 END,
                    1, '', '',
                    CASE WHEN r.kind IN ('certification', 'training') THEN 'C' || (random() * 4)::int ELSE '' END,
                    CASE WHEN r.kind = 'certification' THEN (r.occurred_at + interval '2 years')::date END,
                    'api', '', 'approved', '', '{}'::jsonb, NULL, r.occurred_at
+            FROM (SELECT r.*, CASE WHEN r.kind IN ('sale', 'deal_registration')
+                                   THEN round((%(sale)s * (1 + r.size) * (0.5 + random()))::numeric, 2) END AS amount
             FROM (
                 SELECT %(first)s + i %% %(partners)s AS partner_id, (i %% %(partners)s) %% 10 AS size,
                        CASE WHEN r.k < 0.40 THEN 'sale' WHEN r.k < 0.55 THEN 'deal_registration'
@@ -154,7 +156,7 @@ def generate(*, partners: int, per_partner: int) -> tuple[object, int]:
                             WHEN r.k < 0.95 THEN 'marketing' ELSE 'referral' END AS kind,
                        now() - random() * interval '456 days' AS occurred_at
                 FROM (SELECT i, random() AS k FROM generate_series(0, %(count)s - 1) AS i) AS r
-            ) AS r
+            ) AS r) AS r
             """,
             {
                 "tenant": tenant.pk,
@@ -261,7 +263,7 @@ def main() -> None:
         model = TierModel.objects.get(status=TierModel.Status.ACTIVE)
         window = qualification_window(model=model, evaluated_on=today, time_zone=tenant.time_zone)
     floor_sql = (
-        "SELECT partner_id, sum(amount), count(*) FROM partners_activity "
+        "SELECT partner_id, sum(amount_converted), count(*) FROM partners_activity "
         "WHERE tenant_id = %s AND status = 'approved' AND occurred_at >= %s GROUP BY partner_id"
     )
 

@@ -80,6 +80,7 @@ def main() -> None:
                     kind="sale",
                     occurred_at=timezone.now() - timedelta(days=day),
                     amount=Decimal(5000),
+                    amount_converted=Decimal(5000),
                     currency="USD",
                     source="api",
                     status="approved",

@@ -111,7 +111,11 @@ def main() -> None:
                     called = time.perf_counter()
                     try:
                         redemption = reward_redeem(
-                            partner=partner, requested_by=user, reward=reward, idempotency_key=key
+                            partner=partner,
+                            requested_by=user,
+                            reward=reward,
+                            idempotency_key=key,
+                            shipping_address="1 Bench Road, Springfield",  # kept for merchandise only
                         )
                     except ValidationError:
                         outcome = "refused"  # a business refusal: points, stock, tier or limit

@@ -3,6 +3,7 @@
 Each feature adds its own seeding step here so that it shows in the demo.
 """
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,15 +14,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from badges.demo import seed_badges
+from deals.demo import seed_deals
 from earning.models import EarningRule
-from earning.services import activity_approve, claim_submit
+from earning.services import activity_approve, claim_submit, exchange_rate_set
+from enablement.demo import seed_enablement
+from funds.demo import seed_funds
 from loyalty.ledger.services import points_adjust, points_expire_due
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Membership, Role, Tenant, User
 from notifications.events import daily_notifications_raise
+from partners.demo import seed_applications
 from partners.models import Activity, ActivityKind, Claim, Partner, PartnerType
 from partners.services import activity_record
 from rewards.demo import seed_rewards
+from sso.demo import seed_identity_provider
 from tiers.demo import seed_evaluations, seed_tier_models
 
 DEMO_PASSWORD = "tierline-demo"  # noqa: S105 - printed by make demo; demo data only
@@ -39,11 +46,16 @@ class DemoTenant:
     partner_names: tuple[str, ...]
     regions: tuple[str, ...]
     points_expiry: str
+    country: str  # of the applicants to join (ISO 3166)
+    # Partners who sell in a second currency (every other sale), converted at seeded daily rates (docs/currencies.md).
+    foreign_sellers: tuple[str, ...] = ()
+    foreign_currency: str = ""
 
 
 DEMO_TENANTS = (
     DemoTenant(
         slug="acme",
+        country="US",
         name="Acme Networks Partner Program",
         currency="USD",
         timezone="America/New_York",
@@ -65,9 +77,12 @@ DEMO_TENANTS = (
         ),
         regions=("North America East", "North America West", "LATAM"),
         points_expiry=Tenant.PointsExpiry.MONTHS_AFTER_EARNING,
+        foreign_sellers=("Northwind Solutions", "Lakeside Networks", "Brightpath Cloud"),
+        foreign_currency="EUR",
     ),
     DemoTenant(
         slug="globex",
+        country="ES",
         name="Globex Alliance",
         currency="EUR",
         timezone="Europe/Madrid",
@@ -132,6 +147,7 @@ def _seed_tenant(spec: DemoTenant) -> None:
             "points_expiry": spec.points_expiry,
             "points_expiry_months": 12,
             "claim_review_threshold": Decimal("10000"),
+            "applications_open": True,
         },
     )
     domain = f"{spec.slug}.example"
@@ -176,12 +192,26 @@ def _seed_tenant(spec: DemoTenant) -> None:
 
         seed_tier_models(manager=manager)
         _seed_earning_rules()
-        _seed_activity(tenant, partners, manager, rng)
+        _seed_exchange_rates(spec, manager)
+        _seed_activity(tenant, partners, manager, rng, spec)
         _seed_claims(tenant, partners[0], User.objects.get(email=f"sales@{domain}"))
         _seed_adjustments(partners, manager)
+        seed_deals(partners=partners, member=User.objects.get(email=f"partner@{domain}"), manager=manager)
         points_expire_due()
         seed_evaluations()
+        seed_badges()  # after the evaluations and deals: first upgrades and first wins are there to award
         seed_rewards(partner=partners[0], member=User.objects.get(email=f"partner@{domain}"), manager=manager)
+        seed_applications(
+            partners=partners, partner_type=types[PARTNER_TYPES[0][0]], reviewer=manager, country=spec.country
+        )
+        seed_identity_provider(partner=partners[0], domain=f"partner.{domain}")
+        seed_funds(
+            partners=partners,
+            member=User.objects.get(email=f"partner@{domain}"),
+            submitter=User.objects.get(email=f"sales@{domain}"),
+            manager=manager,
+        )
+        seed_enablement()
         daily_notifications_raise(today=timezone.localdate())  # what the daily job would say this morning
 
 
@@ -229,8 +259,30 @@ def _seed_earning_rules() -> None:
         )
 
 
-def _seed_activity(tenant: Tenant, partners: list[Partner], manager: User, rng: random.Random) -> None:
-    """About fifteen months of activity per active partner, nearly all approved (so some points have expired)."""
+RATE_DAYS = 460  # the activity reaches 450 days back
+
+
+def _seed_exchange_rates(spec: DemoTenant, manager: User) -> None:
+    """A rate for each of the last RATE_DAYS days from the second currency into the program's (EUR→USD around
+    1.08, moving a little with the day): what the foreign sellers' sales are converted at."""
+    if not spec.foreign_currency:
+        return
+    today = timezone.localdate()
+    for back in range(RATE_DAYS + 1):
+        wobble = Decimal(math.sin(back / 30)).quantize(Decimal("0.0001")) * Decimal("0.03")
+        exchange_rate_set(
+            currency=spec.foreign_currency,
+            day=today - timedelta(days=back),
+            rate=(Decimal("1.08") + wobble).quantize(Decimal("0.0001")),
+            actor=manager,
+        )
+
+
+def _seed_activity(
+    tenant: Tenant, partners: list[Partner], manager: User, rng: random.Random, spec: DemoTenant
+) -> None:
+    """About fifteen months of activity per active partner, nearly all approved (so some points have expired); the
+    foreign sellers sell every other time in the second currency."""
     now = timezone.now()
     for partner in partners:
         if partner.status != Partner.Status.ACTIVE:
@@ -242,9 +294,10 @@ def _seed_activity(tenant: Tenant, partners: list[Partner], manager: User, rng: 
                 occurred_at = now - timedelta(days=rng.randint(1, 450), hours=rng.randint(0, 23))
                 fields: dict = {}
                 if kind == ActivityKind.SALE:
+                    foreign = partner.name in spec.foreign_sellers and number % 2
                     fields = {
                         "amount": Decimal(rng.randint(500, 40000)),
-                        "currency": tenant.currency,
+                        "currency": spec.foreign_currency if foreign else tenant.currency,
                         "product_category": rng.choice(CATEGORIES),
                         "product_sku": f"SKU-{rng.randint(100, 999)}",
                     }

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -60,3 +61,19 @@ class EarningRule(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Categories are a list of names; a blank field means every category."""
+        super().clean()
+        if self.product_categories in (None, ""):
+            self.product_categories = []
+        if not isinstance(self.product_categories, list) or not all(
+            isinstance(name, str) for name in self.product_categories
+        ):
+            raise ValidationError(
+                {
+                    "product_categories": _(
+                        'Give a list of category names, like ["hardware", "cloud"], or leave it empty.'
+                    )
+                }
+            )

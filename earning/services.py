@@ -17,8 +17,12 @@ from django.db.models import DateTimeField, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from deals.models import DealRegistration
+from deals.services import deal_mark_won, deal_sale_link
 from earning.models import EarningRule
+from funds.services import rebate_reverse, rebates_accrue
 from loyalty.ledger.lock_objects import account_lock, accounts_lock_only
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import (
@@ -29,14 +33,16 @@ from loyalty.ledger.services import (
     points_post,
     points_post_many,
 )
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
-from notifications.events import claim_reviewed_notify
+from notifications.events import claim_reviewed_notify, claim_to_review_notify
+from partners.currency import RateChange, rate_set, rates_parse
 from partners.lock_objects import activity_lock, claim_lock
 from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner
 from partners.services import activity_record, claim_review_reasons
 from tiers.selectors import partner_point_multiplier, partner_point_multipliers
-from tiers.tasks import rescore_partner
+from tiers.tasks import rescore_partner, rescore_partners
 from webhooks.services import activity_review_emit
 
 
@@ -49,7 +55,7 @@ class EarningActivity:
     partner_type_id: int | None
     kind: str
     occurred_at: datetime
-    amount: Decimal | None
+    amount: Decimal | None  # in the program's currency (Activity.amount_converted)
     quantity: int
     code: str
     product_category: str
@@ -62,7 +68,7 @@ class EarningActivity:
             partner_type_id=activity.partner.partner_type_id,
             kind=activity.kind,
             occurred_at=activity.occurred_at,
-            amount=activity.amount,
+            amount=activity.amount_converted,
             quantity=activity.quantity,
             code=activity.code,
             product_category=activity.product_category,
@@ -341,7 +347,9 @@ def activity_approve(*, activity: Activity, actor: User | None, reason: str = ""
         _activity_move(activity=locked, to_status=Activity.Status.APPROVED, actor=actor, reason=reason)
         enqueue_on_commit(rescore_partner, partner_id=locked.partner_id)
     activity.status = locked.status
-    return activity_points_post(activity=locked, actor=actor)
+    entries = activity_points_post(activity=locked, actor=actor)
+    rebates_accrue(activities=[locked])  # a sale accrues its partner's tier rebate (idempotent per sale)
+    return entries
 
 
 @transaction.atomic
@@ -356,6 +364,7 @@ def activity_reject(*, activity: Activity, actor: User | None, reason: str) -> l
     _activity_move(activity=locked, to_status=Activity.Status.REJECTED, actor=actor, reason=reason)
     activity.status = locked.status
     if was_approved:
+        rebate_reverse(activity=locked, actor=actor)
         return activity_points_reverse(activity=locked, actor=actor, reason=reason)
     return []
 
@@ -364,6 +373,15 @@ CLAIM_KIND = {
     Claim.Type.SALE: ActivityKind.SALE,
     Claim.Type.TRAINING: ActivityKind.TRAINING,
     Claim.Type.CERTIFICATION: ActivityKind.CERTIFICATION,
+    Claim.Type.MARKETING: ActivityKind.MARKETING,
+    Claim.Type.REFERRAL: ActivityKind.REFERRAL,
+}
+# What a claim other than a sale names in the activity's code, and the sentence when it is missing.
+CLAIM_CODE_MISSING = {
+    Claim.Type.TRAINING: gettext_lazy("Give the course or certification id."),
+    Claim.Type.CERTIFICATION: gettext_lazy("Give the course or certification id."),
+    Claim.Type.MARKETING: gettext_lazy("Name the campaign or event you took part in."),
+    Claim.Type.REFERRAL: gettext_lazy("Name the company you referred."),
 }
 
 
@@ -383,7 +401,8 @@ def claim_submit(
     code: str = "",
     valid_until: date | None = None,
 ) -> Claim:
-    """A partner member claims credit for a sale, training or certification, with evidence.
+    """A partner member claims credit for a sale, training, certification, marketing participation or referral,
+    with evidence (the invoice, the certificate, a photo or attendee list, the introduction).
 
     Claims resembling an earlier one (same invoice number, or same partner, amount and date) are flagged and
     never approved automatically; claims above the tenant's threshold always wait for review.
@@ -393,7 +412,7 @@ def claim_submit(
     if claim_type == Claim.Type.SALE and not invoice_number.strip():
         raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
     if claim_type != Claim.Type.SALE and not code.strip():
-        raise ValidationError({"code": _("Give the course or certification id.")})
+        raise ValidationError({"code": str(CLAIM_CODE_MISSING[claim_type])})
     occurred_at = timezone.make_aware(datetime.combine(occurred_on, datetime.min.time().replace(hour=12)))
     recorded = activity_record(
         partner=partner,
@@ -425,7 +444,9 @@ def claim_submit(
         duplicate_of=duplicate_of,
         review_reasons=reasons,
     )
-    if not reasons:
+    if reasons:
+        claim_to_review_notify(claim=claim)
+    else:
         claim = claim_approve(claim=claim, actor=None, note=_("Approved automatically."))
     return claim
 
@@ -459,3 +480,101 @@ def claim_reject(*, claim: Claim, actor: User, reason: str) -> Claim:
     reviewed = _claim_review(claim=claim, status=Claim.Status.REJECTED, actor=actor, note=reason)
     activity_reject(activity=reviewed.activity, actor=actor, reason=reason)
     return reviewed
+
+
+@transaction.atomic
+def deal_win_claim(
+    *,
+    deal: DealRegistration,
+    submitted_by: User,
+    invoice_number: str,
+    invoice_date: date,
+    amount: Decimal,
+    evidence: UploadedFile,
+) -> DealRegistration:
+    """Mark a registration won with its invoice: one sale claim (and so one activity) linked to it.
+
+    The claim takes the ordinary path: reviewed like any sale claim (or approved at once when the program says so),
+    its activity then earns points by the earning rules, once per rule, and counts as revenue. The registration is
+    locked first, so a second "won" (a double post, a replay) finds it won and linked and records nothing more.
+    """
+    if not invoice_number.strip():
+        raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
+    won = deal_mark_won(
+        deal=deal, actor=submitted_by, reason=_("Invoice %(number)s") % {"number": invoice_number.strip()}
+    )
+    if won.sale_activity_id is not None:
+        return won
+    claim = claim_submit(
+        partner=won.partner,
+        submitted_by=submitted_by,
+        claim_type=Claim.Type.SALE,
+        occurred_on=invoice_date,
+        evidence=evidence,
+        invoice_number=invoice_number,
+        amount=amount,
+        currency=current_tenant().currency,
+        product_category=won.products[:100],
+    )
+    return deal_sale_link(deal=won, activity=claim.activity)
+
+
+@transaction.atomic
+def deal_win_record(
+    *,
+    deal: DealRegistration,
+    actor: User | None,
+    invoice_number: str,
+    invoice_date: date,
+    amount: Decimal,
+    source: str,
+) -> DealRegistration:
+    """Mark a registration won from the vendor's own systems (the CRM through the API): one approved sale, linked.
+
+    The vendor's data is trusted as its activity ingestion is: the sale is recorded approved (source `api`, external
+    id `deal:<id>`) and earns by the earning rules at once, once per rule. The registration is locked first; a
+    replay finds it won and linked and records nothing more.
+    """
+    if not invoice_number.strip():
+        raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
+    if invoice_date > timezone.localdate():
+        raise ValidationError({"invoice_date": _("The date cannot be in the future.")})
+    won = deal_mark_won(deal=deal, actor=actor, reason=_("Invoice %(number)s") % {"number": invoice_number.strip()})
+    if won.sale_activity_id is not None:
+        return won
+    recorded = activity_record(
+        partner=won.partner,
+        kind=ActivityKind.SALE,
+        occurred_at=timezone.make_aware(datetime.combine(invoice_date, datetime.min.time().replace(hour=12))),
+        source=source,
+        external_id=f"deal:{won.pk}",
+        amount=amount,
+        currency=current_tenant().currency,
+        product_category=won.products[:100],
+        metadata={"invoice_number": invoice_number.strip(), "deal": won.reference},
+        created_by=actor,
+    )
+    activity_approve(
+        activity=recorded.activity, actor=actor, reason=_("Deal %(reference)s won") % {"reference": won.reference}
+    )
+    return deal_sale_link(deal=won, activity=recorded.activity)
+
+
+def exchange_rate_set(
+    *, currency: str, day: date, rate: Decimal, actor: User | None, source: str = "admin"
+) -> RateChange:
+    """Enter or correct a rate (`partners.currency.rate_set`), then re-score, on commit, the partners whose approved
+    activities it re-converted: only what depends on the rate moves."""
+    change = rate_set(currency=currency, day=day, rate=rate, actor=actor, source=source)
+    if change.partners:
+        enqueue_on_commit(rescore_partners, partner_ids=change.partners)
+    return change
+
+
+@transaction.atomic
+def exchange_rates_import(*, text: str, actor: User | None) -> list[RateChange]:
+    """Rates pasted as CSV (`partners.currency.rates_parse`): all or none, each through `exchange_rate_set`."""
+    return [
+        exchange_rate_set(currency=line.currency, day=line.day, rate=line.rate, actor=actor, source="csv")
+        for line in rates_parse(text)
+    ]

@@ -10,14 +10,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from earning.services import EarningActivity, activities_points_post
+from funds.tasks import rebates_accrue_pending_task
 from loyalty.bulk import columns_insert
+from loyalty.inputs import NUL, ascii_whole_number, date_range_message, json_problems, nul_message
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import User
+from loyalty.tenancy.models import PARTNER_ROLES, Membership, User
 from loyalty.tenancy.tasks import enqueue_on_commit
+from partners.currency import activity_conversion, rate_day, rates_for
 from partners.models import Activity, ActivityStatusChange, Partner
 from partners.services import activity_errors
 from tiers.tasks import rescore_partners
@@ -35,9 +39,10 @@ INGEST_FIELDS = (
     "code",
     "valid_until",
     "metadata",
+    "member",
 )
 # Claims carry evidence and go through claim_submit; everything else may arrive in bulk.
-INGEST_SOURCES = frozenset({Activity.Source.API, Activity.Source.CSV, Activity.Source.ADMIN})
+INGEST_SOURCES = frozenset({Activity.Source.API, Activity.Source.CSV, Activity.Source.ADMIN, Activity.Source.COURSE})
 # Without an external id a repeat cannot be recognised, so machine sources must send one.
 SOURCES_NEEDING_EXTERNAL_ID = frozenset({Activity.Source.API, Activity.Source.CSV})
 TEXT_FIELDS = ("external_id", "kind", "currency", "product_sku", "product_category", "code")
@@ -87,6 +92,8 @@ class _Row:
     activity_id: int | None = None
     duplicate_of: int | None = None  # the stored activity (or the batch's first one) this row repeats
     is_repeat: bool = False  # repeats an earlier row of the batch
+    member_ref: str = ""  # the email of the partner's member credited with the activity, if named
+    member_id: int | None = None
 
     def add_error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(str(message))
@@ -112,11 +119,20 @@ def activities_ingest(
         raise ValidationError({"source": _("Unknown source %(source)r.") % {"source": source}})
     parsed = [_row_parse(index=index, row=row, source=source) for index, row in enumerate(rows)]
     _partners_attach(parsed)
+    _members_attach(parsed)
+    rates = _rates_of(parsed)
     for row in parsed:
         # A field that did not parse has said so already; the rules speak for the others.
-        for name, message in activity_errors(partner=row.partner, **_rule_values(row)).items():
+        for name, message in activity_errors(partner=row.partner, rates=rates, **_rule_values(row)).items():
             if name not in row.errors:
                 row.add_error(name, message)
+        if not row.errors:
+            conversion = activity_conversion(
+                amount=row.values["amount"], currency=row.values["currency"] or "",
+                occurred_at=row.values["occurred_at"], rates=rates,
+            )  # fmt: skip
+            row.values["amount_converted"] = conversion.amount_converted
+            row.values["exchange_rate"] = conversion.exchange_rate
     if dry_run:
         _duplicates_mark(parsed, source=source)
         return [_result(row) for row in parsed]
@@ -124,6 +140,7 @@ def activities_ingest(
         created = _activities_create(parsed, source=source, actor=actor, approve=approve)
         if approve and created:
             activities_points_post(activities=created, actor=actor)
+            enqueue_on_commit(rebates_accrue_pending_task)  # one set-based pass for the batch's sales
             # Each touched partner is re-scored once; a message per partner would cost more than the ingest.
             touched = sorted({activity.partner_id for activity in created})
             for start in range(0, len(touched), RESCORE_PARTNERS_PER_TASK):
@@ -148,9 +165,8 @@ def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
     parsed = _Row(index=index, external_id="", partner_ref="", values={})
     for name in row:
         if name not in INGEST_FIELDS:
-            parsed.add_error(
-                str(name), _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(INGEST_FIELDS)}
-            )
+            message = _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(INGEST_FIELDS)}
+            parsed.add_error(str(name).replace(NUL, "\ufffd"), message)
     for name in TEXT_FIELDS:
         parsed.values[name] = _parse(parsed, name, _text, row.get(name))
     parsed.external_id = parsed.values["external_id"] or ""
@@ -164,6 +180,7 @@ def _row_parse(*, index: int, row: Mapping[str, Any], source: str) -> _Row:
     parsed.values["quantity"] = _parse(parsed, "quantity", _quantity, row.get("quantity"))
     parsed.values["valid_until"] = _parse(parsed, "valid_until", _day, row.get("valid_until"))
     parsed.values["metadata"] = _parse(parsed, "metadata", _metadata, row.get("metadata"))
+    parsed.member_ref = (_parse(parsed, "member", _text, row.get("member")) or "").lower()
     return parsed
 
 
@@ -186,7 +203,7 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
 def _field_checks() -> dict[str, tuple[int, Any]]:
     """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
     value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
-    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None)}
+    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None), "member": (0, None)}
     for name in INGEST_FIELDS:
         if name not in checks:
             model_field = Activity._meta.get_field(name)
@@ -200,12 +217,14 @@ def _blank(value: Any) -> bool:
 
 def _text(value: Any) -> str:
     if type(value) is str:
+        if NUL in value:
+            raise ValidationError(nul_message())
         return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(_("Give this as text."))
-    return str(value).strip()
+    return _text(str(value))
 
 
 def _moment(value: Any) -> datetime | None:
@@ -259,7 +278,7 @@ def _quantity(value: Any) -> int:
         return 1
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and ascii_whole_number(value.strip().removeprefix("-")) is not None:
         return int(value.strip())
     raise ValidationError(_("The quantity must be a whole number of at least 1."))
 
@@ -268,8 +287,23 @@ def _metadata(value: Any) -> dict:
     if value is None:
         return {}
     if isinstance(value, dict):
+        # Stored as jsonb, which holds no NUL; a depth the API's parser allows, whoever calls.
+        for messages in json_problems(value).values():
+            raise ValidationError(messages)
         return value
     raise ValidationError(_("Metadata must be an object."))
+
+
+def _rates_of(rows: list[_Row]) -> dict:
+    """The exchange rates of every (currency, day) the rows' amounts need, in one query."""
+    return rates_for(
+        (row.values["currency"] or "", rate_day(row.values["occurred_at"]))
+        for row in rows
+        if row.values.get("amount") is not None
+        and isinstance(row.values.get("occurred_at"), datetime)
+        and timezone.is_aware(row.values["occurred_at"])
+        and not date_range_message(row.values["occurred_at"])
+    )
 
 
 def _rule_values(row: _Row) -> dict[str, Any]:
@@ -299,6 +333,29 @@ def _partners_attach(rows: list[_Row]) -> None:
         row.partner = partners.get(row.partner_ref)
         if row.partner is None:
             row.add_error("partner", _("Unknown partner %(partner)r.") % {"partner": row.partner_ref})
+
+
+def _members_attach(rows: list[_Row]) -> None:
+    """Credit each row naming a member (by email) to that active member of the row's partner, in one query; the
+    team's leaderboard counts the activity for them (issue 17, item 13). Anyone else is a row error."""
+    named = [row for row in rows if row.member_ref and row.partner is not None]
+    if not named:
+        return
+    members = {
+        (partner_id, email): user_id
+        for partner_id, email, user_id in Membership.objects.filter(
+            partner_id__in={row.partner.pk for row in named}, is_active=True, role__in=sorted(PARTNER_ROLES)
+        )
+        .annotate(email=Lower("user__email"))
+        .filter(email__in={row.member_ref for row in named})
+        .values_list("partner_id", "email", "user_id")
+    }
+    for row in named:
+        row.member_id = members.get((row.partner.pk, row.member_ref))
+        if row.member_id is None:
+            row.add_error(
+                "member", _("%(member)r is not an active member of this partner.") % {"member": row.member_ref}
+            )
 
 
 def _duplicates_mark(rows: list[_Row], *, source: str) -> list[_Row]:
@@ -372,7 +429,7 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
             partner_type_id=row.partner.partner_type_id,
             kind=row.values["kind"],
             occurred_at=row.values["occurred_at"],
-            amount=row.values["amount"],
+            amount=row.values["amount_converted"],
             quantity=row.values["quantity"],
             code=row.values["code"],
             product_category=row.values["product_category"],
@@ -389,8 +446,10 @@ def _activity_columns(rows: list[_Row], *, source: str, status: str, actor_id: i
         "source": [source] * count,
         "external_id": [row.external_id for row in rows],
         "status": [status] * count,
-        "created_by_id": [actor_id] * count,
+        "created_by_id": [row.member_id or actor_id for row in rows],
         # A currency without an amount means nothing; it is not stored.
         "currency": [row.values["currency"] if row.values["amount"] is not None else "" for row in rows],
+        "amount_converted": [row.values["amount_converted"] for row in rows],
+        "exchange_rate": [row.values["exchange_rate"] for row in rows],
         **{name: [row.values[name] for row in rows] for name in STORED_AS_PARSED},
     }

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import IO
 
@@ -40,6 +40,7 @@ TEMPLATE_ROWS = [
         "quantity": "3",
         "product_sku": "SW-24P",
         "product_category": "switches",
+        "member": "ana@partner.example",
     },
     {
         "partner": "CRM-00042",
@@ -57,22 +58,27 @@ def import_template_csv() -> str:
     return csv_text(IMPORT_COLUMNS, ([row.get(column) for column in IMPORT_COLUMNS] for row in TEMPLATE_ROWS))
 
 
-def _header_check(header: list[str]) -> None:
-    columns = [column.strip() for column in header]
+def header_problems(header: list[str], *, columns: Sequence[str], required: Sequence[str]) -> list[str]:
+    """What is wrong with a CSV file's header row: unknown, missing (of `required`) and repeated columns."""
+    names = [column.strip() for column in header]
     problems = []
-    unknown = [column for column in columns if column not in IMPORT_COLUMNS]
+    unknown = [column for column in names if column not in columns]
     if unknown:
         problems.append(
             _("Unknown columns: %(unknown)s. The columns are: %(columns)s.")
-            % {"unknown": ", ".join(repr(column) for column in unknown), "columns": ", ".join(IMPORT_COLUMNS)}
+            % {"unknown": ", ".join(repr(column) for column in unknown), "columns": ", ".join(columns)}
         )
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    missing = [column for column in required if column not in names]
     if missing:
         problems.append(_("Missing columns: %(missing)s.") % {"missing": ", ".join(missing)})
-    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    repeated = sorted({column for column in names if names.count(column) > 1})
     if repeated:
         problems.append(_("Repeated columns: %(repeated)s.") % {"repeated": ", ".join(repeated)})
-    if problems:
+    return problems
+
+
+def _header_check(header: list[str]) -> None:
+    if problems := header_problems(header, columns=IMPORT_COLUMNS, required=REQUIRED_COLUMNS):
         raise ValidationError({"file": problems})
 
 

@@ -6,9 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
-from loyalty.api_shape import error_body
-
-API_PREFIX = "/api/"
+from loyalty.api_shape import error_body, is_api_path
 
 
 def _declared_length(request: HttpRequest) -> int:
@@ -29,7 +27,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        is_api = request.path_info.startswith(API_PREFIX)
+        is_api = is_api_path(request.path_info)
         limit = settings.API_MAX_BODY_BYTES if is_api else settings.REQUEST_MAX_BYTES
         length = _declared_length(request)
         if length <= limit:

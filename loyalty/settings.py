@@ -1,7 +1,7 @@
 """Settings for Tierline, read from the environment.
 
 Production is the default: DEBUG off, a secret key required, SMTP email, secure cookies.
-`DJANGO_DEBUG=1` is the development mode used by `make demo`. Without `DATABASE_URL` the
+`DJANGO_DEBUG=1` is the development mode (`make demo` runs with it off). Without `DATABASE_URL` the
 database is SQLite; without `REDIS_URL` Celery tasks run in-process and the cache is local memory.
 """
 
@@ -75,12 +75,16 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "csp",
     "django_celery_beat",
     "django_htmx",
     "template_partials",
     "rest_framework",
     "django_filters",
+    "django_countries",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
@@ -88,8 +92,16 @@ INSTALLED_APPS = [
     "loyalty.ledger",
     "earning",
     "partners",
+    "sso",
     "tiers",
     "rewards",
+    "funds",
+    "deals",
+    "badges",
+    "engagement",
+    "finance",
+    "analytics",
+    "enablement",
     "portal",
     "webhooks",
     "notifications",
@@ -110,6 +122,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "loyalty.tenancy.middleware.MembershipMiddleware",
     "loyalty.tenancy.middleware.StaffMfaMiddleware",
+    "sso.middleware.IdentityProviderFormActionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -175,11 +188,23 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-ACCOUNT_ADAPTER = "loyalty.tenancy.adapters.AccountAdapter"
+ACCOUNT_ADAPTER = "sso.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
 INVITATION_VALID_DAYS = env_int("TIERLINE_INVITATION_VALID_DAYS", 14)
+
+# Single sign-on (docs/security.md#single-sign-on): each program's OpenID Connect and SAML identity providers are
+# rows of its own (sso.IdentityProvider), served to allauth by the adapter; allauth's global SocialApp table is
+# unused. The provider vouches for the address (its domains are the program's to allow), so no email round trip;
+# the first sign-in makes the account and its membership (just in time); tokens are not kept.
+SOCIALACCOUNT_ADAPTER = "sso.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -223,6 +248,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2_000  # admin actions on a page of selected row
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 # Activities may be dated slightly ahead (time zones, clock skew), never further.
 ACTIVITY_FUTURE_TOLERANCE_HOURS = 24
+# A running tier evaluation with no chunk committed for this long lost its messages with a worker: its missing
+# chunks are re-sent (tiers.resume_stalled_evaluations, every 5 minutes). Above a chunk's hard time limit (20 min),
+# so a chunk still being scored is never the reason.
+EVALUATION_STALL_MINUTES = env_int("TIERLINE_EVALUATION_STALL_MINUTES", 25)
 
 # Outgoing webhooks (docs/webhooks.md). In production they need https and a public address; development
 # mode, and the tests, whose receivers listen on loopback, allow http and private addresses.
@@ -249,7 +278,8 @@ else:
 # worker killed mid-task leaves it to be delivered again, so every task is idempotent. Redis hands an
 # unacknowledged message to another worker after the visibility timeout, so every task's hard time limit is
 # below it (tests/test_chaos_limits.py checks each registered task).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# The in-memory broker names a host so that kombu does not warn "No hostname was supplied" (issue 17, item 25).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or os.environ.get("CELERY_BROKER_URL"))
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -281,6 +311,8 @@ EMAIL_BACKEND = env_str(
     "DJANGO_EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+# The file backend's folder: `make demo` writes its emails there instead of printing them (issue 17, item 25).
+EMAIL_FILE_PATH = env_str("DJANGO_EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
@@ -333,6 +365,8 @@ CONTENT_SECURITY_POLICY = {
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
+    # The public application page (portal/apply.py): per client address, and per applicant email.
+    "partner_application": "10/h/ip,3/d/key",
 }
 # Behind N reverse proxies the client address is the Nth from the right in X-Forwarded-For; 0 trusts REMOTE_ADDR.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TIERLINE_TRUSTED_PROXY_COUNT", 0)
@@ -369,7 +403,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
@@ -400,9 +434,28 @@ SPECTACULAR_SETTINGS = {
 
 # Domain events and the integrations that hear them, in order, inside the emitting transaction (loyalty/events.py).
 TIERLINE_EVENT_HANDLERS = {
-    "tier.changed": ["webhooks.services.tier_changes_emit", "notifications.events.tier_changes_notify"],
+    "tier.changed": [
+        "webhooks.services.tier_changes_emit",
+        "notifications.events.tier_changes_notify",
+        "badges.services.tier_changes_award",
+    ],
     "redemption.status_changed": [
         "webhooks.services.redemption_status_emit",
         "notifications.events.redemption_status_notify",
     ],
+    "deal.status_changed": [
+        "webhooks.services.deal_status_emit",
+        "notifications.events.deal_status_notify",
+        "badges.services.deal_status_award",
+    ],
+    "redemption.awaits_review": ["notifications.events.redemption_to_review_notify"],
+    "fund.decided": ["webhooks.services.fund_decision_emit", "notifications.events.fund_decision_notify"],
+    "announcement.published": ["notifications.events.announcement_notify"],
+    # A course completed (enablement) records its training activity through ingestion, once.
+    "course.completed": ["imports.training.course_completion_ingest"],
+    "survey.sent": ["notifications.events.survey_notify"],
+}
+# Apps above tiers that add to a scorecard metric (tiers/metrics.py), without tiers importing them.
+TIERLINE_METRIC_SOURCES = {
+    "deal_registrations": ["deals.metrics.deal_registrations_by_window"],
 }

@@ -11,6 +11,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image
@@ -186,3 +188,22 @@ class ScannedUploadsForm(forms.ModelForm):
                 except ValidationError as error:
                     self.add_error(None, error)
         return cleaned
+
+
+def stored_upload_response(file: FieldFile, *, filename: str, kind: UploadKind = EVIDENCE) -> FileResponse:
+    """Serve a stored upload safely: its type from its content (one the kind allows, else a download), inline
+    under a fixed name for images and PDFs, sandboxed and never sniffed by the browser."""
+    handle = file.open("rb")
+    content_type = sniff_content_type(handle.read(SNIFF_BYTES))
+    if content_type not in kind.types:
+        content_type = "application/octet-stream"
+    handle.seek(0)
+    response = FileResponse(
+        handle,
+        content_type=content_type,
+        as_attachment=content_type == "application/octet-stream",
+        filename=f"{filename}{PurePath(file.name).suffix.lower()}",
+    )
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -19,3 +19,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]
+
+# Any path under /api/ answers errors in the API's JSON shape; other paths get Django's pages (loyalty/api_shape.py).
+handler400 = "loyalty.api_shape.bad_request"
+handler403 = "loyalty.api_shape.permission_denied"
+handler404 = "loyalty.api_shape.page_not_found"
+handler500 = "loyalty.api_shape.server_error"

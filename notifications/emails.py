@@ -35,7 +35,7 @@ def language_of(user: User) -> str:
 
 
 # Context values stored as ISO dates (JSON has no dates), turned back into dates for localised formatting.
-DATE_KEYS = ("expires_on", "on", "month")
+DATE_KEYS = ("expires_on", "on", "month", "protected_until")
 
 
 def _gap_in_words(gaps: dict) -> str:

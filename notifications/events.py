@@ -2,14 +2,19 @@
 from the daily run (expiring points, grace periods, closeness to the next tier, the monthly statement)."""
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
+from deals.models import DealRegistration
+from deals.selectors import deals_protection_ending
+from engagement.models import Announcement, Survey
+from funds.models import FundClaim, FundPayout, FundRequest
 from loyalty.ledger.models import PointsAccount
-from loyalty.ledger.selectors import points_expiring
+from loyalty.ledger.selectors import points_expiring, points_movements_by_partner
 from notifications.models import Kind
 from notifications.services import Event, notifications_raise
 from partners.models import Claim
@@ -72,6 +77,47 @@ def claim_reviewed_notify(*, claim: Claim) -> None:
     )
 
 
+def claim_to_review_notify(*, claim: Claim) -> None:
+    """Tell the staff that a claim waits for their review (it was not approved automatically), and why."""
+    notifications_raise(
+        events=[
+            Event(
+                partner_id=claim.partner_id,
+                kind=Kind.CLAIM_TO_REVIEW,
+                subject=f"claim:{claim.pk}",
+                audience="staff",
+                context={
+                    "partner": claim.partner.name,
+                    "reference": claim.invoice_number or claim.activity.code or str(claim.pk),
+                    "reasons": list(claim.review_reasons),
+                    "link": f"/admin/partners/claim/{claim.pk}/change/",
+                },
+            )
+        ]
+    )
+
+
+def redemption_to_review_notify(*, redemption: Redemption) -> None:
+    """Tell the staff that a redemption waits for their approval (the reward needs it, or a budget was passed)."""
+    notifications_raise(
+        events=[
+            Event(
+                partner_id=redemption.partner_id,
+                kind=Kind.REDEMPTION_TO_REVIEW,
+                subject=f"redemption:{redemption.pk}",
+                audience="staff",
+                context={
+                    "partner": redemption.partner.name,
+                    "reward": redemption.reward.name,
+                    "points": redemption.points,
+                    "reasons": list(redemption.review_reasons),
+                    "link": f"/admin/rewards/redemption/{redemption.pk}/change/",
+                },
+            )
+        ]
+    )
+
+
 def redemption_status_notify(*, redemption: Redemption, **_move: object) -> None:
     """Approved, fulfilled or rejected: the moves the program makes (a partner's own request or cancel is not news)."""
     if redemption.status not in TOLD_REDEMPTION_STATUSES:
@@ -94,9 +140,80 @@ def redemption_status_notify(*, redemption: Redemption, **_move: object) -> None
     )
 
 
+# The moves of a registration the program makes and its partner hears of (its own moves are not news to it).
+TOLD_DEAL_STATUSES = frozenset(
+    {DealRegistration.Status.APPROVED, DealRegistration.Status.REJECTED, DealRegistration.Status.EXPIRED}
+)
+
+
+def deal_status_notify(*, deal: DealRegistration, to_status: str, reason: str, **_move: object) -> None:
+    """Submitted: the program staff are told it waits; approved, rejected or expired: the partner's members are."""
+    if to_status == DealRegistration.Status.SUBMITTED:
+        event = Event(
+            partner_id=deal.partner_id,
+            kind=Kind.DEAL_TO_REVIEW,
+            subject=f"deal:{deal.pk}",
+            audience="staff",
+            context={
+                "partner": deal.partner.name,
+                "reference": deal.reference,
+                "customer": deal.customer_name,
+                "conflicts": deal.conflicts.count(),
+                "link": f"/deals/{deal.pk}/",
+            },
+        )
+    elif to_status in TOLD_DEAL_STATUSES:
+        event = Event(
+            partner_id=deal.partner_id,
+            kind=Kind.DEAL_STATUS,
+            subject=f"deal:{deal.pk}",
+            period=to_status,
+            context={
+                "status": to_status,
+                "reference": deal.reference,
+                "customer": deal.customer_name,
+                "protected_until": deal.protected_until.isoformat() if deal.protected_until else "",
+                "reason": reason,
+                "link": f"/deals/{deal.pk}/",
+            },
+        )
+    else:
+        return
+    notifications_raise(events=[event])
+
+
 def daily_notifications_raise(*, today: date) -> None:
     """The current tenant's daily notifications; each is raised once per subject and period, so re-runs are safe."""
-    notifications_raise(events=[*_expiring(), *_grace(today), *_near_next_tier(today), *_monthly_statement(today)])
+    notifications_raise(
+        events=[
+            *_expiring(),
+            *_grace(today),
+            *_near_next_tier(today),
+            *_monthly_statement(today),
+            *_deal_protection_ending(today),
+        ]
+    )
+
+
+def _deal_protection_ending(today: date) -> list[Event]:
+    """A registration's protection ends within the program's reminder days: once per registration and end date."""
+    return [
+        Event(
+            partner_id=deal.partner_id,
+            kind=Kind.DEAL_PROTECTION_ENDING,
+            subject=f"deal:{deal.pk}",
+            period=deal.protected_until.isoformat(),
+            context={
+                "reference": deal.reference,
+                "customer": deal.customer_name,
+                "protected_until": deal.protected_until.isoformat(),
+                "days_left": (deal.protected_until - today).days,
+                "can_extend": deal.extended_at is None,
+                "link": f"/deals/{deal.pk}/",
+            },
+        )
+        for deal in deals_protection_ending(today=today)
+    ]
 
 
 def _expiring() -> list[Event]:
@@ -107,7 +224,12 @@ def _expiring() -> list[Event]:
             kind=Kind.POINTS_EXPIRING,
             subject="points_expiring",
             period=row.first_expiry.date().isoformat(),
-            context={"points": row.points, "expires_on": row.first_expiry.date().isoformat(), "link": "/statement/"},
+            context={
+                "points": row.points,
+                "expires_on": row.first_expiry.date().isoformat(),
+                "within_days": EXPIRY_NOTICE_DAYS,
+                "link": "/statement/",
+            },
         )
         for row in points_expiring(within_days=EXPIRY_NOTICE_DAYS)
     ]
@@ -185,14 +307,10 @@ def _near_next_tier(today: date) -> list[Event]:
 
 
 def _monthly_statement(today: date) -> list[Event]:
-    """Last month's points in and out, and the balance, for every partner with an account: once a month."""
+    """Last month's points by kind of movement (earned, redeemed, expired…) and the balance, once a month."""
     month_start = today.replace(day=1) - relativedelta(months=1)
     month_end = today.replace(day=1)
-    in_month = Q(entries__effective_at__date__gte=month_start, entries__effective_at__date__lt=month_end)
-    accounts = PointsAccount.objects.annotate(
-        earned=Sum("entries__points", filter=in_month & Q(entries__points__gt=0), default=0),
-        spent=Sum("entries__points", filter=in_month & Q(entries__points__lt=0), default=0),
-    ).values_list("partner_id", "balance", "earned", "spent")
+    movements = points_movements_by_partner(start=_local_midnight(month_start), end=_local_midnight(month_end))
     period = f"{month_start:%Y-%m}"
     return [
         Event(
@@ -202,12 +320,75 @@ def _monthly_statement(today: date) -> list[Event]:
             period=period,
             context={
                 "month": month_start.isoformat(),
-                "earned": earned,
-                "spent": -spent,
+                "movements": movements.get(partner_id, {}),
                 "balance": balance,
                 "link": "/statement/",
             },
         )
-        for partner_id, balance, earned, spent in accounts
-        if balance or earned or spent
+        for partner_id, balance in PointsAccount.objects.values_list("partner_id", "balance")
+        if balance or movements.get(partner_id)
     ]
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def fund_decision_notify(
+    *, request: FundRequest, claim: FundClaim | None, decision: str, payout: FundPayout | None
+) -> None:
+    """A fund request pre-approved (in full or in part), rejected or expired; a claim paid or rejected."""
+    subject = f"fund_claim:{claim.pk}" if claim is not None else f"fund_request:{request.pk}"
+    amount = payout.amount if payout is not None else request.approved_amount
+    notifications_raise(
+        events=[
+            Event(
+                partner_id=request.partner_id,
+                kind=Kind.FUND_DECISION,
+                subject=subject,
+                period=decision,
+                context={
+                    "decision": decision,
+                    "claim": claim is not None,
+                    "title": request.title,
+                    "amount": "" if amount is None else str(amount),
+                    "currency": request.currency,
+                    "credit_note": payout.number if payout is not None else "",
+                    "reason": (claim.decision_reason if claim is not None else request.decision_reason),
+                    "link": "/funds/",
+                },
+            )
+        ]
+    )
+
+
+def announcement_notify(*, announcement: Announcement, partner_ids: Sequence[int]) -> None:
+    """A published announcement, in the notification centre and by email (event `announcement.published`); the texts
+    travel in every language written, and each member reads their own."""
+    notifications_raise(
+        events=[
+            Event(
+                partner_id=partner_id,
+                kind=Kind.ANNOUNCEMENT,
+                subject=f"announcement:{announcement.pk}",
+                context={"texts": announcement.texts, "link": f"/announcements/{announcement.pk}/"},
+            )
+            for partner_id in partner_ids
+        ]
+    )
+
+
+def survey_notify(*, survey: Survey, period: str, partner_ids: Sequence[int]) -> None:
+    """A survey sent for a period (event `survey.sent`): once per member and period."""
+    notifications_raise(
+        events=[
+            Event(
+                partner_id=partner_id,
+                kind=Kind.SURVEY,
+                subject=f"survey:{survey.pk}",
+                period=period,
+                context={"texts": survey.texts, "link": "/surveys/"},
+            )
+            for partner_id in partner_ids
+        ]
+    )

@@ -1,4 +1,5 @@
-"""Notifications to partner members (in the portal and by email), deduplicated, and each member's preferences."""
+"""Notifications to members (in the portal and by email), deduplicated, and each member's preferences: partner
+members hear about their company; program staff hear about what waits for their review."""
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +18,23 @@ class Kind(models.TextChoices):
     CLAIM_REVIEWED = "claim_reviewed", _("Claim approved or rejected")
     REDEMPTION_STATUS = "redemption_status", _("Redemption status")
     MONTHLY_STATEMENT = "monthly_statement", _("Monthly statement")
+    CLAIM_TO_REVIEW = "claim_to_review", _("Claims waiting for review")
+    REDEMPTION_TO_REVIEW = "redemption_to_review", _("Redemptions waiting for approval")
+    FUND_DECISION = "fund_decision", _("Fund requests and claims decided")
+    DEAL_STATUS = "deal_status", _("Deal registrations approved, rejected or expired")
+    DEAL_TO_REVIEW = "deal_to_review", _("Deal registrations waiting for review")
+    DEAL_PROTECTION_ENDING = "deal_protection_ending", _("Deal protection about to end")
+    ANNOUNCEMENT = "announcement", _("Announcements from the program")
+    SURVEY = "survey", _("Surveys from the program")
+
+
+# What program staff are told (about a partner's request waiting for them); every other kind goes to partner members.
+STAFF_KINDS = frozenset({Kind.CLAIM_TO_REVIEW, Kind.REDEMPTION_TO_REVIEW, Kind.DEAL_TO_REVIEW})
+
+
+def kinds_for(*, is_partner_member: bool) -> list[tuple[str, str]]:
+    """The kinds a member can receive, as choices: a partner member's or a staff member's."""
+    return [(value, label) for value, label in Kind.choices if (value in STAFF_KINDS) != is_partner_member]
 
 
 class Notification(TenantOwnedModel):

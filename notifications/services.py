@@ -1,28 +1,63 @@
-"""Raising notifications for partner members: once per (recipient, kind, subject, period), emailed by preference."""
+"""Raising notifications for partner members and program staff: once per (recipient, kind, subject, period), emailed
+by preference."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core import signing
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import PARTNER_ROLES, Membership, User
+from loyalty.tenancy.models import PARTNER_ROLES, PROGRAM_ROLES, Membership, Role, User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from notifications.emails import ALL_KINDS, UNSUBSCRIBE_SALT
 from notifications.models import Kind, Notification, Preference
 from notifications.sending import notifications_email_send
+from partners.models import Partner
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something to tell a partner's members: its kind, what it is about, when it applies, and the details."""
+    """Something to tell about a partner: its kind, what it is about, when it applies, and the details.
+
+    A partner's members hear it, or, for the `staff` audience, the program's managers and owners and the
+    partner's account manager (a claim or a redemption waiting for their review).
+    """
 
     partner_id: int
     kind: str
     subject: str
     period: str = ""
     context: dict = field(default_factory=dict)
+    audience: str = "partner"
+
+
+def _partner_members(partner_ids: set[int]) -> dict[int, list[int]]:
+    members: dict[int, list[int]] = {}
+    for partner_id, user_id in Membership.objects.filter(
+        partner_id__in=partner_ids, is_active=True, role__in=sorted(PARTNER_ROLES)
+    ).values_list("partner_id", "user_id"):
+        members.setdefault(partner_id, []).append(user_id)
+    return members
+
+
+def _staff(partner_ids: set[int]) -> dict[int, list[int]]:
+    """Per partner: the active program managers and owners, and its account manager while an active one."""
+    managers = dict(Partner.objects.filter(pk__in=partner_ids).values_list("pk", "account_manager_id"))
+    program_staff, account_managers = [], set()
+    for user_id, role in Membership.objects.filter(
+        Q(role__in=sorted(PROGRAM_ROLES)) | Q(role=Role.ACCOUNT_MANAGER, user_id__in=set(managers.values()) - {None}),
+        is_active=True,
+    ).values_list("user_id", "role"):
+        if role == Role.ACCOUNT_MANAGER:
+            account_managers.add(user_id)
+        else:
+            program_staff.append(user_id)
+    return {
+        partner_id: [*program_staff, *([manager] if manager in account_managers else [])]
+        for partner_id, manager in managers.items()
+    }
 
 
 def _email_state(preference: Preference | None, kind: str) -> str:
@@ -34,20 +69,22 @@ def _email_state(preference: Preference | None, kind: str) -> str:
 
 
 def notifications_raise(*, events: Iterable[Event]) -> None:
-    """Notify every active member of each event's partner; events already raised add nothing.
+    """Notify every active member of each event's partner (or the staff, by the event's audience); events already
+    raised add nothing.
 
-    Set-based (three queries whatever the number of events), so the nightly evaluation can raise a chunk's
-    events at once. Emails go out after commit, from a task.
+    Set-based (three queries whatever the number of events, two more when some are for staff), so the nightly
+    evaluation can raise a chunk's events at once. Emails go out after commit, from a task.
     """
     events = list(events)
     if not events:
         return
-    members: dict[int, list[int]] = {}
-    for partner_id, user_id in Membership.objects.filter(
-        partner_id__in={event.partner_id for event in events}, is_active=True, role__in=sorted(PARTNER_ROLES)
-    ).values_list("partner_id", "user_id"):
-        members.setdefault(partner_id, []).append(user_id)
-    user_ids = {user_id for ids in members.values() for user_id in ids}
+    by_audience = {"partner": _partner_members, "staff": _staff}
+    recipients = {
+        audience: find({event.partner_id for event in events if event.audience == audience})
+        for audience, find in by_audience.items()
+        if any(event.audience == audience for event in events)
+    }
+    user_ids = {user_id for members in recipients.values() for ids in members.values() for user_id in ids}
     preferences = {preference.user_id: preference for preference in Preference.objects.filter(user_id__in=user_ids)}
     tenant = current_tenant()
     rows = [
@@ -62,7 +99,7 @@ def notifications_raise(*, events: Iterable[Event]) -> None:
             email=_email_state(preferences.get(user_id), event.kind),
         )
         for event in events
-        for user_id in members.get(event.partner_id, [])
+        for user_id in recipients[event.audience].get(event.partner_id, [])
     ]
     # The unique constraint drops what was raised before; the sending task picks up whatever is still to send.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
@@ -76,6 +113,13 @@ def notification_read(*, notification: Notification) -> None:
         notification.save(update_fields=["read_at"])
 
 
+def notifications_read_about(*, user: User, kind: str, subject: str) -> int:
+    """Mark the member's notifications about one subject read (the announcement they just opened)."""
+    return Notification.objects.filter(recipient=user, kind=kind, subject=subject, read_at=None).update(
+        read_at=timezone.now()
+    )
+
+
 def notifications_read_all(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at=None).update(read_at=timezone.now())
 
@@ -85,11 +129,20 @@ def preference_for(*, user: User) -> Preference:
     return Preference.objects.filter(user=user).first() or Preference(user=user)
 
 
-def preference_update(*, user: User, emailed_kinds: Iterable[str], digest: bool, language: str) -> Preference:
-    """Save a member's choices: which kinds to email, the daily digest, and their language."""
+def preference_update(
+    *, user: User, offered_kinds: Iterable[str], emailed_kinds: Iterable[str], digest: bool, language: str
+) -> Preference:
+    """Save a member's choices: which of the kinds offered to them to email, the daily digest, and their language.
+
+    Kinds not offered (a partner member is never offered the staff's kinds) keep their setting.
+    """
     preference = Preference.objects.get_or_create(user=user)[0]
-    emailed = set(emailed_kinds)
-    preference.muted_kinds = [kind for kind in Kind.values if kind not in emailed]
+    offered, emailed = set(offered_kinds), set(emailed_kinds)
+    preference.muted_kinds = [
+        kind
+        for kind in Kind.values
+        if (kind in offered and kind not in emailed) or (kind not in offered and not preference.emails(kind))
+    ]
     preference.digest = digest
     preference.save(update_fields=["muted_kinds", "digest"])
     if user.language != language:

@@ -1,13 +1,25 @@
 from pathlib import Path
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
-from earning.services import activity_approve, activity_reject, claim_approve, claim_reject
+from earning.services import (
+    activity_approve,
+    activity_reject,
+    claim_approve,
+    claim_reject,
+    exchange_rate_set,
+    exchange_rates_import,
+)
 from loyalty.ledger.models import PointsAccount
 from loyalty.tenancy.admin_sites import (
     HistoryInline,
@@ -17,7 +29,8 @@ from loyalty.tenancy.admin_sites import (
     tenant_admin_site,
 )
 from loyalty.tenancy.models import Membership, User
-from partners.models import Activity, ActivityStatusChange, Claim, Partner, PartnerType
+from partners.currency import rate_errors
+from partners.models import Activity, ActivityStatusChange, Claim, ExchangeRate, Partner, PartnerType
 from tiers.models import PartnerScore, PartnerTier
 
 
@@ -138,7 +151,17 @@ class ActivityStatusChangeInline(HistoryInline):
 class ActivityAdmin(ReviewActions, TenantModelAdmin):
     """Activities arrive by API, import or claim; here staff review them. Status moves only through actions."""
 
-    list_display = ["occurred_at", "partner", "kind", "amount", "currency", "code", "source", "status"]
+    list_display = [
+        "occurred_at",
+        "partner",
+        "kind",
+        "amount",
+        "currency",
+        "amount_converted",
+        "code",
+        "source",
+        "status",
+    ]
     list_filter = ["status", "kind", "source"]
     search_fields = ["partner__name", "external_id", "product_sku", "code"]
     list_select_related = ["partner"]
@@ -172,6 +195,7 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         "invoice_number",
         "amount",
         "status",
+        "waited",
         "flags",
         "evidence_link",
     ]
@@ -198,6 +222,7 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
     readonly_fields = fields
     review_title = "Reject claims"
     pending_status = Claim.Status.PENDING
+    waiting_since = "submitted_at"
 
     @staticmethod
     def approve_service(claim: Claim, actor: User) -> object:
@@ -247,3 +272,94 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
 
 
 # The CSV import of activities lives in its own module (registered on the same site).
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "day", "rate"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        currency = (cleaned.get("currency") or (self.instance.currency if self.instance.pk else "")).strip().upper()
+        cleaned["currency"] = currency
+        errors = rate_errors(currency=currency, day=cleaned.get("day") or self.instance.day, rate=cleaned.get("rate"))
+        for name, message in errors.items():
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, message)
+        if not self.instance.pk and not errors:
+            # A rate for a day that has one corrects it (`save_model`) rather than being refused as a duplicate.
+            existing = ExchangeRate.objects.filter(currency=currency, day=cleaned.get("day")).first()
+            if existing is not None:
+                self.instance = existing
+        return cleaned
+
+
+class RatesImportForm(forms.Form):
+    text = forms.CharField(
+        label="Rates",
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 60}),
+        help_text="One rate a line: currency,day,rate — e.g. EUR,2026-03-04,1.0842 (units of the program's "
+        "currency for one unit of that currency). A day that has a rate is corrected.",
+    )
+
+
+@admin.register(ExchangeRate, site=tenant_admin_site)
+class ExchangeRateAdmin(TenantModelAdmin):
+    """Dated rates into the program's currency; saving one re-converts that currency's activities of that day."""
+
+    form = ExchangeRateForm
+    list_display = ["day", "currency", "rate", "source", "updated_by", "updated_at"]
+    list_filter = ["currency", "source"]
+    date_hierarchy = "day"
+
+    change_list_template = "admin/partners/exchangerate/change_list.html"
+
+    def get_urls(self) -> list:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="partners_exchangerate_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Rates pasted as CSV (currency,day,rate): every line checked first, then all saved or none."""
+        form = RatesImportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                changes = exchange_rates_import(text=form.cleaned_data["text"], actor=request.user)
+            except ValidationError as error:
+                form.add_error("text", error)
+            else:
+                converted = sum(change.activities for change in changes)
+                self.message_user(
+                    request, f"{len(changes)} rates saved; {converted} activities re-converted.", messages.SUCCESS
+                )
+                return redirect("admin:partners_exchangerate_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import exchange rates",
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/partners/exchangerate/import.html", context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ExchangeRate | None = None) -> list[str]:
+        return ["currency", "day", "source", "updated_by", "updated_at"] if obj else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # activities were converted at it: correct it instead
+
+    def save_model(self, request: HttpRequest, obj: ExchangeRate, form: forms.ModelForm, change: bool) -> None:
+        result = exchange_rate_set(currency=obj.currency, day=obj.day, rate=obj.rate, actor=request.user)
+        obj.pk = result.rate.pk
+        obj.refresh_from_db()
+        if result.activities:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s activity re-converted at the new rate; its partner is re-scored.",
+                    "%(count)s activities re-converted at the new rate; their partners are re-scored.",
+                    result.activities,
+                )
+                % {"count": result.activities},
+            )

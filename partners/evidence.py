@@ -5,13 +5,7 @@ from pathlib import PurePath
 
 from django.core.files.uploadedfile import UploadedFile
 
-from loyalty.uploads import EVIDENCE, SNIFF_BYTES, sniff_content_type, upload_scan
-
-
-def evidence_content_type(head: bytes) -> str | None:
-    """The type a stored evidence file is served as: what its first bytes prove, if evidence may be that."""
-    content_type = sniff_content_type(head[:SNIFF_BYTES])
-    return content_type if content_type in EVIDENCE.types else None
+from loyalty.uploads import EVIDENCE, upload_scan
 
 
 def validate_evidence(file: UploadedFile) -> str:

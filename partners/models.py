@@ -1,12 +1,14 @@
 """Partners: the companies in a tenant's program, and the per-tenant list of partner types."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel
@@ -92,6 +94,7 @@ class Activity(TenantOwnedModel):
         CSV = "csv", _("CSV import")
         CLAIM = "claim", _("Claim")
         ADMIN = "admin", _("Admin")
+        COURSE = "course", _("Course")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -105,6 +108,11 @@ class Activity(TenantOwnedModel):
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
+    # The amount in the program's currency (`Tenant.currency`) at the rate of the activity's day
+    # (partners.currency): what earning rules, tier metrics and analytics read. Equal to `amount` (rate 1) when
+    # the activity is in the program's currency.
+    amount_converted = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, editable=False)
+    exchange_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True, editable=False)
     quantity = models.PositiveIntegerField(default=1)
     product_sku = models.CharField(max_length=100, blank=True)
     product_category = models.CharField(max_length=100, blank=True)
@@ -138,14 +146,22 @@ class Activity(TenantOwnedModel):
             # The tier metrics read approved activities per partner and kind; PostgreSQL answers from the index.
             models.Index(
                 fields=["tenant", "partner", "kind", "occurred_at"],
-                include=["amount", "code", "valid_until"],
+                include=["amount_converted", "code", "valid_until"],
                 condition=Q(status="approved"),
                 name="activity_approved_metrics",
             ),
+            # A rate correction finds the activities of its currency and day.
+            models.Index(fields=["tenant", "currency", "occurred_at"], name="activity_currency_time"),
         ]
 
+    def save(self, *args, **kwargs) -> None:
+        """An amount in the program's currency is its own converted amount; others are converted by the services."""
+        if self.amount is not None and self.amount_converted is None and self.currency == current_tenant().currency:
+            self.amount_converted, self.exchange_rate = self.amount, Decimal(1)
+        super().save(*args, **kwargs)
+
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by {self.partner_id} on {self.occurred_at:%Y-%m-%d}"
+        return f"{self.get_kind_display()} by {self.partner.name} on {self.occurred_at:%Y-%m-%d}"
 
 
 class ActivityStatusChange(StatusChange):
@@ -168,6 +184,8 @@ class Claim(TenantOwnedModel):
         SALE = "sale", _("Sale")
         TRAINING = "training", _("Training")
         CERTIFICATION = "certification", _("Certification")
+        MARKETING = "marketing", _("Marketing participation")
+        REFERRAL = "referral", _("Referral")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending review")
@@ -220,7 +238,7 @@ class PartnerNote(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "partner", "created_at"], name="partner_note_partner_time")]
 
     def __str__(self) -> str:
-        return f"Note on {self.partner_id} by {self.author_id}"
+        return f"Note on {self.partner.name} by {self.author}"
 
 
 def import_path(instance: object, filename: str) -> str:
@@ -273,3 +291,79 @@ class ImportJob(TenantOwnedModel):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.UPLOADED, self.Status.VALIDATING, self.Status.IMPORTING)
+
+
+class PartnerApplication(TenantOwnedModel):
+    """A company's request to join the program, from the public application page; staff approve or reject it."""
+
+    class Status(models.TextChoices):
+        UNVERIFIED = "unverified", _("Email not yet confirmed")
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    company_name = models.CharField(_("company name"), max_length=200)
+    website = models.URLField(_("website"), max_length=200)
+    domain = models.CharField(max_length=253, editable=False, help_text=_("The website's host, without www."))
+    country = CountryField(_("country"), blank_label=_("Choose a country"))
+    partner_type = models.ForeignKey(PartnerType, on_delete=models.PROTECT, related_name="+", verbose_name=_("type"))
+    contact_name = models.CharField(_("contact name"), max_length=200)
+    contact_email = models.EmailField(_("contact email"))
+    message = models.TextField(_("message"), blank=True, max_length=2000)
+    terms_accepted_at = models.DateTimeField(editable=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "submitted_at"], name="application_status_time"),
+            models.Index(fields=["tenant", "domain"], name="application_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.company_name
+
+
+class ExchangeRate(TenantOwnedModel):
+    """What one unit of `currency` was worth in the program's currency on a day (entered, imported or by API).
+
+    Activities in another currency are converted at the rate of their day in the program's time zone; a day
+    without a rate refuses them, naming the missing rate (partners.currency).
+    """
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        CSV = "csv", _("CSV import")
+        API = "api", _("API")
+
+    currency = models.CharField(max_length=3, help_text=_("ISO 4217 code of the foreign currency, e.g. EUR."))
+    day = models.DateField(help_text=_("The day the rate applies to, in the program's time zone."))
+    rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        help_text=_("Units of the program's currency for one unit of this currency (EUR→USD 1.08 is 1.08)."),
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN, editable=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-day", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "currency", "day"], name="exchange_rate_unique_per_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.day:%Y-%m-%d} {self.rate}"

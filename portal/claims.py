@@ -1,4 +1,5 @@
-"""The partner's claims: the list of what they claimed (with its review), and the form to claim a sale or training."""
+"""The partner's claims: the list of what they claimed (with its review), and the form to claim a sale, training,
+certification, marketing participation or referral."""
 
 from django import forms
 from django.contrib import messages
@@ -21,6 +22,8 @@ LIST_PAGE_SIZE = 25
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # The service names some fields after the activity it records; everything else not on the form is a form error.
 SERVICE_FIELDS = {"occurred_at": "occurred_on"}
+# A marketing claim names its campaign, a referral the company referred; both are the activity's code.
+CODE_FIELDS = {Claim.Type.MARKETING: "campaign", Claim.Type.REFERRAL: "referred_company"}
 
 
 class ClaimForm(forms.Form):
@@ -30,7 +33,10 @@ class ClaimForm(forms.Form):
     occurred_on = forms.DateField(
         label=gettext_lazy("Date"),
         widget=DATE_INPUT,
-        help_text=gettext_lazy("The invoice date, or the day the course or certification was completed."),
+        help_text=gettext_lazy(
+            "The invoice date, the day the course or certification was completed, the event's date or the day "
+            "of the referral."
+        ),
     )
     invoice_number = forms.CharField(label=gettext_lazy("Invoice number"), max_length=100, required=False)
     amount = forms.DecimalField(
@@ -43,6 +49,13 @@ class ClaimForm(forms.Form):
     product_sku = forms.CharField(label=gettext_lazy("Product SKU"), max_length=100, required=False)
     product_category = forms.CharField(label=gettext_lazy("Product category"), max_length=100, required=False)
     code = forms.CharField(label=gettext_lazy("Course or certification code"), max_length=100, required=False)
+    campaign = forms.CharField(
+        label=gettext_lazy("Campaign or event"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy("Its name or code, as the program announced it."),
+    )
+    referred_company = forms.CharField(label=gettext_lazy("Company referred"), max_length=100, required=False)
     valid_until = forms.DateField(
         label=gettext_lazy("Valid until"),
         widget=DATE_INPUT,
@@ -51,7 +64,10 @@ class ClaimForm(forms.Form):
     )
     evidence = forms.FileField(
         label=gettext_lazy("Evidence"),
-        help_text=gettext_lazy("The invoice or certificate: a PDF, PNG or JPEG file."),
+        help_text=gettext_lazy(
+            "The invoice, the certificate, a photo or attendee list of the event, or the introduction you sent: "
+            "a PDF, PNG or JPEG file."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}),
     )
 
@@ -77,14 +93,18 @@ class ClaimForm(forms.Form):
                 "product_category": data["product_category"],
             }
         valid_until = data["valid_until"] if data["claim_type"] == Claim.Type.CERTIFICATION else None
-        return arguments | {"code": data["code"], "valid_until": valid_until}
+        return arguments | {"code": data[self._code_field()], "valid_until": valid_until}
+
+    def _code_field(self) -> str:
+        """The form field that gives the activity's code for the chosen claim type."""
+        return CODE_FIELDS.get(self.cleaned_data.get("claim_type", ""), "code")
 
     def add_service_error(self, error: ValidationError) -> None:
         if not hasattr(error, "error_dict"):
             self.add_error(None, error)
             return
         for field, errors in error.error_dict.items():
-            name = SERVICE_FIELDS.get(field, field)
+            name = self._code_field() if field == "code" else SERVICE_FIELDS.get(field, field)
             self.add_error(name if name in self.fields else None, errors)
 
 

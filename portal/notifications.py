@@ -1,4 +1,5 @@
-"""The notification centre of partner members, their email preferences, and unsubscribing from an email link."""
+"""The notification centre and settings of every member (partner members and staff alike), and unsubscribing from an
+email link."""
 
 from django import forms
 from django.conf import settings
@@ -13,10 +14,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from notifications.emails import ALL_KINDS, language_of, notification_text
-from notifications.models import Kind
+from notifications.models import Kind, kinds_for
 from notifications.selectors import notifications_for
 from notifications.services import (
     notification_read,
@@ -28,12 +28,12 @@ from notifications.services import (
 )
 
 PAGE_SIZE = 20
-partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
+member_required = membership_required()
 
 
 class PreferencesForm(forms.Form):
     emailed_kinds = forms.MultipleChoiceField(
-        label=gettext_lazy("Email me about"), choices=Kind.choices, widget=forms.CheckboxSelectMultiple, required=False
+        label=gettext_lazy("Email me about"), widget=forms.CheckboxSelectMultiple, required=False
     )
     digest = forms.BooleanField(
         label=gettext_lazy("Send one email a day instead of one per notification"), required=False
@@ -44,8 +44,12 @@ class PreferencesForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, is_partner_member: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["emailed_kinds"].choices = kinds_for(is_partner_member=is_partner_member)
 
-@partner_member_required
+
+@member_required
 def inbox(request: HttpRequest) -> HttpResponse:
     """Newest first, unread ones marked; each opens its page (and counts as read)."""
     page = Paginator(notifications_for(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -57,7 +61,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@partner_member_required
+@member_required
 def open_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = get_object_or_404(notifications_for(user=request.user), pk=notification_id)
     notification_read(notification=notification)
@@ -66,24 +70,27 @@ def open_notification(request: HttpRequest, notification_id: int) -> HttpRespons
 
 
 @require_POST
-@partner_member_required
+@member_required
 def read_all(request: HttpRequest) -> HttpResponse:
     notifications_read_all(user=request.user)
     return redirect("portal:notifications")
 
 
-@partner_member_required
+@member_required
 def preferences(request: HttpRequest) -> HttpResponse:
     preference = preference_for(user=request.user)
+    is_partner_member = request.membership.partner_id is not None
+    kinds = [kind for kind, _label in kinds_for(is_partner_member=is_partner_member)]
     initial = {
-        "emailed_kinds": [kind for kind in Kind.values if preference.emails(kind)],
+        "emailed_kinds": [kind for kind in kinds if preference.emails(kind)],
         "digest": preference.digest,
         "language": request.user.language,
     }
-    form = PreferencesForm(request.POST or None, initial=initial)
+    form = PreferencesForm(request.POST or None, initial=initial, is_partner_member=is_partner_member)
     if request.method == "POST" and form.is_valid():
         preference_update(
             user=request.user,
+            offered_kinds=kinds,
             emailed_kinds=form.cleaned_data["emailed_kinds"],
             digest=form.cleaned_data["digest"],
             language=form.cleaned_data["language"],

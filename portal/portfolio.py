@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from engagement.selectors import partner_feedback
 from loyalty.exports import csv_download, csv_text
 from loyalty.tenancy.models import PROGRAM_ROLES, STAFF_ROLES, Membership, Role, User
 from loyalty.tenancy.permissions import membership_required
@@ -30,9 +31,16 @@ from tiers.selectors import PartnerHealth, partner_health_list, partner_score_hi
 from tiers.services import partner_rescore
 
 PAGE_SIZE = 50
+FEEDBACK_SHOWN = 10  # the latest survey answers on a partner's page
 staff_required = membership_required(*sorted(STAFF_ROLES))
 
-FLAGS = [("near_upgrade", _("Near upgrade")), ("at_risk", _("At risk")), ("dormant", _("Dormant"))]
+FLAGS = [
+    ("near_upgrade", _("Near upgrade")),
+    ("on_pace", _("On pace for upgrade")),
+    ("at_risk", _("At risk")),
+    ("rolloff_risk", _("At risk by roll-off")),
+    ("dormant", _("Dormant")),
+]
 # The sortable columns: query value → the number it sorts by (missing values always sort last).
 SORT_KEYS: dict[str, Callable[[PartnerHealth], object]] = {
     "name": lambda row: row.partner.name.casefold(),
@@ -154,6 +162,9 @@ CSV_COLUMNS = [
     "at_risk",
     "at_risk_because",
     "dormant",
+    "blocked_by",
+    "on_pace_for_upgrade",
+    "at_risk_by_rolloff",
 ]
 
 
@@ -175,6 +186,9 @@ def _csv_row(row: PartnerHealth) -> list[object]:
         "yes" if row.at_risk else "no",
         "; ".join(str(risk) for risk in row.risks),
         "yes" if row.dormant else "no",
+        "; ".join(row.blocked_by),
+        "yes" if row.on_pace_for_upgrade else "no",
+        "yes" if row.at_risk_by_rolloff else "no",
     ]
 
 
@@ -220,6 +234,7 @@ def _partner_page(request: HttpRequest, partner: Partner, note_form: NoteForm, s
         "activities": partner_recent_activities(partner=partner),
         "notes": partner_notes(partner=partner),
         "note_form": note_form,
+        "feedback": list(partner_feedback(partner=partner)[:FEEDBACK_SHOWN]),
     }
     return render(request, "portal/portfolio/partner.html", context, status=status)
 

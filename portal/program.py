@@ -6,19 +6,36 @@ from datetime import date, datetime, time, timedelta
 from dateutil.relativedelta import relativedelta
 from django import forms
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db.models import Count, Min, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.ledger.selectors import PointsFlow, points_flow, points_flow_by_month, points_liability
+from enablement.selectors import onboarding_rate
+from engagement.selectors import feedback_latest
+from loyalty.ledger.selectors import (
+    PointsFlow,
+    adjustments_waiting,
+    points_flow,
+    points_flow_by_month,
+    points_liability,
+)
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner
-from partners.selectors import ActivityMonth, activity_by_month, program_participation
+from partners.selectors import (
+    ActivityMonth,
+    activity_by_month,
+    applications_waiting,
+    claims_waiting,
+    program_participation,
+)
 from portal.charts import grouped_bars, line
+from rewards.selectors import redemptions_waiting
 from tiers.selectors import (
     PartnerHealth,
     TierCount,
@@ -42,6 +59,48 @@ class PeriodForm(forms.Form):
         choices=lambda: [(days, gettext("Last %(days)s days") % {"days": days}) for days in PERIODS],
         coerce=int,
     )
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A review queue on the dashboard: how many wait, since when, and where to work it."""
+
+    label: str
+    count: int
+    oldest: datetime | None
+    link: str
+
+
+def _queue(label: str, waiting: QuerySet, since: str, link: str) -> Queue:
+    totals = waiting.aggregate(count=Count("pk"), oldest=Min(since))
+    return Queue(label=label, count=totals["count"], oldest=totals["oldest"], link=link)
+
+
+def _queues() -> list[Queue]:
+    """What waits for the program team, one aggregate query per queue (issue 17, item 20)."""
+    return [
+        _queue(
+            gettext("Claims to review"),
+            claims_waiting(),
+            "submitted_at",
+            "/admin/partners/claim/?status__exact=pending",
+        ),
+        _queue(
+            gettext("Redemptions to approve"),
+            redemptions_waiting(),
+            "created_at",
+            "/admin/rewards/redemption/?status__exact=requested",
+        ),
+        _queue(
+            gettext("Adjustments to approve"),
+            adjustments_waiting(),
+            "requested_at",
+            "/admin/ledger/adjustmentrequest/?status__exact=pending",
+        ),
+        _queue(
+            gettext("Applications to decide"), applications_waiting(), "submitted_at", reverse("portal:applications")
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -136,7 +195,7 @@ def _descriptions(labels: list[str], months: list[Month]) -> dict[str, str]:
             for label, month in rows
         ),
         "partners_desc": "; ".join(f"{label}: {intcomma(month.activity.active_partners)}" for label, month in rows),
-        "activities_desc": "; ".join(f"{label}: {intcomma(month.activity.new_activities)}" for label, month in rows),
+        "activities_desc": "; ".join(f"{label}: {intcomma(month.activity.activities)}" for label, month in rows),
     }
 
 
@@ -154,6 +213,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     distribution = tier_distribution()
     migration = tier_migration()
     context = {
+        "queues": _queues(),
         "form": form,
         "period": period,
         "participation": program_participation(),
@@ -174,9 +234,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             [(label, month.activity.active_partners) for label, month in zip(labels, months, strict=True)]
         ),
         "activities_chart": grouped_bars(
-            [(label, (month.activity.new_activities,)) for label, month in zip(labels, months, strict=True)]
+            [(label, (month.activity.activities,)) for label, month in zip(labels, months, strict=True)]
         ),
         "points_series": [gettext("Earned"), gettext("Redeemed")],
+        "onboarding": onboarding_rate(),
+        "feedback": feedback_latest(),
     }
     context |= _migration_table(migration) | _descriptions(labels, months)
     return render(request, "portal/program/dashboard.html", context, status=200 if form.is_valid() else 400)

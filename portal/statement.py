@@ -5,12 +5,11 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -18,14 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.exports import csv_download, csv_line
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.selectors import partner_statement_entries
-from loyalty.tenancy.context import tenant_context
+from loyalty.ledger.wording import signed_points
+from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import Role, Tenant
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Activity
 
 PAGE_SIZE = 50
 CSV_CHUNK_SIZE = 2000
-CSV_COLUMNS = ["date", "kind", "points", "balance", "cause"]
+# Headings in the reader's language, like the values under them; sorted by "posted", "dated" is the day the entry
+# is about (an activity's date) when it differs.
+CSV_COLUMNS = [_("Posted"), _("Dated"), _("Kind"), _("Points"), _("Balance"), _("Cause")]
 
 
 class StatementFilterForm(forms.Form):
@@ -51,11 +53,6 @@ class StatementFilterForm(forms.Form):
                 self.fields[name].widget.attrs |= {"aria-invalid": "true", "aria-describedby": f"id_{name}-error"}
 
 
-def signed_points(points: int) -> str:
-    """+1,200 or −150 (a true minus sign)."""
-    return f"+{intcomma(points)}" if points > 0 else f"\u2212{intcomma(-points)}"
-
-
 def _start_of(day: date) -> datetime:
     """Midnight of `day` in the current (the tenant's) time zone."""
     return timezone.make_aware(datetime.combine(day, time.min))
@@ -77,6 +74,15 @@ def _activity_words(activity: Activity) -> str:
     if activity.amount is not None:
         amount = number_format(activity.amount, decimal_pos=2, use_l10n=True, force_grouping=True)
         parts.append(f"{amount} {activity.currency}".strip())
+        program = current_tenant().currency
+        if activity.currency != program and activity.amount_converted is not None:
+            # The original amount, then what it counted for in the program's currency at the rate of its day.
+            value = number_format(activity.amount_converted, decimal_pos=2, use_l10n=True, force_grouping=True)
+            parts[-1] = gettext("%(original)s (%(converted)s at %(rate)s)") % {
+                "original": parts[-1],
+                "converted": f"{value} {program}",
+                "rate": number_format(activity.exchange_rate.normalize(), use_l10n=True),
+            }
     return " · ".join(parts)
 
 
@@ -138,20 +144,23 @@ def statement(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_line(entry: LedgerEntry) -> str:
-    moment = timezone.localtime(entry.effective_at).strftime("%Y-%m-%d %H:%M")
-    return csv_line([moment, entry.get_kind_display(), entry.points, entry.balance_after, entry_cause(entry)])
+    posted = timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M")
+    dated = timezone.localtime(entry.effective_at).strftime("%Y-%m-%d %H:%M")
+    cells = [posted, dated, entry.get_kind_display(), entry.points, entry.balance_after, entry_cause(entry)]
+    return csv_line(cells)
 
 
-def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry]) -> Iterator[str]:
+def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry], language: str) -> Iterator[str]:
     """The CSV, a chunk of entries at a time.
 
-    The response streams after the tenant middleware has left the tenant's scope, so each chunk enters it
-    again; chunks are fetched by keyset (created_at, pk) so no cursor stays open between yields.
+    The response streams after the middleware has left the tenant's scope and the reader's language, so each
+    chunk enters both again; chunks are fetched by keyset (created_at, pk) so no cursor stays open between yields.
     """
-    yield csv_line(CSV_COLUMNS)
+    with translation.override(language):
+        yield csv_line(CSV_COLUMNS)
     last = None
     while True:
-        with tenant_context(tenant):
+        with tenant_context(tenant), translation.override(language):
             chunk = entries
             if last is not None:
                 chunk = chunk.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, pk__lt=last.pk))
@@ -182,4 +191,5 @@ def statement_csv(request: HttpRequest) -> HttpResponse:
         )
     partner = request.membership.partner
     filename = f"statement-{_filename_part(partner.external_id)}-{timezone.localdate().isoformat()}.csv"
-    return csv_download(_csv_lines(request.tenant, _filtered_entries(request, form)), filename=filename)
+    lines = _csv_lines(request.tenant, _filtered_entries(request, form), translation.get_language())
+    return csv_download(lines, filename=filename)

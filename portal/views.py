@@ -3,31 +3,40 @@
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
+from badges.selectors import partner_badges
+from enablement.selectors import partner_checklist
+from engagement.selectors import BANNER_LIMIT, announcements_unread
+from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry
-from loyalty.ledger.selectors import partner_points_get
-from loyalty.tenancy.models import PARTNER_ROLES, Membership
+from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
+from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
+from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
-from partners.models import Partner
-from partners.selectors import partners_visible_to
-from tiers.models import Criterion
+from partners.models import ActivityKind, Claim, Partner
+from tiers.models import BenefitKind, Criterion, Metric
 from tiers.selectors import PartnerStatus, partner_status_get
-from tiers.wording import gap_sentence, progress_text
+from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
+EXPIRING_WINDOW_DAYS = 90
 
 
 @membership_required()
 def home(request: HttpRequest) -> HttpResponse:
     """Each member's landing page: their partner, their portfolio, or the program at a glance."""
     membership = request.membership
-    context: dict = {"is_partner_member": membership.role in PARTNER_ROLES}
-    if context["is_partner_member"]:
-        context |= _dashboard(membership.partner, currency=request.tenant.currency)
-    else:
-        context["partners"] = partners_visible_to(membership).select_related("partner_type").order_by("name")[:50]
-        context["partner_count"] = partners_visible_to(membership).count()
+    if membership.role == Role.FINANCE:
+        return redirect("portal:finance")
+    if membership.role not in PARTNER_ROLES:
+        # Staff start where their work is: the program dashboard and its queues, or the account manager's worklist.
+        return redirect("portal:program" if membership.is_program_staff else "portal:portfolio")
+    context = _dashboard(membership.partner, currency=request.tenant.currency) | {"is_partner_member": True}
+    context["unread_announcements"] = list(announcements_unread(user=request.user)[:BANNER_LIMIT])
+    context["checklist"] = partner_checklist(partner=membership.partner)  # onboarding, until done
     return render(request, "portal/home.html", context)
 
 
@@ -40,6 +49,7 @@ def _criteria_rows(status: PartnerStatus, currency: str) -> tuple[list[dict], di
             "pk", "activity_kind"
         )
     )
+    forecasts = {row["criterion"]: row for row in (status.score.forecast or {}).get("criteria", [])}
     rows = []
     for row in status.score.breakdown:
         value, target = Decimal(row["value"]), Decimal(row["target"])
@@ -51,6 +61,9 @@ def _criteria_rows(status: PartnerStatus, currency: str) -> tuple[list[dict], di
                 "target": target,
                 "text": progress_text(row["metric"], kind, value, target, currency),
                 "contribution": row["contribution"],
+                "forecast": criterion_forecast_text(row=forecasts[row["criterion"]], currency=currency)
+                if row["criterion"] in forecasts
+                else "",
             }
         )
     return rows, kinds
@@ -68,19 +81,90 @@ def _trend_points(status: PartnerStatus) -> str:
     )
 
 
+def _movements(partner: Partner) -> list[tuple[str, str]]:
+    """Every kind of movement since the account opened, signed, in the order that adds up to the balance."""
+    totals = points_movements_by_partner(partner_ids=[partner.pk]).get(partner.pk, {})
+    return [(label, signed_points(totals.get(kind, 0))) for kind, label in MOVEMENT_LABELS.items()]
+
+
+# Where a partner records what a criterion counts: (URL name, claim type or "", link text), by metric and kind.
+WAYS_IN = {
+    (Metric.DEAL_REGISTRATIONS, ""): ("portal:deals-new", "", gettext_lazy("Register a deal")),
+    (Metric.REVENUE, ""): ("portal:claims-new", Claim.Type.SALE, gettext_lazy("Claim a sale")),
+    (Metric.REVENUE_GROWTH, ""): ("portal:claims-new", Claim.Type.SALE, gettext_lazy("Claim a sale")),
+    (Metric.VALID_CERTIFICATIONS, ""): (
+        "portal:claims-new",
+        Claim.Type.CERTIFICATION,
+        gettext_lazy("Claim a certification"),
+    ),
+    (Metric.ACTIVITY_COUNT, ActivityKind.SALE): ("portal:claims-new", Claim.Type.SALE, gettext_lazy("Claim a sale")),
+    (Metric.ACTIVITY_COUNT, ActivityKind.TRAINING): (
+        "portal:claims-new",
+        Claim.Type.TRAINING,
+        gettext_lazy("Claim a training"),
+    ),
+    (Metric.ACTIVITY_COUNT, ActivityKind.CERTIFICATION): (
+        "portal:claims-new",
+        Claim.Type.CERTIFICATION,
+        gettext_lazy("Claim a certification"),
+    ),
+    (Metric.ACTIVITY_COUNT, ActivityKind.MARKETING): (
+        "portal:claims-new",
+        Claim.Type.MARKETING,
+        gettext_lazy("Claim marketing participation"),
+    ),
+    (Metric.ACTIVITY_COUNT, ActivityKind.REFERRAL): (
+        "portal:claims-new",
+        Claim.Type.REFERRAL,
+        gettext_lazy("Claim a referral"),
+    ),
+    (Metric.ACTIVITY_COUNT, ActivityKind.DEAL_REGISTRATION): ("portal:deals-new", "", gettext_lazy("Register a deal")),
+}
+
+
+def _ways_in(status: PartnerStatus, kinds: dict[int, str]) -> list[tuple[str, str]]:
+    """Links (href, text) to the pages that record what the criteria short of the next tier count, once each."""
+    if status.score is None or not status.score.gaps.get("next_tier"):
+        return []
+    links: dict[str, str] = {}
+    for item in status.score.gaps.get("criteria", []):
+        way = WAYS_IN.get((item["metric"], kinds.get(item["criterion"], "")))
+        if way is None:
+            continue
+        url_name, claim_type, text = way
+        href = reverse(url_name) + (f"?type={claim_type}" if claim_type else "")
+        links.setdefault(href, str(text))
+    return list(links.items())
+
+
 def _dashboard(partner: Partner, *, currency: str) -> dict:
     """A partner's dashboard: tier, progress and gaps, points, benefits, trend and recent movements."""
     status = partner_status_get(partner=partner)
     criteria, kinds = _criteria_rows(status, currency)
+    points = partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS)
     return {
         "partner": partner,
         "status": status,
-        "points": partner_points_get(partner_id=partner.pk),
+        "points": points,
+        "expiring_sentence": points_expiring_sentence(
+            points=points.expiring_soon, first_expiry=points.first_expiry, within_days=EXPIRING_WINDOW_DAYS
+        ),
+        "movements": _movements(partner),
         "criteria": criteria,
         "gap": gap_sentence(gaps=status.score.gaps, kinds=kinds, currency=currency) if status.score else "",
         "unmet_gates": status.score.gaps.get("gates", []) if status.score else [],
+        "ways_in": _ways_in(status, kinds),
+        "forecast": forecast_sentences(forecast=status.score.forecast, currency=currency) if status.score else [],
         "trend_points": _trend_points(status),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),
         "recent": LedgerEntry.objects.filter(account__partner=partner).order_by("-created_at", "-pk")[:5],
+        "badges": partner_badges(partner=partner),
         "team": Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk"),
+        # How much of the tier's market development funds is used this period (only when the tier grants some).
+        "fund_usage": partner_fund_usage(partner=partner)
+        if any(entitlement.kind == BenefitKind.MDF_ALLOCATION for entitlement in status.entitlements)
+        else None,
+        "rebates": partner_rebates_get(partner=partner, period=fund_period_current())
+        if any(entitlement.kind == BenefitKind.REBATE_RATE for entitlement in status.entitlements)
+        else None,
     }

@@ -1,23 +1,27 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.admin_sites import HistoryInline, ReviewActions, TenantModelAdmin, tenant_admin_site
 from loyalty.tenancy.models import User
 from rewards.forms import CodesForm, RewardForm
 from rewards.models import Redemption, RedemptionEvent, Reward
 from rewards.services import codes_load, redemption_approve, redemption_fulfil, redemption_reject
+from tiers.forms import minimum_tier_field, minimum_tier_name
 
 
 @admin.register(Reward, site=tenant_admin_site)
 class RewardAdmin(TenantModelAdmin):
     form = RewardForm
-    list_display = ["name", "sku", "kind", "points_cost", "minimum_tier_rank", "stock", "fulfilment", "status", "codes"]
+    list_display = ["name", "sku", "kind", "points_cost", "minimum_tier", "stock", "fulfilment", "status", "codes"]
     list_filter = ["status", "kind", "fulfilment"]
     search_fields = ["name", "sku"]
     fieldsets = [
@@ -32,8 +36,25 @@ class RewardAdmin(TenantModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reward]:
         return (
-            super().get_queryset(request).annotate(free_codes=Count("codes", filter=Q(codes__redemption__isnull=True)))
+            super()
+            .get_queryset(request)
+            .annotate(
+                free_codes=Count("codes", filter=Q(codes__redemption__isnull=True)),
+                minimum_tier_name=minimum_tier_name(),
+            )
         )
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs) -> forms.Field | None:
+        """The lowest tier is chosen by name from the program's tiers, not typed as a rank (issue 17, item 23)."""
+        if db_field.name == "minimum_tier_rank":
+            return minimum_tier_field(label=_("Lowest tier that may redeem"))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description=_("Lowest tier"), ordering="minimum_tier_rank")
+    def minimum_tier(self, reward: Reward) -> str:
+        if reward.minimum_tier_rank is None:
+            return _("Any tier")
+        return reward.minimum_tier_name or _("Rank %(rank)s") % {"rank": reward.minimum_tier_rank}
 
     @admin.display(description="Codes")
     def codes(self, reward: Reward) -> str:
@@ -86,7 +107,17 @@ class RedemptionEventInline(HistoryInline):
 class RedemptionAdmin(ReviewActions, TenantModelAdmin):
     """The review queue: filter on Requested, then approve, reject (with a reason) or mark as fulfilled."""
 
-    list_display = ["created_at", "partner", "reward", "quantity", "points", "status", "waits_because", "credit_note"]
+    list_display = [
+        "created_at",
+        "partner",
+        "reward",
+        "quantity",
+        "points",
+        "status",
+        "waited",
+        "waits_because",
+        "credit_note",
+    ]
     list_filter = ["status", "reward__kind"]
     search_fields = ["partner__name", "reward__name", "idempotency_key"]
     list_select_related = ["partner", "reward"]

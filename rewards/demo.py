@@ -61,14 +61,23 @@ def seed_rewards(*, partner: Partner, member: User, manager: User) -> None:
         )
     codes_load(reward=Reward.objects.get(sku="GC-AMZ-25"), codes=[f"DEMO-25-{index:04d}-XQ7P" for index in range(20)])
     codes_load(reward=Reward.objects.get(sku="GC-AMZ-100"), codes=[f"DEMO-100-{index:04d}-LM2K" for index in range(8)])
+    Reward.objects.filter(sku="MER-HOODIE").update(options="S, M, L, XL")
     rewards = {reward.sku: reward for reward in Reward.objects.all()}
 
-    def redeem(sku: str, key: str) -> Redemption:
-        return reward_redeem(partner=partner, requested_by=member, reward=rewards[sku], idempotency_key=f"demo:{key}")
+    def redeem(sku: str, key: str, option: str = "") -> Redemption:
+        return reward_redeem(
+            partner=partner,
+            requested_by=member,
+            reward=rewards[sku],
+            idempotency_key=f"demo:{key}",
+            option=option,
+            shipping_address=f"{partner.name}, 1 Harbour Street, Springfield",  # kept for merchandise only
+        )
 
     redeem("GC-AMZ-25", "gift-card")  # fulfilled at once with a code
     redeem("REB-1K", "rebate")  # fulfilled at once with a credit note
-    redemption_fulfil(redemption=redeem("MER-HOODIE", "hoodie"), actor=manager, tracking="UPS 1Z999AA10123456784")
+    hoodie = redeem("MER-HOODIE", "hoodie", option="L")
+    redemption_fulfil(redemption=hoodie, actor=manager, tracking="UPS 1Z999AA10123456784")
     redeem("MER-MUG", "mug")  # approved, waiting to ship
     redeem("TRN-PRO", "voucher")  # requested: needs approval
     redemption_reject(

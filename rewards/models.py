@@ -51,6 +51,11 @@ class Reward(TenantOwnedModel):
     available_from = models.DateTimeField(null=True, blank=True)
     available_until = models.DateTimeField(null=True, blank=True)
     requires_approval = models.BooleanField(default=False)
+    options = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Choices the member picks one of when redeeming, comma-separated (sizes, colours). Empty: none."),
+    )
     monthly_cap_points = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Redemptions past this many points in a month wait for approval.")
     )
@@ -69,6 +74,14 @@ class Reward(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def option_list(self) -> list[str]:
+        return [option.strip() for option in self.options.split(",") if option.strip()]
+
+    @property
+    def is_shipped(self) -> bool:
+        return self.kind == self.Kind.MERCHANDISE
 
 
 class GiftCode(TenantOwnedModel):
@@ -109,6 +122,8 @@ class Redemption(TenantOwnedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     idempotency_key = models.CharField(max_length=200)
     review_reasons = models.JSONField(default=list, blank=True)
+    option = models.CharField(max_length=50, blank=True, help_text=_("The member's pick of the reward's options."))
+    shipping_address = models.TextField(blank=True, help_text=_("Where merchandise goes."))
     tracking = models.CharField(max_length=200, blank=True)
     credit_note = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -76,3 +76,13 @@ def redemption_rows(*, redemptions: list[Redemption]) -> list[RedemptionRow]:
         RedemptionRow(redemption, [code_decrypt(code.code_encrypted) for code in redemption.codes.all()])
         for redemption in redemptions
     ]
+
+
+def redemption_for_intent(*, partner: Partner, reward: Reward, idempotency_key: str) -> Redemption | None:
+    """The redemption this partner already made of this reward with this confirmation's key, if any (one query)."""
+    return Redemption.objects.filter(partner=partner, reward=reward, idempotency_key=idempotency_key).first()
+
+
+def redemptions_waiting() -> QuerySet[Redemption]:
+    """Redemptions waiting for approval (the reward needs it, or a budget was passed), oldest first."""
+    return Redemption.objects.filter(status=Redemption.Status.REQUESTED).order_by("created_at", "pk")

@@ -26,7 +26,8 @@ from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
 from rewards.lock_objects import free_code_lock, redemption_lock, reward_for_redemption, reward_lock
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
-from tiers.models import PartnerTier, Tier
+from tiers.models import PartnerTier
+from tiers.selectors import tier_names_by_rank
 
 OPEN_STATUSES = (Redemption.Status.REQUESTED, Redemption.Status.APPROVED, Redemption.Status.FULFILLED)
 # Allowed moves of the workflow; anything else is refused.
@@ -34,6 +35,10 @@ TRANSITIONS = {
     Redemption.Status.REQUESTED: {Redemption.Status.APPROVED, Redemption.Status.REJECTED, Redemption.Status.CANCELLED},
     Redemption.Status.APPROVED: {Redemption.Status.FULFILLED, Redemption.Status.REJECTED},
 }
+
+
+class CostChangedError(ValidationError):
+    """The reward's cost is no longer the one the member confirmed."""
 
 
 def period_start(period: str, today: date) -> datetime | None:
@@ -69,12 +74,8 @@ def redeemer_facts(*, partner: Partner, rewards: list[Reward], balance: int) -> 
     """The partner's tier rank, limit usage and the names of the tiers above it: at most three queries."""
     tiered = {reward.minimum_tier_rank for reward in rewards if reward.minimum_tier_rank}
     rank = partner_tier_rank(partner=partner) if tiered else 0
-    names = {}
-    if above := {needed for needed in tiered if needed > rank}:
-        rows = Tier.objects.filter(rank__in=above).values_list("rank", "name", "model__status", "model__version")
-        # The active model's names win, then the newest model's.
-        for needed, name, _status, _version in sorted(rows, key=lambda row: (row[2] == "active", row[3])):
-            names[needed] = name
+    above = {needed for needed in tiered if needed > rank}
+    names = tier_names_by_rank(ranks=above) if above else {}
     taken: dict[int, int] = {}
     limited = [reward for reward in rewards if reward.limit_per_partner is not None]
     if limited:
@@ -114,6 +115,11 @@ def redemption_refusal(*, reward: Reward, partner: Partner, quantity: int, facts
     if reward.available_until and now > reward.available_until:
         day = timezone.localdate(reward.available_until)
         return Refusal("unavailable", _("This reward was available until %(date)s.") % {"date": day})
+    # Stock before tier: an out-of-stock reward is out of stock for everyone, whatever their tier (issue 17, item 24).
+    if reward.stock is not None and reward.stock < quantity:
+        return Refusal(
+            "stock", _("Out of stock.") if reward.stock == 0 else _("Only %(count)s left.") % {"count": reward.stock}
+        )
     if reward.minimum_tier_rank and facts.tier_rank < reward.minimum_tier_rank:
         tier = facts.tier_names.get(reward.minimum_tier_rank)
         if tier:
@@ -121,8 +127,6 @@ def redemption_refusal(*, reward: Reward, partner: Partner, quantity: int, facts
                 "tier", _("Your tier is too low for this reward: it needs %(tier)s or above.") % {"tier": tier}
             )
         return Refusal("tier", _("Your tier is too low for this reward."))
-    if reward.stock is not None and reward.stock < quantity:
-        return Refusal("stock", _("Out of stock."))
     if reward.limit_per_partner is not None and facts.taken.get(reward.pk, 0) + quantity > reward.limit_per_partner:
         return Refusal(
             "limit",
@@ -172,14 +176,36 @@ def _move(*, redemption: Redemption, to_status: str, actor: User | None, reason:
     )
 
 
+def _delivery_check(*, reward: Reward, option: str, shipping_address: str) -> tuple[str, str]:
+    """What fulfilment needs from the member: one of the reward's options, and an address for merchandise."""
+    option, shipping_address = option.strip(), shipping_address.strip()
+    problems = {}
+    if reward.option_list and option not in reward.option_list:
+        problems["option"] = _("Choose one of: %(options)s.") % {"options": ", ".join(reward.option_list)}
+    if reward.is_shipped and not shipping_address:
+        problems["shipping_address"] = _("Give the address to ship it to.")
+    if problems:
+        raise ValidationError(problems)
+    return (option if reward.option_list else ""), (shipping_address if reward.is_shipped else "")
+
+
 @transaction.atomic
 def reward_redeem(
-    *, partner: Partner, requested_by: User, reward: Reward, quantity: int = 1, idempotency_key: str
+    *,
+    partner: Partner,
+    requested_by: User,
+    reward: Reward,
+    quantity: int = 1,
+    idempotency_key: str,
+    points_expected: int | None = None,
+    option: str = "",
+    shipping_address: str = "",
 ) -> Redemption:
     """Redeem in one transaction: check tier, availability, stock, limit and balance; debit; take stock; record.
 
     The same key again returns the first redemption; the same key for something else raises
-    IdempotencyConflictError. Budgets passed make it wait for approval rather than fail.
+    IdempotencyConflictError. Budgets passed make it wait for approval rather than fail. `points_expected` is the
+    cost the member confirmed: when the reward's cost changed since, nothing is redeemed (CostChangedError).
     """
     validate_idempotency_key(idempotency_key)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100:
@@ -191,11 +217,17 @@ def reward_redeem(
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
     current_reward = reward_for_redemption(reward_id=reward.pk)
+    option, shipping_address = _delivery_check(reward=current_reward, option=option, shipping_address=shipping_address)
     facts = redeemer_facts(partner=partner, rewards=[current_reward], balance=account.balance)
     refusal = redemption_refusal(reward=current_reward, partner=partner, quantity=quantity, facts=facts)
     if refusal:
         raise ValidationError(refusal.message)
     points = current_reward.points_cost * quantity
+    if points_expected is not None and points != points_expected:
+        raise CostChangedError(
+            _("The cost is now %(points)s points, not the %(expected)s you confirmed: check it and confirm again.")
+            % {"points": intcomma(points), "expected": intcomma(points_expected)}
+        )
     reasons = _budget_reasons(reward=current_reward, points=points)
     if current_reward.requires_approval:
         reasons.append("approval_required")
@@ -209,6 +241,8 @@ def reward_redeem(
                 points=points,
                 idempotency_key=idempotency_key,
                 review_reasons=reasons,
+                option=option,
+                shipping_address=shipping_address,
             )
     except IntegrityError as error:
         # Only another partner's concurrent request with the same key gets here (ours are serialised).
@@ -227,7 +261,9 @@ def reward_redeem(
     )
     if current_reward.stock is not None:
         Reward.objects.filter(pk=current_reward.pk).update(stock=F("stock") - quantity)
-    if not reasons:
+    if reasons:
+        event_emit("redemption.awaits_review", redemption=redemption)
+    else:
         # Created in this transaction: no one else can see it yet, so it needs no lock of its own.
         _approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
     return redemption

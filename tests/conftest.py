@@ -28,6 +28,7 @@ class World:
     account_manager: User
     partner_admin: User
     partner_user: User
+    finance: User
     partner_type: PartnerType
     partner: Partner
     unmanaged_partner: Partner
@@ -43,6 +44,7 @@ class World:
             Role.ACCOUNT_MANAGER: self.account_manager,
             Role.PARTNER_ADMIN: self.partner_admin,
             Role.PARTNER_USER: self.partner_user,
+            Role.FINANCE: self.finance,
         }[role]
 
 
@@ -65,6 +67,7 @@ def build_world(slug: str) -> World:
         partner_user=MembershipFactory(
             tenant=tenant, user__email=f"user@partner.{slug}.test", role=Role.PARTNER_USER, partner=partner
         ).user,
+        finance=MembershipFactory(tenant=tenant, user__email=f"finance@{slug}.test", role=Role.FINANCE).user,
         partner_type=partner_type,
         partner=partner,
         unmanaged_partner=unmanaged_partner,

@@ -45,10 +45,10 @@ def mug(acme: World) -> Reward:
 def test_a_cross_site_redeem_without_the_csrf_token_is_refused_and_spends_nothing(acme: World, mug: Reward) -> None:
     client = Client(HTTP_HOST=acme.host, enforce_csrf_checks=True)
     client.force_login(acme.partner_admin)
-    form = client.get(f"/rewards/{mug.pk}/redeem/", {"quantity": 1})
-    key = form.context["form"].initial["idempotency_key"]
+    form = client.get(f"/rewards/{mug.pk}/redeem/", {"quantity": 1}, follow=True)
+    key = form.context["intent"]
 
-    forged = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": key})
+    forged = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": key, "points": 100})
     assert forged.status_code == 403
     with tenant_context(acme.tenant):
         assert not Redemption.objects.exists()
@@ -57,7 +57,8 @@ def test_a_cross_site_redeem_without_the_csrf_token_is_refused_and_spends_nothin
     # The same post with the page's token goes through: the refusal above is the CSRF check, not a broken form.
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.content.decode()).group(1)
     genuine = client.post(
-        f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": key, "csrfmiddlewaretoken": token}
+        f"/rewards/{mug.pk}/redeem/",
+        {"quantity": 1, "idempotency_key": key, "points": 100, "csrfmiddlewaretoken": token},
     )
     assert genuine.status_code == 302
     assert balance(acme) == 400

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from loyalty.exports import FORMULA_PREFIXES, csv_cell, csv_line
 from loyalty.ledger.services import points_adjust
 from loyalty.tenancy.context import tenant_context
+from partners.models import Partner
 from tests.conftest import World
 from tests.factories import PartnerFactory
 
@@ -26,10 +28,11 @@ PAYLOADS = [
     '\r=HYPERLINK("http://evil.test")',
 ]
 # Numbers are written as numbers ("-300" points); a cell that is only a number cannot carry a formula.
+CODE_LENGTH = 20  # a journal account code's most characters
 PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 PROJECT = Path(settings.BASE_DIR)
 CSV_WRITING = re.compile(r"csv\.(?:writer|DictWriter)\(|content_type\s*=\s*[\"']text/csv")
-APPS = ["loyalty", "partners", "portal", "rewards", "tiers"]
+APPS = ["loyalty", "partners", "portal", "rewards", "tiers", "funds", "deals", "analytics", "finance", "earning"]
 
 
 def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, str]]:
@@ -72,12 +75,78 @@ def _import_template(world: World, client_for) -> bytes:
     return client_for(world, world.manager).get("/admin/partners/importjob/template.csv").content
 
 
+def _deals_template(world: World, client_for) -> bytes:
+    return client_for(world, world.partner_user).get(reverse("portal:deals-import-template")).content
+
+
+def _fund_budget(world: World, client_for) -> bytes:
+    """The budget of a period named like a payload, for partners whose regions are payloads."""
+    from funds.services import fund_allocate
+    from tests.funds.helpers import gold_program, place, quarter
+
+    with tenant_context(world.tenant):
+        program = gold_program()
+        period = quarter(name=PAYLOADS[1])
+        for number, partner in enumerate(Partner.objects.all()):
+            partner.region = PAYLOADS[number % len(PAYLOADS)]
+            partner.save(update_fields=["region"])
+            place(partner, program.tiers["Gold"])
+        fund_allocate(period=period)
+    return client_for(world, world.manager).get(f"/funds/budget.csv?period={period.pk}").content
+
+
+def _analytics(world: World, client_for) -> bytes:
+    """Every analytics figure's CSV, for partners placed in tiers named like the payloads."""
+    from tests.tiers.factories import revenue_program
+    from tiers.models import PartnerTier
+
+    with tenant_context(world.tenant):
+        program = revenue_program(
+            tiers=tuple((payload, str(rank * 10), "1.00") for rank, payload in enumerate(PAYLOADS))
+        )
+        partners = list(Partner.objects.order_by("pk"))
+        for partner, tier in zip(partners, program.tiers.values(), strict=False):
+            PartnerTier.objects.update_or_create(partner=partner, defaults={"tier": tier, "since": partner.joined_at})
+    client = client_for(world, world.manager)
+    figures = (
+        "retention", "sales_by_tier", "sales_by_movement", "incentive_cost", "tier_progression", "engagement",
+        "time_to_upgrade", "last_activity",
+    )  # fmt: skip
+    return b"".join(client.get(f"/program/analytics/{figure}.csv").content for figure in figures)
+
+
+def _finance_journal(world: World, client_for) -> bytes:
+    """This month's journal (the payloads' adjustments: Dr expense / Cr liability), its two account codes set past
+    the form's validation to two payloads at a time."""
+    from loyalty.tenancy.models import Tenant
+
+    month = timezone.localdate().strftime("%Y-%m")
+    content = b""
+    for expense, liability in zip(PAYLOADS[::2], PAYLOADS[1::2], strict=True):
+        Tenant.objects.filter(pk=world.tenant.pk).update(
+            journal_expense_account=expense[:CODE_LENGTH], journal_liability_account=liability[:CODE_LENGTH]
+        )
+        content += client_for(world, world.finance).get(f"/finance/journal.csv?month={month}").content
+    return content
+
+
+def _finance_roll_forward(world: World, client_for) -> bytes:
+    return client_for(world, world.finance).get("/finance/liability.csv").content
+
+
 # Every CSV endpoint, by URL name, with how to fetch it as someone allowed to.
 EXPORTS = {
     "statement_csv": _statement,
     "portfolio_csv": _worklist,
     "partners_importjob_template": _import_template,
+    "fund-budget-csv": _fund_budget,
+    "analytics-csv": _analytics,
+    "finance-journal-csv": _finance_journal,
+    "finance-roll-forward-csv": _finance_roll_forward,
+    "deals-import-template": _deals_template,
 }
+# Exports that carry no text of the tenant's (headers, months, numbers, currency codes): only checked to be inert.
+NO_TENANT_TEXT = {"partners_importjob_template", "finance-roll-forward-csv", "deals-import-template"}
 
 
 def test_every_csv_route_is_covered_by_the_injection_test() -> None:
@@ -102,9 +171,9 @@ def test_every_cell_of_every_export_is_inert(acme: World, client_for, name: str)
     assert len(cells) > 1
     live = [cell for cell in cells if cell.startswith(FORMULA_PREFIXES) and not PLAIN_NUMBER.fullmatch(cell)]
     assert live == []
-    if name != "partners_importjob_template":  # the template carries no tenant data
-        for payload in PAYLOADS:
-            assert any(cell.startswith(f"'{payload}") for cell in cells), payload
+    if name not in NO_TENANT_TEXT:
+        for payload in PAYLOADS:  # whole, or cut to an account code's length: still the formula's start
+            assert any(cell.startswith(f"'{payload[:CODE_LENGTH]}") for cell in cells), payload
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -24,9 +26,11 @@ from tiers.models import (
     TierGate,
     TierModel,
 )
-from tiers.services import partner_tier_pin, tier_model_publish
+from tiers.publishing import publication_plan, publication_sentence
+from tiers.services import partner_tier_pin, tier_model_for, tier_model_publish
 from tiers.simulation import simulate
 from tiers.tasks import evaluate_tenant
+from tiers.validation import TierRow, ladder_problems
 
 
 def _is_draft(model: TierModel | None) -> bool:
@@ -65,8 +69,48 @@ class DraftInline(TenantInlineMixin, admin.TabularInline):
         return super().has_delete_permission(request, obj) and _is_draft(self._parent_model(obj))
 
 
+class LadderFormSet(BaseInlineFormSet):
+    """Checks the ladder as typed, before anything is saved: the rules of `tiers.validation`."""
+
+    def clean(self) -> None:
+        super().clean()
+        rows = [
+            TierRow(data["rank"], data["name"], data["minimum_score"], data["point_multiplier"])
+            for form in self.forms
+            if (data := getattr(form, "cleaned_data", None))
+            and not data.get("DELETE")
+            and all(data.get(name) is not None for name in ("rank", "name", "minimum_score", "point_multiplier"))
+        ]
+        if any(form.errors for form in self.forms):
+            return  # a row's own errors first; the ladder once every row reads
+        # The pairs of tiers; how many tiers a model has is checked on publishing (a draft grows a row at a time).
+        problems = [problem for problem in ladder_problems(rows) if problem.where]
+        if problems:
+            raise ValidationError([problem.message for problem in problems])
+
+
+class TierForm(forms.ModelForm):
+    """A tier edited on its own page: checked against the rest of its ladder (the admin adds the fields)."""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        model = data.get("model") or getattr(self.instance, "model", None)
+        if self.errors or model is None:
+            return data
+        rows = [
+            TierRow(tier.rank, tier.name, tier.minimum_score, tier.point_multiplier)
+            for tier in model.tiers.exclude(pk=self.instance.pk)
+        ]
+        rows.append(TierRow(data["rank"], data["name"], data["minimum_score"], data["point_multiplier"]))
+        problems = [problem for problem in ladder_problems(rows) if problem.where]
+        if problems:
+            raise ValidationError([problem.message for problem in problems])
+        return data
+
+
 class TierInline(DraftInline):
     model = Tier
+    formset = LadderFormSet
     fields = ["rank", "name", "minimum_score", "point_multiplier", "colour", "edit_gates"]
     readonly_fields = ["edit_gates"]
     ordering = ["rank"]
@@ -123,7 +167,7 @@ class TierModelAdmin(DraftModelAdmin):
             ),
             path(
                 "<int:model_id>/publish/",
-                self.admin_site.admin_view(require_POST(self.publish_view)),
+                self.admin_site.admin_view(self.publish_view),
                 name="tiers_tiermodel_publish",
             ),
             *super().get_urls(),
@@ -133,37 +177,48 @@ class TierModelAdmin(DraftModelAdmin):
         """The draft against today's partners: distribution, migration matrix, movers, cost, suggested thresholds."""
         model = get_object_or_404(TierModel, pk=model_id)
         result = simulate(model=model, evaluated_on=timezone.localdate())
-        current_names = [name for name in [*result.tier_names, "—"] if name in result.matrix]
         context = {
             **self.admin_site.each_context(request),
             "title": f"Simulation of {model}",
             "opts": self.opts,
             "model": model,
+            "in_force": tier_model_for(evaluated_on=timezone.localdate()),
             "result": result,
-            "matrix_rows": [
-                (name, [result.matrix[name].get(column, 0) for column in [*result.tier_names, "—"]])
-                for name in current_names
-            ],
-            "matrix_columns": [*result.tier_names, "—"],
-            "distribution": [
-                (name, result.current_distribution.get(name, 0), result.simulated_distribution.get(name, 0))
-                for name in [*result.tier_names, "—"]
-            ],
             "max_count": max([1, *result.current_distribution.values(), *result.simulated_distribution.values()]),
         }
         return TemplateResponse(request, "admin/tiers/simulation.html", context)
 
+    def response_change(self, request: HttpRequest, obj: TierModel) -> HttpResponse:
+        """ "Save and publish": the form is saved first (a form with errors comes back with them, nothing lost),
+        then the publication's consequences are shown for confirmation."""
+        if "_publish" in request.POST:
+            return redirect("admin:tiers_tiermodel_publish", obj.pk)
+        return super().response_change(request, obj)
+
     def publish_view(self, request: HttpRequest, model_id: int) -> HttpResponse:
+        """GET: what publishing would do (when, who moves, cost, problems). POST with `confirm`: publish."""
         model = get_object_or_404(TierModel, pk=model_id)
-        try:
-            tier_model_publish(model=model, actor=request.user)
-        except ValidationError as error:
-            for message in error.messages:
-                self.message_user(request, message, messages.ERROR)
-        else:
-            self.audit_action(request, model, f"Published {model.name} v{model.version}")
-            self.message_user(request, f"{model.name} v{model.version} is now the active model.", messages.SUCCESS)
-        return redirect("admin:tiers_tiermodel_change", model.pk)
+        if model.status != TierModel.Status.DRAFT:
+            self.message_user(request, f"{model} is already published.", messages.INFO)
+            return redirect("admin:tiers_tiermodel_change", model.pk)
+        if request.method == "POST" and request.POST.get("confirm") == str(model.version):
+            try:
+                published = tier_model_publish(model=model, actor=request.user)
+            except ValidationError as error:
+                for message in error.messages:
+                    self.message_user(request, message, messages.ERROR)
+            else:
+                self.audit_action(request, published, f"Published {published.name} v{published.version}")
+                self.message_user(request, publication_sentence(model=published), messages.SUCCESS)
+                return redirect("admin:tiers_tiermodel_change", model.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Publish {model}",
+            "opts": self.opts,
+            "model": model,
+            "plan": publication_plan(model=model),
+        }
+        return TemplateResponse(request, "admin/tiers/publish.html", context)
 
 
 class GateInline(DraftInline):
@@ -179,6 +234,7 @@ class BenefitInline(DraftInline):
 
 @admin.register(Tier, site=tenant_admin_site)
 class TierAdmin(DraftModelAdmin):
+    form = TierForm
     list_display = ["name", "model", "rank", "minimum_score", "point_multiplier"]
     list_filter = ["model"]
     inlines = [GateInline, BenefitInline]

@@ -141,10 +141,16 @@ class Evaluation:
     qualified_tier: LoadedTier | None
     breakdown: list[dict] = field(default_factory=list)
     gaps: dict = field(default_factory=dict)
+    # The metric values it was scored on (not stored): the forecast projects them forward.
+    values: dict[MetricSpecKey, Decimal] = field(default_factory=dict, repr=False)
 
 
 def _ratio(value: Decimal, criterion: LoadedCriterion) -> Decimal:
     return min(value / criterion.target, criterion.cap)
+
+
+def _contribution(value: Decimal, criterion: LoadedCriterion, total_weight: Decimal) -> Decimal:
+    return criterion.weight * _ratio(value, criterion) / total_weight * HUNDRED
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ def pathway_score(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal
     exact = ZERO
     for criterion in pathway.criteria:
         value = values.get(criterion.spec, ZERO)
-        contribution = criterion.weight * _ratio(value, criterion) / total_weight * HUNDRED
+        contribution = _contribution(value, criterion, total_weight)
         exact += contribution
         breakdown.append(
             criterion.constants
@@ -185,6 +191,7 @@ def gates_unmet(*, tier: LoadedTier, values: dict[MetricSpecKey, Decimal]) -> li
                 {
                     "label": gate.label,
                     "metric": gate.spec[0],
+                    "kind": gate.spec[1],
                     "value": str(value.quantize(CENT)),
                     "minimum": str(gate.minimum),
                     "shortfall": str((gate.minimum - value).quantize(CENT)),
@@ -211,6 +218,31 @@ def criterion_gap(*, criterion: LoadedCriterion, pathway: LoadedPathway, value: 
     step = Decimal(1) if criterion.spec[0] in COUNT_METRICS else CENT
     increase = max(step, (increase / step).to_integral_value(ROUND_CEILING) * step)
     return gap | {"alone": True, "increase": str(increase)}
+
+
+def qualify(
+    *, scorecard: Scorecard, partner_type_id: int, values: dict[MetricSpecKey, Decimal]
+) -> tuple[Decimal, LoadedPathway | None, LoadedTier | None]:
+    """Score, best pathway and qualified tier without the breakdown and gaps: what a simulation needs, fast.
+
+    The same arithmetic as `evaluate_one` (which explains it): the best admitted track counts, ties to the first.
+    """
+    best_score, best_pathway = ZERO, None
+    for pathway in scorecard.pathways:
+        if not pathway.criteria or not pathway.admits(partner_type_id):
+            continue
+        total_weight = pathway.total_weight
+        exact = sum(
+            (
+                _contribution(values.get(criterion.spec, ZERO), criterion, total_weight)
+                for criterion in pathway.criteria
+            ),
+            ZERO,
+        )
+        score = exact.quantize(CENT, ROUND_HALF_UP)
+        if best_pathway is None or score > best_score:
+            best_score, best_pathway = score, pathway
+    return best_score, best_pathway, qualified_tier(scorecard=scorecard, score=best_score, values=values)
 
 
 def evaluate_one(
@@ -267,4 +299,5 @@ def evaluate_partners(
         results[partner_id] = evaluate_one(
             scorecard=scorecard, partner_id=partner_id, partner_type_id=partner_type_id, values=values
         )
+        results[partner_id].values = values
     return results

@@ -3,17 +3,25 @@
 Every metric over activities is a few conditional aggregates (`@activity_metric`): a chunk reads all of them in one
 pass over its approved activities. Others (points earned) run one query each (`@metric`). To add a metric: add it
 to `Metric` in models.py and register it here.
+
+An app above tiers adds to a metric without tiers importing it: `settings.TIERLINE_METRIC_SOURCES` names, per
+metric, functions `(partner_ids=…, windows=[…]) -> [{partner_id: value}, …]` (one result per window) whose values
+are added to the metric's own (one query each per chunk, whatever the number of windows). Deal registrations
+counted in `deals` add to `deal_registrations` this way.
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db.models import Aggregate, Count, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils.module_loading import import_string
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from partners.models import Activity, ActivityKind
@@ -109,13 +117,16 @@ def _positive(value: object) -> Decimal | None:
 
 
 def _in_window(window: Window, kind: str, code: str = "") -> Q:
-    condition = Q(kind=kind, occurred_at__gte=window.start)
+    # The end is in the aggregate's own filter too, so that one query can measure several windows (forecasts).
+    condition = Q(kind=kind, occurred_at__gte=window.start, occurred_at__lt=window.end)
     return condition & Q(code=code) if code else condition
 
 
 @activity_metric(Metric.REVENUE)
 def revenue(window: Window, kind: str, code: str) -> ActivityMeasure:
-    return ActivityMeasure(window.start, (Sum("amount", filter=_in_window(window, ActivityKind.SALE)),), _positive)
+    return ActivityMeasure(
+        window.start, (Sum("amount_converted", filter=_in_window(window, ActivityKind.SALE)),), _positive
+    )
 
 
 @activity_metric(Metric.REVENUE_GROWTH)
@@ -131,7 +142,10 @@ def revenue_growth(window: Window, kind: str, code: str) -> ActivityMeasure:
 
     return ActivityMeasure(
         window.previous_start,
-        (Sum("amount", filter=_in_window(window, ActivityKind.SALE)), Sum("amount", filter=previous)),
+        (
+            Sum("amount_converted", filter=_in_window(window, ActivityKind.SALE)),
+            Sum("amount_converted", filter=previous),
+        ),
         growth,
     )
 
@@ -149,7 +163,9 @@ def deal_registrations(window: Window, kind: str, code: str) -> ActivityMeasure:
 @activity_metric(Metric.VALID_CERTIFICATIONS)
 def valid_certifications(window: Window, kind: str, code: str) -> ActivityMeasure:
     """Distinct certification codes earned by the evaluation date and not lapsed on it (any window)."""
-    valid = Q(kind=ActivityKind.CERTIFICATION) & (Q(valid_until__isnull=True) | Q(valid_until__gte=window.evaluated_on))
+    valid = Q(kind=ActivityKind.CERTIFICATION, occurred_at__lt=window.end) & (
+        Q(valid_until__isnull=True) | Q(valid_until__gte=window.evaluated_on)
+    )
     if code:
         valid &= Q(code=code)
     return ActivityMeasure(None, (Count("code", distinct=True, filter=valid),), _positive)
@@ -159,13 +175,22 @@ def activity_metric_values(
     *, specs: Iterable[MetricSpecKey], partner_ids: list[int], window: Window
 ) -> dict[MetricSpecKey, dict[int, Decimal]]:
     """Every activity metric of `specs` for a chunk in one aggregate query: GROUP BY partner, one pass."""
-    measures = {spec: ACTIVITY_MEASURES[spec[0]](window, spec[1], spec[2]) for spec in dict.fromkeys(specs)}
-    results: dict[MetricSpecKey, dict[int, Decimal]] = {spec: {} for spec in measures}
-    if not measures:
+    return activity_metric_values_by_window(specs=specs, partner_ids=partner_ids, windows=[window])[0]
+
+
+def activity_metric_values_by_window(
+    *, specs: Iterable[MetricSpecKey], partner_ids: list[int], windows: list[Window]
+) -> list[dict[MetricSpecKey, dict[int, Decimal]]]:
+    """The activity metrics of `specs` over each of several windows, still in one aggregate query per chunk."""
+    distinct = list(dict.fromkeys(specs))
+    measures = [{spec: ACTIVITY_MEASURES[spec[0]](window, spec[1], spec[2]) for spec in distinct} for window in windows]
+    results: list[dict[MetricSpecKey, dict[int, Decimal]]] = [{spec: {} for spec in distinct} for _window in windows]
+    if not distinct or not windows:
         return results
     annotations = {
-        f"measure_{index}_{position}": aggregate
-        for index, measure in enumerate(measures.values())
+        f"measure_{number}_{index}_{position}": aggregate
+        for number, by_spec in enumerate(measures)
+        for index, measure in enumerate(by_spec.values())
         for position, aggregate in enumerate(measure.aggregates)
     }
     # The id range lets PostgreSQL read the chunk as one slice of the covering index, already in partner order
@@ -175,51 +200,103 @@ def activity_metric_values(
         partner_id__lte=max(partner_ids, default=0),
         partner_id__in=partner_ids,
         status=Activity.Status.APPROVED,
-        occurred_at__lt=window.end,
+        occurred_at__lt=max(window.end for window in windows),
     )
-    starts = [measure.since for measure in measures.values()]
+    starts = [measure.since for by_spec in measures for measure in by_spec.values()]
     if None not in starts:
         activities = activities.filter(occurred_at__gte=min(starts))
     for partner_id, *values in activities.order_by().values_list("partner_id").annotate(**annotations):
         offset = 0
-        for spec, measure in measures.items():
-            value = measure.value(*values[offset : offset + len(measure.aggregates)])
-            offset += len(measure.aggregates)
-            if value is not None:
-                results[spec][partner_id] = value
+        for number, by_spec in enumerate(measures):
+            for spec, measure in by_spec.items():
+                value = measure.value(*values[offset : offset + len(measure.aggregates)])
+                offset += len(measure.aggregates)
+                if value is not None:
+                    results[number][spec][partner_id] = value
     return results
-
-
-def _by_partner(rows: Iterable[tuple[int, object]]) -> dict[int, Decimal]:
-    return {partner_id: Decimal(value or 0) for partner_id, value in rows}
 
 
 @metric(Metric.POINTS_EARNED)
 def points_earned(partner_ids: list[int], window: Window, kind: str, code: str) -> dict[int, Decimal]:
     """Points earned in the window, net of reversals of those earnings; spending never lowers it."""
+    return points_earned_by_window(partner_ids, [window])[0]
+
+
+def points_earned_by_window(partner_ids: list[int], windows: list[Window]) -> list[dict[int, Decimal]]:
+    """Points earned in each window, in one query (a conditional sum per window)."""
     # A reversal counts against the window of the earning it reverses (and only once it has happened).
+    end = max(window.end for window in windows)
     rows = (
-        LedgerEntry.objects.filter(account__partner_id__in=partner_ids, effective_at__lt=window.end)
+        LedgerEntry.objects.filter(account__partner_id__in=partner_ids, effective_at__lt=end)
         .filter(Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.EARN))
         .annotate(earned_at=Coalesce("reverses__effective_at", "effective_at"))
-        .filter(earned_at__gte=window.start, earned_at__lt=window.end)
+        .filter(earned_at__gte=min(window.start for window in windows), earned_at__lt=end)
         .values_list("account__partner_id")
-        .annotate(total=Sum("points"))
+        .annotate(
+            **{
+                f"total_{number}": Sum(
+                    "points",
+                    filter=Q(
+                        earned_at__gte=window.start,
+                        earned_at__lt=window.end,
+                        effective_at__lt=window.end,
+                    ),
+                )
+                for number, window in enumerate(windows)
+            }
+        )
+        .order_by()
     )
-    return _by_partner(rows)
+    results: list[dict[int, Decimal]] = [{} for _window in windows]
+    for partner_id, *totals in rows:
+        for number, total in enumerate(totals):
+            if total is not None:
+                results[number][partner_id] = Decimal(total)
+    return results
+
+
+# Metrics of their own query that can measure several windows in it (the forecasts' month slices).
+BY_WINDOW: dict[str, Callable[[list[int], list[Window]], list[dict[int, Decimal]]]] = {
+    Metric.POINTS_EARNED: points_earned_by_window
+}
+
+
+@cache
+def metric_sources(name: str) -> tuple[Callable[..., list[dict[int, Decimal]]], ...]:
+    """The other apps' contributions to a metric, as wired in settings.TIERLINE_METRIC_SOURCES."""
+    return tuple(import_string(path) for path in getattr(settings, "TIERLINE_METRIC_SOURCES", {}).get(name, ()))
 
 
 def metric_values(
     *, specs: Iterable[MetricSpecKey], partner_ids: list[int], window: Window
 ) -> dict[MetricSpecKey, dict[int, Decimal]]:
-    """Every needed metric for a chunk of partners: one query for all the activity metrics, one per other spec."""
+    """Every needed metric for a chunk of partners: one query for all the activity metrics, one per other spec,
+    one per source another app adds to a metric."""
+    return metric_values_by_window(specs=specs, partner_ids=partner_ids, windows=[window])[0]
+
+
+def metric_values_by_window(
+    *, specs: Iterable[MetricSpecKey], partner_ids: list[int], windows: list[Window]
+) -> list[dict[MetricSpecKey, dict[int, Decimal]]]:
+    """The metrics over each of several windows: one query for every activity metric of every window, one for
+    points earned, one for each source another app adds to a metric (any other metric: one per window)."""
     distinct = list(dict.fromkeys(specs))
-    values = activity_metric_values(
-        specs=[spec for spec in distinct if spec[0] in ACTIVITY_MEASURES], partner_ids=partner_ids, window=window
+    by_window = activity_metric_values_by_window(
+        specs=[spec for spec in distinct if spec[0] in ACTIVITY_MEASURES], partner_ids=partner_ids, windows=windows
     )
-    values |= {
-        spec: REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2])
-        for spec in distinct
-        if spec[0] not in ACTIVITY_MEASURES
-    }
-    return {spec: values[spec] for spec in distinct}
+    for spec in distinct:
+        if spec[0] in ACTIVITY_MEASURES:
+            continue
+        if spec[0] in BY_WINDOW:
+            measured = BY_WINDOW[spec[0]](partner_ids, windows)
+        else:
+            measured = [REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2]) for window in windows]
+        for values, by_partner in zip(by_window, measured, strict=True):
+            values[spec] = by_partner
+    for spec in distinct:
+        for source in metric_sources(spec[0]):
+            for values, by_partner in zip(by_window, source(partner_ids=partner_ids, windows=windows), strict=True):
+                for partner_id, value in by_partner.items():
+                    if value:
+                        values[spec][partner_id] = values[spec].get(partner_id, Decimal(0)) + value
+    return [{spec: values[spec] for spec in distinct} for values in by_window]

@@ -26,10 +26,12 @@ class Metric(models.TextChoices):
 
 
 class TierModel(TenantOwnedModel):
-    """A version of the program's scorecard. Drafts are edited and simulated; publishing makes one active."""
+    """A version of the program's scorecard. Drafts are edited and simulated; publishing makes one active, or
+    scheduled when its effective date is ahead (it becomes active on that date, nightly)."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
         ACTIVE = "active", _("Active")
         RETIRED = "retired", _("Retired")
 
@@ -38,6 +40,12 @@ class TierModel(TenantOwnedModel):
         CALENDAR_YEAR = "calendar_year", _("Calendar year to date")
         FISCAL_YEAR = "fiscal_year", _("Fiscal year to date")
         QUARTER = "quarter", _("Quarter to date")
+
+    class PublicationDowngrades(models.TextChoices):
+        """What publishing does to partners the new model would place lower than the tier they hold."""
+
+        GRACE = "grace", _("Apply the model's grace period, then its downgrade policy")
+        PROTECT = "protect", _("Protect current tiers until the end of the model's first qualification window")
 
     class Downgrade(models.TextChoices):
         ONE_STEP = "one_step", _("At most one tier down per evaluation, after the grace period")
@@ -56,17 +64,30 @@ class TierModel(TenantOwnedModel):
     grace_days = models.PositiveIntegerField(
         default=30, help_text=_("How long a partner keeps a tier it no longer meets.")
     )
+    publication_downgrades = models.CharField(
+        max_length=16,
+        choices=PublicationDowngrades.choices,
+        default=PublicationDowngrades.GRACE,
+        help_text=_("Partners the new model would place lower than the tier they hold when it takes effect."),
+    )
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The model a designer draft started from: the designer reopens that draft rather than copying twice.
+    copied_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
 
     class Meta:
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant"], condition=Q(status="active"), name="tier_model_one_active_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(status="scheduled"), name="tier_model_one_scheduled_per_tenant"
             ),
             models.UniqueConstraint(fields=["tenant", "version"], name="tier_model_version_unique"),
         ]
@@ -254,6 +275,9 @@ class EvaluationRun(TenantOwnedModel):
     errors = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When a chunk last committed (or the run was opened or its missing chunks re-sent): a running run that has
+    # not moved for `EVALUATION_STALL_MINUTES` lost its messages with a worker, and the watchdog re-sends them.
+    progressed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-evaluated_on"]
@@ -266,7 +290,7 @@ class EvaluationRun(TenantOwnedModel):
 
 
 class PartnerScore(TenantOwnedModel):
-    """A stored evaluation: score, tier, per-criterion breakdown and the gap to the next tier."""
+    """A stored evaluation: score, tier, per-criterion breakdown, the gap to the next tier and the forecast."""
 
     class Source(models.TextChoices):
         NIGHTLY = "nightly", _("Nightly evaluation")
@@ -295,6 +319,8 @@ class PartnerScore(TenantOwnedModel):
     )
     breakdown = models.JSONField(default=list)
     gaps = models.JSONField(default=dict)
+    # When the partner reaches the next tier at its pace, and what leaving the window does (tiers/forecasts.py).
+    forecast = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(
         EvaluationRun,
         on_delete=models.SET_NULL,

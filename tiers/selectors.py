@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger.selectors import points_expiring_by_partner
+from loyalty.tenancy.context import current_tenant
 from partners.models import Activity, Partner
 from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierBenefit, TierChange
-from tiers.wording import entitlement_label
+from tiers.wording import entitlement_label, gate_phrase
 
 
 def partner_point_multipliers(*, partner_ids: Iterable[int]) -> dict[int, Decimal]:
@@ -96,6 +97,14 @@ class PartnerStatus:
     @property
     def next_entitlements(self) -> list[Entitlement]:
         return tier_entitlements(tier=self.next_tier) if self.next_tier else []
+
+
+def tier_names_by_rank(*, ranks: Iterable[int] | None = None) -> dict[int, str]:
+    """Rank → tier name, for rewards and forms that refer to a tier by its rank: the active model's names win,
+    then the newest model's (a rank only a draft has still gets a name). One query."""
+    tiers = Tier.objects.all() if ranks is None else Tier.objects.filter(rank__in=set(ranks))
+    rows = tiers.values_list("rank", "name", "model__status", "model__version")
+    return {rank: name for rank, name, _status, _version in sorted(rows, key=lambda row: (row[2] == "active", row[3]))}
 
 
 def partner_status_get(*, partner: Partner, months: int = 12) -> PartnerStatus:
@@ -217,11 +226,12 @@ def partner_score_history(*, partner: Partner, limit: int = 24) -> list[PartnerS
 
 
 def partner_tier_changes(*, partner: Partner, limit: int = 20) -> list[TierChange]:
-    """The partner's moves between tiers, newest first, with who made a manual one."""
+    """The partner's moves between tiers, newest evaluation date first (the date the list shows), with who made a
+    manual one."""
     return list(
         TierChange.objects.filter(partner=partner)
         .select_related("from_tier", "to_tier", "actor")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-evaluated_on", "-created_at", "-pk")[:limit]
     )
 
 
@@ -258,7 +268,13 @@ class PartnerHealth:
     baseline_activities: int  # in the BASELINE_MONTHS × 30 days before the recent 30
     points_expiring: int
     near_upgrade: bool = False
+    # From the latest score's forecast (tiers/forecasts.py): the next tier within 90 days at the partner's pace;
+    # at that pace, what leaves the window takes it below its tier within 90 days.
+    on_pace_for_upgrade: bool = False
+    at_risk_by_rolloff: bool = False
     risks: list[str] = field(default_factory=list)
+    # The next tier's unmet gates, in words, when the score alone already reaches it ("2 valid certifications").
+    blocked_by: list[str] = field(default_factory=list)
 
     @property
     def trend(self) -> Decimal | None:
@@ -290,7 +306,9 @@ class PartnerHealth:
             name
             for name, is_set in (
                 ("near_upgrade", self.near_upgrade),
+                ("on_pace", self.on_pace_for_upgrade),
                 ("at_risk", self.at_risk),
+                ("rolloff_risk", self.at_risk_by_rolloff),
                 ("dormant", self.dormant),
             )
             if is_set
@@ -401,6 +419,17 @@ def _health(
         and score.score >= NEAR_UPGRADE_SHARE * next_tier.minimum_score
         and _gates_near(score, next_tier)
     )
+    forecast = score.forecast or {}
+    health.on_pace_for_upgrade = next_tier is not None and bool(forecast.get("on_pace_for_upgrade"))
+    health.at_risk_by_rolloff = state is not None and bool(forecast.get("at_risk_by_rolloff"))
+    gaps = score.gaps or {}
+    if (
+        next_tier is not None
+        and score.score >= next_tier.minimum_score
+        and (gaps.get("next_tier") or {}).get("id") == next_tier.pk
+    ):
+        currency = current_tenant().currency
+        health.blocked_by = [gate_phrase(gate, currency) for gate in gaps.get("gates", [])]
     is_pinned = state is not None and state.pinned_until is not None and state.pinned_until >= today
     if state is not None and qualified_rank < current_rank and not is_pinned:
         health.risks.append(Risk.QUALIFIES_LOWER)

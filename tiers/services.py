@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -17,8 +18,22 @@ from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
 from tiers.engine import Evaluation, LoadedTier, Scorecard, evaluate_partners, scorecard_load
+from tiers.forecasts import forecasts_for_chunk
 from tiers.metrics import Window, qualification_window
-from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierChange, TierModel
+from tiers.models import (
+    Criterion,
+    EvaluationRun,
+    Metric,
+    PartnerScore,
+    PartnerTier,
+    Pathway,
+    Tier,
+    TierBenefit,
+    TierChange,
+    TierGate,
+    TierModel,
+)
+from tiers.validation import CriterionDraft, PathwayDraft, TierDraft, draft_problems, model_validate
 
 # Partners per chunk (and per transaction): larger chunks mean fewer commits and round trips, smaller ones finer
 # progress and fan-out. At 5,000 a chunk takes a second or two (bench/README.md).
@@ -26,10 +41,18 @@ CHUNK_SIZE = 5000
 
 
 def tier_model_for(*, evaluated_on: date) -> TierModel | None:
-    """The model in force on a date: the active one from its effective date, before that the one it replaced."""
+    """The model in force on a date: a scheduled one from its date (even before the nightly switch has run), else
+    the active one from its effective date, before that the one it replaced."""
     models = TierModel.objects.exclude(status=TierModel.Status.DRAFT).filter(effective_from__lte=evaluated_on)
+    due = models.filter(status=TierModel.Status.SCHEDULED).first()
     active = models.filter(status=TierModel.Status.ACTIVE).first()
-    return active or models.filter(published_at__isnull=False).order_by("-effective_from", "-version").first()
+    return (
+        due
+        or active
+        or models.filter(status=TierModel.Status.RETIRED, published_at__isnull=False)
+        .order_by("-effective_from", "-version")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,13 @@ def tier_decide(
     move = TierChange.Cause.INSTANT if instant else TierChange.Cause.EVALUATION
     if state is None or scorecard.tier_by_id(state.tier_id) is None:
         cause = TierChange.Cause.MODEL_CHANGE if state is not None else move
+        held_rank = getattr(state, "held_rank", None)
+        if held_rank is not None and (qualified is None or qualified.rank < held_rank):
+            # A new model places the partner lower: it keeps the new model's tier at the rank it held, "below"
+            # from today, and the model's publication policy (grace, or protection) decides when it drops.
+            kept = next((tier for tier in reversed(scorecard.tiers) if tier.rank <= held_rank), None)
+            if kept is not None:
+                return Decision(kept, evaluated_on, cause)
         return Decision(qualified, None, cause if qualified is not None else None)
     current = scorecard.tier_by_id(state.tier_id)
     if state.pinned_tier_id and state.pinned_until and state.pinned_until >= evaluated_on:
@@ -57,6 +87,10 @@ def tier_decide(
         return Decision(current, state.below_since, None)
     below_since = state.below_since or evaluated_on
     model = scorecard.model
+    if model.publication_downgrades == TierModel.PublicationDowngrades.PROTECT and evaluated_on <= protection_end(
+        model=model
+    ):
+        return Decision(current, below_since, None)
     grace_over = evaluated_on - below_since >= timedelta(days=model.grace_days)
     at_window_end = evaluated_on >= window.last_day
     if not grace_over or (model.downgrade == TierModel.Downgrade.WINDOW_END and not at_window_end):
@@ -72,6 +106,14 @@ def tier_decide(
         return Decision(current, below_since, None)
     still_above_qualified = qualified is None or target.rank > qualified.rank
     return Decision(target, below_since if still_above_qualified else None, move)
+
+
+def protection_end(*, model: TierModel) -> date:
+    """The last day of the model's first qualification window: until then a model published with "protect current
+    tiers" moves no one down (a rolling window's first one ends a year after the effective date)."""
+    if model.window == TierModel.Window.ROLLING_12_MONTHS:
+        return model.effective_from + relativedelta(years=1) - timedelta(days=1)
+    return qualification_window(model=model, evaluated_on=model.effective_from, time_zone="UTC").last_day
 
 
 @dataclass
@@ -142,7 +184,10 @@ def partners_evaluate(
         model=scorecard.model, evaluated_on=evaluated_on, time_zone=current_tenant().time_zone
     )
     evaluations = evaluate_partners(scorecard=scorecard, partners=partners, window=window)
-    states = {state.partner_id: state for state in PartnerTier.objects.filter(partner_id__in=evaluations)}
+    states = {
+        state.partner_id: state
+        for state in PartnerTier.objects.filter(partner_id__in=evaluations).annotate(held_rank=F("tier__rank"))
+    }
     decisions = {
         partner_id: tier_decide(
             scorecard=scorecard,
@@ -153,9 +198,17 @@ def partners_evaluate(
         )
         for partner_id, evaluation in evaluations.items()
     }
+    forecasts = forecasts_for_chunk(
+        scorecard=scorecard,
+        partners=partners,
+        window=window,
+        evaluations=evaluations,
+        held={partner_id: decision.tier for partner_id, decision in decisions.items()},
+    )
     score_ids = _scores_insert(
         evaluations=evaluations,
         decisions=decisions,
+        forecasts=forecasts,
         scorecard=scorecard,
         evaluated_on=evaluated_on,
         source=source,
@@ -180,6 +233,7 @@ def partners_evaluate(
     result = batch.result
     if run is not None and result.evaluated:
         EvaluationRun.objects.filter(pk=run.pk).update(
+            progressed_at=timezone.now(),
             done=F("done") + result.evaluated,
             upgrades=F("upgrades") + result.upgrades,
             downgrades=F("downgrades") + result.downgrades,
@@ -191,6 +245,7 @@ def _scores_insert(
     *,
     evaluations: dict[int, Evaluation],
     decisions: dict[int, Decision],
+    forecasts: dict[int, dict],
     scorecard: Scorecard,
     evaluated_on: date,
     source: str,
@@ -216,6 +271,7 @@ def _scores_insert(
             "tier_id": [decision.tier.id if decision.tier else None for decision in decisions.values()],
             "breakdown": [evaluation.breakdown for evaluation in rows],
             "gaps": [evaluation.gaps for evaluation in rows],
+            "forecast": [forecasts[partner_id] for partner_id in evaluations],
             "run_id": [run.pk if run else None] * size,
             "computed_at": [now] * size,
         },
@@ -286,7 +342,10 @@ def evaluation_start(*, evaluated_on: date) -> tuple[EvaluationRun | None, list[
     )
     missing = [partner_id for partner_id in active_ids if partner_id not in scored]
     EvaluationRun.objects.filter(pk=run.pk).update(
-        total=len(active_ids), done=len(active_ids) - len(missing), status=EvaluationRun.Status.RUNNING
+        total=len(active_ids),
+        done=len(active_ids) - len(missing),
+        status=EvaluationRun.Status.RUNNING,
+        progressed_at=timezone.now(),
     )
     if not missing:
         evaluation_finish(run=run)
@@ -329,6 +388,41 @@ class EvaluationSummary:
     seconds: float
 
 
+def evaluation_runs_resume_stalled(
+    *, stall_minutes: int, dispatch: Callable[[EvaluationRun, list[int]], object]
+) -> list[EvaluationRun]:
+    """Re-send the missing chunks of the current tenant's running runs that have not moved for `stall_minutes`.
+
+    A worker killed mid-run takes its reserved message with it until the broker's visibility timeout (an hour in
+    production); this finds such a run from its last progress instead (issue 17, item 31). Idempotent: each run
+    is claimed by moving its `progressed_at` to now in one conditional UPDATE, so two watchdogs (or a second tick)
+    never re-send the same run twice, and a chunk sent twice scores nobody twice (`partners_evaluate` skips the
+    partners already scored for the day). Returns the runs resumed.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(minutes=stall_minutes)
+    resumed = []
+    stalled = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING, progressed_at__lt=cutoff)
+    for run in stalled.order_by("evaluated_on"):
+        claimed = EvaluationRun.objects.filter(pk=run.pk, progressed_at=run.progressed_at).update(progressed_at=now)
+        if not claimed:
+            continue  # another watchdog took it, or a chunk just moved it
+        reopened, chunks = evaluation_start(evaluated_on=run.evaluated_on)
+        if reopened is None:
+            continue
+        note = _("No progress for %(minutes)s minutes: re-sent %(chunks)s chunk(s) of %(missing)s partner(s).") % {
+            "minutes": stall_minutes,
+            "chunks": len(chunks),
+            "missing": sum(len(chunk) for chunk in chunks),
+        }
+        reopened.errors = [*reopened.errors, note][-20:]
+        reopened.save(update_fields=["errors"])
+        for chunk in chunks:
+            dispatch(reopened, chunk)
+        resumed.append(reopened)
+    return resumed
+
+
 def tenant_evaluate(
     *, evaluated_on: date, dispatch: Callable[[EvaluationRun, list[int]], object]
 ) -> EvaluationSummary | None:
@@ -338,6 +432,7 @@ def tenant_evaluate(
     tier model is in force on that date.
     """
     started = time.monotonic()
+    tier_models_activate_due(on=evaluated_on)
     run, chunks = evaluation_start(evaluated_on=evaluated_on)
     for chunk in chunks:
         dispatch(run, chunk)
@@ -362,38 +457,46 @@ def partner_rescore(*, partner: Partner) -> PartnerScore | None:
     return PartnerScore.objects.filter(partner=partner, evaluated_on=today, source=PartnerScore.Source.INSTANT).first()
 
 
-def tier_model_validate(*, model: TierModel) -> None:
-    """What a model needs before it can be published."""
-    tiers = list(model.tiers.order_by("rank"))
-    errors = []
-    if not 2 <= len(tiers) <= 6:
-        errors.append(_("A model has between 2 and 6 tiers."))
-    scores = [tier.minimum_score for tier in tiers]
-    if scores != sorted(set(scores)):
-        errors.append(_("Higher tiers need strictly higher minimum scores."))
-    pathways = list(model.pathways.prefetch_related("criteria"))
-    if not pathways:
-        errors.append(_("A model needs at least one pathway."))
-    errors += [
-        _("Pathway %(name)s has no criteria.") % {"name": pathway.name}
-        for pathway in pathways
-        if not pathway.criteria.all()
-    ]
-    if errors:
-        raise ValidationError(errors)
-
-
 @transaction.atomic
 def tier_model_publish(*, model: TierModel, actor: User) -> TierModel:
-    """Make a draft the active model (from its effective date); the previous active one is retired, kept for audit."""
+    """Publish a draft after the shared rules (`tiers.validation`).
+
+    Effective today or earlier: it becomes active now and the previous active one is retired, kept for audit.
+    Effective later: it is **scheduled** and the model in force stays active until the nightly run of that date
+    (`tier_models_activate_due`). A model already scheduled goes back to draft: one plan waits at a time.
+    """
     locked = TierModel.objects.select_for_update().get(pk=model.pk)
     if locked.status != TierModel.Status.DRAFT:
         raise ValidationError(_("Only a draft can be published."))
-    tier_model_validate(model=locked)
-    TierModel.objects.filter(status=TierModel.Status.ACTIVE).update(status=TierModel.Status.RETIRED)
-    locked.status, locked.published_at, locked.published_by = TierModel.Status.ACTIVE, timezone.now(), actor
+    model_validate(model=locked)
+    superseded = TierModel.objects.select_for_update().filter(status=TierModel.Status.SCHEDULED).first()
+    if superseded is not None:
+        superseded.status, superseded.published_at, superseded.published_by = TierModel.Status.DRAFT, None, None
+        superseded.save(update_fields=["status", "published_at", "published_by"])
+    scheduled = locked.effective_from > timezone.localdate()
+    if not scheduled:
+        TierModel.objects.filter(status=TierModel.Status.ACTIVE).update(status=TierModel.Status.RETIRED)
+    locked.status = TierModel.Status.SCHEDULED if scheduled else TierModel.Status.ACTIVE
+    locked.published_at, locked.published_by = timezone.now(), actor
     locked.save(update_fields=["status", "published_at", "published_by"])
     return locked
+
+
+@transaction.atomic
+def tier_models_activate_due(*, on: date) -> TierModel | None:
+    """The nightly switch: a scheduled model whose date has come becomes active and the active one is retired.
+
+    Idempotent: nothing is due the second time. Returns the model activated, if any.
+    """
+    due = (
+        TierModel.objects.select_for_update().filter(status=TierModel.Status.SCHEDULED, effective_from__lte=on).first()
+    )
+    if due is None:
+        return None
+    TierModel.objects.filter(status=TierModel.Status.ACTIVE).update(status=TierModel.Status.RETIRED)
+    due.status = TierModel.Status.ACTIVE
+    due.save(update_fields=["status"])
+    return due
 
 
 @transaction.atomic
@@ -426,3 +529,199 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
         )
         event_emit("tier.changed", changes=[change])
     return state
+
+
+@transaction.atomic
+def tier_model_draft_start(*, source: TierModel) -> TierModel:
+    """A draft copied from `source` (tiers, benefits, gates, pathways, criteria), for the designer to edit.
+
+    One working draft per source: when a draft copied from `source` exists it is returned, so a repeated "start"
+    (a double click, a reload) never makes a second copy.
+    """
+    locked = TierModel.objects.select_for_update().get(pk=source.pk)
+    existing = TierModel.objects.filter(status=TierModel.Status.DRAFT, copied_from=locked).order_by("-version").first()
+    if existing is not None:
+        return existing
+    latest = TierModel.objects.order_by("-version").values_list("version", flat=True).first() or 0
+    draft = TierModel.objects.create(
+        name=locked.name,
+        version=latest + 1,
+        status=TierModel.Status.DRAFT,
+        effective_from=timezone.localdate(),
+        window=locked.window,
+        fiscal_year_start_month=locked.fiscal_year_start_month,
+        downgrade=locked.downgrade,
+        grace_days=locked.grace_days,
+        copied_from=locked,
+    )
+    for tier in locked.tiers.order_by("rank").prefetch_related("gates", "benefits"):
+        copy = Tier.objects.create(
+            model=draft,
+            name=tier.name,
+            rank=tier.rank,
+            minimum_score=tier.minimum_score,
+            point_multiplier=tier.point_multiplier,
+            colour=tier.colour,
+        )
+        TierGate.objects.bulk_create(
+            TierGate(
+                tenant=locked.tenant,
+                tier=copy,
+                label=gate.label,
+                minimum=gate.minimum,
+                metric=gate.metric,
+                activity_kind=gate.activity_kind,
+                code=gate.code,
+            )
+            for gate in tier.gates.all()
+        )
+        TierBenefit.objects.bulk_create(
+            TierBenefit(
+                tenant=locked.tenant,
+                tier=copy,
+                kind=benefit.kind,
+                value=benefit.value,
+                currency=benefit.currency,
+                text=benefit.text,
+                position=benefit.position,
+            )
+            for benefit in tier.benefits.all()
+        )
+    for pathway in locked.pathways.order_by("pk").prefetch_related("criteria", "partner_types"):
+        copy = Pathway.objects.create(model=draft, name=pathway.name)
+        copy.partner_types.set(pathway.partner_types.all())
+        Criterion.objects.bulk_create(
+            Criterion(
+                tenant=locked.tenant,
+                pathway=copy,
+                label=criterion.label,
+                metric=criterion.metric,
+                activity_kind=criterion.activity_kind,
+                code=criterion.code,
+                weight=criterion.weight,
+                target=criterion.target,
+                cap=criterion.cap,
+            )
+            for criterion in criteria_in_order(pathway)
+        )
+    return draft
+
+
+def criteria_in_order(pathway: Pathway) -> list[Criterion]:
+    return sorted(pathway.criteria.all(), key=lambda criterion: criterion.pk)
+
+
+@transaction.atomic
+def tier_model_draft_save(
+    *,
+    model: TierModel,
+    tiers: list[TierDraft],
+    criteria: list[CriterionDraft],
+    pathways: list[PathwayDraft] | None = None,
+) -> TierModel:
+    """Save the designer's typed ladder (ranks by position, lowest first), gates, benefits and criteria onto a draft.
+
+    The tiers must be the draft's own. With `pathways` (the designer's whole draft), the criteria rows are the whole
+    list: new rows (id below 1) are created in the pathway they name, saved ones left out are deleted, and each
+    pathway's partner types are set. The rules are those of publishing (`tiers.validation.draft_problems`).
+    """
+    locked = TierModel.objects.select_for_update().get(pk=model.pk)
+    if locked.status != TierModel.Status.DRAFT:
+        raise ValidationError(_("Only a draft can be changed."))
+    saved_tiers = {tier.pk: tier for tier in locked.tiers.all()}
+    saved_criteria = {criterion.pk: criterion for criterion in Criterion.objects.filter(pathway__model=locked)}
+    saved_pathways = {pathway.pk: pathway for pathway in locked.pathways.all()}
+    typed_ids = {row.id for row in criteria if row.id > 0}
+    if (
+        sorted(row.id for row in tiers) != sorted(saved_tiers)
+        or not typed_ids <= set(saved_criteria)
+        or any(row.id <= 0 and row.pathway_id not in saved_pathways for row in criteria)
+        or (pathways is not None and not {pathway.id for pathway in pathways} <= set(saved_pathways))
+    ):
+        raise ValidationError(_("The draft changed meanwhile: reload the page."))
+    problems = [
+        problem
+        for problem in draft_problems(
+            scorecard=scorecard_load(model=locked), tiers=tiers, criteria=criteria, pathways=pathways
+        )
+        if problem.blocking
+    ]
+    if problems:
+        raise ValidationError([problem.message for problem in problems])
+    # Ranks are unique per model: park them out of the way before giving the new ones.
+    Tier.objects.filter(model=locked).update(rank=F("rank") + 1000)
+    for rank, row in enumerate(tiers, start=1):
+        tier = saved_tiers[row.id]
+        tier.rank, tier.name, tier.minimum_score = rank, row.name.strip(), row.minimum_score
+        tier.point_multiplier, tier.colour = row.point_multiplier, row.colour
+        tier.save(update_fields=["rank", "name", "minimum_score", "point_multiplier", "colour"])
+    TierBenefit.objects.filter(tier__model=locked).delete()
+    TierBenefit.objects.bulk_create(
+        TierBenefit(
+            tenant=locked.tenant,
+            tier=saved_tiers[row.id],
+            kind=benefit.kind,
+            value=benefit.value,
+            currency=benefit.currency.upper(),
+            text=benefit.text.strip(),
+            position=position,
+        )
+        for row in tiers
+        for position, benefit in enumerate(row.benefits)
+    )
+    typed_gates = [row for row in tiers if row.gates is not None]
+    TierGate.objects.filter(tier_id__in=[row.id for row in typed_gates]).delete()
+    TierGate.objects.bulk_create(
+        TierGate(
+            tenant=locked.tenant,
+            tier=saved_tiers[row.id],
+            label=gate.label.strip(),
+            metric=gate.metric,
+            activity_kind=gate.activity_kind if gate.metric == Metric.ACTIVITY_COUNT else "",
+            code=gate.code.strip(),
+            minimum=gate.minimum,
+        )
+        for row in typed_gates
+        for gate in row.gates
+    )
+    _criteria_save(locked=locked, criteria=criteria, saved=saved_criteria, whole_list=pathways is not None)
+    for row in pathways or ():
+        saved_pathways[row.id].partner_types.set(row.partner_type_ids)
+    return locked
+
+
+def _criteria_save(
+    *, locked: TierModel, criteria: list[CriterionDraft], saved: dict[int, Criterion], whole_list: bool
+) -> None:
+    """Typed criteria onto saved rows; new ones created; with `whole_list`, saved ones not typed deleted."""
+    for row in criteria:
+        criterion = saved.get(row.id) or Criterion(tenant=locked.tenant, pathway_id=row.pathway_id)
+        criterion.weight, criterion.target, criterion.cap = row.weight, row.target, row.cap
+        if row.label is not None:
+            criterion.label = row.label.strip()
+        if row.spec is not None:
+            criterion.metric, criterion.activity_kind, criterion.code = row.spec
+            if criterion.metric != Metric.ACTIVITY_COUNT:
+                criterion.activity_kind = ""
+            criterion.code = criterion.code.strip()
+        if criterion.pk is None:
+            criterion.save()
+        else:
+            criterion.save(update_fields=["label", "metric", "activity_kind", "code", "weight", "target", "cap"])
+    if whole_list:
+        Criterion.objects.filter(pk__in=set(saved) - {row.id for row in criteria}).delete()
+
+
+@transaction.atomic
+def tier_model_draft_schedule(*, model: TierModel, effective_from: date, publication_downgrades: str) -> TierModel:
+    """When a draft takes effect once published (today or later) and what happens to partners it places lower."""
+    locked = TierModel.objects.select_for_update().get(pk=model.pk)
+    if locked.status != TierModel.Status.DRAFT:
+        raise ValidationError(_("Only a draft can be changed."))
+    if effective_from < timezone.localdate():
+        raise ValidationError({"effective_from": _("A model takes effect today or later.")})
+    if publication_downgrades not in TierModel.PublicationDowngrades.values:
+        raise ValidationError({"publication_downgrades": _("Choose what happens to partners placed lower.")})
+    locked.effective_from, locked.publication_downgrades = effective_from, publication_downgrades
+    locked.save(update_fields=["effective_from", "publication_downgrades"])
+    return locked

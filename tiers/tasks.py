@@ -3,6 +3,7 @@
 from datetime import date
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
@@ -10,7 +11,7 @@ from loyalty.tenancy.models import Tenant
 from loyalty.tenancy.tasks import tenant_task
 from partners.models import Partner
 from tiers.models import EvaluationRun
-from tiers.services import evaluation_chunk, partner_rescore, tenant_evaluate
+from tiers.services import evaluation_chunk, evaluation_runs_resume_stalled, partner_rescore, tenant_evaluate
 
 
 @shared_task(name="tiers.evaluate_all_tenants")
@@ -22,6 +23,24 @@ def evaluate_all_tenants() -> int:
             today = timezone.localdate()
         evaluate_tenant.delay(tenant_id=tenant.pk, evaluated_on=today.isoformat())
     return len(tenants)
+
+
+@shared_task(name="tiers.resume_stalled_evaluations")
+def resume_stalled_evaluations() -> int:
+    """Every few minutes (django-celery-beat): re-send the missing chunks of runs with no progress for
+    `EVALUATION_STALL_MINUTES` (a worker died holding them). Returns how many runs were resumed."""
+    resumed = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        with tenant_context(tenant):
+            resumed += len(
+                evaluation_runs_resume_stalled(
+                    stall_minutes=settings.EVALUATION_STALL_MINUTES,
+                    dispatch=lambda run, chunk, tenant_id=tenant.pk: evaluate_chunk.delay(
+                        tenant_id=tenant_id, run_id=run.pk, partner_ids=chunk
+                    ),
+                )
+            )
+    return resumed
 
 
 @tenant_task(name="tiers.evaluate_tenant")

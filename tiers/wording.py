@@ -1,5 +1,6 @@
 """Numbers and gaps in plain words, for partners: "$12,400 more in sales, or 2 more certifications, reaches Gold"."""
 
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -57,6 +58,20 @@ def metric_amount(metric: str, kind: str, value: Decimal | str, currency: str) -
     return KIND_COUNTS[_counted_kind(metric, kind)](count) % {"count": count}
 
 
+def gate_phrase(gate: dict, currency: str) -> str:
+    """An unmet gate as the system words it in the reader's language, from its metric and minimum: "2 valid
+    certifications", "$50,000" (the label staff typed is one language's; the stored figures are every one's)."""
+    count = int(Decimal(gate["minimum"]).to_integral_value(rounding=ROUND_CEILING))
+    if gate["metric"] == Metric.VALID_CERTIFICATIONS:
+        return ngettext("%(count)s valid certification", "%(count)s valid certifications", count) % {"count": count}
+    return metric_amount(gate["metric"], gate.get("kind", ""), gate["minimum"], currency)
+
+
+def gates_phrase(gates: list[dict], currency: str) -> str:
+    """Several unmet gates in one phrase: "2 valid certifications; 3 trainings"."""
+    return "; ".join(gate_phrase(gate, currency) for gate in gates)
+
+
 def progress_text(metric: str, kind: str, value: Decimal | str, target: Decimal | str, currency: str) -> str:
     """ "$180,000 / $300,000" or "1 / 6 trainings"."""
     if metric == Metric.REVENUE:
@@ -90,7 +105,8 @@ def gap_sentence(*, gaps: dict, kinds: dict[int, str], currency: str) -> str:
         if item.get("alone")
     ]
     gates = [
-        _("%(label)s (you have %(value)s)") % {"label": gate["label"], "value": intcomma(int(Decimal(gate["value"])))}
+        _("%(label)s (you have %(value)s)")
+        % {"label": gate_phrase(gate, currency), "value": intcomma(int(Decimal(gate["value"])))}
         for gate in gaps.get("gates", [])
     ]
     name = next_tier["name"]
@@ -131,3 +147,98 @@ def _number(value: Decimal) -> str:
     """A rate without needless decimals: 3, 2.5."""
     shown = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     return formats.number_format(shown, use_l10n=True)
+
+
+def _day(value: str) -> str:
+    """An ISO date as a partner reads it: "March 14", "14 de marzo"."""
+    return formats.date_format(date.fromisoformat(value), "MONTH_DAY_FORMAT")
+
+
+def _score(value: str) -> str:
+    """A score as the dashboard shows it: 39.68, 39,68 in Spanish."""
+    return formats.number_format(Decimal(value), 2, use_l10n=True)
+
+
+def _leaving_phrase(leaving: dict, currency: str) -> str:
+    if leaving["metric"] == Metric.REVENUE:
+        return _("%(amount)s of sales") % {"amount": money(leaving["amount"], currency)}
+    return metric_amount(leaving["metric"], leaving.get("kind", ""), leaving["amount"], currency)
+
+
+def forecast_sentences(*, forecast: dict, currency: str) -> list[str]:
+    """The stored forecast in words: when the next tier comes at the partner's pace, and what the window's roll-off
+    does without new activity. Empty when there is no forecast (a score from before forecasts)."""
+    if not forecast:
+        return []
+    sentences = []
+    next_tier = forecast.get("next_tier")
+    if next_tier:
+        name = next_tier["name"]
+        if forecast.get("reaches_on"):
+            sentences.append(
+                _("At your pace of the last 90 days you reach %(tier)s around %(day)s.")
+                % {"tier": name, "day": _day(forecast["reaches_on"])}
+            )
+        elif forecast.get("score_reaches_on") and forecast.get("gates_blocking"):
+            sentences.append(
+                _(
+                    "At your pace of the last 90 days your score reaches %(tier)s around %(day)s, "
+                    "but %(tier)s also needs %(gates)s."
+                )
+                % {
+                    "tier": name,
+                    "day": _day(forecast["score_reaches_on"]),
+                    "gates": gates_phrase(forecast["gates_blocking"], currency),
+                }
+            )
+        elif forecast.get("rolling"):
+            sentences.append(
+                _("At your pace of the last 90 days you do not reach %(tier)s within the next 12 months.")
+                % {"tier": name}
+            )
+        else:
+            sentences.append(
+                _("At your pace of the last 90 days you do not reach %(tier)s within this window.") % {"tier": name}
+            )
+    rolloff = forecast.get("rolloff") or {}
+    if rolloff.get("below_on") and rolloff.get("tier_after_grace"):
+        values = {"tier": rolloff["tier_after_grace"]["name"], "day": _day(rolloff["drop_on"])}
+        leaving = rolloff.get("leaving")
+        if leaving:
+            values |= {
+                "amount": _leaving_phrase(leaving, currency),
+                "by": _day(leaving["by"]),
+                "score": _score(rolloff.get("score_after", rolloff["score"])),
+            }
+            sentences.append(
+                _(
+                    "%(amount)s leaves your 12-month window by %(by)s; without new activity your score falls to "
+                    "%(score)s and you would drop to %(tier)s after the grace period, on %(day)s."
+                )
+                % values
+            )
+        else:
+            sentences.append(
+                _("Without new activity your score falls to %(score)s and you would drop to %(tier)s on %(day)s.")
+                % (values | {"score": _score(rolloff["score"])})
+            )
+    return sentences
+
+
+def criterion_forecast_text(*, row: dict, currency: str) -> str:
+    """One criterion's pace and next roll-off: "Last 90 days: $15,000; $40,000 leaves the window by April 1"."""
+    if not row.get("additive"):
+        return _("Counted as it stands today: it does not grow with your pace.")
+    metric, kind = row["metric"], row.get("kind", "")
+    recent = Decimal(row["recent"])
+    text = _("Last 90 days: %(amount)s") % {
+        "amount": money(recent, currency) if metric == Metric.REVENUE else metric_amount(metric, kind, recent, currency)
+    }
+    rolloff = row.get("next_rolloff")
+    if rolloff:
+        leaving = {"metric": metric, "kind": kind, "amount": rolloff["amount"]}
+        text += "; " + _("%(amount)s leaves the window by %(day)s") % {
+            "amount": _leaving_phrase(leaving, currency),
+            "day": _day(rolloff["on"]),
+        }
+    return text

@@ -5,9 +5,16 @@ import json
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from loyalty.tenancy.admin_sites import ReadOnlyInline, ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import (
+    ReadOnlyInline,
+    ReadOnlyModelAdmin,
+    TenantModelAdmin,
+    action_confirm,
+    tenant_admin_site,
+)
 from loyalty.tenancy.models import AuditEntry
 from webhooks.forms import WebhookEndpointForm
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -45,7 +52,17 @@ class WebhookEndpointAdmin(TenantModelAdmin):
         )
 
     @admin.action(description="Rotate the signing secret of the selected endpoints")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> TemplateResponse | None:
+        if page := action_confirm(
+            request,
+            queryset,
+            action="rotate_secret",
+            title="Rotate signing secrets",
+            consequences=[
+                "The old secret stops signing at once: receivers reject deliveries until they have the new one."
+            ],
+        ):
+            return page
         for endpoint in queryset:
             webhook_endpoint_secret_rotate(endpoint=endpoint)
             self.audit_action(request, endpoint, "Rotated the signing secret")
@@ -54,6 +71,7 @@ class WebhookEndpointAdmin(TenantModelAdmin):
             f"New secret for {queryset.count()} endpoint(s); give it to the receiver now, the old one no longer signs.",
             messages.SUCCESS,
         )
+        return None
 
     @admin.action(description="Send a test event to the selected endpoints")
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

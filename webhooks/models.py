@@ -19,6 +19,9 @@ class Event(models.TextChoices):
     REDEMPTION_STATUS_CHANGED = "redemption.status_changed", _("A redemption's status changed")
     ACTIVITY_REVIEWED = "activity.reviewed", _("An activity was approved or rejected by a person")
     POINTS_EXPIRING = "points.expiring", _("A partner has points expiring within 30 days")
+    FUND_DECIDED = "fund.decided", _("A fund request or claim was decided")
+    DEAL_SUBMITTED = "deal.submitted", _("A deal registration was submitted for review")
+    DEAL_STATUS_CHANGED = "deal.status_changed", _("A deal registration's status changed")
     TEST = "webhook.test", _("Test event sent from the admin")
 
 

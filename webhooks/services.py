@@ -12,6 +12,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from deals.models import DealRegistration
+from funds.models import FundClaim, FundPayout, FundRequest
 from loyalty.ledger.models import PointsLot
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
@@ -166,6 +168,96 @@ def redemption_status_emit(*, redemption: Redemption, from_status: str, to_statu
         ]
 
     return webhook_event_emit(event=Event.REDEMPTION_STATUS_CHANGED, items=items)
+
+
+def deal_status_emit(*, deal: DealRegistration, from_status: str, to_status: str, reason: str) -> int:
+    """deal.status_changed for every move of a registration, and deal.submitted when it is submitted."""
+
+    def items() -> list[EventData]:
+        partner = deal.partner
+        return [
+            EventData(
+                {
+                    "deal": {
+                        "id": deal.pk,
+                        "reference": deal.reference,
+                        "external_id": deal.external_id,
+                        "customer": {
+                            "name": deal.customer_name,
+                            "domain": deal.customer_domain,
+                            "country": str(deal.customer_country or ""),
+                        },
+                        "amount": str(deal.amount),
+                        "currency": deal.currency,
+                        "expected_close": deal.expected_close.isoformat(),
+                        "protected_until": deal.protected_until.isoformat() if deal.protected_until else None,
+                        "conflicts": deal.conflicts.count(),
+                    },
+                    "partner": _partner(partner.pk, partner.external_id, partner.name),
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "reason": reason,
+                }
+            )
+        ]
+
+    sent = webhook_event_emit(event=Event.DEAL_STATUS_CHANGED, items=items)
+    if to_status == DealRegistration.Status.SUBMITTED:
+        sent += webhook_event_emit(event=Event.DEAL_SUBMITTED, items=items)
+    return sent
+
+
+def fund_decision_emit(
+    *, request: FundRequest, claim: FundClaim | None, decision: str, payout: FundPayout | None
+) -> int:
+    """fund.decided: a request pre-approved, partially approved, rejected or expired; a claim paid or rejected.
+    Amounts are decimal strings with their currency, so finance books them to the cent."""
+
+    def money(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    def items() -> list[EventData]:
+        partner = request.partner
+        return [
+            EventData(
+                {
+                    "decision": decision,
+                    "fund_request": {
+                        "id": request.pk,
+                        "title": request.title,
+                        "activity_type": request.activity_type,
+                        "planned_on": request.planned_on.isoformat(),
+                        "requested_amount": money(request.requested_amount),
+                        "approved_amount": money(request.approved_amount),
+                        "currency": request.currency,
+                        "status": request.status,
+                        "claim_deadline": request.claim_deadline.isoformat() if request.claim_deadline else None,
+                    },
+                    "claim": None
+                    if claim is None
+                    else {
+                        "id": claim.pk,
+                        "total_cost": money(claim.total_cost),
+                        "amount": money(claim.amount),
+                        "approved_amount": money(claim.approved_amount),
+                        "status": claim.status,
+                    },
+                    "payout": None
+                    if payout is None
+                    else {
+                        "number": payout.number,
+                        "method": payout.method,
+                        "amount": money(payout.amount),
+                        "currency": payout.currency,
+                    },
+                    "partner": _partner(partner.pk, partner.external_id, partner.name),
+                    "reason": claim.decision_reason if claim is not None else request.decision_reason,
+                },
+                key=f"{'claim' if claim else 'request'}:{claim.pk if claim else request.pk}:{decision}",
+            )
+        ]
+
+    return webhook_event_emit(event=Event.FUND_DECIDED, items=items)
 
 
 def activity_review_emit(*, activity: Activity, from_status: str, to_status: str, actor: User, reason: str) -> int:

@@ -197,3 +197,44 @@ class LotAllocation(TenantOwnedModel):
     class Meta:
         constraints = [models.CheckConstraint(condition=~Q(points=0), name="lot_allocation_points_not_zero")]
         indexes = [models.Index(fields=["tenant", "entry"], name="lot_allocation_entry")]
+
+
+class AdjustmentRequest(TenantOwnedModel):
+    """A manual adjustment larger than the program lets one person post: it waits for a second program manager or
+    owner (four eyes). Approving posts the adjustment, under the request's own key, so it posts once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for a second person")
+        APPROVED = "approved", _("Approved and posted")
+        REJECTED = "rejected", _("Rejected")
+
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="adjustment_requests")
+    points = models.BigIntegerField()
+    reason = models.TextField()
+    idempotency_key = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment_request"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="adjustment_request_key_unique"),
+            models.CheckConstraint(condition=~Q(points=0), name="adjustment_request_points_not_zero"),
+            models.CheckConstraint(
+                condition=Q(status="approved", entry__isnull=False) | ~Q(status="approved"),
+                name="adjustment_request_approved_has_entry",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "requested_at"], name="adjustment_request_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.points:+,d} points for partner {self.account.partner}"

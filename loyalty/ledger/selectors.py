@@ -9,7 +9,7 @@ from django.db.models import Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.models import AdjustmentRequest, EntryKind, LedgerEntry, PointsAccount, PointsLot
 from loyalty.ledger.services import entry_hash
 from loyalty.tenancy.context import current_tenant
 
@@ -107,6 +107,29 @@ def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> Pa
     )
 
 
+def points_movements_by_partner(
+    *, partner_ids: list[int] | None = None, start: datetime | None = None, end: datetime | None = None
+) -> dict[int, dict[str, int]]:
+    """Per partner, the sum of its entries of each kind with `effective_at` in [start, end) (one query).
+
+    Raw sums, not netted: a partner's kinds add up to what its balance moved by, so every kind can be shown
+    next to the balance (an expiry is an expiry, an adjustment an adjustment).
+    """
+    entries = LedgerEntry.objects.all()
+    if partner_ids is not None:
+        entries = entries.filter(account__partner_id__in=partner_ids)
+    if start is not None:
+        entries = entries.filter(effective_at__gte=start)
+    if end is not None:
+        entries = entries.filter(effective_at__lt=end)
+    movements: dict[int, dict[str, int]] = defaultdict(dict)
+    for partner_id, kind, points in (
+        entries.values_list("account__partner_id", "kind").annotate(points=Sum("points")).order_by()
+    ):
+        movements[partner_id][kind] = points
+    return dict(movements)
+
+
 def partner_statement_entries(
     *,
     partner_id: int,
@@ -202,3 +225,8 @@ def month_of(moment: datetime | date) -> date:
     if isinstance(moment, datetime):
         moment = timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
     return moment.replace(day=1)
+
+
+def adjustments_waiting() -> QuerySet[AdjustmentRequest]:
+    """Adjustments above the four-eyes limit waiting for a second person, oldest first."""
+    return AdjustmentRequest.objects.filter(status=AdjustmentRequest.Status.PENDING).order_by("requested_at", "pk")

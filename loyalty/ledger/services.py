@@ -16,7 +16,14 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, rows_insert
 from loyalty.ledger.lock_objects import account_lock, accounts_lock, lot_lock, lots_lock_open
-from loyalty.ledger.models import EntryKind, LedgerEntry, LotAllocation, PointsAccount, PointsLot
+from loyalty.ledger.models import (
+    AdjustmentRequest,
+    EntryKind,
+    LedgerEntry,
+    LotAllocation,
+    PointsAccount,
+    PointsLot,
+)
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Tenant, User
 
@@ -28,6 +35,8 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
 ENTRY_KINDS = frozenset(EntryKind.values)  # `.values` builds a new list on every call
 CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFUND})
 DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE})
+# The most points one manual adjustment may move, whoever approves it: a sanity bound, not a program setting.
+ADJUSTMENT_MAX_POINTS = 10**9
 
 
 class InsufficientPointsError(ValidationError):
@@ -432,6 +441,92 @@ def points_adjust(*, partner: Cause, points: int, reason: str, actor: User, idem
         actor=actor,
         idempotency_key=idempotency_key,
     )
+
+
+def adjustment_needs_second_person(points: int) -> bool:
+    """Whether an adjustment of `points` exceeds what the program lets one person post (four eyes)."""
+    return abs(points) > current_tenant().adjustment_approval_points
+
+
+@transaction.atomic
+def points_adjust_or_request(
+    *, partner: Cause, points: int, reason: str, actor: User, idempotency_key: str
+) -> LedgerEntry | AdjustmentRequest:
+    """A manual adjustment: posted at once within the program's four-eyes limit, otherwise a request that waits
+    for a second program manager or owner. Idempotent by key: a repeat returns what the first call made."""
+    if not 0 < abs(points) <= ADJUSTMENT_MAX_POINTS:
+        raise ValidationError(
+            {"points": _("An adjustment moves between 1 and %(most)s points.") % {"most": f"{ADJUSTMENT_MAX_POINTS:,}"}}
+        )
+    if not adjustment_needs_second_person(points):
+        return points_adjust(
+            partner=partner, points=points, reason=reason, actor=actor, idempotency_key=idempotency_key
+        )
+    validate_idempotency_key(idempotency_key)
+    account = points_account_for(partner=partner)
+    existing = AdjustmentRequest.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if (existing.account_id, existing.points) != (account.pk, points):
+            raise _idempotency_conflict()
+        return existing
+    if points < 0 and -points > account.balance:
+        raise InsufficientPointsError(
+            _("The account holds %(balance)s points; it cannot lose %(points)s.")
+            % {"balance": f"{account.balance:,}", "points": f"{-points:,}"}
+        )
+    try:
+        with transaction.atomic():
+            return AdjustmentRequest.objects.create(
+                account=account, points=points, reason=reason, requested_by=actor, idempotency_key=idempotency_key
+            )
+    except IntegrityError:  # the same key, submitted twice at once
+        return AdjustmentRequest.objects.get(idempotency_key=idempotency_key)
+
+
+def _adjustment_request_lock(request: AdjustmentRequest) -> AdjustmentRequest:
+    rows = AdjustmentRequest.objects.select_for_update(of=("self",)).select_related("account", "decided_by")
+    return rows.get(pk=request.pk)
+
+
+def _refuse_decided(request: AdjustmentRequest) -> None:
+    """A second decision (a reload, a colleague at the same moment) is refused, saying who decided first."""
+    if request.status != AdjustmentRequest.Status.PENDING:
+        raise ValidationError(
+            _("%(who)s already decided this adjustment: %(status)s.")
+            % {"who": request.decided_by, "status": request.get_status_display().lower()}
+        )
+
+
+@transaction.atomic
+def adjustment_approve(*, request: AdjustmentRequest, approver: User) -> AdjustmentRequest:
+    """The second person approves: the adjustment posts, once."""
+    locked = _adjustment_request_lock(request)
+    _refuse_decided(locked)
+    if locked.requested_by_id == approver.pk:
+        raise ValidationError(_("A second person approves an adjustment this large: you asked for this one."))
+    entry = points_post(
+        account=locked.account,
+        kind=EntryKind.ADJUST,
+        points=locked.points,
+        memo=f"{locked.reason} (approved by {approver})",
+        actor=locked.requested_by,
+        idempotency_key=locked.idempotency_key,
+    )
+    locked.status, locked.entry = AdjustmentRequest.Status.APPROVED, entry
+    locked.decided_by, locked.decided_at = approver, timezone.now()
+    locked.save(update_fields=["status", "entry", "decided_by", "decided_at"])
+    return locked
+
+
+@transaction.atomic
+def adjustment_reject(*, request: AdjustmentRequest, approver: User, note: str) -> AdjustmentRequest:
+    """The second person refuses: nothing is posted."""
+    locked = _adjustment_request_lock(request)
+    _refuse_decided(locked)
+    locked.status, locked.decision_note = AdjustmentRequest.Status.REJECTED, note
+    locked.decided_by, locked.decided_at = approver, timezone.now()
+    locked.save(update_fields=["status", "decision_note", "decided_by", "decided_at"])
+    return locked
 
 
 @transaction.atomic

@@ -5,12 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.template.response import HttpResponse, TemplateResponse
 from django_celery_beat.models import PeriodicTask
 
-from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, tenant_admin_site
+from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, action_confirm, tenant_admin_site
 from loyalty.tenancy.forms import TenantLogoForm
 from loyalty.tenancy.models import (
     SECURITY_CATEGORIES,
@@ -112,10 +113,19 @@ class InvitationAdmin(TenantModelAdmin):
         self.message_user(request, f"{sent} invitation(s) sent again.", messages.SUCCESS)
 
     @admin.action(description="Revoke the selected invitations")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> TemplateResponse | None:
+        if page := action_confirm(
+            request,
+            queryset,
+            action="revoke",
+            title="Revoke invitations",
+            consequences=["The links in their emails stop working; the same addresses can be invited again."],
+        ):
+            return page
         for invitation in queryset:
             invitation_revoke(invitation=invitation, actor=request.user)  # the service records it
         self.message_user(request, "Invitations revoked.", messages.SUCCESS)
+        return None
 
 
 @admin.register(ProgramSettings, site=tenant_admin_site)
@@ -127,7 +137,30 @@ class ProgramSettingsAdmin(TenantModelAdmin):
     fieldsets = [
         ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
         ("Points", {"fields": ["point_value", "points_expiry", "points_expiry_months", "monthly_redemption_budget"]}),
-        ("Claims", {"fields": ["claim_review_threshold", "claims_auto_approve"]}),
+        (
+            "Claims",
+            {
+                "fields": [
+                    "activity_max_age_days",
+                    "activity_max_amount",
+                    "claim_review_threshold",
+                    "claims_auto_approve",
+                ]
+            },
+        ),
+        ("Points adjustments", {"fields": ["adjustment_approval_points"]}),
+        ("Joining", {"fields": ["applications_open"]}),
+        (
+            "Finance journal",
+            {
+                "fields": [
+                    "journal_expense_account",
+                    "journal_liability_account",
+                    "journal_redemption_account",
+                    "journal_breakage_account",
+                ]
+            },
+        ),
     ]
     # The address and the currency of recorded amounts are fixed once the program runs.
     readonly_fields = ["slug", "currency"]
@@ -175,13 +208,35 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
         return render_to_string("admin/includes/audit_changes.html", {"entry": entry})
 
 
+class SignInMethodFilter(admin.SimpleListFilter):
+    """Who signed in how: the method the sign-in entry keeps (loyalty/tenancy/signals.py)."""
+
+    title = "sign-in method"
+    parameter_name = "sign_in"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            ("password", "Password"),
+            ("sso", "Single sign-on"),
+            ("handoff", "Hand-off from My programs"),
+            ("mfa", "With a second factor"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "mfa":
+            return queryset.filter(changes__sign_in__mfa=True)
+        if self.value() in {"password", "sso", "handoff"}:
+            return queryset.filter(changes__sign_in__method=self.value())
+        return queryset
+
+
 @admin.register(SecurityEvent, site=tenant_admin_site)
 class SecurityLogAdmin(AuditEntryAdmin):
     """The security log: sign-ins (and failures), passwords and MFA, roles, API keys, adjustments, tier overrides,
     webhook endpoints; read-only, for program managers and owners, this tenant's entries only."""
 
     list_display = ["created_at", "category", "actor", "summary", "target_repr", "ip_address"]
-    list_filter = ["category", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_filter = ["category", SignInMethodFilter, ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["summary", "target_repr", "actor__email", "ip_address", "user_agent"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SecurityEvent]:

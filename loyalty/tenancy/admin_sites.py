@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,15 +10,18 @@ from django.contrib.admin import helpers
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from loyalty.inputs import JSONFormField
 from loyalty.tenancy.context import platform_context
 from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
 from loyalty.tenancy.services import audit_record
@@ -103,15 +107,19 @@ class TenantAdminSite(AllauthLoginMixin, admin.AdminSite):
         return AuditEntry.objects.exclude(category=AuditEntry.Category.SIGN_IN).select_related("actor")[:10]
 
     def review_queues(self, request: HttpRequest) -> list[dict]:
-        """Each registered review admin's waiting rows: a count and a link to them (one query per queue)."""
+        """Each registered review admin's waiting rows: a count, the oldest's age and a link (one query per queue)."""
         queues = []
         for model, model_admin in self._registry.items():
             if isinstance(model_admin, ReviewActions) and model_admin.has_view_permission(request):
                 opts = model._meta
+                waiting = model.objects.filter(status=model_admin.pending_status).aggregate(
+                    count=Count("pk"), oldest=Min(model_admin.waiting_since)
+                )
                 queues.append(
                     {
                         "label": opts.verbose_name_plural.capitalize(),
-                        "count": model.objects.filter(status=model_admin.pending_status).count(),
+                        "count": waiting["count"],
+                        "oldest": waiting["oldest"],
                         "url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
                         + f"?status__exact={model_admin.pending_status}",
                     }
@@ -187,6 +195,19 @@ def _snapshot(obj: models.Model) -> dict:
     }
 
 
+class ColourInput(forms.TextInput):
+    """The browser's colour picker (it always sends #rrggbb) instead of a hex code typed by hand (issue 17, 23)."""
+
+    input_type = "color"
+
+
+def _friendlier_widgets(db_field: models.Field, kwargs: dict) -> dict:
+    """Widgets the tenant admins share: a colour picker for every `…colour` text field."""
+    if isinstance(db_field, models.CharField) and db_field.name.endswith("colour"):
+        kwargs.setdefault("widget", ColourInput)
+    return kwargs
+
+
 class TenantModelAdmin(admin.ModelAdmin):
     """ModelAdmin for tenant-owned models: permission comes from the member's role, not Django perms.
 
@@ -195,8 +216,13 @@ class TenantModelAdmin(admin.ModelAdmin):
     """
 
     object_history_template = "admin/audit_history.html"
+    # JSON typed in a form is refused with a field error when PostgreSQL could not store it (issue 17, item 26).
+    formfield_overrides: ClassVar = {models.JSONField: {"form_class": JSONFormField}}
     # The audit log's category for this admin's changes and actions (security-relevant admins override it).
     audit_category = AuditEntry.Category.CHANGE
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs) -> forms.Field | None:
+        return super().formfield_for_dbfield(db_field, request, **_friendlier_widgets(db_field, kwargs))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.admin_site.has_permission(request)
@@ -212,6 +238,21 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.admin_site.has_permission(request)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """Django prefills an add form from the query string as given, and a value its widget cannot show
+        (`?expires_at=0` for a split date-time) was a 500. Only values their field accepts are kept, as cleaned."""
+        initial = super().get_changeform_initial_data(request)
+        fields = self.get_form(request).base_fields
+        kept = {}
+        for name, value in initial.items():
+            if name not in fields:
+                continue
+            try:
+                kept[name] = fields[name].clean(value)
+            except ValidationError:
+                continue
+        return kept
 
     def construct_change_message(self, request: HttpRequest, form: forms.BaseForm, formsets: list, add: bool = False):  # noqa: ANN201
         # Django builds its message from the bound forms just before log_addition/log_change; the values are
@@ -263,13 +304,44 @@ def action_reason(request: HttpRequest, queryset: QuerySet, *, action: str, titl
     reason = request.POST.get("reason", "").strip()
     if request.POST.get("confirmed") and reason:
         return reason
+    return _action_page(
+        request,
+        queryset,
+        action=action,
+        title=title,
+        needs_reason=True,
+        missing_reason=bool(request.POST.get("confirmed")),
+    )
+
+
+def action_confirm(
+    request: HttpRequest, queryset: QuerySet, *, action: str, title: str, consequences: list[str]
+) -> TemplateResponse | None:
+    """For destructive admin actions (issue 17, item 19): None once confirmed, else the page that asks first."""
+    if request.POST.get("confirmed"):
+        return None
+    return _action_page(request, queryset, action=action, title=title, consequences=consequences)
+
+
+def _action_page(
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    needs_reason: bool = False,
+    missing_reason: bool = False,
+    consequences: list[str] | None = None,
+) -> TemplateResponse:
     context = {
         **tenant_admin_site.each_context(request),
         "title": title,
         "objects": queryset,
         "action": action,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "missing_reason": bool(request.POST.get("confirmed")) and not reason,
+        "needs_reason": needs_reason,
+        "missing_reason": missing_reason,
+        "consequences": consequences or [],
         "opts": queryset.model._meta,
     }
     return TemplateResponse(request, "admin/action_reason.html", context)
@@ -277,6 +349,11 @@ def action_reason(request: HttpRequest, queryset: QuerySet, *, action: str, titl
 
 class TenantInlineMixin:
     """Inlines of tenant admins: permission comes from the member's role, like TenantModelAdmin."""
+
+    formfield_overrides: ClassVar = {models.JSONField: {"form_class": JSONFormField}}
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs) -> forms.Field | None:
+        return super().formfield_for_dbfield(db_field, request, **_friendlier_widgets(db_field, kwargs))
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return self.admin_site.has_permission(request)
@@ -303,7 +380,13 @@ class ReviewActions:
     reject_service: Callable[..., object]
     review_title: str
     pending_status: str
+    waiting_since = "created_at"  # the field a waiting row's age counts from
     change_form_template = "admin/review_change_form.html"
+
+    @admin.display(description=_("Waiting"))
+    def waited(self, row: models.Model) -> str:
+        """How long a row has waited for a decision (the queue's age); blank once decided."""
+        return timesince(getattr(row, self.waiting_since)) if row.status == self.pending_status else "—"
 
     def get_urls(self) -> list:
         opts = self.model._meta

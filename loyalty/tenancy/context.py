@@ -38,6 +38,17 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
         _current_tenant.reset(token)
 
 
+@contextmanager
+def tenant_left() -> Iterator[None]:
+    """Step out of the current tenant (for a named platform read inside a tenant's request, with the platform
+    flag); the tenant is current again on exit."""
+    token = _current_tenant.set(None)
+    try:
+        yield
+    finally:
+        _current_tenant.reset(token)
+
+
 def current_platform_flag() -> bool:
     return _platform_flag.get()
 

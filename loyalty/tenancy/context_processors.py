@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.http import HttpRequest
 
+from loyalty.tenancy.models import SESSION_PROGRAM_COUNT_KEY
+
 
 def tenancy(request: HttpRequest) -> dict:
     """The host's tenant and the user's membership in it, for every template."""
@@ -8,6 +10,7 @@ def tenancy(request: HttpRequest) -> dict:
         "tenant": getattr(request, "tenant", None),
         "membership": getattr(request, "membership", None),
         "my_programs_url": _my_programs_url(),
+        "program_count": request.session.get(SESSION_PROGRAM_COUNT_KEY, 0) if hasattr(request, "session") else 0,
     }
 
 

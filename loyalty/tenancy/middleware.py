@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from loyalty.api_shape import API_KEY_KEYWORDS, error_body
+from loyalty.api_shape import API_KEY_KEYWORDS, api_not_found, error_body, is_api_path
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.models import SESSION_HOST_KEY, session_host
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
@@ -38,6 +38,8 @@ class TenantMiddleware:
             return self.get_response(request)
         tenant = tenant_for_host(host=host)
         if tenant is None:
+            if is_api_path(request.path_info):
+                return api_not_found()
             return HttpResponseNotFound(render_to_string("tenancy/unknown_host.html", {"host": host}))
         request.tenant = tenant
         # Template rendering happens inside get_response, so the scope covers it too.
@@ -47,7 +49,8 @@ class TenantMiddleware:
 
 class MembershipMiddleware:
     """Attaches the signed-in user's membership in the host's tenant as `request.membership` (or None), and
-    speaks the language the user chose (otherwise LocaleMiddleware's pick from the browser stays)."""
+    speaks the member's language: the one the user chose, else the program's (as its emails do), else the
+    browser's (LocaleMiddleware's pick stays, on the platform host)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -62,6 +65,8 @@ class MembershipMiddleware:
         if request.tenant is not None:
             request.membership = membership_for_user(user=request.user)
         language = request.user.language if request.user.is_authenticated else ""
+        if not language and request.tenant is not None:
+            language = request.tenant.language
         if not language:
             return self.get_response(request)
         # Only for this request: the thread's language is restored afterwards (LocaleMiddleware keeps this header).
@@ -77,7 +82,8 @@ class StaffMfaMiddleware:
 
     Until they do, every page of their tenant (admin, program dashboard, portfolio…) redirects to allauth's TOTP
     setup, and API calls made with their session are refused; sign-in, sign-out and the MFA pages stay open.
-    Runs after MembershipMiddleware, whose membership query also says whether the user has TOTP.
+    Runs after MembershipMiddleware, whose membership query also says whether the user has TOTP. A sign-in through
+    the program's identity provider is not held to it: that provider is where staff prove a second factor.
     """
 
     OPEN_PREFIXES = ("/accounts/", "/static/", "/healthz", "/branding/", "/invitations/")
@@ -93,6 +99,7 @@ class StaffMfaMiddleware:
             or not membership.is_program_staff
             or membership.has_totp
             or request.path.startswith(self.OPEN_PREFIXES)
+            or self.signed_in_by_identity_provider(request)
         ):
             return self.get_response(request)
         if request.path.startswith("/api/"):
@@ -102,3 +109,10 @@ class StaffMfaMiddleware:
             message = "Program staff must set up two-factor authentication (TOTP) before using the API."
             return JsonResponse(error_body(status_code=403, message=message, code="mfa_required"), status=403)
         return redirect("mfa_activate_totp")
+
+    @staticmethod
+    def signed_in_by_identity_provider(request: HttpRequest) -> bool:
+        """A session opened through the program's own identity provider: its second factor is that provider's to
+        ask (docs/security.md#single-sign-on); a TOTP the person did set up is still asked at sign-in."""
+        records = request.session.get("account_authentication_methods", [])
+        return any(record.get("method") == "socialaccount" for record in records)

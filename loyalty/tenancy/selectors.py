@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Exists, OuterRef
 
-from loyalty.tenancy.context import platform_context
+from loyalty.tenancy.context import platform_context, tenant_left
 from loyalty.tenancy.models import Invitation, Membership, Tenant, User
 
 INVITATION_SALT = "tierline.invitation"
@@ -64,9 +64,10 @@ def invitation_from_token(*, token: str) -> Invitation | None:
 def memberships_everywhere(*, user: User) -> list[Membership]:
     """Every active membership of the person in every active program, with its tenant and partner (platform read).
 
-    The platform host's "My programs" lists them; each program's own data is read later inside its tenant.
+    The platform host's "My programs" lists them; each program's own data is read later inside its tenant. A
+    program's host counts them at sign-in (the header's program switch), hence the step out of its tenant.
     """
-    with platform_context():
+    with tenant_left(), platform_context():
         return list(
             Membership.all_tenants.filter(user=user, is_active=True, tenant__is_active=True)
             .select_related("tenant", "partner")

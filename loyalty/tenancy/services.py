@@ -181,12 +181,12 @@ def audit_record(
         target_repr=str(target)[:200] if target is not None else "",
         summary=summary[:300],
         changes=changes or {},
-        ip_address=_client_ip(request),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:300] if request is not None else "",
     )
 
 
-def _client_ip(request: HttpRequest | None) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The peer's address as the WSGI server saw it (behind a proxy, the proxy must pass it on as REMOTE_ADDR)."""
     if request is None:
         return None

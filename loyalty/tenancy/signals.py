@@ -10,13 +10,16 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import Signal
 from django.http import HttpRequest
 
-from loyalty.tenancy.models import SESSION_HOST_KEY, AuditEntry, User, session_host
+from loyalty.tenancy.models import SESSION_HOST_KEY, SESSION_PROGRAM_COUNT_KEY, AuditEntry, User, session_host
+from loyalty.tenancy.selectors import memberships_everywhere
 from loyalty.tenancy.services import audit_record
 
 Category = AuditEntry.Category
 
 
-def _record(request: HttpRequest | None, *, category: str, summary: str, actor: User | None) -> None:
+def _record(
+    request: HttpRequest | None, *, category: str, summary: str, actor: User | None, changes: dict | None = None
+) -> None:
     if request is None or getattr(request, "tenant", None) is None:
         return  # the platform host, a management command, or the test client's force_login
     audit_record(
@@ -25,11 +28,14 @@ def _record(request: HttpRequest | None, *, category: str, summary: str, actor: 
         target=actor,
         category=category,
         summary=summary,
+        changes=changes,
         request=request,
     )
 
 
-# How the first step of a sign-in was made, as allauth records it in the session ("mfa" is a second step).
+# How the first step of a sign-in was made, as allauth records it in the session ("mfa" is a second step), and what
+# the security log's "Sign-in method" filter calls it (the entry keeps it in changes["sign_in"]["method"]).
+SIGN_IN_METHODS = {"password": "password", "code": "code", "handoff": "handoff", "socialaccount": "sso"}
 FIRST_STEPS = {
     "password": "with a password",
     "code": "with a code sent by email",
@@ -38,20 +44,38 @@ FIRST_STEPS = {
 }
 
 
-def sign_in_method(request: HttpRequest) -> str:
-    """ "with a password and a second factor": the steps allauth recorded for this session's sign-in."""
-    steps = [record.get("method") for record in request.session.get("account_authentication_methods", [])]
-    first = next((FIRST_STEPS[step] for step in steps if step in FIRST_STEPS), "")
-    second = " and a second factor" if "mfa" in steps else ""
-    return f"{first}{second}".strip()
+def sign_in_method(request: HttpRequest) -> tuple[str, dict]:
+    """ "with a password and a second factor", "with single sign-on (Acme Okta)": the steps allauth recorded for
+    this session's sign-in, in words and as data ({"method": "sso", "provider": "Acme Okta", "mfa": False})."""
+    records = request.session.get("account_authentication_methods", [])
+    first_record = next((record for record in records if record.get("method") in FIRST_STEPS), {})
+    method = first_record.get("method", "")
+    first = FIRST_STEPS.get(method, "")
+    data = {"method": SIGN_IN_METHODS.get(method, "other"), "mfa": any(r.get("method") == "mfa" for r in records)}
+    if method == "socialaccount":
+        data["provider"] = identity_provider_name(request, first_record.get("provider", ""))
+        first += f" ({data['provider']})"
+    second = " and a second factor" if data["mfa"] else ""
+    return f"{first}{second}".strip(), data
+
+
+def identity_provider_name(request: HttpRequest, provider_id: str) -> str:
+    """The name the program gave its identity provider, asked of allauth (whose adapter serves the host's own)."""
+    from allauth.socialaccount.adapter import get_adapter
+
+    apps = get_adapter().list_apps(request, provider=provider_id) if provider_id else []
+    return apps[0].name if apps else provider_id or "unknown provider"
 
 
 def signed_in(sender: type, request: HttpRequest, user: User, **kwargs) -> None:
     if request is not None and hasattr(request, "tenant") and hasattr(request, "session"):
         # The session belongs to the host it was opened on (MembershipMiddleware refuses it anywhere else).
         request.session[SESSION_HOST_KEY] = session_host(request)
-    method = sign_in_method(request) if request is not None and hasattr(request, "session") else ""
-    _record(request, category=Category.SIGN_IN, summary=f"Signed in {method}".strip(), actor=user)
+        # Counted once here rather than on every page (it reads across tenants, outside the host's scope).
+        request.session[SESSION_PROGRAM_COUNT_KEY] = len(memberships_everywhere(user=user))
+    method, data = sign_in_method(request) if request is not None and hasattr(request, "session") else ("", {})
+    changes = {"sign_in": data} if data else None
+    _record(request, category=Category.SIGN_IN, summary=f"Signed in {method}".strip(), actor=user, changes=changes)
 
 
 def signed_out(sender: type, request: HttpRequest, user: User | None, **kwargs) -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from api.models import SCOPES, ApiKey
 from api.services import api_key_create
+from deals.models import DealRegistration
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import User
@@ -29,6 +30,7 @@ from tests.browser.conftest import (  # noqa: F401 - tests/browser's function-sc
     url_for,
 )
 from tests.conftest import World
+from tests.deals.factories import register
 from tests.rewards.factories import RewardFactory, give_points, redeem
 from tests.tiers.factories import revenue_program
 from tiers.models import TierModel
@@ -78,6 +80,7 @@ class Objects:
     reward: Reward
     redemption: Redemption
     tier_model: TierModel
+    deal: DealRegistration
 
 
 def populate(world: World) -> Objects:
@@ -96,7 +99,8 @@ def populate(world: World) -> Objects:
         reward = RewardFactory(requires_approval=True, points_cost=100)
         redemption = redeem(world.partner, world.partner_admin, reward, f"seed-redeem:{world.tenant.slug}")
         program = revenue_program()
-    return Objects(world, activity, entry, reward, redemption, program.model)
+        deal = register(world.partner, world.partner_user, customer_name=f"Customer of {world.tenant.slug}")
+    return Objects(world, activity, entry, reward, redemption, program.model, deal)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from django.utils import timezone
 from api import urls as api_urls
 from api.models import ApiKey
 from api.services import api_key_revoke
+from deals.models import DealRegistration
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Partner
@@ -55,6 +56,7 @@ class Endpoint:
             Reward: objects.reward,
             Redemption: objects.redemption,
             TierModel: objects.tier_model,
+            DealRegistration: objects.deal,
         }
         path = self.route.lstrip("^").rstrip("$")
         if self.has_object:
@@ -96,6 +98,14 @@ def body_for(endpoint: Endpoint, objects: Objects) -> dict:
         "decision": "approve",
         "name": "Matrix",
         "partner_type": world.partner_type.code,
+        # A deal registration, and its win or loss
+        "external_id": "matrix-deal",
+        "customer": {"name": "Matrix Customer"},
+        "amount": "10.00",
+        "currency": world.tenant.currency,
+        "expected_close": (timezone.localdate() + timedelta(days=30)).isoformat(),
+        "invoice_number": "M-1",
+        "invoice_date": timezone.localdate().isoformat(),
         "activities": [
             {
                 "partner": world.partner.external_id,
@@ -115,6 +125,7 @@ def everything(world: World) -> dict:
             **rewards_snapshot(),
             "partners": list(Partner.objects.order_by("pk").values()),
             "activities": list(Activity.objects.order_by("pk").values_list("pk", "status")),
+            "deals": list(DealRegistration.objects.order_by("pk").values_list("pk", "status", "updated_at")),
         }
 
 

@@ -432,7 +432,7 @@ def test_ledger_entries_filter_by_partner_kind_and_dates(acme: World, acme_api, 
 def test_rewards_list_filters(acme: World, acme_api) -> None:
     with tenant_context(acme.tenant):
         RewardFactory(sku="CHEAP", points_cost=10, kind="gift_card")
-        RewardFactory(sku="DEAR", points_cost=10_000)
+        RewardFactory(sku="DEAR", points_cost=10_000, kind="merchandise")
     assert [row["sku"] for row in acme_api.get("/api/v1/rewards/?points_cost_max=100").json()["results"]] == ["CHEAP"]
     assert [row["sku"] for row in acme_api.get("/api/v1/rewards/?kind=merchandise").json()["results"]] == ["DEAR"]
 

@@ -171,7 +171,14 @@ def test_the_admin_shows_a_new_key_once_and_never_its_hash(acme: World, client_f
 def test_the_admin_revokes_keys(acme: World, client_for) -> None:
     api_key, token = make_key(acme)
     client = client_for(acme, acme.manager)
-    response = client.post("/admin/api/apikey/", {"action": "revoke", "_selected_action": [api_key.pk]})
+    asked = client.post("/admin/api/apikey/", {"action": "revoke", "_selected_action": [api_key.pk]})
+    # Issue 17, item 19: revoking asks first (what stops working); nothing is revoked until confirmed.
+    assert asked.status_code == 200
+    assert "Every request signed with these keys is refused from now on" in asked.content.decode()
+    assert ApiKey.all_tenants.get(pk=api_key.pk).revoked_at is None
+    response = client.post(
+        "/admin/api/apikey/", {"action": "revoke", "_selected_action": [api_key.pk], "confirmed": "1"}
+    )
     assert response.status_code == 302
     assert ApiKey.all_tenants.get(pk=api_key.pk).revoked_at is not None
     assert api_client(acme, token).get("/api/v1/rewards/").status_code == 401

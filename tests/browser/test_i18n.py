@@ -48,7 +48,10 @@ def test_dashboard_and_notification_centre_in_spanish(page, spanish_partner: Wor
     assert "Statement" not in nav
     overall = page.get_by_label("Puntuación 52,80 de los 65,00 que requiere Gold")
     assert overall.evaluate("e => [e.tagName, e.value, e.max]") == ["PROGRESS", 52.8, 65]
-    assert page.locator(".gap").inner_text() == "Con 12.195\xa0US$ más en ventas alcanza Gold."
+    assert (
+        page.locator(".gap").inner_text()
+        == "Con 12.195\xa0US$ más en ventas alcanza Gold. Solicitar crédito por una venta"
+    )
     assert page.locator(".score strong").nth(1).inner_text() == "1.250"
     shoot(page, "dashboard-es", check_overflow=True)
 
@@ -78,7 +81,7 @@ def test_notification_email_in_spanish(page, spanish_partner: World) -> None:
         ("/statement/", "statement", "Estado de cuenta"),
         ("/claims/", "claims", "Solicitudes"),
         ("/claims/new/", "claim-new", "Nueva solicitud"),
-        ("/notifications/settings/", "notification-settings", "Correos e idioma"),
+        ("/notifications/settings/", "notification-settings", "Configuración"),
     ],
 )
 def test_longer_spanish_words_fit_a_phone(

@@ -32,11 +32,14 @@ def test_partner_admin_signs_in_and_sees_their_partner(page, acme: World, globex
     shoot(page, "home-partner-admin")
 
 
-@pytest.mark.parametrize("role", ["partner_admin", "manager"])
-def test_home_page_fits_a_phone_width(page, acme: World, sign_in, role: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "heading"), [("partner_admin", "Welcome, "), ("manager", "Program dashboard"), ("account_manager", "")]
+)
+def test_home_page_fits_a_phone_width(page, acme: World, sign_in, role: str, heading: str) -> None:
     page.set_viewport_size(PHONE)
     sign_in(page, acme, getattr(acme, role))
-    assert page.locator("h1").inner_text().startswith("Welcome, ")
+    assert page.locator("h1").inner_text().startswith(heading)
+    shoot(page, f"home-phone-{role}")
     assert horizontal_overflow(page) <= 0
     # Brand and Sign out each stay on one line (the long email is what used to push them around).
     header = page.locator("header.site-header")
@@ -116,8 +119,13 @@ def test_program_manager_opens_the_tenant_admin_from_the_header(
     page, acme: World, globex: World, url_for, sign_in
 ) -> None:
     sign_in(page, acme, acme.manager)
-    assert page.url == url_for(acme, "/")
-    assert page.locator("main table tbody td:first-child").all_inner_texts() == ["Acme Partner One", "Acme Partner Two"]
+    assert page.url == url_for(acme, "/program/")  # a program manager's home is the dashboard and its queues
+    assert page.locator(".queues h3").all_inner_texts() == [
+        "Claims to review",
+        "Redemptions to approve",
+        "Adjustments to approve",
+        "Applications to decide",
+    ]
     shoot(page, "home-program-manager", check_overflow=True)
 
     page.locator("header.site-header").get_by_role("link", name="Admin", exact=True).click()

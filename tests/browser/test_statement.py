@@ -17,7 +17,7 @@ def test_statement_table_reads_well_and_fits_a_phone(page, acme: World, sign_in,
     page.goto(url_for(acme, "/statement/"))
 
     headers = page.locator("table.statement thead th").all_inner_texts()
-    assert headers == ["Date", "Kind", "Points", "Balance", "Cause"]
+    assert headers == ["Posted", "Kind", "Points", "Balance", "Cause"]
     newest = page.locator("table.statement tbody tr").first.locator("td").all_inner_texts()
     assert newest[1:] == ["Earned", "+1,202", "4,103", "Welcome bonus"]
     assert page.get_by_role("button", name="Download CSV").get_attribute("href") == "/statement/csv/"

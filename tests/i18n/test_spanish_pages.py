@@ -19,8 +19,16 @@ from tiers.models import PartnerTier
 HEADER = re.compile(r'<header class="container site-header">(.*?)</header>', re.DOTALL)
 # The main navigation in each language: what a partner admin sees on every page.
 NAV = {
-    "es": ["Recompensas", "Estado de cuenta", "Solicitudes", "Equipo", "Notificaciones", "Cerrar sesión"],
-    "en": ["Rewards", "Statement", "Claims", "Team", "Notifications", "Sign out"],
+    "es": [
+        "Recompensas",
+        "Estado de cuenta",
+        "Solicitudes",
+        "Oportunidades",
+        "Equipo",
+        "Notificaciones",
+        "Cerrar sesión",
+    ],
+    "en": ["Rewards", "Statement", "Claims", "Deals", "Team", "Notifications", "Sign out"],
 }
 PAGES = {
     "/": "<h1>Hola, ",
@@ -29,9 +37,11 @@ PAGES = {
     "/statement/": "<h1>Estado de cuenta</h1>",
     "/claims/": "<h1>Solicitudes</h1>",
     "/claims/new/": "<h1>Nueva solicitud</h1>",
+    "/deals/": "<h1>Oportunidades</h1>",
+    "/deals/new/": "<h1>Registrar una oportunidad</h1>",
     "/team/": "<h1>Equipo</h1>",
     "/notifications/": "<h1>Notificaciones</h1>",
-    "/notifications/settings/": "<h1>Correos e idioma</h1>",
+    "/notifications/settings/": "<h1>Configuración</h1>",
 }
 
 

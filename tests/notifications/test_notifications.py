@@ -47,8 +47,11 @@ def test_claim_decision_tells_each_member_once_by_portal_and_email(
     [first, second] = notifications(acme, kind=Kind.CLAIM_REVIEWED)
     assert [first.recipient.email, second.recipient.email] == MEMBERS
     assert (first.subject, first.period) == (f"claim:{claim.pk}", "rejected")
-    assert sorted(message.to[0] for message in mail.outbox) == MEMBERS
-    message = mail.outbox[0]
+    # The staff's emails about the claim waiting went out in the same send; the members got the decision.
+    decisions = [message for message in mail.outbox if message.to[0] in MEMBERS]
+    assert sorted(message.to[0] for message in decisions) == MEMBERS
+    assert len(mail.outbox) == len(MEMBERS) + 3
+    message = decisions[0]
     assert message.subject == "Acme Program: Claim INV-7 not approved"
     # Plain text is not HTML-escaped; the HTML part escapes it.
     assert "The program team says: The invoice is from another vendor & unreadable" in message.body
@@ -78,7 +81,9 @@ def test_redemption_moves_made_by_the_program_are_told_and_the_partners_own_are_
         needs_approval = RewardFactory(requires_approval=True, name="Jacket")
         first = redeem(acme.partner, acme.partner_user, needs_approval, "r-1")
         second = redeem(acme.partner, acme.partner_user, needs_approval, "r-2")
-        assert notifications(acme) == []  # requesting is the partner's own doing
+        assert notifications(acme, kind=Kind.REDEMPTION_STATUS) == []  # requesting is the partner's own doing
+        # ... but the staff hear that each waits for their approval: the owner, the manager, the account manager.
+        assert len(notifications(acme, kind=Kind.REDEMPTION_TO_REVIEW)) == 2 * 3
         redemption_approve(redemption=first, actor=acme.manager)
         redemption_reject(redemption=second, actor=acme.manager, reason="Out of season")
 
@@ -218,9 +223,11 @@ def test_each_pending_email_is_sent_once_even_if_sending_runs_twice(acme: World)
     with tenant_context(acme.tenant):
         claim_approve(claim=claim, actor=acme.manager)  # on_commit never runs here: the emails wait
         mail.outbox.clear()
-        assert notifications_email_send(tenant_id=acme.tenant.pk) == 2
+        # The decision to the partner's 2 members; the claim waiting for review, to the owner, the program manager
+        # and the partner's account manager.
+        assert notifications_email_send(tenant_id=acme.tenant.pk) == 2 + 3
         assert notifications_email_send(tenant_id=acme.tenant.pk) == 0
-    assert len(mail.outbox) == 2
+    assert len(mail.outbox) == 2 + 3
 
 
 def test_unsubscribe_link_works_without_signing_in(acme: World, client_for) -> None:
@@ -313,4 +320,5 @@ def test_nothing_is_raised_when_the_change_rolls_back(acme: World) -> None:
     with tenant_context(acme.tenant), pytest.raises(RuntimeError):
         approve_then_fail()
 
-    assert notifications(acme) == []
+    assert notifications(acme, kind=Kind.CLAIM_REVIEWED) == []
+    assert len(notifications(acme, kind=Kind.CLAIM_TO_REVIEW)) == 3  # the submission itself was committed

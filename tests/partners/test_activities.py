@@ -37,7 +37,7 @@ def record(world: World, **overrides) -> Activity:
         ({"amount": Decimal("0")}, "amount", "The amount must be a positive number."),
         ({"amount": Decimal("NaN")}, "amount", "The amount must be a positive number."),
         ({"kind": "bribe"}, "kind", "Unknown activity kind 'bribe'."),
-        ({"currency": "EUR"}, "currency", "Amounts are in USD in this program, not 'EUR'."),
+        ({"currency": "XYZ"}, "currency", "Unknown currency 'XYZ': give a three-letter ISO 4217 code, like USD."),
         ({"occurred_at": timezone.now() + timedelta(days=3)}, "occurred_at", "The activity cannot be in the future."),
         (
             {"occurred_at": timezone.now().replace(tzinfo=None)},

@@ -142,7 +142,8 @@ def test_same_external_id_from_another_source_is_another_activity(acme: World) -
         ({"amount": "NaN"}, "amount", "Give the amount as a number, like 1250.00."),
         ({"amount": "Infinity"}, "amount", "Give the amount as a number, like 1250.00."),
         ({"amount": ""}, "amount", "A sale needs an amount."),
-        ({"currency": "EUR"}, "currency", "Amounts are in USD in this program, not 'EUR'."),
+        ({"currency": "EUR"}, "currency", "No exchange rate from EUR to USD for "),
+        ({"currency": "XYZ"}, "currency", "Unknown currency 'XYZ'"),
         ({"quantity": "2.5"}, "quantity", "The quantity must be a whole number of at least 1."),
         ({"quantity": "0"}, "quantity", "The quantity must be a whole number of at least 1."),
         pytest.param(
@@ -459,7 +460,7 @@ def test_each_touched_partner_is_rescored_once_after_commit(acme: World, django_
     ]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ingest(acme, rows)
-    assert len(callbacks) == 1  # one message for both partners
+    assert len(callbacks) == 2  # one re-score message for both partners, one rebate pass for the batch
     with tenant_context(acme.tenant):
         scored = PartnerScore.objects.filter(source=PartnerScore.Source.INSTANT).values_list("partner_id", flat=True)
         assert sorted(scored) == sorted([acme.partner.pk, acme.unmanaged_partner.pk])

@@ -23,7 +23,7 @@ def test_adjustment_posts_an_entry_with_reason_and_actor(acme: World, client_for
     client = client_for(acme, acme.manager)
     page = client.get(f"/admin/ledger/pointsaccount/{account.pk}/adjust/")
     key = page.context["form"]["idempotency_key"].value()
-    data = {"points": "-40", "reason": "Duplicate bonus", "idempotency_key": key}
+    data = {"points": "-40", "reason": "Duplicate bonus", "idempotency_key": key, "confirm": "1"}
     assert client.post(f"/admin/ledger/pointsaccount/{account.pk}/adjust/", data).status_code == 302
     # A double submit of the same form posts nothing more.
     assert client.post(f"/admin/ledger/pointsaccount/{account.pk}/adjust/", data).status_code == 302
@@ -35,10 +35,10 @@ def test_adjustment_posts_an_entry_with_reason_and_actor(acme: World, client_for
 def test_adjustment_beyond_the_balance_is_refused(acme: World, client_for, account) -> None:
     response = client_for(acme, acme.manager).post(
         f"/admin/ledger/pointsaccount/{account.pk}/adjust/",
-        {"points": "-101", "reason": "Too much", "idempotency_key": "adjust:x"},
+        {"points": "-101", "reason": "Too much", "idempotency_key": "adjust:x", "confirm": "1"},
     )
     assert response.status_code == 200
-    assert "Not enough points: 100 available, 101 needed." in response.context["form"].non_field_errors()
+    assert response.context["form"].errors["points"] == ["The account holds 100 points; it cannot lose 101."]
     assert LedgerEntry.all_tenants.count() == 1
 
 

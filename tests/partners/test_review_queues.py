@@ -25,7 +25,9 @@ def test_index_counts_what_waits_in_each_queue_of_this_tenant_only(acme: World, 
     # A claim records its pending activity too: 2 pending activities (one from the claim), 1 claim, 0 redemptions.
     assert {queue["label"]: queue["count"] for queue in page.context["review_queues"]} == {
         "Activities": 2,
+        "Adjustment requests": 0,
         "Claims": 1,
+        "Deal registrations": 0,
         "Redemptions": 0,
     }
     assert b'href="/admin/partners/claim/?status__exact=pending"' in page.content
@@ -36,8 +38,10 @@ def test_index_query_count_is_constant(acme: World, client_for, django_assert_ma
     client.get("/admin/")
     for number in range(5):
         pending_activity(acme, f"A-{number}")
-    # tenant, session, user, membership, one count per queue (activities, claims, redemptions), recent changes
-    with django_assert_max_num_queries(8):
+    # tenant, session, user, membership, one count per queue (activities, adjustment requests, claims, deal
+    # registrations, redemptions), whether the onboarding settings exist (once per request),
+    # recent changes
+    with django_assert_max_num_queries(11):
         client.get("/admin/")
 
 

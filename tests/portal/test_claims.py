@@ -176,6 +176,32 @@ def test_training_claim_ignores_sale_fields(acme: World, client_for) -> None:
     assert claim.activity.evidence
 
 
+@pytest.mark.parametrize(
+    ("claim_type", "field", "named"),
+    [("marketing", "campaign", "Webinar Q4 2026"), ("referral", "referred_company", "Fabrikam Ltd")],
+)
+def test_marketing_and_referral_claims_record_their_activity_with_evidence(
+    acme: World, client_for, claim_type: str, field: str, named: str
+) -> None:
+    post = sale_post(claim_type=claim_type, evidence=pdf("attendees.pdf")) | {field: named, "code": "ignored"}
+    response = client_for(acme, acme.partner_user).post("/claims/new/", post)
+    assert response.status_code == 302
+    with tenant_context(acme.tenant):
+        claim = Claim.objects.select_related("activity").get()
+    assert (claim.claim_type, claim.invoice_number, claim.amount) == (claim_type, "", None)
+    assert (claim.activity.kind, claim.activity.code, claim.activity.source) == (claim_type, named, "claim")
+    assert claim.activity.evidence
+
+
+def test_claim_form_offers_marketing_and_referral(acme: World, client_for) -> None:
+    response = client_for(acme, acme.partner_user).get("/claims/new/?type=referral")
+    page = response.content.decode()
+    assert response.context["form"]["claim_type"].value() == "referral"
+    assert 'value="marketing"' in page
+    assert 'name="campaign"' in page
+    assert 'name="referred_company"' in page
+
+
 def test_certification_keeps_valid_until(acme: World, client_for) -> None:
     valid_until = YESTERDAY + timedelta(days=365)
     response = client_for(acme, acme.partner_user).post(
@@ -213,6 +239,8 @@ def test_certification_keeps_valid_until(acme: World, client_for) -> None:
         ),
         ({"evidence": ""}, "evidence", "This field is required."),
         ({"claim_type": "training", "code": ""}, "code", "Give the course or certification id."),
+        ({"claim_type": "marketing", "code": "X"}, "campaign", "Name the campaign or event you took part in."),
+        ({"claim_type": "referral", "campaign": "X"}, "referred_company", "Name the company you referred."),
         (
             {"claim_type": "certification", "code": "C-1", "valid_until": (YESTERDAY - timedelta(days=2)).isoformat()},
             "valid_until",

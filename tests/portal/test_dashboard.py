@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -10,6 +11,7 @@ from loyalty.ledger.models import EntryKind
 from loyalty.ledger.services import points_account_for, points_post
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity
+from portal.views import _ways_in
 from tests.conftest import World
 from tests.tiers.factories import revenue_program
 from tiers.services import evaluation_chunk, tenant_evaluate, tier_model_publish
@@ -63,6 +65,31 @@ def test_dashboard_shows_tier_score_progress_and_the_gap_in_words(scored: World,
     assert response.context["gap"] == "$12,995 more in sales reaches Gold."
     assert "$52,000 / $100,000" in page
     assert "<strong>1,200</strong>" in page
+    # The gap links to the page that records what the criterion counts.
+    assert '<span class="ways-in"><a href="/claims/new/?type=sale">Claim a sale</a></span>' in page
+
+
+def test_gap_links_to_the_register_form_when_deal_registrations_count(acme: World) -> None:
+    score = SimpleNamespace(
+        gaps={
+            "next_tier": {"name": "Gold"},
+            "criteria": [
+                {"metric": "deal_registrations", "criterion": 1},
+                {"metric": "activity_count", "criterion": 2},
+                {"metric": "activity_count", "criterion": 3},
+                {"metric": "activity_count", "criterion": 4},
+                {"metric": "points_earned", "criterion": 5},
+            ],
+        }
+    )
+    kinds = {1: "", 2: "marketing", 3: "referral", 4: "marketing"}
+    assert _ways_in(SimpleNamespace(score=score), kinds) == [
+        ("/deals/new/", "Register a deal"),
+        ("/claims/new/?type=marketing", "Claim marketing participation"),
+        ("/claims/new/?type=referral", "Claim a referral"),
+    ]
+    score.gaps = {"criteria": score.gaps["criteria"]}  # the top tier: nothing to reach
+    assert _ways_in(SimpleNamespace(score=score), kinds) == []
 
 
 def test_dashboard_warns_of_points_expiring_within_90_days(scored: World, client_for) -> None:
@@ -105,9 +132,10 @@ def test_dashboard_query_count_does_not_grow_with_history(scored: World, client_
         for index in range(60):
             points_post(account=account, kind=EntryKind.EARN, points=5, idempotency_key=f"bulk-{index}")
     # session, user, tenant, membership, tier state, latest score, tiers, their benefits (prefetched), trend,
-    # criteria kinds, account, expiring lots, recent entries, team, unread notifications in the header
-    # (no savepoints on reads)
-    with django_assert_max_num_queries(15):
+    # criteria kinds, account, expiring lots, points by kind of movement, recent entries, team, badges (the
+    # program's with the partner's award dates, one query), unread announcements (the banner), the program's
+    # onboarding checklist (none here), unread notifications in the header (no savepoints on reads)
+    with django_assert_max_num_queries(19):
         response = client.get("/")
     assert len(response.context["recent"]) == 5
 
@@ -135,7 +163,15 @@ def test_gap_sentence_joins_alternatives_and_gates() -> None:
             {"criterion": 2, "metric": "valid_certifications", "alone": True, "increase": "2"},
             {"criterion": 3, "metric": "activity_count", "alone": False},
         ],
-        "gates": [{"label": "2 valid certifications", "value": "1.00", "minimum": "2", "shortfall": "1.00"}],
+        "gates": [
+            {
+                "label": "Two certified people",
+                "metric": "valid_certifications",
+                "value": "1.00",
+                "minimum": "2",
+                "shortfall": "1.00",
+            }
+        ],
     }
     assert gap_sentence(gaps=gaps, kinds={}, currency="USD") == (
         "$12,400 more in sales, or 2 more certifications reaches Gold. "

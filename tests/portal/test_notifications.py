@@ -1,11 +1,10 @@
 """The notification centre and email settings of partner members: their own notifications only."""
 
 import pytest
-from django.test import Client
 
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
-from notifications.models import Kind, Notification, Preference
+from notifications.models import Kind, Notification, Preference, kinds_for
 from notifications.services import Event, notifications_raise
 from tests.conftest import World
 
@@ -38,7 +37,7 @@ def test_inbox_lists_the_members_notifications_with_the_unread_count(acme: World
     content = page.content.decode()
     assert page.status_code == 200
     assert [item["subject"] for item in page.context["items"]] == ["1,250 points expire soon"] * 2
-    assert "1,250 of your points expire from Dec. 2, 2026." in content
+    assert "1,250 points expire in the next 30 days (the first on Dec. 2, 2026)." in content
     assert 'aria-label="2 unread">2</span>' in content
 
 
@@ -83,11 +82,19 @@ def test_another_members_notification_cannot_be_opened(acme: World, globex: Worl
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_staff_other_tenants_and_anonymous_are_refused(acme: World, globex: World, client_for, path: str) -> None:
-    assert client_for(acme, acme.manager).get(path).status_code == 403
-    assert client_for(acme, acme.user_for(Role.ACCOUNT_MANAGER)).get(path).status_code == 403
+def test_other_tenants_and_anonymous_are_refused(acme: World, globex: World, client_for, path: str) -> None:
     assert client_for(acme, globex.partner_user).get(path).status_code == 403
+    assert client_for(acme, globex.manager).get(path).status_code == 403
     assert client_for(acme).get(path).status_code == 302
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.PROGRAM_MANAGER, Role.OWNER])
+def test_staff_reach_their_notifications_and_settings(acme: World, client_for, path: str, role: Role) -> None:
+    """Issue 17, item 21: staff had 403 on notification settings and no way to their sign-in settings."""
+    page = client_for(acme, acme.user_for(role)).get(path)
+    assert page.status_code == 200
+    assert 'href="/notifications/settings/">Settings</a>' in page.content.decode()
 
 
 def test_inbox_query_count_does_not_grow(acme: World, client_for, django_assert_max_num_queries) -> None:
@@ -102,7 +109,7 @@ def test_inbox_query_count_does_not_grow(acme: World, client_for, django_assert_
 
 def test_settings_save_kinds_digest_and_language(acme: World, client_for) -> None:
     client = client_for(acme, acme.partner_user)
-    emailed = [kind for kind in Kind.values if kind != Kind.MONTHLY_STATEMENT]
+    emailed = [kind for kind, _label in kinds_for(is_partner_member=True) if kind != Kind.MONTHLY_STATEMENT]
 
     response = client.post("/notifications/settings/", {"emailed_kinds": emailed, "digest": "on", "language": "es"})
 
@@ -124,9 +131,37 @@ def test_settings_refuse_an_unknown_language_and_write_nothing(acme: World, clie
         assert not Preference.objects.exists()
 
 
-def test_staff_pages_have_no_notification_count(acme: World) -> None:
-    client = Client(HTTP_HOST=acme.host)
-    client.force_login(acme.manager)
-    # Staff never see the header count: the lazy count is not even defined for them.
-    response = client.get("/")
-    assert "notifications_unread" not in response.context
+def test_staff_are_told_of_a_claim_waiting_and_offered_their_own_kinds(acme: World, client_for) -> None:
+    """Issue 17, item 22: a claim waiting for review reaches the program staff and the partner's account manager,
+    with its reason; the settings offer staff the staff's kinds only, and saving them leaves the others alone."""
+    with tenant_context(acme.tenant):
+        notifications_raise(
+            events=[
+                Event(
+                    partner_id=acme.partner.pk,
+                    kind=Kind.CLAIM_TO_REVIEW,
+                    subject="claim:1",
+                    audience="staff",
+                    context={"partner": acme.partner.name, "reference": "INV-7", "reasons": ["duplicate"], "link": "/"},
+                )
+            ]
+        )
+    client = client_for(acme, acme.account_manager)
+    inbox = client.get("/notifications/").content.decode()
+    assert "Claim INV-7 from Acme Partner One waits for review" in inbox
+    assert 'aria-label="1 unread">1</span>' in inbox
+    settings_page = client.get("/notifications/settings/")
+    assert [value for value, _label in settings_page.context["form"].fields["emailed_kinds"].choices] == [
+        Kind.CLAIM_TO_REVIEW,
+        Kind.REDEMPTION_TO_REVIEW,
+        Kind.DEAL_TO_REVIEW,
+    ]
+    for link in ("/accounts/password/change/", "/accounts/2fa/", "/accounts/email/"):
+        assert f'href="{link}"' in settings_page.content.decode()
+    client.post("/notifications/settings/", {"emailed_kinds": [Kind.REDEMPTION_TO_REVIEW], "language": ""})
+    with tenant_context(acme.tenant):
+        assert Preference.objects.get(user=acme.account_manager).muted_kinds == [
+            Kind.CLAIM_TO_REVIEW,
+            Kind.DEAL_TO_REVIEW,
+        ]
+    assert client_for(acme, acme.partner_user).get("/notifications/").context["items"] == []

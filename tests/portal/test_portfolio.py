@@ -70,10 +70,13 @@ def test_numbers_per_partner(program: Fixture) -> None:
 def test_flags_per_partner(program: Fixture) -> None:
     rows = by_name(program)
     assert {name: row.flags for name, row in rows.items()} == {
-        "Alpha": ["near_upgrade"],  # 60.00 ≥ 0.9 × 65 = 58.50
+        # 60.00 ≥ 0.9 × 65 = 58.50; on pace: 60,000 in the last 90 days (666.67 a day) reaches 65 on day 8.
+        "Alpha": ["near_upgrade", "on_pace"],
         "Bravo": ["at_risk", "dormant"],  # 0 activities in 30 days < 1 (in the 6 months before) / 6; last 200 d ago
         "Charlie": ["at_risk"],  # qualifies for Registered while Gold, in grace; a training 10 days ago
-        "Delta": [],  # 70.00 < 0.9 × 85 = 76.50; 1 recent activity ≥ 1 / 6
+        # 70.00 < 0.9 × 85 = 76.50; 1 recent activity ≥ 1 / 6; on pace: 25,000 in 90 days (277.78 a day) adds the
+        # 14,995 Platinum needs on day 54, before the 45,000 of 150 days ago starts to leave (day 185 on).
+        "Delta": ["on_pace"],
         "Echo": ["dormant"],  # never active; 0.00 < 0.9 × 40 = 36.00
     }
     assert rows["Charlie"].risks == [Risk.QUALIFIES_LOWER, Risk.IN_GRACE]
@@ -351,13 +354,19 @@ def test_rescore_of_a_suspended_partner_is_refused_clearly(program: Fixture, cli
         assert not PartnerScore.objects.filter(partner=program.foxtrot).exists()
 
 
-def test_staff_home_links_to_the_dashboard_and_the_worklist(program: Fixture, client_for) -> None:
-    manager_home = client_for(program.world, program.world.manager).get("/").content.decode()
-    assert 'href="/program/"' in manager_home
-    assert 'href="/portfolio/"' in manager_home
-    am_home = client_for(program.world, program.world.account_manager).get("/").content.decode()
-    assert 'href="/program/"' not in am_home
-    assert f'href="/portfolio/{program.alpha.pk}/"' in am_home
+def test_staff_start_where_their_work_is(program: Fixture, client_for) -> None:
+    """Issue 17, item 20: an account manager's home is the worklist; a program manager's and an owner's is the
+    program dashboard with its review queues (no bare list of partner names one click short of either)."""
+    for user, landing in [
+        (program.world.account_manager, "/portfolio/"),
+        (program.world.manager, "/program/"),
+        (program.world.owner, "/program/"),
+    ]:
+        response = client_for(program.world, user).get("/", follow=True)
+        assert response.redirect_chain == [(landing, 302)]
+    worklist = client_for(program.world, program.world.account_manager).get("/portfolio/").content.decode()
+    assert f'href="/portfolio/{program.alpha.pk}/"' in worklist
+    assert 'href="/program/"' not in worklist
 
 
 # --- Query budgets ----------------------------------------------------------------------------------------------
@@ -370,14 +379,14 @@ def test_worklist_and_csv_query_counts_do_not_grow_with_partners(
     client.get(PAGE)  # warm the session
     # Worklist: tenant by host, session, user, membership; health: partners with subqueries, latest scores, tier
     # states, tiers, expiring points; the filter form's choices: tiers, partner types, account managers (no
-    # validation query: the filters are empty).
-    with django_assert_max_num_queries(12) as small:
+    # validation query: the filters are empty); the header's unread count.
+    with django_assert_max_num_queries(13) as small:
         client.get(PAGE + "?sort=-score")
     # CSV: the same without rendering the form.
     with django_assert_max_num_queries(9) as small_csv:
         client.get(PAGE + "csv/")
     add_partners(program, 195)
-    with django_assert_max_num_queries(12) as large:
+    with django_assert_max_num_queries(13) as large:
         response = client.get(PAGE + "?sort=-score")
     with django_assert_max_num_queries(9) as large_csv:
         csv_response = client.get(PAGE + "csv/")
@@ -396,9 +405,11 @@ def test_partner_page_query_count_does_not_grow_with_history(
     path = f"{PAGE}{program.alpha.pk}/"
     client.get(path)
     # tenant by host, session, user, membership, partner; score history; the partner's dashboard: tier state,
-    # latest score, tiers, their benefits, trend, criteria kinds, account, expiring lots, recent entries, team;
-    # tier changes, activities, notes.
-    with django_assert_max_num_queries(19) as small:
+    # latest score, tiers, their benefits, trend, criteria kinds, account, expiring lots, points by kind, recent
+    # entries, team, badges; tier changes, activities, notes; survey answers (with their survey and member); the
+    # header's
+    # unread count.
+    with django_assert_max_num_queries(23) as small:
         client.get(path)
     with tenant_context(program.world.tenant):
         for index in range(40):
@@ -407,7 +418,34 @@ def test_partner_page_query_count_does_not_grow_with_history(
             give_points(program.alpha, 5, f"bulk-{index}")
         for day in range(1, 40):
             evaluate(timezone.localdate() - timedelta(days=day))
-    with django_assert_max_num_queries(19) as large:
+    with django_assert_max_num_queries(23) as large:
         response = client.get(path)
     assert len(response.context["scores"]) == 24
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_partner_whose_score_meets_the_next_tier_says_which_gates_block_it(acme: World, client_for) -> None:
+    """Issue 17, item 12: a partner blocked by a certification gate showed "100 % of Gold" with no reason. The
+    worklist (and its CSV) say "score met — blocked by: 2 valid certifications"."""
+    with tenant_context(acme.tenant):
+        program = revenue_program()
+        TierGate.objects.create(
+            tier=program.tiers["Gold"],
+            label="Two certified people",
+            metric=Metric.VALID_CERTIFICATIONS,
+            minimum=Decimal(2),
+        )
+        tier_model_publish(model=program.model, actor=acme.manager)
+        sale(acme.partner, days_ago(20), "70000")  # score 70: Gold's 65 is met, its gate is not
+        evaluate(timezone.localdate())
+
+    response = client_for(acme, acme.manager).get(PAGE)
+
+    [row] = [row for row in response.context["page"] if row.partner == acme.partner]
+    assert row.blocked_by == ["2 valid certifications"]
+    assert "Gold score met — blocked by: 2 valid certifications" in response.content.decode()
+    assert "100 %" not in response.content.decode()
+    exported = list(csv.DictReader(io.StringIO(client_for(acme, acme.manager).get(PAGE + "csv/").content.decode())))
+    assert [line["blocked_by"] for line in exported if line["external_id"] == acme.partner.external_id] == [
+        "2 valid certifications"
+    ]

@@ -62,4 +62,4 @@ def test_page_queries_do_not_grow_with_ten_thousand_entries(acme: World, client_
     add_history(acme, 9_990)
     large = queries_for(client, path)
     assert (path, large) == (path, small)
-    assert small <= 15
+    assert small <= (16 if path == "/" else 15)  # the home also lists badges, the onboarding and announcements

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from loyalty.ledger.models import EntryKind, LedgerEntry
@@ -10,6 +11,7 @@ from loyalty.ledger.selectors import partner_points_get
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from rewards.models import Redemption, Reward
+from rewards.services import reward_redeem
 from tests.conftest import World
 from tests.factories import MembershipFactory
 from tests.rewards.factories import RewardFactory, code_pool_reward, give_points, put_at_tier, redeem, rewards_snapshot
@@ -123,13 +125,16 @@ def test_catalog_query_count_does_not_grow_with_the_catalog(
 def test_confirmation_shows_quantity_cost_and_balance_after(stocked: World, client_for) -> None:
     with tenant_context(stocked.tenant):
         mug = Reward.objects.get(name="Mug")
-    response = client_for(stocked, stocked.partner_user).get(f"/rewards/{mug.pk}/redeem/", {"quantity": 2})
+    response = client_for(stocked, stocked.partner_user).get(f"/rewards/{mug.pk}/redeem/", {"quantity": 2}, follow=True)
     assert response.status_code == 200
     assert (response.context["quantity"], response.context["cost"], response.context["balance_after"]) == (2, 200, 250)
     page = response.content.decode()
     assert '<dd class="" id="balance-after">250 points</dd>' in page
-    key = response.context["form"].initial["idempotency_key"]
+    key = response.context["intent"]
+    assert response.redirect_chain == [(f"/rewards/{mug.pk}/redeem/?intent={key}&quantity=2", 302)]
     assert f'name="idempotency_key" value="{key}"' in page
+    assert '<input type="hidden" name="points" value="200">' in page
+    assert ">Redeem 2 for 200 points</button>" in page
     assert not response.context["is_refused"]
 
 
@@ -137,7 +142,9 @@ def test_redeem_debits_points_creates_the_redemption_and_lands_on_the_history(st
     with tenant_context(stocked.tenant):
         mug = Reward.objects.get(name="Mug")
     client = client_for(stocked, stocked.partner_user)
-    response = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 2, "idempotency_key": KEY}, follow=True)
+    response = client.post(
+        f"/rewards/{mug.pk}/redeem/", {"quantity": 2, "idempotency_key": KEY, "points": 200}, follow=True
+    )
     assert response.redirect_chain == [("/rewards/history/", 302)]
     assert "Mug redeemed." in response.content.decode()
     with tenant_context(stocked.tenant):
@@ -152,12 +159,61 @@ def test_redeem_debits_points_creates_the_redemption_and_lands_on_the_history(st
     assert balance_of(stocked) == 250
 
 
+def test_merchandise_asks_where_to_ship_and_which_option_before_anything_is_spent(stocked: World, client_for) -> None:
+    """Issue 17, item 24: merchandise was redeemed with no address and no size. The confirmation asks for the
+    address (merchandise) and one of the reward's options; without them nothing is spent, and what was typed stays."""
+    with tenant_context(stocked.tenant):
+        tee = RewardFactory(name="T-shirt", points_cost=100, kind=Reward.Kind.MERCHANDISE, options="S, M, L")
+    client = client_for(stocked, stocked.partner_user)
+    page = client.get(f"/rewards/{tee.pk}/redeem/", follow=True)
+    content = page.content.decode()
+    assert 'name="shipping_address"' in content
+    assert '<option value="M">M</option>' in content
+
+    refused = client.post(
+        f"/rewards/{tee.pk}/redeem/",
+        {"quantity": 1, "idempotency_key": KEY, "points": 100, "option": "XXL", "shipping_address": "  "},
+    )
+    assert refused.status_code == 200
+    refused_form = refused.context["delivery"]
+    assert refused_form.errors["shipping_address"] == ["This field is required."]
+    assert "Select a valid choice." in refused_form.errors["option"][0]
+    assert balance_of(stocked) == 450
+    with tenant_context(stocked.tenant):
+        assert not Redemption.objects.filter(idempotency_key=KEY).exists()
+
+    client.post(
+        f"/rewards/{tee.pk}/redeem/",
+        {"quantity": 1, "idempotency_key": KEY, "points": 100, "option": "M", "shipping_address": "1 Quay St, Cork"},
+    )
+    with tenant_context(stocked.tenant):
+        redemption = Redemption.objects.get(idempotency_key=KEY)
+    assert (redemption.option, redemption.shipping_address) == ("M", "1 Quay St, Cork")
+    assert balance_of(stocked) == 350
+    history = client.get("/rewards/history/").content.decode()
+    assert "T-shirt · M" in history
+    assert "1 Quay St, Cork" in history
+
+
+def test_the_service_refuses_merchandise_without_an_address_whoever_calls(stocked: World) -> None:
+    with tenant_context(stocked.tenant):
+        tee = RewardFactory(name="T-shirt", points_cost=100, kind=Reward.Kind.MERCHANDISE, options="S, M")
+        with pytest.raises(ValidationError) as refused:
+            reward_redeem(partner=stocked.partner, requested_by=stocked.partner_user, reward=tee, idempotency_key=KEY)
+        assert refused.value.message_dict == {
+            "option": ["Choose one of: S, M."],
+            "shipping_address": ["Give the address to ship it to."],
+        }
+        assert not Redemption.objects.filter(reward=tee).exists()
+    assert balance_of(stocked) == 450
+
+
 def test_a_double_submit_with_the_same_key_redeems_once(stocked: World, client_for) -> None:
     with tenant_context(stocked.tenant):
         mug = Reward.objects.get(name="Mug")
     client = client_for(stocked, stocked.partner_admin)
     for _attempt in range(2):
-        response = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY})
+        response = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY, "points": 100})
         assert response.status_code == 302
     with tenant_context(stocked.tenant):
         assert Redemption.objects.filter(reward=mug).count() == 1
@@ -168,11 +224,11 @@ def test_a_reused_key_for_another_reward_asks_to_confirm_again(stocked: World, c
     with tenant_context(stocked.tenant):
         mug, course = Reward.objects.get(name="Mug"), Reward.objects.get(name="Course")
     client = client_for(stocked, stocked.partner_user)
-    client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY})
-    response = client.post(f"/rewards/{course.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY})
+    client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY, "points": 100})
+    response = client.post(f"/rewards/{course.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY, "points": 200})
     assert response.status_code == 200
     assert "already used for another redemption" in response.context["error"]
-    assert response.context["form"].initial["idempotency_key"] != KEY
+    assert response.context["intent"] != KEY
     assert balance_of(stocked) == 350
 
 
@@ -193,15 +249,15 @@ def test_a_refused_redemption_re_renders_the_confirmation_and_writes_nothing(
         reward = Reward.objects.get(name=name)
         before = rewards_snapshot()
     response = client_for(stocked, stocked.partner_user).post(
-        f"/rewards/{reward.pk}/redeem/", {"quantity": quantity, "idempotency_key": KEY}
+        f"/rewards/{reward.pk}/redeem/",
+        {"quantity": quantity, "idempotency_key": KEY, "points": reward.points_cost * quantity},
     )
     assert response.status_code == 200
     assert response.context["error"] == message
     assert response.context["is_refused"]
     page = response.content.decode()
     assert message in page
-    assert "Confirm redemption</button>" in page
-    assert " disabled>" in page
+    assert f" disabled>Redeem {quantity} for " in page
     with tenant_context(stocked.tenant):
         assert rewards_snapshot() == before
 
@@ -209,9 +265,115 @@ def test_a_refused_redemption_re_renders_the_confirmation_and_writes_nothing(
 def test_the_confirmation_page_already_says_why_it_would_be_refused(stocked: World, client_for) -> None:
     with tenant_context(stocked.tenant):
         laptop = Reward.objects.get(name="Laptop")
-    response = client_for(stocked, stocked.partner_user).get(f"/rewards/{laptop.pk}/redeem/")
+    response = client_for(stocked, stocked.partner_user).get(f"/rewards/{laptop.pk}/redeem/", follow=True)
     assert response.context["error"] == "Not enough points: 450 available, 800 needed."
     assert response.context["balance_after"] == -350
+
+
+def _post_form(page: str) -> str:
+    """The HTML of the page's POST form (the one that redeems)."""
+    start = page.index('<form method="post" action="/rewards/')
+    return page[start : page.index("</form>", start)]
+
+
+def test_the_quantity_typed_is_the_quantity_redeemed_and_the_button_says_so(stocked: World, client_for) -> None:
+    """Issue 17, item 6: typing 3 and clicking confirm redeemed 1 (only "Update the cost" applied the quantity).
+
+    The quantity input is part of the redeeming form, the button names the quantity and the points, and a
+    quantity that no longer matches the points on the button is shown again to confirm, never redeemed as another.
+    """
+    with tenant_context(stocked.tenant):
+        mug = Reward.objects.get(name="Mug")
+    client = client_for(stocked, stocked.partner_user)
+    page = client.get(f"/rewards/{mug.pk}/redeem/", follow=True).content.decode()
+    form = _post_form(page)
+    assert '<input type="number" name="quantity"' in form
+    assert ">Redeem 1 for 100 points</button>" in form
+    # The member types 3 (no script ran to refresh the button), then clicks "Redeem 1 for 100 points".
+    response = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 3, "idempotency_key": KEY, "points": 100})
+    assert response.status_code == 200
+    assert response.context["error"] == (
+        "The cost is now 300 points, not the 100 you confirmed: check it and confirm again."
+    )
+    assert ">Redeem 3 for 300 points</button>" in response.content.decode()
+    with tenant_context(stocked.tenant):
+        assert not Redemption.objects.filter(reward=mug).exists()
+    response = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 3, "idempotency_key": KEY, "points": 300})
+    assert response.status_code == 302
+    with tenant_context(stocked.tenant):
+        assert Redemption.objects.get(reward=mug).quantity == 3
+    assert balance_of(stocked) == 150
+
+
+def test_the_cost_refreshes_live_with_htmx(stocked: World, client_for) -> None:
+    """Issue 17, item 6: changing the quantity refreshes the cost and the button's words (htmx partial)."""
+    with tenant_context(stocked.tenant):
+        mug = Reward.objects.get(name="Mug")
+    response = client_for(stocked, stocked.partner_user).get(
+        f"/rewards/{mug.pk}/redeem/", {"intent": KEY, "quantity": 4}, HTTP_HX_REQUEST="true"
+    )
+    page = response.content.decode()
+    assert page.lstrip().startswith('<div id="redeem-summary">')
+    assert ">Redeem 4 for 400 points</button>" in page
+    assert '<input type="hidden" name="points" value="400">' in page
+    assert "<html" not in page
+
+
+def test_a_price_change_after_the_confirmation_page_redeems_nothing(stocked: World, client_for) -> None:
+    """Issue 17, item 6: what the button showed is what is redeemed, even when the program changes the cost."""
+    with tenant_context(stocked.tenant):
+        mug = Reward.objects.get(name="Mug")
+        Reward.objects.filter(pk=mug.pk).update(points_cost=120)
+        before = rewards_snapshot()
+    response = client_for(stocked, stocked.partner_user).post(
+        f"/rewards/{mug.pk}/redeem/", {"quantity": 1, "idempotency_key": KEY, "points": 100}
+    )
+    assert response.status_code == 200
+    assert response.context["error"].startswith("The cost is now 120 points, not the 100 you confirmed")
+    with tenant_context(stocked.tenant):
+        assert rewards_snapshot() == before
+
+
+def test_reload_or_back_after_redeeming_shows_already_redeemed_and_redeems_once(stocked: World, client_for) -> None:
+    """Issue 17, item 7: the back button after redeeming created a second redemption (a new key per page load).
+
+    The key belongs to the intent: it is issued once per confirmation page, in its URL, so a reload or the back
+    button keeps it; the page then says "already redeemed" and links to the redemption, and a resubmission of
+    the old page redeems nothing.
+    """
+    with tenant_context(stocked.tenant):
+        mug = Reward.objects.get(name="Mug")
+    client = client_for(stocked, stocked.partner_user)
+    first = client.get(f"/rewards/{mug.pk}/redeem/", {"quantity": 2}, follow=True)
+    confirmation_url, _status = first.redirect_chain[-1]
+    intent = first.context["intent"]
+    assert client.get(confirmation_url).context["intent"] == intent  # a reload keeps the key
+    posted = client.post(f"/rewards/{mug.pk}/redeem/", {"quantity": 2, "idempotency_key": intent, "points": 200})
+    assert posted["Location"] == "/rewards/history/"
+    with tenant_context(stocked.tenant):
+        redemption = Redemption.objects.get(reward=mug)
+
+    back = client.get(confirmation_url)  # the back button (or a reload) on the confirmation page
+    page = back.content.decode()
+    assert back.status_code == 200
+    assert "Already redeemed" in page
+    assert "Nothing was redeemed again." in page
+    assert f'href="/rewards/history/#redemption-{redemption.pk}"' in page
+    assert "Redeem 2 for 200 points" not in page
+
+    # The page the browser kept (bfcache) is submitted again, even with another quantity: still one redemption.
+    for quantity in (2, 1):
+        again = client.post(
+            f"/rewards/{mug.pk}/redeem/", {"quantity": quantity, "idempotency_key": intent, "points": 100 * quantity}
+        )
+        assert again.status_code == 302
+        assert "Already redeemed" in client.get(again["Location"]).content.decode()
+    with tenant_context(stocked.tenant):
+        assert Redemption.objects.filter(reward=mug).count() == 1
+    assert balance_of(stocked) == 250
+
+    fresh = client.get(f"/rewards/{mug.pk}/redeem/", follow=True)  # "Redeem it again": a new intent, a new key
+    assert fresh.context["intent"] != intent
 
 
 def test_hidden_and_retired_rewards_cannot_be_opened(stocked: World, client_for) -> None:
@@ -219,7 +381,7 @@ def test_hidden_and_retired_rewards_cannot_be_opened(stocked: World, client_for)
     with tenant_context(stocked.tenant):
         ids = list(Reward.objects.filter(name__in=["Hidden", "Retired"]).values_list("pk", flat=True))
     for reward_id in ids:
-        assert client.get(f"/rewards/{reward_id}/redeem/").status_code == 404
+        assert client.get(f"/rewards/{reward_id}/redeem/?intent={KEY}").status_code == 404
         assert client.post(f"/rewards/{reward_id}/redeem/", {"quantity": 1, "idempotency_key": KEY}).status_code == 404
 
 
@@ -283,7 +445,7 @@ def test_cancel_refunds_a_requested_redemption(stocked: World, client_for) -> No
         assert redemption.status == Redemption.Status.REQUESTED
     assert balance_of(stocked) == 150
     client = client_for(stocked, stocked.partner_admin)
-    assert f'action="/rewards/history/{redemption.pk}/cancel/"' in client.get("/rewards/history/").content.decode()
+    assert f'href="/rewards/history/{redemption.pk}/cancel/"' in client.get("/rewards/history/").content.decode()
     response = client.post(f"/rewards/history/{redemption.pk}/cancel/", follow=True)
     assert response.redirect_chain == [("/rewards/history/", 302)]
     assert "Big screen cancelled: 300 points are back in your balance." in response.content.decode()
@@ -307,10 +469,12 @@ def test_cancel_refuses_a_fulfilled_redemption_without_writing(
         assert rewards_snapshot() == before
 
 
-def test_cancel_is_post_only(stocked: World, client_for) -> None:
+def test_cancel_asks_first(stocked: World, client_for) -> None:
     with tenant_context(stocked.tenant):
         cap = Redemption.objects.get(reward__name="Cap")
-    assert client_for(stocked, stocked.partner_user).get(f"/rewards/history/{cap.pk}/cancel/").status_code == 405
+    response = client_for(stocked, stocked.partner_user).get(f"/rewards/history/{cap.pk}/cancel/")
+    assert response.status_code == 200
+    assert "Only a redemption still waiting for review can be cancelled." in response.content.decode()
 
 
 # --- Who may ------------------------------------------------------------------------------------------------------

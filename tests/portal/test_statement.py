@@ -91,8 +91,8 @@ def test_statement_shows_own_entries_newest_first_with_running_balance_and_cause
     assert '<td class="number negative">\u2212150</td>' in page
     assert '<td class="number positive">+1,200</td>' in page
     assert f'<td class="cause">=HYPERLINK(1) (adjusted by {history.manager})</td>' in page
-    # The welcome bonus is shown on its Stockholm date and time.
-    assert '<time datetime="2025-03-11T00:30:00+01:00">03/11/2025 12:30 a.m.</time>' in page
+    # The welcome bonus, posted today, is dated its Stockholm day (issue 17, item 11: both dates where they differ).
+    assert 'dated <time datetime="2025-03-11T00:30:00+01:00">03/11/2025</time>' in page
     assert 'href="/statement/csv/"' in page
 
 
@@ -186,19 +186,19 @@ def test_csv_has_the_filtered_rows_with_formulas_neutralised(history: World, cli
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     with tenant_context(history.tenant):
         moments = [
-            timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-            for moment in LedgerEntry.objects.order_by("-created_at", "-pk").values_list("effective_at", flat=True)
+            [timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") for moment in pair]
+            for pair in LedgerEntry.objects.order_by("-created_at", "-pk").values_list("created_at", "effective_at")
         ]
     assert rows == [
-        ["date", "kind", "points", "balance", "cause"],
-        [moments[0], "Adjustment", "-150", "1250", f"'=HYPERLINK(1) (adjusted by {history.manager})"],
-        [moments[1], "Redeemed", "-300", "1400", "Redeemed Headset × 1"],
-        [moments[2], "Earned", "1200", "1700", "Sale · SKU-9 · 1,200.00 USD (rule: Sales)"],
-        ["2025-03-11 00:30", "Earned", "500", "500", "Welcome bonus"],
+        ["Posted", "Dated", "Kind", "Points", "Balance", "Cause"],
+        [*moments[0], "Adjustment", "-150", "1250", f"'=HYPERLINK(1) (adjusted by {history.manager})"],
+        [*moments[1], "Redeemed", "-300", "1400", "Redeemed Headset × 1"],
+        [*moments[2], "Earned", "1200", "1700", "Sale · SKU-9 · 1,200.00 USD (rule: Sales)"],
+        [moments[3][0], "2025-03-11 00:30", "Earned", "500", "500", "Welcome bonus"],
     ]
     kind_only = client_for(history, history.partner_user).get("/statement/csv/", {"kind": "redeem"})
     assert b"".join(kind_only.streaming_content).decode().splitlines()[1:] == [
-        f"{moments[1]},Redeemed,-300,1400,Redeemed Headset × 1"
+        f"{moments[1][0]},{moments[1][1]},Redeemed,-300,1400,Redeemed Headset × 1"
     ]
 
 

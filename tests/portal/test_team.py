@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from earning.models import EarningRule
-from earning.services import activity_approve
+from earning.services import activity_approve, activity_points_reverse
+from imports.ingest import activities_ingest
+from loyalty.ledger.models import PointsAccount
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Invitation, Membership, Role, User
 from loyalty.tenancy.services import membership_deactivate
@@ -85,11 +87,51 @@ def test_members_are_ranked_by_points_their_activities_earned(acme: World, clien
     response = client_for(acme, acme.partner_admin).get(TEAM)
 
     assert response.status_code == 200
-    rows = [(r["rank"], r["membership"].user, r["points"], r["claims"]) for r in response.context["rows"]]
+    board = response.context["board"]
+    rows = [(r["rank"], r["membership"].user, r["points"], r["claims"]) for r in board.rows]
     assert rows == [(1, acme.partner_user, 500, 0), (2, acme.partner_admin, 100, 2), (3, third, 0, 0)]
+    assert (board.earned, board.unattributed) == (600, 0)
     assert response.context["can_manage"] is True
     # A plain partner user cannot open the team page at all.
     assert client_for(acme, acme.partner_user).get(TEAM).status_code == 403
+
+
+def test_the_board_credits_named_members_nets_reversals_and_reconciles_with_the_company(
+    acme: World, client_for, sales_rule
+) -> None:
+    """Issue 17, item 13: members ranked 1, 2, 2 with 0 points while the company earned 596k: API and CSV rows
+    credited nobody, and reversed earnings still counted. A row naming a member credits that member; a reversal
+    nets out; what no member is credited with is shown, so the board sums to the company's earnings."""
+    reversed_sale = approved_sale(acme, acme.partner_user, "300", "S-1")
+    moment = (timezone.now() - timedelta(hours=1)).isoformat()
+    row = {"partner": acme.partner.external_id, "kind": "sale", "occurred_at": moment, "currency": "USD"}
+    with tenant_context(acme.tenant):
+        results = activities_ingest(
+            rows=[
+                {**row, "external_id": "API-1", "amount": "1000", "member": acme.partner_admin.email.upper()},
+                {**row, "external_id": "API-2", "amount": "400"},
+                {**row, "external_id": "API-3", "amount": "50", "member": acme.manager.email},
+            ],
+            source=Activity.Source.API,
+            actor=None,
+        )
+        activity_points_reverse(activity=reversed_sale, actor=acme.manager, reason="Invoice cancelled")
+    assert [result.status for result in results] == ["created", "created", "error"]
+    assert results[2].errors == {"member": [f"'{acme.manager.email}' is not an active member of this partner."]}
+
+    page = client_for(acme, acme.partner_admin).get(TEAM)
+
+    board = page.context["board"]
+    assert [(row["rank"], row["membership"].user, row["points"]) for row in board.rows] == [
+        (1, acme.partner_admin, 1000),
+        (2, acme.partner_user, 0),
+    ]
+    assert (board.earned, board.unattributed) == (1400, 400)
+    with tenant_context(acme.tenant):
+        assert PointsAccount.objects.get(partner=acme.partner).lifetime_earned == board.earned
+    content = page.content.decode()
+    assert "Not credited to a current member" in content
+    assert 'data-label="Points earned">1,400</td>' in content
 
 
 def test_partner_admin_sees_pending_invitations_and_the_invite_form(acme: World, client_for) -> None:
@@ -185,7 +227,7 @@ def test_admin_removes_a_colleague_who_then_gets_403(acme: World, client_for) ->
     colleague = membership(acme, acme.partner_user)
     response = client_for(acme, acme.partner_admin).post(f"/team/members/{colleague.pk}/remove/", follow=True)
     assert response.status_code == 200
-    assert [row["membership"].user for row in response.context["rows"]] == [acme.partner_admin]
+    assert [row["membership"].user for row in response.context["board"].rows] == [acme.partner_admin]
     colleague.refresh_from_db()
     assert colleague.is_active is False
     assert client_for(acme, acme.partner_user).get(TEAM).status_code == 403
@@ -224,7 +266,7 @@ def test_admin_of_another_partner_cannot_touch_ours(acme: World, client_for) -> 
     assert client.post(f"/team/invitations/{invitation.pk}/revoke/").status_code == 404
     assert membership(acme, acme.partner_user).is_active
     # Their page shows their own team only.
-    assert [row["membership"] for row in client.get(TEAM).context["rows"]] == [other_admin]
+    assert [row["membership"] for row in client.get(TEAM).context["board"].rows] == [other_admin]
 
 
 def test_other_tenants_are_kept_out(acme: World, globex: World, client_for) -> None:
@@ -265,7 +307,7 @@ def _queries_for_team_of(acme: World, client_for, size: int) -> int:
     client = client_for(acme, acme.partner_admin)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(TEAM)
-    assert len(response.context["rows"]) == size
+    assert len(response.context["board"].rows) == size
     return len(queries)
 
 

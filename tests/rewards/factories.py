@@ -19,14 +19,15 @@ from tiers.models import PartnerTier, TierModel
 
 
 class RewardFactory(TenantOwnedFactory):
-    """An active, unlimited, manually fulfilled reward of 100 points that anyone may redeem at once."""
+    """An active, unlimited, manually fulfilled gift card of 100 points that anyone may redeem at once (nothing to
+    ship, no options to pick)."""
 
     class Meta:
         model = Reward
 
     sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
     name = factory.Sequence(lambda n: f"Reward {n}")
-    kind = Reward.Kind.MERCHANDISE
+    kind = Reward.Kind.GIFT_CARD
     points_cost = 100
 
 

@@ -22,6 +22,8 @@ from tests.rewards.factories import (
     redeem,
     rewards_snapshot,
 )
+from tests.tiers.factories import revenue_program
+from tiers.services import tier_model_publish
 
 QUEUE = "/admin/rewards/redemption/"
 REFUSED_ROLES = [Role.ACCOUNT_MANAGER, Role.PARTNER_ADMIN, Role.PARTNER_USER]
@@ -343,3 +345,36 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(acme: World) -> None:
 
     assert response.redirect_chain[-1][0].startswith("/accounts/login/?next=")
     assert response.status_code == 200
+
+
+def test_a_rewards_lowest_tier_is_chosen_and_shown_by_name(acme: World, client_for) -> None:
+    """Issue 17, item 23: a reward's minimum tier was a rank number to type and read; it is a select of the
+    program's tiers, and the list names the tier."""
+    with tenant_context(acme.tenant):
+        tier_model_publish(model=revenue_program().model, actor=acme.manager)
+        reward = RewardFactory(name="Jacket", minimum_tier_rank=3)
+    client = client_for(acme, acme.manager)
+
+    form = client.get(f"/admin/rewards/reward/{reward.pk}/change/").context["adminform"].form
+    assert form.fields["minimum_tier_rank"].choices == [
+        ("", "Any tier"),
+        (1, "Registered"),
+        (2, "Silver"),
+        (3, "Gold"),
+        (4, "Platinum"),
+    ]
+    listing = client.get("/admin/rewards/reward/").content.decode()
+    assert '<td class="field-minimum_tier">Gold</td>' in listing
+
+
+def test_colours_are_picked_not_typed(acme: World, client_for) -> None:
+    """Issue 17, item 23: a tier's and the program's colour use the browser's colour picker."""
+    with tenant_context(acme.tenant):
+        model = revenue_program().model
+    client = client_for(acme, acme.manager)
+    assert (
+        'type="color" name="tiers-0-colour"'
+        in client.get(f"/admin/tiers/tiermodel/{model.pk}/change/").content.decode()
+    )
+    settings_page = client.get(f"/admin/tenancy/programsettings/{acme.tenant.pk}/change/").content.decode()
+    assert 'type="color" name="brand_colour"' in settings_page

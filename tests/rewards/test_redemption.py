@@ -261,15 +261,23 @@ def test_redeem_refuses_a_partner_that_is_not_active(in_acme: World, status: str
     )
 
 
-@pytest.mark.parametrize(("stock", "quantity"), [(0, 1), (2, 3)])
-def test_redeem_refuses_when_stock_is_gone(in_acme: World, stock: int, quantity: int) -> None:
+@pytest.mark.parametrize(("stock", "quantity", "message"), [(0, 1, "Out of stock."), (2, 3, "Only 2 left.")])
+def test_redeem_refuses_when_stock_is_gone(in_acme: World, stock: int, quantity: int, message: str) -> None:
     reward = RewardFactory(points_cost=10, stock=stock)
     give_points(in_acme.partner, 1000, "seed")
 
     assert_refused(
-        lambda: redeem(in_acme.partner, in_acme.partner_user, reward, "order-1", quantity=quantity), ["Out of stock."]
+        lambda: redeem(in_acme.partner, in_acme.partner_user, reward, "order-1", quantity=quantity), [message]
     )
     assert stock_of(reward) == stock
+
+
+def test_an_out_of_stock_reward_is_refused_as_out_of_stock_whatever_the_tier(in_acme: World) -> None:
+    """Issue 17, item 24: an out-of-stock reward was refused only as "tier too low" to partners below its tier."""
+    reward = RewardFactory(points_cost=10, stock=0, minimum_tier_rank=3)
+    give_points(in_acme.partner, 1000, "seed")
+
+    assert_refused(lambda: redeem(in_acme.partner, in_acme.partner_user, reward, "order-1"), ["Out of stock."])
 
 
 def test_redeem_refuses_a_code_pool_whose_stock_outruns_its_codes_and_rolls_everything_back(in_acme: World) -> None:

@@ -25,7 +25,7 @@ def test_program_staff_open_every_admin_page(acme: World, client_for, role: Role
     assert client_for(acme, acme.user_for(role)).get(path).status_code == 200
 
 
-@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.PARTNER_ADMIN, Role.PARTNER_USER])
+@pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.PARTNER_ADMIN, Role.PARTNER_USER, Role.FINANCE])
 def test_other_roles_are_refused(acme: World, client_for, role: Role) -> None:
     client = client_for(acme, acme.user_for(role))
     assert client.get("/admin/").status_code == 403

@@ -142,7 +142,7 @@ def test_api_keys_created_and_revoked_in_the_admin_are_recorded(acme: World, cli
     client.post("/admin/api/apikey/add/", {"name": "CRM sync", "scopes": ["partners:read"]})
     with tenant_context(acme.tenant):
         api_key = ApiKey.objects.get(name="CRM sync")
-    client.post("/admin/api/apikey/", {"action": "revoke", ACTION_CHECKBOX_NAME: [api_key.pk]})
+    client.post("/admin/api/apikey/", {"action": "revoke", ACTION_CHECKBOX_NAME: [api_key.pk], "confirmed": "1"})
     assert [(entry.action, entry.target_id, entry.summary) for entry in entries(acme, Category.API_KEYS)] == [
         (AuditEntry.Action.CREATE, str(api_key.pk), ""),
         (AuditEntry.Action.ACTION, str(api_key.pk), "Revoked"),
@@ -228,11 +228,14 @@ def test_admin_adjustments_tier_pins_and_secret_rotations_carry_their_category(a
     client = client_for(acme, acme.manager)
 
     adjust = f"/admin/ledger/pointsaccount/{account.pk}/adjust/"
-    client.post(adjust, {"points": "-40", "reason": "Duplicate bonus", "idempotency_key": "adjust:audit"})
+    client.post(adjust, {"points": "-40", "reason": "Bonus twice", "idempotency_key": "adjust:audit", "confirm": "1"})
     pin = f"/admin/tiers/partnertier/{state.pk}/change/"
     until = (timezone.localdate() + timedelta(days=30)).isoformat()
     client.post(pin, change_form_data(client.get(pin), pinned_tier=tier.pk, pinned_until=until, pin_reason="Deal"))
-    client.post("/admin/webhooks/webhookendpoint/", {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [endpoint.pk]})
+    client.post(
+        "/admin/webhooks/webhookendpoint/",
+        {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [endpoint.pk], "confirmed": "1"},
+    )
 
     assert [(entry.category, entry.target_id) for entry in entries(acme) if entry.category != Category.CHANGE] == [
         (Category.POINTS, str(account.pk)),

@@ -11,7 +11,7 @@ from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import AuditEntry, Membership, Role, SignInHandoff
 from loyalty.tenancy.services import handoff_issue
 from tests.conftest import World
-from tests.factories import MembershipFactory, totp_now, totp_secret
+from tests.factories import PASSWORD, MembershipFactory, totp_now, totp_secret
 from tests.rewards.factories import give_points
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +157,22 @@ def test_the_program_still_asks_its_staff_for_their_second_factor(acme) -> None:
     with tenant_context(acme.tenant):
         [entry] = AuditEntry.objects.filter(category=AuditEntry.Category.SIGN_IN)
     assert entry.summary == "Signed in from My programs (hand-off) and a second factor"
+
+
+def signed_in_with_password(world: World, user) -> Client:
+    client = Client(HTTP_HOST=world.host)
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_the_header_offers_a_program_switch_to_a_person_in_two_programs(acme, globex, person) -> None:
+    page = signed_in_with_password(acme, person).get("/").content.decode()
+    assert 'class="program-switch">Switch program (2)</a>' in page
+    assert 'href="http://localhost/programs/" class="program-switch"' in page
+
+
+def test_no_program_switch_for_a_person_in_one_program(acme, globex) -> None:
+    page = signed_in_with_password(acme, acme.partner_admin).get("/").content.decode()
+    assert "program-switch" not in page
+    assert acme.partner_admin.email in page  # the header still links the email to My programs

@@ -10,7 +10,7 @@ from tests.factories import DomainFactory
 
 
 def test_known_slug_serves_its_tenant(acme: World, globex: World, client_for) -> None:
-    response = client_for(acme, acme.manager).get("/")
+    response = client_for(acme, acme.manager).get("/portfolio/")
     assert response.status_code == 200
     assert response.wsgi_request.tenant == acme.tenant
     assert b"Acme Partner One" in response.content
@@ -40,7 +40,7 @@ def test_custom_domain_serves_its_tenant(acme: World, settings) -> None:
     settings.ALLOWED_HOSTS = [".localhost", "loyalty.acme-networks.test"]
     client = Client(HTTP_HOST="loyalty.acme-networks.test")
     client.force_login(acme.manager)
-    response = client.get("/")
+    response = client.get("/program/")
     assert response.status_code == 200
     assert response.wsgi_request.tenant == acme.tenant
 

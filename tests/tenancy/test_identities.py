@@ -90,7 +90,7 @@ def test_new_person_creates_an_account_and_joins(acme: World, django_capture_on_
         membership = Membership.objects.get(user=user)
     assert (membership.role, membership.partner) == (Role.PARTNER_USER, acme.partner)
     assert EmailAddress.objects.get(user=user).verified
-    assert client.get("/").status_code == 200  # signed in, and a member
+    assert client.get("/", follow=True).status_code == 200  # signed in, and a member
     assert client.get(_link_path(invitation)).status_code == 410  # the link works once
 
 
@@ -116,7 +116,7 @@ def test_existing_user_signs_in_then_accepts(
     client = client_for(acme, globex.owner)
     assert client.get("/").status_code == 403
     assert client.post(_link_path(invitation)).status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow=True).status_code == 200
     assert Membership.all_tenants.get(tenant=acme.tenant, user=globex.owner).role == Role.ACCOUNT_MANAGER
     # Their other program is untouched.
     assert Membership.all_tenants.get(tenant=globex.tenant, user=globex.owner).role == Role.OWNER
@@ -186,6 +186,6 @@ def test_password_reset_link_points_at_the_tenant_host(acme: World) -> None:
 
 def test_logout_ends_the_session(acme: World, client_for) -> None:
     client = client_for(acme, acme.partner_user)
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow=True).status_code == 200
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/").status_code == 302

@@ -39,22 +39,27 @@ def test_partner_members_see_their_own_partner_only(acme: World, client_for, rol
 
 
 def test_account_manager_sees_only_assigned_partners(acme: World, client_for) -> None:
-    response = client_for(acme, acme.account_manager).get("/")
-    assert response.status_code == 200
-    assert response.context["partner_count"] == 1
-    assert [partner.name for partner in response.context["partners"]] == ["Acme Partner One"]
+    response = client_for(acme, acme.account_manager).get("/", follow=True)
+    assert response.redirect_chain == [("/portfolio/", 302)]
+    assert response.context["total"] == 1
+    assert b"Acme Partner One" in response.content
+    assert b"Acme Partner Two" not in response.content
 
 
 @pytest.mark.parametrize("role", [Role.PROGRAM_MANAGER, Role.OWNER])
 def test_program_staff_see_every_partner_and_the_admin_link(acme: World, globex: World, client_for, role) -> None:
-    response = client_for(acme, acme.user_for(role)).get("/")
-    assert response.status_code == 200
-    assert [partner.name for partner in response.context["partners"]] == ["Acme Partner One", "Acme Partner Two"]
+    client = client_for(acme, acme.user_for(role))
+    assert client.get("/", follow=True).redirect_chain == [("/program/", 302)]
+    response = client.get("/portfolio/")
+    assert response.context["total"] == 2
+    assert b"Acme Partner One" in response.content
+    assert b"Acme Partner Two" in response.content
+    assert b"Globex" not in response.content
     assert b'href="/admin/"' in response.content
 
 
 def test_home_page_query_count_is_constant(acme: World, client_for, django_assert_max_num_queries) -> None:
     client = client_for(acme, acme.manager)
-    # tenant by host, session, user, membership, partners page, partner count
-    with django_assert_max_num_queries(6):
-        client.get("/")
+    # tenant by host, session, user, membership; then the redirect to the program dashboard
+    with django_assert_max_num_queries(4):
+        assert client.get("/").status_code == 302

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from api.models import IdempotencyRecord
 from api.services import idempotency_records_purge
+from funds.models import FundEntry
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.models import Tenant, TenantOwnedModel
@@ -55,6 +56,7 @@ def rolled_back(db: None) -> Iterator[None]:
 
 
 _foreign_ids = itertools.count(1)
+FUND_ENTRY_SHAPE = {"kind": "top_up", "committed_delta": Decimal(0)}
 
 
 def _value(field: models.Field, tenant: Tenant) -> Any:
@@ -66,6 +68,8 @@ def _value(field: models.Field, tenant: Tenant) -> Any:
         return None
     if field.is_relation:
         return next(_foreign_ids)  # distinct, for one-to-one columns
+    if field.model is FundEntry and field.name in FUND_ENTRY_SHAPE:
+        return FUND_ENTRY_SHAPE[field.name]  # a top-up: credits available, leaves committed alone
     if field.choices:
         # The last choice (owner, …) asks least of the other columns; an adjustment may take any sign.
         return "adjust" if field.model is LedgerEntry else field.choices[-1][0]

@@ -34,6 +34,8 @@ NOT_TENANT_LED = {
     ("api_idempotencyrecord", "idempotency_created_at"),  # the platform-wide purge by age
     ("ledger_pointslot", "ledger_pointslot_entry_id_key"),  # one lot per earning entry (one-to-one)
     ("partners_claim", "partners_claim_activity_id_key"),  # one claim per activity (one-to-one)
+    ("deals_dealregistration", "deals_dealregistration_sale_activity_id_key"),  # one sale per won deal (one-to-one)
+    ("ledger_adjustmentrequest", "ledger_adjustmentrequest_entry_id_key"),  # one entry per approval (one-to-one)
 }
 
 
@@ -68,9 +70,18 @@ def test_every_index_of_a_tenant_owned_table_leads_with_tenant_id() -> None:
     assert {table for table, _index, first_column in indexes if first_column == "tenant_id"} == set(TENANT_TABLES)
 
 
-def test_tenant_links_without_tenant_id_are_the_two_documented_ones() -> None:
-    """Rule → partner types and pathway → partner types: Citus would need tenant_id on them (docs/scaling.md)."""
-    assert LINK_TABLES == ["ledger_earningrule_partner_types", "tiers_pathway_partner_types"]
+def test_tenant_links_without_tenant_id_are_the_documented_ones() -> None:
+    """Audience and gating links to partner types and tiers: Citus would need tenant_id on them (docs/scaling.md)."""
+    assert LINK_TABLES == [
+        "enablement_course_partner_types",
+        "enablement_resource_partner_types",
+        "engagement_announcement_partner_types",
+        "engagement_announcement_tiers",
+        "engagement_survey_partner_types",
+        "engagement_survey_tiers",
+        "ledger_earningrule_partner_types",
+        "tiers_pathway_partner_types",
+    ]
 
 
 def test_no_global_table_references_tenant_data() -> None:

@@ -431,8 +431,8 @@ def _single_tier(program: Program) -> None:
     ("spoil", "messages"),
     [
         (_no_pathway, ["A model needs at least one pathway."]),
-        (_unordered_minimums, ["Higher tiers need strictly higher minimum scores."]),
-        (_equal_minimums, ["Higher tiers need strictly higher minimum scores."]),
+        (_unordered_minimums, ["Gold needs a higher minimum score than Silver (40)."]),
+        (_equal_minimums, ["Gold needs a higher minimum score than Silver (40)."]),
         (_empty_pathway, ["Pathway Installers has no criteria."]),
         (_single_tier, ["A model has between 2 and 6 tiers."]),
     ],

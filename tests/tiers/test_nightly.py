@@ -66,6 +66,8 @@ def approved(world: World, partner_id: int, kind: str, days_ago: int, **fields) 
         occurred_at=timezone.now() - timedelta(days=days_ago),
         source=Activity.Source.ADMIN,
         status=Activity.Status.APPROVED,
+        # bulk_create skips save(): an amount in USD is its own converted amount
+        amount_converted=fields.get("amount"),
         **fields,
     )
 

@@ -19,8 +19,12 @@ NEXT_DAY = date(2025, 3, 2)
 SMALL, LARGE = 5, 60  # 60 stays within one bulk INSERT batch on SQLite too (999 variables / 13 columns = 76 rows)
 
 # The demo-like model's metrics: one aggregate over the chunk's approved activities for revenue, deal
-# registrations, trainings, valid certifications (also Gold's gate) and marketing together; one for points earned.
-METRIC_QUERIES = 2
+# registrations, trainings, valid certifications (also Gold's gate) and marketing together; one for points earned;
+# one for the deals app's registrations (they add to the deal registrations metric).
+METRIC_QUERIES = 3
+# The forecasts measure the last 90 days and the twelve month slices of the window in as many queries again:
+# one aggregate over activities for every window, one for points earned, one for the deals app's registrations.
+FORECAST_QUERIES = 3
 
 
 def bulk_partners(world: World, prefix: str, count: int) -> list[Partner]:
@@ -51,6 +55,7 @@ def add_activities(world: World, partners: list[Partner], *, sale_amount: str) -
                     code=code,
                     occurred_at=at_noon(date(2025, 2, 1)),
                     amount=Decimal(sale_amount) if kind == ActivityKind.SALE else None,
+                    amount_converted=Decimal(sale_amount) if kind == ActivityKind.SALE else None,  # bulk: no save()
                     currency="USD" if kind == ActivityKind.SALE else "",
                     source=Activity.Source.ADMIN,
                     status=Activity.Status.APPROVED,
@@ -79,6 +84,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # SELECT … FOR UPDATE: lock the chunk's active partners, reading their types
                 + METRIC_QUERIES  # GROUP BY partner_id aggregates
                 + 1  # SELECT the chunk's current tier states
+                + FORECAST_QUERIES  # the same aggregates over the pace window and the month slices
                 + 1  # INSERT the scores (bulk, skipping any already written, returning the ids written)
                 + 1  # INSERT the new tier states (bulk)
                 + 1  # INSERT the tier changes (bulk)
@@ -91,7 +97,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=0, downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [11, 11]
+        assert counts == [9 + METRIC_QUERIES + FORECAST_QUERIES] * 2
 
         # The next day everyone has 300,000 more sales, a second training (and the same certification again):
         # resellers 40 + 15·(2/6) + 15·(1/3) = 50.00 → Silver for every partner.
@@ -104,6 +110,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # SELECT … FOR UPDATE: lock the chunk's active partners, reading their types
                 + METRIC_QUERIES  # GROUP BY partner_id aggregates
                 + 1  # SELECT the chunk's current tier states
+                + FORECAST_QUERIES  # the same aggregates over the pace window and the month slices
                 + 1  # INSERT the scores (bulk)
                 + 1  # UPDATE the changed tier states (one bulk_update statement; no new states: no INSERT)
                 + 1  # INSERT the tier changes (bulk)
@@ -111,6 +118,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # SELECT the moved tiers' names and ranks, for the upgrade notifications
                 + 1  # SELECT those tiers' benefits (prefetched: the upgrade notification lists them)
                 + 1  # SELECT the moved partners' members (none here: no preferences read, nothing written)
+                + 3  # badges for the upgrades: SAVEPOINT, SELECT the active tier-upgrade badges (none), RELEASE
                 + 1  # RELEASE SAVEPOINT (no run this time: no counters to update)
             ) as captured:
                 result = partners_evaluate(
@@ -118,7 +126,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 )
             assert result == ChunkResult(evaluated=len(partners), upgrades=len(partners), downgrades=0)
             counts.append(len(captured.captured_queries))
-        assert counts == [13, 13]
+        assert counts == [14 + METRIC_QUERIES + FORECAST_QUERIES] * 2
 
         assert PartnerScore.objects.filter(evaluated_on=NEXT_DAY, tier__name="Silver").count() == SMALL + LARGE
         assert PartnerTier.objects.filter(tier__name="Silver").count() == SMALL + LARGE
@@ -136,9 +144,9 @@ def test_rerunning_a_scored_chunk_costs_the_same_queries_whatever_its_size_and_w
             ids = [partner.pk for partner in partners]
             partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=DAY)
             scores = list(PartnerScore.objects.order_by("pk").values_list("pk", "computed_at"))
-            # SAVEPOINT; lock the partners; the metrics; SELECT the tier states; INSERT the scores (every one is
-            # there already: none written, so no tier state, change or webhook to write); RELEASE.
-            with django_assert_num_queries(1 + 1 + METRIC_QUERIES + 1 + 1 + 1):
+            # SAVEPOINT; lock the partners; the metrics; SELECT the tier states; the forecasts' aggregates; INSERT
+            # the scores (every one is there already: none written, so no tier state, change or webhook); RELEASE.
+            with django_assert_num_queries(1 + 1 + METRIC_QUERIES + 1 + FORECAST_QUERIES + 1 + 1):
                 assert partners_evaluate(scorecard=scorecard, partner_ids=ids, evaluated_on=DAY) == ChunkResult()
             assert list(PartnerScore.objects.order_by("pk").values_list("pk", "computed_at")) == scores
         assert TierChange.objects.count() == PartnerTier.objects.count() == SMALL + LARGE
@@ -155,7 +163,7 @@ def test_evaluate_partners_runs_one_query_per_distinct_metric_spec_for_5_and_60_
         counts = []
         for partners in chunks:
             pairs = [(partner.pk, partner.partner_type_id) for partner in partners]
-            # revenue, deal registrations, trainings, valid certifications, marketing, points earned
+            # revenue, deal registrations, trainings, valid certifications, marketing; points earned; deals
             with django_assert_num_queries(METRIC_QUERIES) as captured:
                 evaluations = evaluate_partners(scorecard=scorecard, partners=pairs, window=window)
             counts.append(len(captured.captured_queries))

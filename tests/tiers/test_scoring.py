@@ -379,6 +379,7 @@ def test_gap_lists_the_unmet_gates_of_the_next_tier_with_their_shortfall() -> No
         {
             "label": "2 valid certifications",
             "metric": "valid_certifications",
+            "kind": "",
             "value": "1.00",
             "minimum": "2",
             "shortfall": "1.00",

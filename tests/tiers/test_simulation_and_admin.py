@@ -46,7 +46,8 @@ def test_simulation_reports_moves_and_writes_nothing(acme: World) -> None:
         result = simulate(model=draft, evaluated_on=timezone.localdate())
     assert (PartnerScore.all_tenants.count(), TierChange.all_tenants.count(), PartnerTier.all_tenants.count()) == before
     assert result.partners == 2
-    assert result.current_distribution == {"Registered": 2}
+    assert result.current_distribution == {1: 2}  # by rank: both partners hold Registered
+    assert result.current_names == {1: "Registered"}
     # The partner with one training (score 15/100·100·(1/6)… = 2.5) reaches nothing new; bars at 0 for Silver.
     assert sum(result.simulated_distribution.values()) == 2
     assert sum(sum(row.values()) for row in result.matrix.values()) == 2
@@ -90,8 +91,10 @@ def test_program_manager_simulates_then_publishes(acme: World, client_for) -> No
     page = client.get(f"/admin/tiers/tiermodel/{draft.pk}/simulate/")
     assert page.status_code == 200
     assert b"Migration matrix" in page.content
-    assert client.get(f"/admin/tiers/tiermodel/{draft.pk}/publish/").status_code == 405
-    assert client.post(f"/admin/tiers/tiermodel/{draft.pk}/publish/").status_code == 302
+    confirmation = client.get(f"/admin/tiers/tiermodel/{draft.pk}/publish/")
+    assert confirmation.status_code == 200
+    assert b"Confirm: publish now" in confirmation.content
+    assert client.post(f"/admin/tiers/tiermodel/{draft.pk}/publish/", {"confirm": "2"}).status_code == 302
     active.refresh_from_db()
     draft.refresh_from_db()
     assert (active.status, draft.status, draft.published_by) == ("retired", "active", acme.manager)
@@ -101,8 +104,12 @@ def test_an_invalid_draft_is_not_published_and_says_why(acme: World, client_for)
     active, draft = models_for(acme)
     with tenant_context(acme.tenant):
         draft.tiers.filter(rank=2).update(minimum_score=Decimal(0))
-    response = client_for(acme, acme.manager).post(f"/admin/tiers/tiermodel/{draft.pk}/publish/", follow=True)
-    assert "Higher tiers need strictly higher minimum scores." in [
+    client = client_for(acme, acme.manager)
+    page = client.get(f"/admin/tiers/tiermodel/{draft.pk}/publish/").content.decode()
+    assert "This draft cannot be published yet:" in page
+    assert "Confirm" not in page
+    response = client.post(f"/admin/tiers/tiermodel/{draft.pk}/publish/", {"confirm": "2"}, follow=True)
+    assert "Silver needs a higher minimum score than Registered (0)." in [
         str(message) for message in response.context["messages"]
     ]
     draft.refresh_from_db()

@@ -116,7 +116,7 @@ def test_rotating_the_secret_replaces_it_and_is_audited(acme: World, globex: Wor
     mine = endpoint_for(acme, "http://127.0.0.1:9/crm")
     theirs = endpoint_for(globex, "http://127.0.0.1:9/globex")
     response = client_for(acme, acme.manager).post(
-        ENDPOINTS, {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [mine.pk, theirs.pk]}
+        ENDPOINTS, {"action": "rotate_secret", ACTION_CHECKBOX_NAME: [mine.pk, theirs.pk], "confirmed": "1"}
     )
     assert response.status_code == 302
     with tenant_context(acme.tenant):
@@ -217,7 +217,8 @@ def test_the_delivery_log_costs_the_same_queries_for_3_and_60_rows(
         delivery_for(acme, endpoint)
     client = client_for(acme, acme.manager)
     # The tenant (host), session, user, membership; the endpoints for the filter; COUNT twice (filtered and
-    # total); the page of deliveries joined to their endpoints.
-    with django_assert_max_num_queries(8):
+    # total); whether the program's onboarding exists (the sidebar's add link); the page of deliveries joined to
+    # their endpoints.
+    with django_assert_max_num_queries(9):
         response = client.get(DELIVERIES)
     assert len(response.context["cl"].result_list) == count

@@ -1,34 +1,20 @@
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from demo.seed import DEMO_PASSWORD, DEMO_TENANTS, MULTI_PROGRAM_EMAIL, PLATFORM_ADMIN_EMAIL, seed_demo
+from demo.banner import demo_banner
+from demo.seed import seed_demo
 
 
 class Command(BaseCommand):
     help = "Create the demo tenants, staff, partners and logins (idempotent), and print where to sign in."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--no-banner", action="store_true", help="Seed silently (`make demo` prints the banner once serving)."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         seed_demo()
-        port = f":{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else ""
-        base = f"{settings.PUBLIC_SCHEME}://{{host}}{port}"
-        lines = ["", "Tierline demo is ready. Password for every login: " + DEMO_PASSWORD, ""]
-        for spec in DEMO_TENANTS:
-            url = base.format(host=f"{spec.slug}.{settings.BASE_DOMAIN}")
-            lines.append(f"  {spec.name}: {url}/accounts/login/")
-            lines.append(f"    owner@{spec.slug}.example        owner (also {url}/admin/)")
-            lines.append(f"    manager@{spec.slug}.example      program manager (also {url}/admin/)")
-            lines.append(f"    am@{spec.slug}.example           account manager")
-            lines.append(f"    partner@{spec.slug}.example      partner admin of {spec.partner_names[0]}")
-            lines.append("")
-        platform = base.format(host=settings.BASE_DOMAIN)
-        lines.append(f"  Platform admin: {platform}/admin/  ({PLATFORM_ADMIN_EMAIL})")
-        lines.append(f"  My programs: {platform}/programs/  ({MULTI_PROGRAM_EMAIL} belongs to both programs)")
-        lines.append("")
-        if settings.MFA_REQUIRED:
-            lines.append("  Owners and program managers must set up an authenticator app (TOTP) on first sign-in.")
-        else:
-            lines.append("  Two-factor sign-in is optional here (TIERLINE_MFA_REQUIRED=0); try it at /accounts/2fa/.")
-        lines.append("")
-        self.stdout.write("\n".join(lines))
+        if not options["no_banner"]:
+            self.stdout.write(demo_banner())

@@ -22,10 +22,10 @@ class Command(TenantCommand):
             raise CommandError(f"No tier model {model} in {tenant.slug}.")
         result = simulate(model=tier_model, evaluated_on=timezone.localdate())
         self.stdout.write(f"simulated {tier_model} on {result.partners} partners")
-        for name in [*result.tier_names, "—"]:
-            now, then = result.current_distribution.get(name, 0), result.simulated_distribution.get(name, 0)
-            self.stdout.write(f"  {name:<20} now {now:>6}  simulated {then:>6}")
-        ups = sum(1 for mover in result.movers if mover.direction == "up")
+        for current, simulated, now, then in result.distribution_rows():
+            name = simulated if simulated == current else f"{current} → {simulated}"
+            self.stdout.write(f"  {name:<30} now {now:>6}  simulated {then:>6}")
+        ups = result.moving_up
         self.stdout.write(f"  moving: {ups} up, {len(result.movers) - ups} down")
         self.stdout.write(
             f"  multiplier cost: {result.multiplier_cost_points:+} points "

@@ -1,0 +1,399 @@
+"""Forecasts: when a partner reaches the next tier at its recent pace, and what leaving the window does to it.
+
+The method (docs/forecasts.md): each additive metric (sales, counts of activities and registrations, points earned)
+grows at its pace of the last 90 days and loses, month by month, what leaves a rolling window (spread evenly over
+each month); metrics that are not additive (growth %, valid certifications) stay at today's value. The engine's own
+`qualify` scores the projected values, so a forecast can never disagree with the scorecard. One extra aggregate
+query per chunk measures the pace window and the twelve month slices at once (`metric_values_by_window`).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from tiers.engine import CENT, ZERO, Evaluation, LoadedTier, Scorecard, qualify
+from tiers.metrics import MetricSpecKey, Window, metric_values_by_window
+from tiers.models import Metric, TierModel
+
+PACE_DAYS = 90
+FLAG_DAYS = 90  # the worklist's flags look this far ahead
+ROLLING_MONTHS = 12
+ADDITIVE_METRICS = frozenset({Metric.REVENUE, Metric.ACTIVITY_COUNT, Metric.DEAL_REGISTRATIONS, Metric.POINTS_EARNED})
+METHOD = "pace-90d-rolloff-monthly-v1"
+
+
+@dataclass(frozen=True)
+class ForecastPlan:
+    """The dates a forecast needs: the pace window; for a rolling window the month slices of today's window and the
+    checkpoints by which each slice has left it; for a fixed window, monthly checkpoints up to its last day."""
+
+    today: date
+    rolling: bool
+    pace_window: Window
+    slices: tuple[Window, ...]
+    checkpoints: tuple[date, ...]
+
+    @property
+    def horizon(self) -> date | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+def _window(start: date, end: date, *, zone, today: date) -> Window:
+    begin = datetime.combine(start, time.min, zone)
+    return Window(
+        start=begin,
+        end=datetime.combine(end, time.min, zone),
+        previous_start=begin,
+        evaluated_on=today,
+        last_day=today,
+    )
+
+
+def forecast_plan(*, model: TierModel, window: Window) -> ForecastPlan:
+    """The pace window (the last 90 days) and the month slices whose activities leave a rolling window."""
+    today = window.evaluated_on
+    zone = window.start.tzinfo
+    pace = _window(today - timedelta(days=PACE_DAYS - 1), today + timedelta(days=1), zone=zone, today=today)
+    if model.window == TierModel.Window.ROLLING_12_MONTHS:
+        first = window.start.date()
+        slices, checkpoints = [], []
+        for month in range(ROLLING_MONTHS):
+            start, end = first + relativedelta(months=month), first + relativedelta(months=month + 1)
+            end = min(end, today + timedelta(days=1))
+            slices.append(_window(start, end, zone=zone, today=today))
+            # An activity of day a counts up to a + 1 year - 1 day: the slice has gone on its last day + 1 year.
+            checkpoints.append(end - timedelta(days=1) + relativedelta(years=1))
+        return ForecastPlan(today, True, pace, tuple(slices), tuple(checkpoints))
+    checkpoints = []
+    month = 1
+    while today < window.last_day:
+        checkpoint = min(today + relativedelta(months=month), window.last_day)
+        checkpoints.append(checkpoint)
+        if checkpoint == window.last_day:
+            break
+        month += 1
+    return ForecastPlan(today, False, pace, (), tuple(checkpoints))
+
+
+@dataclass
+class PartnerHistory:
+    """One partner's additive metrics: added in the last 90 days, and leaving the window per month slice."""
+
+    recent: dict[MetricSpecKey, Decimal] = field(default_factory=dict)
+    leaving: dict[MetricSpecKey, list[Decimal]] = field(default_factory=dict)
+
+
+def additive_specs(scorecard: Scorecard) -> list[MetricSpecKey]:
+    return [spec for spec in dict.fromkeys(scorecard.specs()) if spec[0] in ADDITIVE_METRICS]
+
+
+def forecast_histories(
+    *, scorecard: Scorecard, partner_ids: list[int], plan: ForecastPlan
+) -> dict[int, PartnerHistory]:
+    """The chunk's histories: one aggregate query over activities for the pace window and every slice, plus one
+    per window for a metric that is not over activities (points) and for each source another app adds."""
+    specs = additive_specs(scorecard)
+    histories = {partner_id: PartnerHistory() for partner_id in partner_ids}
+    if not specs or not partner_ids:
+        return histories
+    pace, *slices = metric_values_by_window(
+        specs=specs, partner_ids=partner_ids, windows=[plan.pace_window, *plan.slices]
+    )
+    for partner_id, history in histories.items():
+        for spec in specs:
+            history.recent[spec] = pace[spec].get(partner_id, ZERO)
+            history.leaving[spec] = [values[spec].get(partner_id, ZERO) for values in slices]
+    return histories
+
+
+def _gone(history: PartnerHistory, spec: MetricSpecKey, plan: ForecastPlan, day: date) -> Decimal:
+    """What has left the window by `day`, each month slice leaving evenly between its checkpoints."""
+    leaving = history.leaving.get(spec)
+    if not leaving:
+        return ZERO
+    gone, previous = ZERO, plan.today
+    for amount, checkpoint in zip(leaving, plan.checkpoints, strict=False):
+        if day >= checkpoint:
+            gone += amount
+        else:
+            share = Decimal((day - previous).days) / Decimal(max(1, (checkpoint - previous).days))
+            return gone + amount * max(ZERO, share)
+        previous = checkpoint
+    return gone
+
+
+def pace_per_day(history: PartnerHistory, spec: MetricSpecKey) -> Decimal:
+    return history.recent.get(spec, ZERO) / PACE_DAYS
+
+
+def projected_values(
+    *, values: dict[MetricSpecKey, Decimal], history: PartnerHistory, plan: ForecastPlan, day: date, with_pace: bool
+) -> dict[MetricSpecKey, Decimal]:
+    """The metric values on `day`: today's, less what has left the window, plus the pace (when asked)."""
+    days = Decimal((day - plan.today).days)
+    projected = dict(values)
+    for spec in history.recent:
+        added = pace_per_day(history, spec) * days if with_pace else ZERO
+        projected[spec] = max(ZERO, values.get(spec, ZERO) - _gone(history, spec, plan, day) + added)
+    return projected
+
+
+def first_day(predicate: Callable[[date], bool], plan: ForecastPlan) -> date | None:
+    """The first day after today, up to the horizon, on which `predicate` holds: the first checkpoint where it
+    does, then the day within the month before it by bisection. None: not within the horizon."""
+    previous = plan.today
+    for checkpoint in plan.checkpoints:
+        if predicate(checkpoint):
+            low, high = previous, checkpoint
+            while (high - low).days > 1:
+                middle = low + timedelta(days=(high - low).days // 2)
+                if predicate(middle):
+                    high = middle
+                else:
+                    low = middle
+            return high
+        previous = checkpoint
+    return None
+
+
+def _rank(tier: LoadedTier | None) -> int:
+    return tier.rank if tier else 0
+
+
+def _tier_ref(tier: LoadedTier | None) -> dict | None:
+    return {"id": tier.id, "name": tier.name} if tier else None
+
+
+class Projection:
+    """Scores a partner's projected values on any day, remembering each day's result."""
+
+    def __init__(
+        self,
+        *,
+        scorecard: Scorecard,
+        partner_type_id: int,
+        values: dict[MetricSpecKey, Decimal],
+        history: PartnerHistory,
+        plan: ForecastPlan,
+        with_pace: bool,
+    ) -> None:
+        self.scorecard, self.partner_type_id, self.values = scorecard, partner_type_id, values
+        self.history, self.plan, self.with_pace = history, plan, with_pace
+        self.days: dict[date, tuple[Decimal, LoadedTier | None, dict]] = {}
+
+    def on(self, day: date) -> tuple[Decimal, LoadedTier | None, dict]:
+        if day not in self.days:
+            values = projected_values(
+                values=self.values, history=self.history, plan=self.plan, day=day, with_pace=self.with_pace
+            )
+            score, _pathway, tier = qualify(
+                scorecard=self.scorecard, partner_type_id=self.partner_type_id, values=values
+            )
+            self.days[day] = (score, tier, values)
+        return self.days[day]
+
+
+def _tier_after_grace(scorecard: Scorecard, held: LoadedTier, qualified: LoadedTier | None) -> LoadedTier | None:
+    """The downgrade policy's target (as `tiers.services.tier_decide` applies it once grace is over)."""
+    if scorecard.model.downgrade != TierModel.Downgrade.ONE_STEP:
+        return qualified
+    lower = [tier for tier in scorecard.tiers if tier.rank < held.rank]
+    target = lower[-1] if lower else None
+    if qualified is not None and target is not None and qualified.rank > target.rank:
+        return qualified
+    return target
+
+
+def _criteria(
+    *, evaluation: Evaluation, scorecard: Scorecard, history: PartnerHistory, plan: ForecastPlan
+) -> list[dict]:
+    """Per criterion of the best track: pace, the next slice leaving the window, and when its pace alone covers its
+    gap to the next tier."""
+    pathway = next((pathway for pathway in scorecard.pathways if pathway.id == evaluation.pathway_id), None)
+    if pathway is None:
+        return []
+    increases = {
+        gap["criterion"]: Decimal(gap["increase"]) for gap in evaluation.gaps.get("criteria", []) if gap.get("alone")
+    }
+    rows = []
+    for criterion in pathway.criteria:
+        spec = criterion.spec
+        row = {"criterion": criterion.id, "label": criterion.label, "metric": spec[0], "kind": spec[1]}
+        if spec not in history.recent:
+            rows.append(row | {"additive": False})
+            continue
+        leaving = history.leaving.get(spec, [])
+        next_rolloff = next(
+            (
+                {"on": checkpoint.isoformat(), "amount": str(amount.quantize(CENT))}
+                for amount, checkpoint in zip(leaving, plan.checkpoints, strict=False)
+                if amount > 0
+            ),
+            None,
+        )
+        alone_on = None
+        if criterion.id in increases:
+            value = evaluation.values.get(spec, ZERO)
+            target = value + increases[criterion.id]
+
+            def covered(day: date, spec: MetricSpecKey = spec, target: Decimal = target) -> bool:
+                days = Decimal((day - plan.today).days)
+                grown = evaluation.values.get(spec, ZERO) - _gone(history, spec, plan, day)
+                return grown + pace_per_day(history, spec) * days >= target
+
+            found = first_day(covered, plan)
+            alone_on = found.isoformat() if found else None
+        rows.append(
+            row
+            | {
+                "additive": True,
+                "recent": str(history.recent[spec].quantize(CENT)),
+                "pace_per_30_days": str((pace_per_day(history, spec) * 30).quantize(CENT, ROUND_HALF_UP)),
+                "next_rolloff": next_rolloff,
+                "alone_on": alone_on,
+            }
+        )
+    return rows
+
+
+def forecast_one(
+    *,
+    scorecard: Scorecard,
+    plan: ForecastPlan,
+    evaluation: Evaluation,
+    partner_type_id: int,
+    history: PartnerHistory,
+    held: LoadedTier | None,
+) -> dict:
+    """One partner's forecast, as stored with its score (JSON: dates ISO, numbers as strings)."""
+    values = evaluation.values
+    paced = Projection(
+        scorecard=scorecard, partner_type_id=partner_type_id, values=values, history=history, plan=plan, with_pace=True
+    )
+    still = Projection(
+        scorecard=scorecard, partner_type_id=partner_type_id, values=values, history=history, plan=plan, with_pace=False
+    )
+    qualified = evaluation.qualified_tier
+    next_tier = scorecard.tier_above(qualified)
+    forecast: dict = {
+        "method": METHOD,
+        "evaluated_on": plan.today.isoformat(),
+        "rolling": plan.rolling,
+        "horizon": plan.horizon.isoformat() if plan.horizon else None,
+        "next_tier": _tier_ref(next_tier),
+        "reaches_on": None,
+        "score_reaches_on": None,
+        "gates_blocking": [],
+        "criteria": _criteria(evaluation=evaluation, scorecard=scorecard, history=history, plan=plan),
+        "rolloff": None,
+        "falls_at_pace_on": None,  # at its pace, the first day it qualifies below the tier it holds
+        "on_pace_for_upgrade": False,
+        "at_risk_by_rolloff": False,
+    }
+    flag_day = plan.today + timedelta(days=FLAG_DAYS)
+    if next_tier is not None:
+        reaches = first_day(lambda day: _rank(paced.on(day)[1]) >= next_tier.rank, plan)
+        if evaluation.score >= next_tier.minimum_score:
+            score_reaches = plan.today
+        else:
+            score_reaches = first_day(lambda day: paced.on(day)[0] >= next_tier.minimum_score, plan)
+        forecast["reaches_on"] = reaches.isoformat() if reaches else None
+        forecast["score_reaches_on"] = score_reaches.isoformat() if score_reaches else None
+        if reaches is None and score_reaches is not None:
+            # The score gets there but a gate does not: name the gates still unmet on that day.
+            gate_values = paced.on(score_reaches)[2] if score_reaches != plan.today else values
+            forecast["gates_blocking"] = [
+                {
+                    "label": gate.label,
+                    "metric": gate.spec[0],
+                    "kind": gate.spec[1],
+                    "minimum": str(gate.minimum),
+                    "value": str(gate_values.get(gate.spec, ZERO).quantize(CENT)),
+                }
+                for gate in next_tier.gates
+                if gate_values.get(gate.spec, ZERO) < gate.minimum
+            ]
+        forecast["on_pace_for_upgrade"] = reaches is not None and reaches <= flag_day
+    if held is not None and plan.rolling and _rank(qualified) >= held.rank:
+        forecast["rolloff"] = _rolloff(scorecard=scorecard, plan=plan, still=still, held=held, evaluation=evaluation)
+        below_at_pace = first_day(lambda day: _rank(paced.on(day)[1]) < held.rank, plan)
+        forecast["falls_at_pace_on"] = below_at_pace.isoformat() if below_at_pace else None
+        forecast["at_risk_by_rolloff"] = below_at_pace is not None and below_at_pace <= flag_day
+    return forecast
+
+
+def _rolloff(
+    *, scorecard: Scorecard, plan: ForecastPlan, still: Projection, held: LoadedTier, evaluation: Evaluation
+) -> dict:
+    """Without new activity: when the score falls below the held tier, to what, what left, and the tier after grace."""
+    below_on = first_day(lambda day: _rank(still.on(day)[1]) < held.rank, plan)
+    horizon_score = still.on(plan.horizon)[0] if plan.horizon else evaluation.score
+    rolloff: dict = {"held_tier": _tier_ref(held), "below_on": None, "score_at_horizon": str(horizon_score)}
+    if below_on is None:
+        return rolloff
+    score, _tier, _values = still.on(below_on)
+    drop_on = below_on + timedelta(days=scorecard.model.grace_days)
+    _score, qualified_then, _values = still.on(min(drop_on, plan.horizon))
+    # Activities leave on their own days, which a month slice does not know: the sentence names whole slices — the
+    # month that is leaving when the score falls below, and those before it — and the score once they have gone.
+    by = next((checkpoint for checkpoint in plan.checkpoints if checkpoint >= below_on), plan.horizon)
+    score_after, _tier, projected = still.on(by)
+    pathway = next((pathway for pathway in scorecard.pathways if pathway.id == evaluation.pathway_id), None)
+    leaving = None
+    if pathway is not None:
+        # The criterion whose departures cost the most score by then: what the sentence names.
+        losses = [
+            (
+                min(evaluation.values.get(criterion.spec, ZERO) / criterion.target, criterion.cap)
+                - min(projected.get(criterion.spec, ZERO) / criterion.target, criterion.cap),
+                criterion,
+            )
+            for criterion in pathway.criteria
+        ]
+        loss, criterion = max(losses, key=lambda item: item[0] * item[1].weight)
+        if loss > 0:
+            amount = evaluation.values.get(criterion.spec, ZERO) - projected.get(criterion.spec, ZERO)
+            leaving = {
+                "criterion": criterion.id,
+                "label": criterion.label,
+                "metric": criterion.spec[0],
+                "kind": criterion.spec[1],
+                "amount": str(amount.quantize(CENT)),
+                "by": by.isoformat(),
+            }
+    target = _tier_after_grace(scorecard, held, qualified_then)
+    return rolloff | {
+        "below_on": below_on.isoformat(),
+        "score": str(score),
+        "score_after": str(score_after),
+        "leaving": leaving,
+        "drop_on": drop_on.isoformat(),
+        "tier_after_grace": _tier_ref(target),
+    }
+
+
+def forecasts_for_chunk(
+    *,
+    scorecard: Scorecard,
+    partners: list[tuple[int, int]],
+    window: Window,
+    evaluations: dict[int, Evaluation],
+    held: dict[int, LoadedTier | None],
+) -> dict[int, dict]:
+    """Every partner's forecast for a chunk the engine has just evaluated: one more aggregate query (see above)."""
+    plan = forecast_plan(model=scorecard.model, window=window)
+    histories = forecast_histories(scorecard=scorecard, partner_ids=[pk for pk, _type in partners], plan=plan)
+    return {
+        partner_id: forecast_one(
+            scorecard=scorecard,
+            plan=plan,
+            evaluation=evaluations[partner_id],
+            partner_type_id=partner_type_id,
+            history=histories[partner_id],
+            held=held.get(partner_id),
+        )
+        for partner_id, partner_type_id in partners
+    }
