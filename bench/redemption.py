@@ -1,21 +1,28 @@
-"""Redemption benchmark: 50 concurrent clients redeeming through the real service, then the ledger checked.
+"""Redemption benchmark: client processes redeeming over HTTP against gunicorn, then the ledger checked.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tierline_bench_redeem REDIS_URL=redis://127.0.0.1:6379/5 \\
     DJANGO_SETTINGS_MODULE=loyalty.settings python bench/redemption.py --clients 50 --rate 50 --seconds 30
 
 The database named in DATABASE_URL (it must contain "bench") is dropped, recreated and migrated; bench/program.py
 builds one tenant with N scored partners, a member and points each, and a 20-reward catalog (some with little
-stock, some limited per partner). Then `--clients` threads, each with its own database connection, released
-together by a barrier, call `reward_redeem` with fresh idempotency keys at a fixed total rate: most requests from
-many partners, a fifth from five hot partners (contention on their accounts) and a fifth for the limited-stock
-rewards (contention on their rows); every tenth request replays the previous key, which must return the same
-redemption. Latency is measured from each request's scheduled start, so a client that falls behind counts its
-queueing (`p50_ms`, `p99_ms`); the `service_` figures time the call alone. Afterwards: ledger_verify, balances
-against the entries, stock against the redemptions.
+stock, some limited per partner). gunicorn then serves the API as the Dockerfile runs it (production settings, sync
+workers, plain http on loopback; throttles counted in Redis when REDIS_URL is set), and `--clients` separate
+processes (multiprocessing, standard library only: no Django, no shared interpreter) each hold one keep-alive
+connection and an API key of their own, released together by a barrier, and `POST /api/v1/redemptions/` with fresh
+Idempotency-Keys at a fixed total rate: most requests from many partners, a fifth from five hot partners (contention
+on their accounts) and a fifth for the limited-stock rewards (contention on their rows); every tenth request replays
+the previous key, which must return the same redemption. Latency is measured from each request's scheduled start,
+so a client that falls behind counts its queueing (`p50_ms`, `p99_ms`); the `service_` figures time the HTTP
+exchange alone. While the clients run, the parent samples pg_stat_activity every 20 ms: what the server's backends
+wait on. Afterwards: ledger_verify, balances against the entries, stock against the redemptions.
 Prints one `name value` line per figure; see bench/README.md.
 """
 
 import argparse
+import http.client
+import json
+import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -27,26 +34,111 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.evaluation import figure, log, scratch_django  # noqa: E402
-from bench.program import program_build  # noqa: E402
-
 HOT_PARTNERS = 5
+HOST = "bench.localhost"
+
+
+def client(number: int, plan: dict, barrier: object, results: object) -> None:
+    """One client process: its own connection and key, `plan["requests"]` redemptions at its share of the rate."""
+    chooser = random.Random(number)  # noqa: S311 - a workload, not a secret
+    connection = http.client.HTTPConnection("127.0.0.1", plan["port"], timeout=60)
+    headers = {"Host": HOST, "Authorization": f"Bearer {plan['tokens'][number]}", "Content-Type": "application/json"}
+    interval = plan["interval"]
+    latencies, services, outcomes, replays_differing, errors = [], [], Counter(), 0, []
+    previous = None  # (key, body, redemption id) of this client's last redemption
+    barrier.wait()
+    began = time.perf_counter() + chooser.random() * interval  # clients spread over one interval
+    for index in range(plan["requests"]):
+        scheduled = began + index * interval
+        time.sleep(max(0.0, scheduled - time.perf_counter()))
+        replaying = previous is not None and index % 10 == 9
+        if replaying:
+            key, body, first_id = previous  # a client retrying after a lost response
+        else:
+            pick = chooser.random()
+            partner = (
+                plan["partners"][chooser.randrange(HOT_PARTNERS)] if pick < 0.2 else chooser.choice(plan["partners"])
+            )
+            reward = chooser.choice(plan["stocked"] if 0.2 <= pick < 0.4 else plan["open_to_all"])
+            key = f"bench-{number}-{index}"
+            body = json.dumps({"partner": partner, "reward": reward, "shipping_address": "1 Bench Road, Springfield"})
+        previous = None
+        called = time.perf_counter()
+        try:
+            connection.request("POST", "/api/v1/redemptions/", body=body, headers=headers | {"Idempotency-Key": key})
+            reply = connection.getresponse()
+            payload = reply.read()
+        except (OSError, http.client.HTTPException) as error:
+            errors.append(f"client {number}: {error!r}")
+            connection.close()  # reconnects at the next request
+            continue
+        done = time.perf_counter()
+        latencies.append(done - scheduled)
+        services.append(done - called)
+        if reply.status == 201:
+            redemption_id = json.loads(payload)["id"]
+            outcomes["replayed" if replaying else "redeemed"] += 1
+            if replaying:
+                replays_differing += redemption_id != first_id
+            else:
+                previous = (key, body, redemption_id)
+        elif reply.status in {400, 409}:  # a business refusal: points, stock, tier or limit
+            outcomes["refused"] += 1
+        else:
+            errors.append(f"client {number}: HTTP {reply.status} {payload[:200]!r}")
+    connection.close()
+    results.put((latencies, services, dict(outcomes), replays_differing, errors))
+
+
+class WaitSampler(threading.Thread):
+    """Samples what the bench database's busy backends wait on (pg_stat_activity) every `period` seconds."""
+
+    def __init__(self, *, url: str, database: str, period: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.url, self.database, self.period = url, database, period
+        self.counts: Counter[str] = Counter()
+        self.samples = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        import psycopg2
+
+        connection = psycopg2.connect(self.url)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            while not self.stopping.wait(self.period):
+                cursor.execute(
+                    "SELECT state, coalesce(wait_event_type, 'CPU'), coalesce(wait_event, 'running')"
+                    " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend' AND state <> 'idle'",
+                    [self.database],
+                )
+                self.samples += 1
+                for state, kind, event in cursor.fetchall():
+                    self.counts[f"{state}:{kind}:{event}"] += 1
+        connection.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partners", type=int, default=1_000, help="partners, one member each (default 1,000)")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (threads; default 50)")
+    parser.add_argument("--clients", type=int, default=50, help="client processes (default 50)")
     parser.add_argument("--rate", type=float, default=50, help="redemptions/s asked in total (default 50)")
     parser.add_argument("--seconds", type=float, default=30, help="how long the clients keep asking (default 30)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as the Dockerfile)")
     arguments = parser.parse_args()
+
+    from bench.evaluation import figure, log, scratch_database, scratch_django
+    from bench.load import free_port, gunicorn_start
+    from bench.program import program_build
 
     started = time.perf_counter()
     scratch_django("bench/redemption.py")
-    from django.core.exceptions import ValidationError
+    from django.conf import settings
     from django.db import connection
     from django.db.models import Sum
 
+    from api.services import api_key_create
     from loyalty.celery import app as celery_app
     from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
     from loyalty.ledger.selectors import ledger_verify
@@ -54,7 +146,6 @@ def main() -> None:
     from loyalty.tenancy.models import User
     from partners.models import Partner
     from rewards.models import Redemption, Reward
-    from rewards.services import reward_redeem
 
     program = program_build(partners=arguments.partners, activities_per_partner=5, entries_per_partner=20)
     tenant = program.tenant
@@ -62,91 +153,66 @@ def main() -> None:
         rewards = list(Reward.objects.order_by("pk"))
         stock_before = {reward.pk: reward.stock for reward in rewards}
         balance_before = dict(PointsAccount.objects.values_list("partner_id", "balance"))
+        external_ids = dict(Partner.objects.values_list("pk", "external_id"))
+        manager = User.objects.get(email="manager@bench.test")  # bench/evaluation.py's program manager
+        # One key per client, as separate integrations would hold (each is throttled on its own).
+        tokens = [
+            api_key_create(name=f"Bench client {number}", scopes=["redemptions:write"], created_by=manager).token
+            for number in range(arguments.clients)
+        ]
     # Rewards any partner may take (no tier needed), so that most requests redeem rather than being refused.
     open_to_all = [reward for reward in rewards if reward.minimum_tier_rank is None]
-    stocked = [reward for reward in open_to_all if reward.stock is not None]
+    per_client = max(1, round(arguments.rate * arguments.seconds / arguments.clients))
+    plan = {
+        "tokens": tokens,
+        "interval": arguments.clients / arguments.rate,  # seconds between two requests of one client
+        "requests": per_client,
+        "partners": [external_ids[partner_id] for _user, partner_id in program.members],
+        "open_to_all": [reward.sku for reward in open_to_all],
+        "stocked": [reward.sku for reward in open_to_all if reward.stock is not None],
+    }
+    connection.close()  # the server and the clients have their own
     figure("setup.seconds", f"{time.perf_counter() - started:.1f}")
 
-    per_client = max(1, round(arguments.rate * arguments.seconds / arguments.clients))
-    interval = arguments.clients / arguments.rate  # seconds between two requests of one client
-    barrier = threading.Barrier(arguments.clients + 1)
-    latencies: list[float] = []  # from each request's scheduled start: queueing included
-    service_times: list[float] = []  # from the call itself
+    port = free_port()
+    log(f"gunicorn with {arguments.workers} workers on 127.0.0.1:{port}")
+    server = gunicorn_start(port=port, workers=arguments.workers)
+    plan["port"] = port
+    name, _maintenance = scratch_database(os.environ["DATABASE_URL"])
+    sampler = WaitSampler(url=settings.DATABASE_OWNER_URL or os.environ["DATABASE_URL"], database=name)
+    spawn = multiprocessing.get_context("spawn")  # fresh interpreters: nothing of this process's state
+    barrier = spawn.Barrier(arguments.clients + 1)
+    results = spawn.Queue()
+    processes = [
+        spawn.Process(target=client, args=(number, plan, barrier, results)) for number in range(arguments.clients)
+    ]
+    try:  # gunicorn and the clients are stopped whatever happens
+        for process in processes:
+            process.start()
+        log(f"{arguments.clients} client processes × {per_client} redemptions at {arguments.rate:g}/s in total")
+        barrier.wait(timeout=120)
+        began = time.perf_counter()
+        sampler.start()
+        collected = [results.get(timeout=arguments.seconds * 10 + 120) for _process in processes]
+        seconds = time.perf_counter() - began
+        sampler.stopping.set()
+        for process in processes:
+            process.join(timeout=30)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        server.terminate()
+        server.wait(timeout=30)
+    sampler.join(timeout=5)
+
+    latencies = sorted(value for result in collected for value in result[0])
+    service_times = sorted(value for result in collected for value in result[1])
     outcomes: Counter[str] = Counter()
-    replays_differing = 0
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def client(number: int) -> None:
-        nonlocal replays_differing
-        chooser = random.Random(number)  # noqa: S311 - a workload, not a secret
-        mine: list[float] = []
-        served: list[float] = []
-        seen: Counter[str] = Counter()
-        previous: tuple | None = None  # (key, partner, user, reward, redemption id) of the last redemption
-        try:
-            with tenant_context(tenant):
-                # Objects read up front, as a view has them from the request before calling the service.
-                partners = {partner.pk: partner for partner in Partner.objects.all()}
-                users = {user.pk: user for user in User.objects.filter(memberships__tenant=tenant)}
-                barrier.wait()
-                began = time.perf_counter() + chooser.random() * interval  # clients spread over one interval
-                for index in range(per_client):
-                    scheduled = began + index * interval
-                    time.sleep(max(0.0, scheduled - time.perf_counter()))
-                    replaying = previous is not None and index % 10 == 9
-                    if replaying:
-                        key, partner, user, reward, first_pk = previous  # a client retrying after a lost response
-                    else:
-                        pick = chooser.random()
-                        user_id, partner_id = (
-                            program.members[chooser.randrange(HOT_PARTNERS)]
-                            if pick < 0.2
-                            else chooser.choice(program.members)
-                        )
-                        partner, user = partners[partner_id], users[user_id]
-                        reward = chooser.choice(stocked if 0.2 <= pick < 0.4 else open_to_all)
-                        key = f"bench-{number}-{index}"
-                    previous = None
-                    called = time.perf_counter()
-                    try:
-                        redemption = reward_redeem(
-                            partner=partner,
-                            requested_by=user,
-                            reward=reward,
-                            idempotency_key=key,
-                            shipping_address="1 Bench Road, Springfield",  # kept for merchandise only
-                        )
-                    except ValidationError:
-                        outcome = "refused"  # a business refusal: points, stock, tier or limit
-                    else:
-                        outcome = "replayed" if replaying else "redeemed"
-                        if replaying:
-                            replays_differing += redemption.pk != first_pk
-                        else:
-                            previous = (key, partner, user, reward, redemption.pk)
-                    mine.append(time.perf_counter() - scheduled)
-                    served.append(time.perf_counter() - called)
-                    seen[outcome] += 1
-        except Exception as error:  # noqa: BLE001 - every unexpected failure is counted and shown
-            with lock:
-                errors.append(f"client {number}: {error!r}")
-        finally:
-            connection.close()
-            with lock:
-                latencies.extend(mine)
-                service_times.extend(served)
-                outcomes.update(seen)
-
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(arguments.clients)]
-    for thread in threads:
-        thread.start()
-    log(f"{arguments.clients} clients × {per_client} redemptions at {arguments.rate:g}/s in total")
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    for result in collected:
+        outcomes.update(result[2])
+    replays_differing = sum(result[3] for result in collected)
+    errors = [error for result in collected for error in result[4]]
     for error in errors[:5]:
         log(error)
 
@@ -176,26 +242,33 @@ def main() -> None:
         debited = LedgerEntry.objects.filter(kind=EntryKind.REDEEM).count()
     celery_app.control.purge()  # notifications and webhooks queued by the redemptions, never run here
 
-    latencies.sort()
-    service_times.sort()
     done = sum(outcomes.values())
     figure("redemption.clients", arguments.clients)
+    figure("redemption.workers", arguments.workers)
     figure("redemption.target_per_second", f"{arguments.rate:g}")
     figure("redemption.requests", done)
     figure("redemption.redeemed", outcomes["redeemed"])
     figure("redemption.refused", outcomes["refused"])
     figure("redemption.replayed", outcomes["replayed"])
     figure("redemption.per_second", f"{done / seconds:.1f}")
-    figure("redemption.p50_ms", f"{statistics.median(latencies) * 1000:.1f}")
-    figure("redemption.p99_ms", f"{latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f}")
-    figure("redemption.max_ms", f"{latencies[-1] * 1000:.1f}")
-    figure("redemption.service_p50_ms", f"{statistics.median(service_times) * 1000:.1f}")
-    figure("redemption.service_p99_ms", f"{service_times[int(len(service_times) * 0.99) - 1] * 1000:.1f}")
-    figure("redemption.errors", len(errors) + (arguments.clients * per_client - done))
+    if latencies:
+        figure("redemption.p50_ms", f"{statistics.median(latencies) * 1000:.1f}")
+        figure("redemption.p99_ms", f"{latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000:.1f}")
+        figure("redemption.max_ms", f"{latencies[-1] * 1000:.1f}")
+        figure("redemption.service_p50_ms", f"{statistics.median(service_times) * 1000:.1f}")
+        figure("redemption.service_p99_ms", f"{service_times[max(0, int(len(service_times) * 0.99) - 1)] * 1000:.1f}")
+    figure("redemption.errors", arguments.clients * per_client - done)  # failed, refused otherwise, or never sent
     figure("redemption.double_spends", replays_differing + (redemptions != debited) + balances_off)
     figure("redemption.stock_mismatches", stock_off)
     figure("redemption.negative_balances", negative)
     figure("ledger_verify.breaches", len(breaches))
+    # What the busy backends waited on, as a share of (sample × backend): "active:CPU:running" is work, "Lock:…"
+    # a row lock queue, "Client:ClientRead" a transaction waiting for the application's next statement.
+    busy = sum(sampler.counts.values())
+    figure("redemption.wait_samples", sampler.samples)
+    figure("redemption.busy_backends_mean", f"{busy / max(sampler.samples, 1):.2f}")
+    for event, count in sampler.counts.most_common(6):
+        figure(f"redemption.wait.{event}", f"{count / max(busy, 1):.3f}")
 
 
 if __name__ == "__main__":

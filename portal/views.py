@@ -1,10 +1,13 @@
 """The server-rendered pages of a tenant's site."""
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy
 
 from badges.selectors import partner_badges
@@ -17,8 +20,8 @@ from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, si
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import ActivityKind, Claim, Partner
-from tiers.models import BenefitKind, Criterion, Metric
-from tiers.selectors import PartnerStatus, partner_status_get
+from tiers.models import Criterion, Metric
+from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get, tier_entitlements
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
@@ -34,9 +37,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if membership.role not in PARTNER_ROLES:
         # Staff start where their work is: the program dashboard and its queues, or the account manager's worklist.
         return redirect("portal:program" if membership.is_program_staff else "portal:portfolio")
-    context = _dashboard(membership.partner, currency=request.tenant.currency) | {"is_partner_member": True}
+    partner = membership.partner
+    context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True)
+    context["is_partner_member"] = True
     context["unread_announcements"] = list(announcements_unread(user=request.user)[:BANNER_LIMIT])
-    context["checklist"] = partner_checklist(partner=membership.partner)  # onboarding, until done
+    context["checklist"] = partner_checklist(partner=partner)  # onboarding, until done
     return render(request, "portal/home.html", context)
 
 
@@ -137,34 +142,77 @@ def _ways_in(status: PartnerStatus, kinds: dict[int, str]) -> list[tuple[str, st
     return list(links.items())
 
 
-def _dashboard(partner: Partner, *, currency: str) -> dict:
-    """A partner's dashboard: tier, progress and gaps, points, benefits, trend and recent movements."""
-    status = partner_status_get(partner=partner)
-    criteria, kinds = _criteria_rows(status, currency)
+# Fragments of the dashboard are cached under the versions of what they show (`{% cache %}` in portal/home.html),
+# so an entry or a score changes the key and never the cached text; a day bounds how long an unread one is kept.
+FRAGMENT_SECONDS = 24 * 3600
+
+
+def _lazy(compute: Callable[[], object]) -> SimpleLazyObject:
+    """Computed on first use, at most once: only when a fragment is rendered rather than read from the cache."""
+    return SimpleLazyObject(compute)
+
+
+def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False) -> dict:
+    """A partner's dashboard: tier, progress and gaps, points, benefits, trend and recent movements.
+
+    Read on every request: the tier state and the account (one query each, with the versions of the partner's
+    standing and ledger), the current tier's benefits, team and badges. The rest is lazy and feeds the fragments
+    cached under those versions (portal/home.html), so a cached dashboard skips it.
+    """
+    standing = partner_standing_get(partner=partner)
     points = partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS)
+    status = _lazy(lambda: partner_status_get(partner=partner, standing=standing))
+    criteria_and_kinds = _lazy(lambda: _criteria_rows(status, currency))
+    tier = standing.state.tier if standing.state else None
+    entitlements = _lazy(lambda: tier_entitlements(tier=tier) if tier else [])
+    # Everything a cached fragment's text depends on besides the data: language, time zone, date (the trend's
+    # window), currency, and whether the links for partner members are shown.
+    setting = ".".join(
+        [
+            str(partner.tenant_id),
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            timezone.localdate().isoformat(),
+            currency,
+            str(int(is_partner_member)),
+        ]
+    )
     return {
         "partner": partner,
+        "state": standing.state,
+        "tier": tier,
         "status": status,
         "points": points,
         "expiring_sentence": points_expiring_sentence(
             points=points.expiring_soon, first_expiry=points.first_expiry, within_days=EXPIRING_WINDOW_DAYS
         ),
-        "movements": _movements(partner),
-        "criteria": criteria,
-        "gap": gap_sentence(gaps=status.score.gaps, kinds=kinds, currency=currency) if status.score else "",
-        "unmet_gates": status.score.gaps.get("gates", []) if status.score else [],
-        "ways_in": _ways_in(status, kinds),
-        "forecast": forecast_sentences(forecast=status.score.forecast, currency=currency) if status.score else [],
-        "trend_points": _trend_points(status),
+        "movements": _lazy(lambda: _movements(partner)),
+        "criteria": _lazy(lambda: criteria_and_kinds[0]),
+        "gap": _lazy(
+            lambda: (
+                gap_sentence(gaps=status.score.gaps, kinds=criteria_and_kinds[1], currency=currency)
+                if status.score
+                else ""
+            )
+        ),
+        "unmet_gates": _lazy(lambda: status.score.gaps.get("gates", []) if status.score else []),
+        "ways_in": _lazy(lambda: _ways_in(status, criteria_and_kinds[1])),
+        "forecast": _lazy(
+            lambda: forecast_sentences(forecast=status.score.forecast, currency=currency) if status.score else []
+        ),
+        "trend_points": _lazy(lambda: _trend_points(status)),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),
-        "recent": LedgerEntry.objects.filter(account__partner=partner).order_by("-created_at", "-pk")[:5],
+        "recent": _lazy(
+            lambda: list(LedgerEntry.objects.filter(account_id=points.account_id).order_by("-created_at", "-pk")[:5])
+        ),
         "badges": partner_badges(partner=partner),
         "team": Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk"),
-        # How much of the tier's market development funds is used this period (only when the tier grants some).
-        "fund_usage": partner_fund_usage(partner=partner)
-        if any(entitlement.kind == BenefitKind.MDF_ALLOCATION for entitlement in status.entitlements)
-        else None,
-        "rebates": partner_rebates_get(partner=partner, period=fund_period_current())
-        if any(entitlement.kind == BenefitKind.REBATE_RATE for entitlement in status.entitlements)
-        else None,
+        "entitlements": entitlements,
+        # How much of the tier's market development funds is used this period, and the rebates accrued: read only
+        # when the tier grants them (the template asks for them beside such a benefit).
+        "fund_usage": _lazy(lambda: partner_fund_usage(partner=partner)),
+        "rebates": _lazy(lambda: partner_rebates_get(partner=partner, period=fund_period_current())),
+        "fragment_seconds": FRAGMENT_SECONDS,
+        "standing_version": f"{setting}.{standing.version}",
+        "ledger_version": f"{setting}.{points.version}",
     }

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -107,9 +107,42 @@ def tier_names_by_rank(*, ranks: Iterable[int] | None = None) -> dict[int, str]:
     return {rank: name for rank, name, _status, _version in sorted(rows, key=lambda row: (row[2] == "active", row[3]))}
 
 
-def partner_status_get(*, partner: Partner, months: int = 12) -> PartnerStatus:
-    """The partner's tier, latest score (nightly or instant), the next tier, a pending downgrade and the trend."""
-    state = PartnerTier.objects.filter(partner=partner).select_related("tier__model").first()
+@dataclass(frozen=True)
+class PartnerStanding:
+    """A partner's tier state (tier and model joined) and a version of everything `partner_status_get` reads for
+    it: the version changes whenever the state does or any of the partner's scores is written, replaced or
+    removed (published tier models never change), so what is computed from them can be cached under it."""
+
+    state: PartnerTier | None
+    version: str
+
+
+def partner_standing_get(*, partner: Partner) -> PartnerStanding:
+    """The partner's tier state and its standing's version: one query (two for a partner without a tier yet)."""
+    scores = PartnerScore.objects.filter(partner=partner).order_by().values("partner")
+    fingerprint = {
+        "score_count": Subquery(scores.annotate(value=Count("pk")).values("value")),
+        "score_last": Subquery(scores.annotate(value=Max("pk")).values("value")),
+        "score_computed": Subquery(scores.annotate(value=Max("computed_at")).values("value")),
+    }
+    state = PartnerTier.objects.filter(partner=partner).select_related("tier__model").annotate(**fingerprint).first()
+    if state is not None:
+        scored = [state.score_count, state.score_last, state.score_computed]
+        values = [state.pk, state.tier_id, state.since, state.below_since, state.pinned_tier_id, state.pinned_until]
+    else:
+        scored = list(Partner.objects.filter(pk=partner.pk).annotate(**fingerprint).values_list(*fingerprint).get())
+        values = ["no tier"]
+    return PartnerStanding(state, ".".join(str(value) for value in values + scored))
+
+
+def partner_status_get(*, partner: Partner, months: int = 12, standing: PartnerStanding | None = None) -> PartnerStatus:
+    """The partner's tier, latest score (nightly or instant), the next tier, a pending downgrade and the trend.
+
+    `standing` (from `partner_standing_get`) saves reading the tier state again."""
+    if standing is None:
+        state = PartnerTier.objects.filter(partner=partner).select_related("tier__model").first()
+        standing = PartnerStanding(state, "")
+    state = standing.state
     score = (
         PartnerScore.objects.filter(partner=partner)
         .select_related("tier", "qualified_tier", "pathway")

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -44,6 +45,7 @@ def add_history(world: World, count: int) -> None:
 
 
 def queries_for(client, path: str) -> int:
+    cache.clear()  # a cold page: the dashboard's fragments are cached (tests/portal/test_dashboard_cache.py)
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
     assert response.status_code == 200, path
