@@ -58,23 +58,54 @@ format: install
 	$(VENV)/bin/ruff format .
 
 # Every benchmark (bench/README.md), each on its own scratch PostgreSQL database that it drops and recreates;
-# one "name value" line per figure. Defaults take a few minutes; raise the scales for the budgets' figures.
-BENCH_DB ?= postgres://postgres@127.0.0.1:5432/tierline_bench
+# one "name value" line per figure, kept in $(BENCH_OUT)/<name>.txt, then issue 24's table of every budgeted figure
+# (bench/table.py). The evaluations run as the application role, under row-level security, at 10k × 20 and at the
+# budget's 100k × 50 (BENCH_BIG_PARTNERS, BENCH_BIG_ACTIVITIES); the 1 M-partner run is `make bench-1m` (minutes).
+BENCH_SERVER ?= 127.0.0.1:5432
+BENCH_DB ?= postgres://postgres@$(BENCH_SERVER)/tierline_bench
+BENCH_APP_ROLE ?= tierline_app
 BENCH_PARTNERS ?= 10000
 BENCH_ACTIVITIES ?= 20
+BENCH_BIG_PARTNERS ?= 100000
+BENCH_BIG_ACTIVITIES ?= 50
 BENCH_INGEST ?= 20000
 BENCH_REDIS ?= redis://127.0.0.1:6379/5
+BENCH_OUT ?= var/bench
 BENCH := DJANGO_SETTINGS_MODULE=loyalty.settings $(RUN)
+# `$(call bench_as_app,<database suffix>)`: the application role connects, the owner (superuser) builds and drops.
+bench_as_app = DATABASE_URL=postgres://$(BENCH_APP_ROLE)@$(BENCH_SERVER)/tierline_bench$(1) \
+	DATABASE_OWNER_URL=postgres://postgres@$(BENCH_SERVER)/tierline_bench$(1)
+.PHONY: bench-1m
+bench bench-1m: SHELL := /bin/bash
 bench: install
-	DATABASE_URL=$(BENCH_DB) $(BENCH) bench/evaluation.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
-	DATABASE_URL=$(BENCH_DB)_portal $(BENCH) bench/portal.py --entries 10000 --requests 60
-	DATABASE_URL=$(BENCH_DB)_ingest $(BENCH) bench/ingest.py --partners 1000 --activities $(BENCH_INGEST)
-	DATABASE_URL=$(BENCH_DB)_api $(BENCH) bench/api_ingest.py --partners 1000 --activities $(BENCH_INGEST)
-	DATABASE_URL=$(BENCH_DB)_load $(BENCH) bench/load.py --partners 1000 --rate 100 --seconds 45
-	DATABASE_URL=$(BENCH_DB)_redeem REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/redemption.py --clients 50 --rate 50 --seconds 30
-	DATABASE_URL=$(BENCH_DB)_scale REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/scaling.py --sizes 2000,10000,20000
+	@mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(call bench_as_app,) $(BENCH) bench/evaluation.py --partners $(BENCH_PARTNERS) \
+		--activities-per-partner $(BENCH_ACTIVITIES) | tee $(BENCH_OUT)/evaluation_10k.txt
+	set -o pipefail; $(call bench_as_app,_big) $(BENCH) bench/evaluation.py --partners $(BENCH_BIG_PARTNERS) \
+		--activities-per-partner $(BENCH_BIG_ACTIVITIES) | tee $(BENCH_OUT)/evaluation_100k.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_portal REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/portal.py --entries 10000 \
+		--requests 60 | tee $(BENCH_OUT)/portal.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_ingest $(BENCH) bench/ingest.py --partners 1000 --activities $(BENCH_INGEST) \
+		| tee $(BENCH_OUT)/ingest.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_api $(BENCH) bench/api_ingest.py --partners 1000 --activities $(BENCH_INGEST) \
+		| tee $(BENCH_OUT)/api_ingest.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_load $(BENCH) bench/load.py --partners 1000 --rate 100 --seconds 45 \
+		| tee $(BENCH_OUT)/load.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_redeem REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/redemption.py --clients 50 \
+		--rate 50 --seconds 30 | tee $(BENCH_OUT)/redemption.txt
+	set -o pipefail; DATABASE_URL=$(BENCH_DB)_scale REDIS_URL=$(BENCH_REDIS) $(BENCH) bench/scaling.py \
+		--sizes 2000,10000,20000 | tee $(BENCH_OUT)/scaling.txt
 	DATABASE_URL=$(BENCH_DB)_fuzz $(BENCH) bench/schemathesis_live.py
-	DATABASE_URL=$(BENCH_DB)_analytics $(BENCH) bench/analytics.py --partners $(BENCH_PARTNERS) --activities-per-partner $(BENCH_ACTIVITIES)
+	DATABASE_URL=$(BENCH_DB)_analytics $(BENCH) bench/analytics.py --partners $(BENCH_PARTNERS) \
+		--activities-per-partner $(BENCH_ACTIVITIES)
+	@$(RUN) bench/table.py $(BENCH_OUT)
+
+# The issue's 1 M partners × 20 activities, as the application role (generation alone takes several minutes).
+bench-1m: install
+	@mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(call bench_as_app,_1m) $(BENCH) bench/evaluation.py --partners 1000000 \
+		--activities-per-partner 20 | tee $(BENCH_OUT)/evaluation_1m.txt
+	@$(RUN) bench/table.py $(BENCH_OUT)
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3 var/

@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -75,13 +76,59 @@ def gunicorn_start(*, port: int, workers: int) -> subprocess.Popen:
     sys.exit("gunicorn did not answer within 120 s.")
 
 
-def locust_run(*, port: int, sessions_file: Path, users: int, rate: float, seconds: int, prefix: Path) -> None:
-    """locust headless: `users` users at `rate` requests/s in total; stats reset once every user has started."""
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a running process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def backends_cpu_seconds(database: str) -> dict[int, float]:
+    """CPU time of each PostgreSQL backend connected to `database` (the server runs on this machine)."""
+    import psycopg2
+    from django.conf import settings
+
+    connection = psycopg2.connect(settings.DATABASE_OWNER_URL or os.environ["DATABASE_URL"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])
+        pids = [pid for (pid,) in cursor.fetchall()]
+    connection.close()
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def locust_run(
+    *, port: int, sessions_file: Path, users: int, rate: float, seconds: int, prefix: Path, processes: int
+) -> None:
+    """locust headless in `processes` forked processes: `users` users at `rate` requests/s in total; stats reset
+    once every user has started."""
     spawn_rate = max(users / 10, 1)
     subprocess.run(  # noqa: S603 - our own venv's locust
         [
             str(BIN / "locust"),
             "--headless",
+            "--processes",
+            str(processes),
             "--locustfile",
             str(ROOT / "bench" / "locustfile.py"),
             "--host",
@@ -112,6 +159,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="requests/s in total (default 100)")
     parser.add_argument("--seconds", type=int, default=45, help="measured seconds after the ramp-up (default 45)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as the Dockerfile)")
+    parser.add_argument("--generators", type=int, default=2, help="locust processes generating the load (default 2)")
     arguments = parser.parse_args()
     users = arguments.users or arguments.partners
 
@@ -134,6 +182,9 @@ def main() -> None:
         try:  # gunicorn is stopped whatever happens
             log(f"locust: {users} users, {arguments.rate:g} requests/s for {arguments.seconds} s after the ramp-up")
             prefix = Path(scratch) / "load"
+            database = settings.DATABASES["default"]["NAME"]
+            server_before, backends_before = tree_cpu_seconds(server.pid), backends_cpu_seconds(database)
+            generator_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust, once it has been reaped
             locust_run(
                 port=port,
                 sessions_file=sessions_file,
@@ -141,6 +192,14 @@ def main() -> None:
                 rate=arguments.rate,
                 seconds=arguments.seconds,
                 prefix=prefix,
+                processes=arguments.generators,
+            )
+            generator_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            server_cpu = tree_cpu_seconds(server.pid) - server_before
+            backends_after = backends_cpu_seconds(database)
+            postgres_cpu = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
+            generator_cpu = (generator_after.ru_utime + generator_after.ru_stime) - (
+                generator_before.ru_utime + generator_before.ru_stime
             )
         finally:
             server.terminate()
@@ -157,6 +216,13 @@ def main() -> None:
     for name in ("50%", "95%", "99%"):
         figure(f"load.p{name[:-1]}_ms", total[name])
     figure("load.errors", total["Failure Count"])
+    # Who used the CPU over the run (ramp-up included): the server (gunicorn and its PostgreSQL backends) or the
+    # load generator (locust's processes). The generator's share is what the server could not use.
+    figure("load.generator_processes", arguments.generators)
+    figure("load.server_cpu_seconds", f"{server_cpu:.1f}")
+    figure("load.postgres_cpu_seconds", f"{postgres_cpu:.1f}")
+    figure("load.generator_cpu_seconds", f"{generator_cpu:.1f}")
+    figure("load.generator_cpu_share", f"{generator_cpu / max(server_cpu + postgres_cpu + generator_cpu, 1e-9):.2f}")
     for page in ("dashboard", "rewards", "statement"):
         if page in rows:
             figure(f"load.{page}.p50_ms", rows[page]["50%"])
