@@ -1,22 +1,27 @@
 """Program analytics over a filtered set of partners and a period: retention by join cohort, sales per partner
 (median and quartiles by tier and by tier movement), incentive cost per unit of sales, tier progression, engagement.
 
-Every figure is one set-based query over the partners the filters select (`partners_filtered`, used as a
-subquery, never a list of ids); quartiles are taken in Python from one row per partner. docs/analytics.md states
-each definition. Amounts are in the program's currency: an activity in another currency counts at its converted
-amount (the rate of its day, docs/currencies.md).
+The activity figures (retention, sales, engagement, last-activity age) and the tier-change figures come from one
+row per selected partner (`partners_in_period`): four set-based queries, each a `GROUP BY partner_id`, merged in
+Python. Approved activities are read from the nightly rollup (`analytics.models.PartnerMonth`) for the closed
+months it holds and live from `partners_activity` for the rest (the open month, the parts of months the period
+cuts, everything when there is no rollup yet); `Reading` says which. Quartiles are taken in Python.
+docs/analytics.md states each definition and the rule. Amounts are in the program's currency: an activity in
+another currency counts at its converted amount (the rate of its day, docs/currencies.md).
 """
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
+from analytics.models import KIND_COLUMNS, PartnerMonth, RollupState
 from funds.models import FundPayout
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.tenancy.context import current_tenant
@@ -28,6 +33,9 @@ NO_TIER = ""
 UP, STAYED, DOWN = "up", "stayed", "down"
 # A first tier counts as a move up.
 MOVED_UP = Q(from_tier__isnull=True) | Q(to_tier__rank__gt=F("from_tier__rank"))
+MOVED_DOWN = Q(to_tier__rank__lt=F("from_tier__rank"))
+# A change to a higher-ranked tier than the one held; a first placement is not an upgrade.
+UPGRADE = Q(from_tier__isnull=False, to_tier__rank__gt=F("from_tier__rank"))
 
 
 @dataclass(frozen=True)
@@ -63,14 +71,180 @@ def partners_filtered(filters: Filters) -> QuerySet[Partner]:
     return partners
 
 
-def _approved(filters: Filters) -> QuerySet[Activity]:
-    start, end = filters.bounds()
-    return Activity.objects.filter(
-        status=Activity.Status.APPROVED,
-        occurred_at__gte=start,
-        occurred_at__lte=end,
-        partner__in=partners_filtered(filters),
+@dataclass(frozen=True)
+class Freshness:
+    """How far the nightly rollup goes: months before `covered_until` as of `refreshed_at` (None: no rollup)."""
+
+    covered_until: date | None = None
+    refreshed_at: datetime | None = None
+
+
+def rollup_freshness() -> Freshness:
+    """The current tenant's rollup state (one query)."""
+    state = RollupState.objects.only("covered_until", "refreshed_at").first()
+    return Freshness() if state is None else Freshness(state.covered_until, state.refreshed_at)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where the activities of a period come from. Dates are the tenant's; ranges of moments are [from, to).
+
+    - `rolled`: rollup months [first, until) add to the period's sums (None: none do);
+    - `added`: live ranges that add to them; `subtracted`: a live range taken off them (the days of the first
+      rolled month before the period's start, when that is fewer days than reading the rest of it live);
+    - last activity up to the period's end: rollup months before `history_until` plus the live `history` range.
+    """
+
+    rolled: tuple[date, date] | None
+    added: tuple[tuple[datetime, datetime], ...]
+    subtracted: tuple[datetime, datetime] | None
+    history_until: date | None
+    history: tuple[datetime | None, datetime]
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def reading_plan(filters: Filters, freshness: Freshness, zone: ZoneInfo) -> Reading:
+    """Split the period between the rollup and live reads (the rule of docs/analytics.md, "The rollup")."""
+
+    def moment(day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=zone)
+
+    start, after = filters.start, filters.end + timedelta(days=1)
+    if freshness.covered_until is None:
+        return Reading(None, ((moment(start), moment(after)),), None, None, (None, moment(after)))
+    # Rollup months before `until` are closed and end by the period's end.
+    until = min(freshness.covered_until, month_start(after))
+    first = start if start.day == 1 else month_start(start) + relativedelta(months=1)
+    history = (moment(until), moment(after))
+    if first >= until:
+        return Reading(None, ((moment(start), moment(after)),), None, until, history)
+    tail = ((moment(until), moment(after)),) if until < after else ()
+    if start == first:
+        return Reading((first, until), tail, None, until, history)
+    head_month = month_start(start)
+    if (start - head_month).days < (first - start).days:
+        return Reading((head_month, until), tail, (moment(head_month), moment(start)), until, history)
+    return Reading((first, until), ((moment(start), moment(first)), *tail), None, until, history)
+
+
+@dataclass
+class PartnerPeriod:
+    """One selected partner over the period: what every partner-level figure needs."""
+
+    partner_id: int
+    joined_at: date
+    tier: str
+    ups: int = 0  # tier changes in the period up (incl. a first tier) and down
+    downs: int = 0
+    first_upgrade_on: date | None = None  # the first upgrade evaluated by the period's end
+    activities: int = 0  # approved activities in the period
+    sales: Decimal = Decimal(0)  # Σ converted amount of the approved sales in the period
+    kind_counts: dict[str, int] = field(default_factory=dict)
+    last_activity_at: datetime | None = None  # the last approved activity up to the period's end, any time
+
+    @property
+    def movement(self) -> str:
+        return UP if self.ups > self.downs else DOWN if self.downs > self.ups else STAYED
+
+    @property
+    def kinds(self) -> set[str]:
+        return {kind for kind, count in self.kind_counts.items() if count > 0}
+
+
+def _in(ranges: tuple[tuple[datetime | None, datetime], ...]) -> Q:
+    condition = Q(pk__in=[])
+    for low, high in ranges:
+        condition |= Q(occurred_at__lt=high) if low is None else Q(occurred_at__gte=low, occurred_at__lt=high)
+    return condition
+
+
+def _sums(prefix: str, condition: Q) -> dict:
+    """Approved activities' count, sales and count per kind among the rows matching `condition`."""
+    return {
+        f"{prefix}activities": Count("pk", filter=condition),
+        f"{prefix}sales": Sum("amount_converted", filter=condition & Q(kind=ActivityKind.SALE)),
+        **{f"{prefix}{kind}": Count("pk", filter=condition & Q(kind=kind)) for kind in KIND_COLUMNS},
+    }
+
+
+def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> list[PartnerPeriod]:
+    """Every selected partner (joined by the period's end) with its tier now, its tier moves and approved activity
+    in the period, its first upgrade and its last approved activity (four queries, or three without a rollup:
+    partners, tier changes, rollup months, live activities; each one row per partner)."""
+    freshness = rollup_freshness() if freshness is None else freshness
+    zone = ZoneInfo(current_tenant().time_zone)
+    selected = partners_filtered(filters).filter(joined_at__lte=filters.end)
+    rows = {
+        pk: PartnerPeriod(pk, joined_at, tier or NO_TIER)
+        for pk, joined_at, tier in selected.values_list("pk", "joined_at", "tier_states__tier__name").order_by()
+    }
+    in_period = Q(evaluated_on__gte=filters.start)
+    for partner_id, ups, downs, first_upgrade_on in (
+        TierChange.objects.filter(partner__in=selected, evaluated_on__lte=filters.end)
+        .values_list("partner")
+        .annotate(
+            ups=Count("pk", filter=in_period & MOVED_UP),
+            downs=Count("pk", filter=in_period & MOVED_DOWN),
+            first_upgrade_on=Min("evaluated_on", filter=UPGRADE),
+        )
+        .order_by()
+    ):
+        row = rows.get(partner_id)
+        if row is None:  # left the selection between two queries
+            continue
+        row.ups, row.downs, row.first_upgrade_on = ups, downs, first_upgrade_on
+    plan = reading_plan(filters, freshness, zone)
+    if plan.history_until is not None:
+        rolled = Q(month__gte=plan.rolled[0]) if plan.rolled else Q(pk__in=[])
+        for partner_id, activities, sales, *counts, last in (
+            PartnerMonth.objects.filter(partner__in=selected, month__lt=plan.history_until)
+            .values_list("partner")
+            .annotate(
+                rolled_activities=Sum("activities", filter=rolled),
+                rolled_sales=Sum("sales", filter=rolled),
+                **{f"rolled_{column}": Sum(column, filter=rolled) for column in KIND_COLUMNS.values()},
+                last=Max("last_occurred_at"),
+            )
+            .order_by()
+        ):
+            if partner_id in rows:
+                _add(rows[partner_id], activities, sales, counts, last, sign=1)
+    subtracted = (plan.subtracted,) if plan.subtracted else ()
+    live = (
+        Activity.objects.filter(
+            _in((*plan.added, *subtracted, plan.history)), status=Activity.Status.APPROVED, partner__in=selected
+        )
+        .values_list("partner")
+        .annotate(
+            **_sums("added_", _in(plan.added)),
+            **_sums("subtracted_", _in(subtracted)),
+            last=Max("occurred_at", filter=_in((plan.history,))),
+        )
+        .order_by()
     )
+    width = 2 + len(KIND_COLUMNS)
+    for partner_id, *values in live:
+        row = rows.get(partner_id)
+        if row is None:
+            continue
+        added, taken, last = values[:width], values[width : 2 * width], values[-1]
+        _add(row, added[0], added[1], added[2:], last, sign=1)
+        _add(row, taken[0], taken[1], taken[2:], None, sign=-1)
+    return list(rows.values())
+
+
+def _add(row: PartnerPeriod, activities: int | None, sales: Decimal | None, counts, last, *, sign: int) -> None:
+    row.activities += sign * (activities or 0)
+    if sales is not None:
+        row.sales += sign * sales
+    for kind, count in zip(KIND_COLUMNS, counts, strict=True):
+        if count:
+            row.kind_counts[kind] = row.kind_counts.get(kind, 0) + sign * count
+    if last is not None and (row.last_activity_at is None or last > row.last_activity_at):
+        row.last_activity_at = last
 
 
 @dataclass(frozen=True)
@@ -88,22 +262,16 @@ class Cohort:
         return None if self.retention is None else Decimal(100) - self.retention
 
 
-def retention_by_cohort(filters: Filters) -> list[Cohort]:
+def retention_by_cohort(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[Cohort]:
     """Per month partners joined (up to the period's end): how many, and how many were active in the period, i.e.
-    had an approved activity of any kind then (one query). Churned = not active."""
-    start, end = filters.bounds()
-    active = Activity.objects.filter(
-        partner=OuterRef("pk"), status=Activity.Status.APPROVED, occurred_at__gte=start, occurred_at__lte=end
-    )
-    rows = (
-        partners_filtered(filters)
-        .filter(joined_at__lte=filters.end)
-        .annotate(cohort=TruncMonth("joined_at"), is_active=Exists(active))
-        .values("cohort")
-        .annotate(partners=Count("pk"), active=Count("pk", filter=Q(is_active=True)))
-        .order_by("cohort")
-    )
-    return [Cohort(row["cohort"], row["partners"], row["active"]) for row in rows]
+    had an approved activity of any kind then. Churned = not active."""
+    partners = partners_in_period(filters) if partners is None else partners
+    cohorts: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for row in partners:
+        counts = cohorts[month_start(row.joined_at)]
+        counts[0] += 1
+        counts[1] += row.activities > 0
+    return [Cohort(month, total, active) for month, (total, active) in sorted(cohorts.items())]
 
 
 @dataclass(frozen=True)
@@ -139,55 +307,14 @@ def _spread(group: str, values: list[Decimal]) -> Spread:
     )
 
 
-@dataclass(frozen=True)
-class PartnerSales:
-    partner_id: int
-    tier: str
-    movement: str
-    sales: Decimal
-
-
-def sales_per_partner(filters: Filters) -> list[PartnerSales]:
+def sales_per_partner(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[PartnerPeriod]:
     """One row per selected partner (joined by the period's end): current tier, tier movement in the period (net
     ranks moved up or down by its tier changes) and approved sales converted to the program's currency at the rate of
-    each sale's day (`Activity.amount_converted`, one query)."""
-    start, end = filters.bounds()
-    sales = (
-        Activity.objects.filter(
-            partner=OuterRef("pk"),
-            kind=ActivityKind.SALE,
-            status=Activity.Status.APPROVED,
-            occurred_at__gte=start,
-            occurred_at__lte=end,
-        )
-        .values("partner")
-        .annotate(total=Sum("amount_converted"))
-        .values("total")
-    )
-    changes = TierChange.objects.filter(
-        partner=OuterRef("pk"), evaluated_on__gte=filters.start, evaluated_on__lte=filters.end
-    )
-    ups = changes.filter(MOVED_UP).values("partner").annotate(n=Count("pk")).values("n")
-    downs = changes.filter(to_tier__rank__lt=F("from_tier__rank")).values("partner").annotate(n=Count("pk")).values("n")
-    rows = (
-        partners_filtered(filters)
-        .filter(joined_at__lte=filters.end)
-        .annotate(
-            sales=Coalesce(Subquery(sales), Value(Decimal(0)), output_field=DecimalField()),
-            ups=Coalesce(Subquery(ups), 0, output_field=IntegerField()),
-            downs=Coalesce(Subquery(downs), 0, output_field=IntegerField()),
-            tier=F("tier_states__tier__name"),
-        )
-        .values_list("pk", "tier", "ups", "downs", "sales")
-        .order_by()
-    )
-    return [
-        PartnerSales(pk, tier or NO_TIER, UP if up > down else DOWN if down > up else STAYED, amount)
-        for pk, tier, up, down, amount in rows
-    ]
+    each sale's day (`Activity.amount_converted`)."""
+    return partners_in_period(filters) if partners is None else partners
 
 
-def sales_spread(rows: list[PartnerSales], *, by: str) -> list[Spread]:
+def sales_spread(rows: list[PartnerPeriod], *, by: str) -> list[Spread]:
     """Quartiles of sales per partner, grouped `by` "tier" or "movement", in the order groups first appear sorted."""
     groups: dict[str, list[Decimal]] = defaultdict(list)
     for row in rows:
@@ -219,7 +346,7 @@ class IncentiveCost:
 EARNED = Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.EARN)
 
 
-def incentive_cost_by_tier(filters: Filters, rows: list[PartnerSales]) -> list[IncentiveCost]:
+def incentive_cost_by_tier(filters: Filters, rows: list[PartnerPeriod]) -> list[IncentiveCost]:
     """Per current tier: points issued in the period at the point value, plus funds paid, ÷ sales (two queries;
     sales come from `sales_per_partner`'s rows)."""
     start, end = filters.bounds()
@@ -278,7 +405,7 @@ def tier_progression_by_month(filters: Filters) -> list[ProgressionMonth]:
         .values("month")
         .annotate(
             up=Count("pk", filter=MOVED_UP),
-            down=Count("pk", filter=Q(to_tier__rank__lt=F("from_tier__rank"))),
+            down=Count("pk", filter=MOVED_DOWN),
         )
         .order_by("month")
     )
@@ -297,18 +424,14 @@ class Engagement:
         return (Decimal(self.partners) * 100 / self.of).quantize(Decimal("0.1")) if self.of else None
 
 
-def engagement_by_kind(filters: Filters) -> list[Engagement]:
-    """For each kind of activity, the share of the selected partners with an approved one in the period (two
-    queries: the partners, and distinct partners per kind)."""
-    selected = partners_filtered(filters).filter(joined_at__lte=filters.end).count()
-    counts = dict(
-        _approved(filters).values_list("kind").annotate(partners=Count("partner_id", distinct=True)).order_by()
-    )
-    return [Engagement(kind, label, counts.get(kind, 0), selected) for kind, label in ActivityKind.choices]
-
-
-# A change to a higher-ranked tier than the one held; a first placement is not an upgrade.
-UPGRADE = Q(from_tier__isnull=False, to_tier__rank__gt=F("from_tier__rank"))
+def engagement_by_kind(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[Engagement]:
+    """For each kind of activity, the share of the selected partners with an approved one in the period."""
+    partners = partners_in_period(filters) if partners is None else partners
+    counts: dict[str, int] = defaultdict(int)
+    for row in partners:
+        for kind in row.kinds:
+            counts[kind] += 1
+    return [Engagement(kind, label, counts[kind], len(partners)) for kind, label in ActivityKind.choices]
 
 
 @dataclass(frozen=True)
@@ -336,30 +459,19 @@ def _days_spread(days: list[int]) -> tuple[Decimal | None, Decimal | None, Decim
     )
 
 
-def time_to_first_upgrade(filters: Filters) -> list[UpgradeCohort]:
+def time_to_first_upgrade(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[UpgradeCohort]:
     """Per month partners joined (up to the period's end): days from joining to the first upgrade evaluated by the
-    period's end, as quartiles; partners not yet upgraded are counted, not timed (one query, one row per partner).
-    """
-    first_upgrade = (
-        TierChange.objects.filter(UPGRADE, partner=OuterRef("pk"), evaluated_on__lte=filters.end)
-        .order_by("evaluated_on")
-        .values("evaluated_on")[:1]
-    )
-    rows = (
-        partners_filtered(filters)
-        .filter(joined_at__lte=filters.end)
-        .annotate(cohort=TruncMonth("joined_at"), upgraded_on=Subquery(first_upgrade))
-        .values_list("cohort", "joined_at", "upgraded_on")
-        .order_by("cohort")
-    )
-    cohorts: dict[date, list] = {}
-    for cohort, joined_at, upgraded_on in rows:
-        members = cohorts.setdefault(cohort, [0, []])
-        members[0] += 1
-        if upgraded_on is not None:
-            members[1].append(max((upgraded_on - joined_at).days, 0))
+    period's end, as quartiles; partners not yet upgraded are counted, not timed."""
+    partners = partners_in_period(filters) if partners is None else partners
+    cohorts: dict[date, tuple[list[int], list[int]]] = defaultdict(lambda: ([0], []))
+    for row in partners:
+        count, days = cohorts[month_start(row.joined_at)]
+        count[0] += 1
+        if row.first_upgrade_on is not None:
+            days.append(max((row.first_upgrade_on - row.joined_at).days, 0))
     return [
-        UpgradeCohort(month, partners, len(days), *_days_spread(days)) for month, (partners, days) in cohorts.items()
+        UpgradeCohort(month, count[0], len(days), *_days_spread(days))
+        for month, (count, days) in sorted(cohorts.items())
     ]
 
 
@@ -379,20 +491,17 @@ class ActivityAge:
         return (Decimal(self.partners) * 100 / self.of).quantize(Decimal("0.1")) if self.of else None
 
 
-def last_activity_age(filters: Filters) -> list[ActivityAge]:
+def last_activity_age(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[ActivityAge]:
     """How long before the period's end each selected partner's last approved activity (any kind, any time up to
-    the end) happened, in buckets of days, then the partners who never had one (one query)."""
-    _start, end = filters.bounds()
-    last = (
-        Activity.objects.filter(partner=OuterRef("pk"), status=Activity.Status.APPROVED, occurred_at__lte=end)
-        .order_by("-occurred_at")
-        .values("occurred_at")[:1]
-    )
+    the end) happened, in buckets of days, then the partners who never had one."""
+    partners = partners_in_period(filters) if partners is None else partners
     zone = ZoneInfo(current_tenant().time_zone)
-    selected = partners_filtered(filters).filter(joined_at__lte=filters.end)
-    moments = [moment for (moment,) in selected.annotate(last=Subquery(last)).values_list("last")]
-    ages = [(filters.end - moment.astimezone(zone).date()).days for moment in moments if moment is not None]
-    of = len(moments)
+    ages = [
+        (filters.end - row.last_activity_at.astimezone(zone).date()).days
+        for row in partners
+        if row.last_activity_at is not None
+    ]
+    of = len(partners)
 
     def within(age: int, lowest: int, highest: int | None) -> bool:
         return lowest <= age and (highest is None or age <= highest)

@@ -21,8 +21,9 @@ from analytics.selectors import (
     filter_choices,
     incentive_cost_by_tier,
     last_activity_age,
+    partners_in_period,
     retention_by_cohort,
-    sales_per_partner,
+    rollup_freshness,
     sales_spread,
     tier_progression_by_month,
     time_to_first_upgrade,
@@ -135,16 +136,18 @@ def _movement_label(movement: str) -> str:
 
 def _figures(filters: Filters) -> dict:
     """Every figure's rows, already in words and numbers a table and a CSV can print."""
-    partners = sales_per_partner(filters)
+    freshness = rollup_freshness()
+    partners = partners_in_period(filters, freshness)
     return {
-        "retention": retention_by_cohort(filters),
+        "freshness": freshness,
+        "retention": retention_by_cohort(filters, partners),
         "by_tier": sales_spread(partners, by="tier"),
         "by_movement": sales_spread(partners, by="movement"),
         "cost": incentive_cost_by_tier(filters, partners),
         "progression": tier_progression_by_month(filters),
-        "engagement": engagement_by_kind(filters),
-        "upgrades": time_to_first_upgrade(filters),
-        "activity_age": last_activity_age(filters),
+        "engagement": engagement_by_kind(filters, partners),
+        "upgrades": time_to_first_upgrade(filters, partners),
+        "activity_age": last_activity_age(filters, partners),
     }
 
 

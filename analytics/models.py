@@ -1,0 +1,73 @@
+"""The nightly rollup the analytics read for closed months: one row per partner and month, and its freshness."""
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+
+from loyalty.tenancy.models import TenantOwnedModel
+from partners.models import ActivityKind, Partner
+
+# The per-kind count column of each activity kind (a new kind needs its column: tests/analytics check the map).
+KIND_COLUMNS = {
+    ActivityKind.SALE: "sales_count",
+    ActivityKind.DEAL_REGISTRATION: "deal_registrations",
+    ActivityKind.TRAINING: "trainings",
+    ActivityKind.CERTIFICATION: "certifications",
+    ActivityKind.MARKETING: "marketing",
+    ActivityKind.REFERRAL: "referrals",
+    ActivityKind.CUSTOM: "customs",
+}
+
+
+class PartnerMonth(TenantOwnedModel):
+    """A partner's approved activities in one calendar month of the tenant's time zone, as of the last refresh.
+
+    Only months with at least one approved activity have a row. Written only by `analytics.services`
+    (`INSERT … SELECT … GROUP BY`), read only by `analytics.selectors`; docs/analytics.md says when it is fresh.
+    """
+
+    # Looked up through partner_month_unique, which leads with the tenant.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField(help_text="The month's first day, in the tenant's time zone.")
+    activities = models.PositiveIntegerField()
+    # Σ amount_converted of the approved sales (the program's currency, docs/currencies.md).
+    sales = models.DecimalField(max_digits=18, decimal_places=2)
+    sales_count = models.PositiveIntegerField()
+    deal_registrations = models.PositiveIntegerField()
+    trainings = models.PositiveIntegerField()
+    certifications = models.PositiveIntegerField()
+    marketing = models.PositiveIntegerField()
+    referrals = models.PositiveIntegerField()
+    customs = models.PositiveIntegerField()
+    last_occurred_at = models.DateTimeField()
+    # The refresh that wrote the row: a refresh deletes the rows of the months it rebuilt that it did not write.
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "partner", "month"], name="partner_month_unique"),
+            models.CheckConstraint(condition=Q(activities__gt=0), name="partner_month_has_activities"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.month:%Y-%m}: {self.activities}"
+
+
+class RollupState(TenantOwnedModel):
+    """How far the tenant's rollup goes: months before `covered_until` are in it, as of `refreshed_at`."""
+
+    covered_until = models.DateField(help_text="First day of the first month not in the rollup (the open month).")
+    time_zone = models.CharField(max_length=64, help_text="The time zone the months were cut in.")
+    refreshed_at = models.DateTimeField(help_text="When the last refresh started: later changes are not in it.")
+    months_rebuilt = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: every month (a full rebuild)."
+    )
+    rows_written = models.PositiveIntegerField(default=0)
+    duration = models.DurationField(default=timedelta(0), help_text="How long the last refresh took.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="rollup_state_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"rollup up to {self.covered_until} as of {self.refreshed_at:%Y-%m-%d %H:%M}"
