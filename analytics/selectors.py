@@ -12,12 +12,13 @@ another currency counts at its converted amount (the rate of its day, docs/curre
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from django.db import connections, router, transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
@@ -130,7 +131,7 @@ def reading_plan(filters: Filters, freshness: Freshness, zone: ZoneInfo) -> Read
     return Reading((first, until), ((moment(start), moment(first)), *tail), None, until, history)
 
 
-@dataclass
+@dataclass(slots=True)
 class PartnerPeriod:
     """One selected partner over the period: what every partner-level figure needs."""
 
@@ -142,7 +143,7 @@ class PartnerPeriod:
     first_upgrade_on: date | None = None  # the first upgrade evaluated by the period's end
     activities: int = 0  # approved activities in the period
     sales: Decimal = Decimal(0)  # Σ converted amount of the approved sales in the period
-    kind_counts: dict[str, int] = field(default_factory=dict)
+    kinds_mask: int = 0  # bit i: an approved activity of the i-th kind of KIND_COLUMNS in the period
     last_activity_at: datetime | None = None  # the last approved activity up to the period's end, any time
 
     @property
@@ -151,100 +152,167 @@ class PartnerPeriod:
 
     @property
     def kinds(self) -> set[str]:
-        return {kind for kind, count in self.kind_counts.items() if count > 0}
+        return {kind for bit, kind in enumerate(KIND_COLUMNS) if self.kinds_mask & (1 << bit)}
 
 
-def _in(ranges: tuple[tuple[datetime | None, datetime], ...]) -> Q:
-    condition = Q(pk__in=[])
-    for low, high in ranges:
-        condition |= Q(occurred_at__lt=high) if low is None else Q(occurred_at__gte=low, occurred_at__lt=high)
-    return condition
-
-
-def _sums(prefix: str, condition: Q) -> dict:
-    """Approved activities' count, sales and count per kind among the rows matching `condition`."""
+def _live_sums() -> dict:
+    """A live range's sums. `partner`, not `pk`: every column read is in `activity_status_time`, so PostgreSQL
+    answers from that index alone (an index-only scan of the range)."""
     return {
-        f"{prefix}activities": Count("pk", filter=condition),
-        f"{prefix}sales": Sum("amount_converted", filter=condition & Q(kind=ActivityKind.SALE)),
-        **{f"{prefix}{kind}": Count("pk", filter=condition & Q(kind=kind)) for kind in KIND_COLUMNS},
+        "activities": Count("partner"),
+        "sales": Sum("amount_converted", filter=Q(kind=ActivityKind.SALE)),
+        **{f"kind_{bit}": Count("partner", filter=Q(kind=kind)) for bit, kind in enumerate(KIND_COLUMNS)},
     }
+
+
+def _sql(queryset: QuerySet, using: str) -> tuple[str, list]:
+    sql, params = queryset.query.get_compiler(using=using).as_sql()
+    return sql, list(params)
 
 
 def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> list[PartnerPeriod]:
     """Every selected partner (joined by the period's end) with its tier now, its tier moves and approved activity
-    in the period, its first upgrade and its last approved activity (four queries, or three without a rollup:
-    partners, tier changes, rollup months, live activities; each one row per partner)."""
+    in the period, its first upgrade and its last approved activity: one query, on the connection the router
+    gives for reads, joining four per-partner subqueries the ORM compiles (the partners; their tier changes; their
+    rollup months; their live activities, per `reading_plan`) and merging them in SQL."""
     freshness = rollup_freshness() if freshness is None else freshness
     zone = ZoneInfo(current_tenant().time_zone)
+    using = router.db_for_read(PartnerMonth)
+    connection = connections[using]
     selected = partners_filtered(filters).filter(joined_at__lte=filters.end)
-    rows = {
-        pk: PartnerPeriod(pk, joined_at, tier or NO_TIER)
-        for pk, joined_at, tier in selected.values_list("pk", "joined_at", "tier_states__tier__name").order_by()
-    }
+    # Each subquery reads the whole tenant when every active partner is selected (a semi-join costs more then);
+    # with a filter, only the selected partners' rows.
+    narrowed = bool(filters.partner_type_id or filters.region or filters.account_manager_id or filters.tier_name)
+
+    def of_selected(queryset: QuerySet) -> QuerySet:
+        return queryset.filter(partner__in=selected) if narrowed else queryset
+
+    plan = reading_plan(filters, freshness, zone)
     in_period = Q(evaluated_on__gte=filters.start)
-    for partner_id, ups, downs, first_upgrade_on in (
-        TierChange.objects.filter(partner__in=selected, evaluated_on__lte=filters.end)
-        .values_list("partner")
+    subqueries = {
+        "p": selected.values(key=F("pk"), joined=F("joined_at"), tier=F("tier_states__tier__name")).order_by(),
+        "c": of_selected(TierChange.objects.filter(evaluated_on__lte=filters.end))
+        .values(key=F("partner"))
         .annotate(
             ups=Count("pk", filter=in_period & MOVED_UP),
             downs=Count("pk", filter=in_period & MOVED_DOWN),
             first_upgrade_on=Min("evaluated_on", filter=UPGRADE),
         )
-        .order_by()
-    ):
-        row = rows.get(partner_id)
-        if row is None:  # left the selection between two queries
-            continue
-        row.ups, row.downs, row.first_upgrade_on = ups, downs, first_upgrade_on
-    plan = reading_plan(filters, freshness, zone)
+        .order_by(),
+    }
+    terms = []  # (alias, column prefix, sign) of every source of the period's sums
     if plan.history_until is not None:
-        rolled = Q(month__gte=plan.rolled[0]) if plan.rolled else Q(pk__in=[])
-        for partner_id, activities, sales, *counts, last in (
-            PartnerMonth.objects.filter(partner__in=selected, month__lt=plan.history_until)
-            .values_list("partner")
-            .annotate(
-                rolled_activities=Sum("activities", filter=rolled),
-                rolled_sales=Sum("sales", filter=rolled),
-                **{f"rolled_{column}": Sum(column, filter=rolled) for column in KIND_COLUMNS.values()},
-                last=Max("last_occurred_at"),
-            )
+        sums = {}
+        if plan.rolled:
+            rolled = Q(month__gte=plan.rolled[0])
+            sums = {
+                "activities": Sum("activities", filter=rolled),
+                "sales": Sum("sales", filter=rolled),
+                **{f"kind_{bit}": Sum(column, filter=rolled) for bit, column in enumerate(KIND_COLUMNS.values())},
+            }
+            terms.append(("r", "", "+"))
+        subqueries["r"] = (
+            of_selected(PartnerMonth.objects.filter(month__lt=plan.history_until))
+            .values(key=F("partner"))
+            .annotate(**sums, last=Max("last_occurred_at"))
             .order_by()
-        ):
-            if partner_id in rows:
-                _add(rows[partner_id], activities, sales, counts, last, sign=1)
-    subtracted = (plan.subtracted,) if plan.subtracted else ()
-    live = (
-        Activity.objects.filter(
-            _in((*plan.added, *subtracted, plan.history)), status=Activity.Status.APPROVED, partner__in=selected
         )
-        .values_list("partner")
-        .annotate(
-            **_sums("added_", _in(plan.added)),
-            **_sums("subtracted_", _in(subtracted)),
-            last=Max("occurred_at", filter=_in((plan.history,))),
+    # One subquery per live range (an OR of ranges would be a bitmap scan, which always reads the table): its sums
+    # when it adds to or is taken off the period's, its last activity when it is the history's range.
+    signs = dict.fromkeys(plan.added, "+") | ({plan.subtracted: "-"} if plan.subtracted else {})
+    for index, (low, high) in enumerate(dict.fromkeys([*signs, plan.history])):
+        alias = f"l{index}"
+        within = Q(occurred_at__lt=high) if low is None else Q(occurred_at__gte=low, occurred_at__lt=high)
+        sums = _live_sums() if (low, high) in signs else {}
+        if sums:
+            terms.append((alias, "", signs[(low, high)]))
+        last = {"last": Max("occurred_at")} if (low, high) == plan.history else {}
+        subqueries[alias] = (
+            of_selected(Activity.objects.filter(within, status=Activity.Status.APPROVED))
+            .values(key=F("partner"))
+            .annotate(**sums, **last)
+            .order_by()
         )
-        .order_by()
+        if last:
+            history_alias = alias
+    quote = connection.ops.quote_name
+
+    def total(name: str) -> str:
+        return (
+            "(0"
+            + "".join(f" {sign} COALESCE({alias}.{quote(prefix + name)}, 0)" for alias, prefix, sign in terms)
+            + ")"
+        )
+
+    mask = " + ".join(
+        f"(CASE WHEN {total(f'kind_{bit}')} > 0 THEN {1 << bit} ELSE 0 END)" for bit in range(len(KIND_COLUMNS))
     )
-    width = 2 + len(KIND_COLUMNS)
-    for partner_id, *values in live:
-        row = rows.get(partner_id)
-        if row is None:
-            continue
-        added, taken, last = values[:width], values[width : 2 * width], values[-1]
-        _add(row, added[0], added[1], added[2:], last, sign=1)
-        _add(row, taken[0], taken[1], taken[2:], None, sign=-1)
-    return list(rows.values())
+    lasts = [f"{alias}.{quote('last')}" for alias in ("r", history_alias) if alias in subqueries]
+    last = lasts[0]
+    if len(lasts) == 2:
+        rolled_last, live_last = lasts
+        last = f"CASE WHEN {live_last} IS NULL OR {rolled_last} > {live_last} THEN {rolled_last} ELSE {live_last} END"
+    columns = [
+        *(f"p.{quote(name)}" for name in ("key", "joined", "tier")),
+        *(f"c.{quote(name)}" for name in ("ups", "downs", "first_upgrade_on")),
+        total("activities"),
+        total("sales"),
+        mask,
+        last,
+    ]
+    joins, params = [], []
+    for alias, queryset in subqueries.items():
+        sql, part = _sql(queryset, using)
+        params += part
+        joins.append(
+            f"({sql}) {alias}"
+            if alias == "p"
+            else f"LEFT JOIN ({sql}) {alias} ON {alias}.{quote('key')} = p.{quote('key')}"
+        )
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The plan's cost estimate turns JIT compilation on, which costs more (~0.7 s) than it saves here.
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {' '.join(joins)}", params)  # noqa: S608 - names from code
+        rows = cursor.fetchall()
+    convert = _row_converter(connection.vendor, zone)
+    return [convert(row) for row in rows]
 
 
-def _add(row: PartnerPeriod, activities: int | None, sales: Decimal | None, counts, last, *, sign: int) -> None:
-    row.activities += sign * (activities or 0)
-    if sales is not None:
-        row.sales += sign * sales
-    for kind, count in zip(KIND_COLUMNS, counts, strict=True):
-        if count:
-            row.kind_counts[kind] = row.kind_counts.get(kind, 0) + sign * count
-    if last is not None and (row.last_activity_at is None or last > row.last_activity_at):
-        row.last_activity_at = last
+def _row_converter(vendor: str, zone: ZoneInfo):
+    """A result row as a PartnerPeriod; SQLite returns dates and moments as text and sums of decimals as floats."""
+    if vendor == "postgresql":
+
+        def convert(row: tuple) -> PartnerPeriod:
+            key, joined, tier, ups, downs, first_upgrade_on, activities, sales, mask, last = row
+            return PartnerPeriod(
+                key, joined, tier or NO_TIER, ups or 0, downs or 0, first_upgrade_on, activities, sales, mask, last
+            )
+
+        return convert
+
+    def text_date(value: object) -> date | None:
+        return date.fromisoformat(str(value)[:10]) if value is not None else None
+
+    def text_moment(value: object) -> datetime | None:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC) if value is not None else None
+
+    def convert(row: tuple) -> PartnerPeriod:
+        key, joined, tier, ups, downs, first_upgrade_on, activities, sales, mask, last = row
+        return PartnerPeriod(
+            key,
+            text_date(joined),
+            tier or NO_TIER,
+            ups or 0,
+            downs or 0,
+            text_date(first_upgrade_on),
+            int(activities),
+            Decimal(str(sales)).quantize(CENT),
+            int(mask),
+            text_moment(last),
+        )
+
+    return convert
 
 
 @dataclass(frozen=True)

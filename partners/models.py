@@ -142,7 +142,13 @@ class Activity(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "partner", "kind", "occurred_at"], name="activity_partner_kind_time"),
-            models.Index(fields=["tenant", "status", "occurred_at"], name="activity_status_time"),
+            # Analytics read approved activities by time across partners (the open month, a period's edges):
+            # the included columns let PostgreSQL answer from the index alone, wherever the rows lie in the table.
+            models.Index(
+                fields=["tenant", "status", "occurred_at"],
+                include=["partner", "kind", "amount_converted"],
+                name="activity_status_time",
+            ),
             # The tier metrics read approved activities per partner and kind; PostgreSQL answers from the index.
             models.Index(
                 fields=["tenant", "partner", "kind", "occurred_at"],

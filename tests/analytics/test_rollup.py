@@ -308,6 +308,6 @@ def test_query_count_with_the_rollup_does_not_grow_with_partners(
     assert response.context["tables"]["engagement"][1][0][1:3] == [43, 45]
 
 
-def test_a_kind_a_subtraction_brought_back_to_zero_is_not_engagement() -> None:
-    row = PartnerPeriod(1, date(2026, 1, 1), "", kind_counts={"sale": 0, "training": 2})
-    assert row.kinds == {"training"}
+def test_a_partners_kinds_are_the_bits_of_its_mask() -> None:
+    row = PartnerPeriod(1, date(2026, 1, 1), "", kinds_mask=0b101)
+    assert row.kinds == {ActivityKind.SALE, ActivityKind.TRAINING}
