@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 RUN := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install messages compilemessages demo test lint format bench clean
+.PHONY: install messages compilemessages demo test test-scaleout lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -46,6 +46,16 @@ demo: install compilemessages
 # The whole suite; uses DATABASE_URL and REDIS_URL when set, SQLite and in-process tasks otherwise.
 test: install compilemessages
 	$(RUN) -m pytest $(PYTEST_ARGS)
+
+# The scale-out parts (docs/scaling.md), run by CI after `make test` once `.ci/scaleout-services` has started them:
+# the read replica's tests, and the row-level security and tenancy tests through PgBouncer (transaction pooling),
+# in one session. DATABASE_OWNER_URL comes from the environment, as for `make test`.
+SCALEOUT_DB ?= tierline
+test-scaleout: install compilemessages
+	DATABASE_URL=postgres://tierline_app@127.0.0.1:6432/$(SCALEOUT_DB) DATABASE_TRANSACTION_POOLING=1 \
+	DATABASE_DIRECT_URL=postgres://tierline_app@127.0.0.1:5432/$(SCALEOUT_DB) \
+	DATABASE_REPLICA_URL=postgres://tierline_app@127.0.0.1:5433/$(SCALEOUT_DB) \
+	$(RUN) -m pytest tests/scaleout tests/tenancy $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,8 @@ import logging
 import os
 from typing import Any
 
+import dj_database_url
+from django.conf import settings
 from django.db import connection
 from django_celery_beat.schedulers import DatabaseScheduler
 
@@ -20,6 +22,19 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = 7_315_052_201
 # How often a standby tries to take the lock (seconds); --max-interval lowers it.
 STANDBY_POLL_SECONDS = 5.0
+
+
+def _direct_connection_params() -> dict[str, Any]:
+    """The lock's connection: a session of its own, so never through a transaction pooler (DATABASE_DIRECT_URL's
+    role, host and port when set, on the same database), where another client could share the lock's session."""
+    params = connection.get_connection_params()
+    if settings.DATABASE_DIRECT_URL:
+        direct = dj_database_url.parse(settings.DATABASE_DIRECT_URL)
+        for key in ("user", "password", "host", "port"):
+            params.pop(key, None)
+            if direct.get(key.upper()):
+                params[key] = direct[key.upper()]
+    return params
 
 
 class LockedDatabaseScheduler(DatabaseScheduler):
@@ -62,7 +77,7 @@ class LockedDatabaseScheduler(DatabaseScheduler):
 
     def _lock_acquire(self) -> bool:
         try:
-            lock_connection = connection.get_new_connection(connection.get_connection_params())
+            lock_connection = connection.get_new_connection(_direct_connection_params())
             lock_connection.autocommit = True
             with lock_connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])

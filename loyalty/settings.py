@@ -164,6 +164,27 @@ DATABASES = {
 # which owns them, and grants the application role its rights.
 DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL")
 DATABASE_APP_ROLE = DATABASES["default"].get("USER", "")
+# Scale-out (docs/scaling.md). DATABASE_TRANSACTION_POOLING: DATABASE_URL goes through PgBouncer in transaction
+# pooling mode, where no server-side cursor can live (the row-level security setting is transaction-local in
+# every mode: loyalty/tenancy/rls.py). DATABASE_DIRECT_URL: the same server without the pooler, for what needs a
+# session of its own (the beat's advisory lock); its role, host and port are used, the database name is kept.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", default=False)
+DATABASE_DIRECT_URL = env_str("DATABASE_DIRECT_URL")
+# A streaming replica (DATABASE_REPLICA_URL, as the application role): the analytics, the program dashboard and
+# the worklist read from it (loyalty/replica.py); a browser that wrote reads from the primary for the pin window.
+# Its tests use the primary's test database, which reaches the replica by streaming (TEST MIRROR).
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["loyalty.replica.ReplicaRouter"]
+    MIDDLEWARE.append("loyalty.replica.PrimaryPinMiddleware")  # read-your-writes
+if DATABASE_TRANSACTION_POOLING:
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Covering indexes are a PostgreSQL optimisation; SQLite (the demo) builds them without the extra columns.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

@@ -30,6 +30,7 @@ from analytics.selectors import (
 )
 from loyalty.exports import csv_download, csv_text
 from loyalty.inputs import EARLIEST_DATE, LATEST_DATE
+from loyalty.replica import reads_from_replica
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import PROGRAM_ROLES, Role, User
 from loyalty.tenancy.permissions import membership_required
@@ -340,6 +341,7 @@ def _charts(figures: dict) -> dict:
 
 
 @program_staff_required
+@reads_from_replica
 def analytics_home(request: HttpRequest) -> HttpResponse:
     """What the program returns over a period, for the partners the filters select."""
     form, filters = _form(request)
@@ -357,6 +359,7 @@ def analytics_home(request: HttpRequest) -> HttpResponse:
 
 
 @program_staff_required
+@reads_from_replica
 def analytics_csv(request: HttpRequest, figure: str) -> HttpResponse:
     """One figure's table as CSV, for the same filters."""
     form, filters = _form(request)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from engagement.selectors import partner_feedback
 from loyalty.exports import csv_download, csv_text
+from loyalty.replica import reads_from_replica
 from loyalty.tenancy.models import PROGRAM_ROLES, STAFF_ROLES, Membership, Role, User
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner, PartnerType
@@ -134,6 +135,7 @@ def _columns(current: str) -> list[dict]:
 
 
 @staff_required
+@reads_from_replica
 def worklist(request: HttpRequest) -> HttpResponse:
     """The partners this member looks after, with their flags; 50 a page."""
     form = WorklistForm(request.GET, membership=request.membership)
@@ -193,6 +195,7 @@ def _csv_row(row: PartnerHealth) -> list[object]:
 
 
 @staff_required
+@reads_from_replica
 def worklist_csv(request: HttpRequest) -> HttpResponse:
     """The worklist with the same filters and sort, every row, as a CSV download (formula cells neutralised)."""
     form = WorklistForm(request.GET, membership=request.membership)

@@ -24,6 +24,7 @@ from loyalty.ledger.selectors import (
     points_flow_by_month,
     points_liability,
 )
+from loyalty.replica import reads_from_replica
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Partner
@@ -200,6 +201,7 @@ def _descriptions(labels: list[str], months: list[Month]) -> dict[str, str]:
 
 
 @membership_required(Role.PROGRAM_MANAGER, Role.OWNER)
+@reads_from_replica
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The program at a glance; the redemption rate over the chosen period (30, 90 or 365 days)."""
     form = PeriodForm(request.GET if "period" in request.GET else {"period": DEFAULT_PERIOD})

@@ -101,6 +101,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker) -> Iterator[None]:
             cursor.execute(f"GRANT EXECUTE ON FUNCTION test_as_owner(text) TO {role}")
     with connected_as(os.environ.get("DATABASE_URL", "") if settings.DATABASE_OWNER_URL else ""):
         yield
+    if settings.DATABASE_TRANSACTION_POOLING:
+        # PgBouncer keeps its server connections to the test database open: end them, so that it can be dropped.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)

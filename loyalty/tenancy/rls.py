@@ -8,6 +8,7 @@ statement, so a query with no context sees no tenant rows at all. SQLite has no 
 none of this runs.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,9 @@ TENANT_CONDITION = (
     " OR (SELECT current_setting('tierline.platform', true) = 'on')"
 )
 _SET_CONTEXT_SQL = "SELECT set_config('tierline.tenant_id', %s, %s), set_config('tierline.platform', %s, %s)"
+# Statements that read or write rows, and so need the settings in force. The others (DDL, SET, VACUUM, CREATE
+# DATABASE…) go unchanged, with no tenant: several refuse to run in a multi-statement query's transaction.
+_READS_OR_WRITES_ROWS = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|MERGE|VALUES|TABLE|EXPLAIN|DO|CALL)\b", re.I)
 
 # What the two settings hold: (tenant id or '', 'on' or '').
 Setting = tuple[str, str]
@@ -103,19 +107,40 @@ def _wanted_setting() -> Setting:
     return ("", "on" if current_platform_flag() else "")
 
 
-class ContextSetter:
-    """Execute wrapper: before each statement, make the connection's settings equal the active context.
+def _local_setting_sql(setting: Setting) -> str:
+    """The statement that puts `setting` in force until the end of the transaction, to run before another.
 
-    It tracks what is in force, so a statement in an unchanged context costs no round trip. Outside a
-    transaction it sets the session value (autocommit makes it stick at once). Inside one it sets a
-    transaction-local value, which PostgreSQL drops at commit, rollback or rollback to an earlier savepoint;
-    the tracker forgets it then too (the driver reports when no transaction is open, and Django's savepoint
-    rollbacks pass through this wrapper). A pooled connection therefore carries no tenant into the next
-    request: the first statement there re-applies that request's context, or clears it.
+    Literals rather than parameters, so that the statement it precedes keeps its own parameter style: a tenant
+    id is digits and the flag is `on` or nothing, which the assertion checks.
+    """
+    tenant, platform = setting
+    assert tenant.isdigit() or not tenant, tenant  # noqa: S101 - a tenant's primary key
+    assert platform in {"on", ""}, platform  # noqa: S101
+    return (
+        f"SELECT set_config('tierline.tenant_id', '{tenant}', true),"
+        f" set_config('tierline.platform', '{platform}', true); "
+    )
+
+
+class ContextSetter:
+    """Execute wrapper: make the connection's settings equal the active context for each statement that needs it.
+
+    The settings are transaction-local, so nothing outlives a transaction on a server connection: the same code
+    is right on a direct connection, a pooled one (`CONN_MAX_AGE`) and behind PgBouncer in transaction pooling
+    mode, where one client's consecutive transactions may run on different server connections and a server
+    connection serves many clients.
+
+    - Inside a transaction, the first statement that needs the setting is preceded by a `set_config(…, true)`;
+      the tracker remembers it until PostgreSQL drops it: at commit or rollback (the driver then reports no open
+      transaction) or at a rollback to an earlier savepoint (which passes through this wrapper).
+    - In autocommit each statement is its own transaction, so the setting travels in front of the statement in
+      the same query (`SELECT set_config(…, true); <statement>`; PostgreSQL runs a multi-statement query as one
+      transaction and psycopg2 returns the last statement's result): no extra round trip.
+    - A server-side cursor in autocommit (`WITH HOLD`, materialised when its DECLARE commits) gets a session value
+      that is cleared right after. Transaction pooling disables server-side cursors (loyalty/settings.py).
     """
 
     def __init__(self) -> None:
-        self.session: Setting = ("", "")  # a new connection has neither setting
         self.local: Setting | None = None
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -126,19 +151,33 @@ class ContextSetter:
             self.local = None
         wanted = _wanted_setting()
         # In a failed transaction only a rollback runs (and reads nothing): setting anything would fail it.
-        if status != TRANSACTION_STATUS_INERROR and (self.local or self.session) != wanted:
-            is_local = not connection.get_autocommit()
-            with raw.cursor() as cursor:
-                cursor.execute(_SET_CONTEXT_SQL, [wanted[0], is_local, wanted[1], is_local])
-            if is_local:
+        if status != TRANSACTION_STATUS_INERROR and self.local != wanted and _READS_OR_WRITES_ROWS.match(sql):
+            if not connection.get_autocommit():
+                with raw.cursor() as cursor:
+                    cursor.execute(_SET_CONTEXT_SQL, [wanted[0], True, wanted[1], True])
                 self.local = wanted
+            elif getattr(context["cursor"].cursor, "name", None):
+                return _execute_with_session_setting(execute, sql, params, many, context, wanted)
             else:
-                self.session = wanted
+                sql = _local_setting_sql(wanted) + sql
         try:
             return execute(sql, params, many, context)
         finally:
             if sql.startswith("ROLLBACK TO SAVEPOINT"):
                 self.local = _UNKNOWN
+
+
+def _execute_with_session_setting(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any], wanted: Setting
+) -> Any:
+    raw = context["connection"].connection
+    with raw.cursor() as cursor:
+        cursor.execute(_SET_CONTEXT_SQL, [wanted[0], False, wanted[1], False])
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        with raw.cursor() as cursor:
+            cursor.execute(_SET_CONTEXT_SQL, ["", False, "", False])
 
 
 def context_setter_install(*, sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

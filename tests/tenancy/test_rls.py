@@ -221,11 +221,45 @@ def test_nothing_set_reads_zero_rows(acme: World) -> None:
 
 def test_a_pooled_connection_carries_no_tenant_into_the_next_context(acme: World, globex: World) -> None:
     with tenant_context(acme.tenant):
-        assert Partner.all_tenants.count() == 2  # autocommit: the tenant is set for the session
+        assert Partner.all_tenants.count() == 2
     assert Partner.all_tenants.count() == 0
     with tenant_context(globex.tenant):
         assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"globex"}
     assert Partner.all_tenants.count() == 0
+
+
+def _session_setting() -> tuple[str, str]:
+    """The settings in force on this connection's session now, read past the wrapper (which would set them)."""
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(current_setting('tierline.tenant_id', true), ''),"
+            " coalesce(current_setting('tierline.platform', true), '')"
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_autocommit_statement_leaves_no_setting_on_the_session(acme: World, globex: World) -> None:
+    """The setting travels with each statement, transaction-local, so a pooler may hand the session to anyone."""
+    with tenant_context(acme.tenant):
+        assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"acme"}
+        assert _session_setting() == ("", "")
+        # A server-side cursor (WITH HOLD in autocommit) gets a session value only while it is declared.
+        assert {partner.tenant_id for partner in Partner.all_tenants.iterator(chunk_size=1)} == {acme.tenant.pk}
+        assert _session_setting() == ("", "")
+    with platform_context():
+        assert Partner.all_tenants.count() == 4
+        assert _session_setting() == ("", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_sets_its_tenant_until_it_ends(acme: World, globex: World) -> None:
+    with tenant_context(globex.tenant):
+        with transaction.atomic():
+            assert Partner.all_tenants.count() == 2
+            assert _session_setting() == (str(globex.tenant.pk), "")  # in force, transaction-local
+        assert _session_setting() == ("", "")  # gone with the commit
+        assert set(Partner.all_tenants.values_list("tenant__slug", flat=True)) == {"globex"}
 
 
 def test_a_rolled_back_savepoint_does_not_leave_another_tenant_in_force(acme: World, globex: World) -> None:
