@@ -9,6 +9,7 @@ primary, reads from the primary for the rest of it. Row-level security applies o
 every connection (loyalty/tenancy/rls.py installs its wrapper on each alias).
 """
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,8 +19,10 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
 
 REPLICA = "replica"
 PIN_COOKIE = "tierline_primary_until"
@@ -51,6 +54,16 @@ def replica_reads(*, is_allowed: bool = True) -> Iterator[None]:
         _replica_reads.reset(token)
 
 
+def replica_reachable() -> bool:
+    """Whether the replica connection is open or opens now; a replica that is down leaves reads on the primary."""
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError:
+        logger.warning("The read replica is unreachable: reading from the primary.", exc_info=True)
+        return False
+    return True
+
+
 def is_pinned_to_primary(request: HttpRequest) -> bool:
     """Whether this browser made an unsafe request within the pin window (see `PrimaryPinMiddleware`)."""
     try:
@@ -60,11 +73,16 @@ def is_pinned_to_primary(request: HttpRequest) -> bool:
 
 
 def reads_from_replica(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A view whose GETs read from the replica, unless its browser is pinned to the primary."""
+    """A view whose GETs read from the replica, unless its browser is pinned to the primary or the replica is down."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        is_allowed = request.method in {"GET", "HEAD"} and not is_pinned_to_primary(request)
+        is_allowed = (
+            request.method in {"GET", "HEAD"}
+            and replica_configured()
+            and not is_pinned_to_primary(request)
+            and replica_reachable()
+        )
         with replica_reads(is_allowed=is_allowed):
             return view(request, *args, **kwargs)
 

@@ -33,8 +33,9 @@ TENANT_CONDITION = (
 )
 _SET_CONTEXT_SQL = "SELECT set_config('tierline.tenant_id', %s, %s), set_config('tierline.platform', %s, %s)"
 # Statements that read or write rows, and so need the settings in force. The others (DDL, SET, VACUUM, CREATE
-# DATABASE…) go unchanged, with no tenant: several refuse to run in a multi-statement query's transaction.
-_READS_OR_WRITES_ROWS = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|MERGE|VALUES|TABLE|EXPLAIN|DO|CALL)\b", re.I)
+# DATABASE…, CALL of a procedure that commits) go unchanged, with no tenant: several refuse to run in a multi-statement
+# query's transaction.
+_READS_OR_WRITES_ROWS = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|MERGE|VALUES|TABLE|EXPLAIN|DO)\b", re.I)
 
 # What the two settings hold: (tenant id or '', 'on' or '').
 Setting = tuple[str, str]

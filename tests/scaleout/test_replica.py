@@ -127,6 +127,20 @@ def test_read_your_writes_against_a_paused_replica(acme: World, client_for, repl
     assert "Renamed Partner" not in client_for(acme, acme.account_manager).get("/portfolio/").content.decode()
 
 
+def test_a_marked_page_reads_from_the_primary_while_the_replica_is_down(acme: World, client_for) -> None:
+    replica = connections[REPLICA]
+    saved_port = replica.settings_dict["PORT"]
+    replica.close()
+    replica.settings_dict["PORT"] = 1  # nothing listens there: connection refused
+    try:
+        response = client_for(acme, acme.account_manager).get("/portfolio/")
+        assert response.status_code == 200
+        assert acme.partner.name in response.content.decode()
+    finally:
+        replica.close()
+        replica.settings_dict["PORT"] = saved_port
+
+
 def test_every_connection_alias_carries_the_row_level_security_wrapper(db: None) -> None:
     for alias in (DEFAULT_DB_ALIAS, REPLICA):
         connections[alias].ensure_connection()

@@ -23,6 +23,7 @@ router = ReplicaRouter()
 def with_replica(settings, monkeypatch) -> None:
     """As if a replica were configured (never connected to here: the router only names it)."""
     monkeypatch.setattr("loyalty.replica.replica_configured", lambda: True)
+    monkeypatch.setattr("loyalty.replica.replica_reachable", lambda: True)
     settings.DATABASE_REPLICA_PIN_SECONDS = 10
 
 
@@ -100,3 +101,8 @@ def test_an_expired_or_garbled_pin_reads_from_the_replica(with_replica: None, va
     request.COOKIES[PIN_COOKIE] = value
     assert not is_pinned_to_primary(request)
     assert _seen_by(request) == REPLICA
+
+
+def test_a_marked_view_reads_from_the_primary_while_the_replica_is_unreachable(with_replica: None, monkeypatch) -> None:
+    monkeypatch.setattr("loyalty.replica.replica_reachable", lambda: False)
+    assert _seen_by(RequestFactory().get("/program/")) == DEFAULT_DB_ALIAS
