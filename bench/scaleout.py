@@ -76,6 +76,12 @@ def replica_lag(samples: int) -> None:
     primary, replica = connect(PRIMARY), connect(REPLICA)
     with primary.cursor() as cursor:
         cursor.execute("CREATE TABLE probe (id int PRIMARY KEY)")
+    with replica.cursor() as cursor:
+        for _ in range(6000):
+            cursor.execute("SELECT to_regclass('probe')")
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.005)
     lags = []
     with primary.cursor() as writer, replica.cursor() as reader:
         for probe in range(samples):
