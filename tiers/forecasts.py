@@ -7,6 +7,7 @@ each month); metrics that are not additive (growth %, valid certifications) stay
 query per chunk measures the pace window and the twelve month slices at once (`metric_values_by_window`).
 """
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -84,6 +85,8 @@ class PartnerHistory:
 
     recent: dict[MetricSpecKey, Decimal] = field(default_factory=dict)
     leaving: dict[MetricSpecKey, list[Decimal]] = field(default_factory=dict)
+    # What has left by each checkpoint (the running sums of `leaving`, ZERO first), built on first use.
+    gone_by: dict[MetricSpecKey, list[Decimal]] = field(default_factory=dict, repr=False)
 
 
 def additive_specs(scorecard: Scorecard) -> list[MetricSpecKey]:
@@ -110,19 +113,26 @@ def forecast_histories(
 
 
 def _gone(history: PartnerHistory, spec: MetricSpecKey, plan: ForecastPlan, day: date) -> Decimal:
-    """What has left the window by `day`, each month slice leaving evenly between its checkpoints."""
+    """What has left the window by `day`, each month slice leaving evenly between its checkpoints.
+
+    The slices wholly gone by `day` are the checkpoints up to it (found by bisection, the checkpoints ascend);
+    their sum is a running sum kept per partner, added in the same order as one by one."""
     leaving = history.leaving.get(spec)
     if not leaving:
         return ZERO
-    gone, previous = ZERO, plan.today
-    for amount, checkpoint in zip(leaving, plan.checkpoints, strict=False):
-        if day >= checkpoint:
-            gone += amount
-        else:
-            share = Decimal((day - previous).days) / Decimal(max(1, (checkpoint - previous).days))
-            return gone + amount * max(ZERO, share)
-        previous = checkpoint
-    return gone
+    gone_by = history.gone_by.get(spec)
+    if gone_by is None:
+        gone_by = [ZERO]
+        for amount in leaving[: len(plan.checkpoints)]:
+            gone_by.append(gone_by[-1] + amount)
+        history.gone_by[spec] = gone_by
+    passed = bisect_right(plan.checkpoints, day)
+    if passed >= len(gone_by) - 1:
+        return gone_by[-1]
+    previous = plan.checkpoints[passed - 1] if passed else plan.today
+    checkpoint = plan.checkpoints[passed]
+    share = Decimal((day - previous).days) / Decimal(max(1, (checkpoint - previous).days))
+    return gone_by[passed] + leaving[passed] * max(ZERO, share)
 
 
 def pace_per_day(history: PartnerHistory, spec: MetricSpecKey) -> Decimal:

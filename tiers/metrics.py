@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Aggregate, Count, Q, Sum
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 
@@ -89,6 +89,9 @@ class ActivityMeasure:
     since: datetime | None
     aggregates: tuple[Aggregate, ...]
     value: Callable[..., Decimal | None]
+    # The same value as an SQL expression over the aggregates' columns, NULL columns when the partner has no row:
+    # what the nightly scoring in SQL (tiers/scoring_sql.py) reads instead of `value`.
+    sql: Callable[..., str] = lambda column: f"COALESCE({column}, 0)"
 
 
 ActivityMeasureFunction = Callable[[Window, str, str], ActivityMeasure]
@@ -140,6 +143,13 @@ def revenue_growth(window: Window, kind: str, code: str) -> ActivityMeasure:
             return None
         return max(Decimal(0), ((current or 0) - before) / before * 100)
 
+    def growth_sql(current: str, before: str) -> str:
+        # The division keeps 30 decimals (Python's Decimal keeps 28 significant digits): same cents either way.
+        return (
+            f"CASE WHEN COALESCE({before}, 0) = 0 THEN 0 "
+            f"ELSE GREATEST(0, round(COALESCE({current}, 0) - {before}, 30) / {before} * 100) END"
+        )
+
     return ActivityMeasure(
         window.previous_start,
         (
@@ -147,6 +157,7 @@ def revenue_growth(window: Window, kind: str, code: str) -> ActivityMeasure:
             Sum("amount_converted", filter=previous),
         ),
         growth,
+        growth_sql,
     )
 
 
@@ -183,12 +194,29 @@ def activity_metric_values_by_window(
 ) -> list[dict[MetricSpecKey, dict[int, Decimal]]]:
     """The activity metrics of `specs` over each of several windows, still in one aggregate query per chunk."""
     distinct = list(dict.fromkeys(specs))
-    measures = [{spec: ACTIVITY_MEASURES[spec[0]](window, spec[1], spec[2]) for spec in distinct} for window in windows]
     results: list[dict[MetricSpecKey, dict[int, Decimal]]] = [{spec: {} for spec in distinct} for _window in windows]
     if not distinct or not windows:
         return results
+    activities, measures = activity_measures_queryset(specs=distinct, partner_ids=partner_ids, windows=windows)
+    for partner_id, *values in activities:
+        offset = 0
+        for number, by_spec in enumerate(measures):
+            for spec, measure in by_spec.items():
+                value = measure.value(*values[offset : offset + len(measure.aggregates)])
+                offset += len(measure.aggregates)
+                if value is not None:
+                    results[number][spec][partner_id] = value
+    return results
+
+
+def activity_measures_queryset(
+    *, specs: list[MetricSpecKey], partner_ids: list[int], windows: list[Window]
+) -> tuple[QuerySet, list[dict[MetricSpecKey, ActivityMeasure]]]:
+    """The one aggregate query over a chunk's approved activities (`partner_id`, then each measure's aggregates,
+    named `measure_<window>_<spec>_<aggregate>`) and the measures per window, in the columns' order."""
+    measures = [{spec: ACTIVITY_MEASURES[spec[0]](window, spec[1], spec[2]) for spec in specs} for window in windows]
     annotations = {
-        f"measure_{number}_{index}_{position}": aggregate
+        measure_column(number, index, position): aggregate
         for number, by_spec in enumerate(measures)
         for index, measure in enumerate(by_spec.values())
         for position, aggregate in enumerate(measure.aggregates)
@@ -205,15 +233,11 @@ def activity_metric_values_by_window(
     starts = [measure.since for by_spec in measures for measure in by_spec.values()]
     if None not in starts:
         activities = activities.filter(occurred_at__gte=min(starts))
-    for partner_id, *values in activities.order_by().values_list("partner_id").annotate(**annotations):
-        offset = 0
-        for number, by_spec in enumerate(measures):
-            for spec, measure in by_spec.items():
-                value = measure.value(*values[offset : offset + len(measure.aggregates)])
-                offset += len(measure.aggregates)
-                if value is not None:
-                    results[number][spec][partner_id] = value
-    return results
+    return activities.order_by().values_list("partner_id").annotate(**annotations), measures
+
+
+def measure_column(window: int, spec: int, aggregate: int) -> str:
+    return f"measure_{window}_{spec}_{aggregate}"
 
 
 @metric(Metric.POINTS_EARNED)

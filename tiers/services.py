@@ -33,11 +33,15 @@ from tiers.models import (
     TierGate,
     TierModel,
 )
+from tiers.scoring_sql import chunk_score, chunk_scores_insert
 from tiers.validation import CriterionDraft, PathwayDraft, TierDraft, draft_problems, model_validate
 
 # Partners per chunk (and per transaction): larger chunks mean fewer commits and round trips, smaller ones finer
 # progress and fan-out. At 5,000 a chunk takes a second or two (bench/README.md).
 CHUNK_SIZE = 5000
+# The nightly run scores in SQL on PostgreSQL (tiers/scoring_sql.py); False runs the engine there too (the property
+# test compares both paths' writes; a way back should the SQL path ever be in doubt).
+NIGHTLY_SCORING_IN_SQL = True
 
 
 def tier_model_for(*, evaluated_on: date) -> TierModel | None:
@@ -183,7 +187,13 @@ def partners_evaluate(
     window = qualification_window(
         model=scorecard.model, evaluated_on=evaluated_on, time_zone=current_tenant().time_zone
     )
-    evaluations = evaluate_partners(scorecard=scorecard, partners=partners, window=window)
+    # The nightly run scores in SQL (tiers/scoring_sql.py; breakdown and gaps stay in the database); instant
+    # re-scores, and SQLite, run the engine, the reference implementation.
+    in_sql = NIGHTLY_SCORING_IN_SQL and not instant and connection.vendor == "postgresql"
+    if in_sql:
+        evaluations = chunk_score(scorecard=scorecard, partners=partners, window=window)
+    else:
+        evaluations = evaluate_partners(scorecard=scorecard, partners=partners, window=window)
     states = {
         state.partner_id: state
         for state in PartnerTier.objects.filter(partner_id__in=evaluations).annotate(held_rank=F("tier__rank"))
@@ -205,16 +215,30 @@ def partners_evaluate(
         evaluations=evaluations,
         held={partner_id: decision.tier for partner_id, decision in decisions.items()},
     )
-    score_ids = _scores_insert(
-        evaluations=evaluations,
-        decisions=decisions,
-        forecasts=forecasts,
-        scorecard=scorecard,
-        evaluated_on=evaluated_on,
-        source=source,
-        run=run,
-        now=batch.now,
-    )
+    if in_sql:
+        score_ids = chunk_scores_insert(
+            scorecard=scorecard,
+            tier_ids={
+                partner_id: decision.tier.id if decision.tier else None for partner_id, decision in decisions.items()
+            },
+            forecasts=forecasts,
+            evaluated_on=evaluated_on,
+            source=source,
+            run_id=run.pk if run else None,
+            now=batch.now,
+            tenant_id=batch.tenant_id,
+        )
+    else:
+        score_ids = _scores_insert(
+            evaluations=evaluations,
+            decisions=decisions,
+            forecasts=forecasts,
+            scorecard=scorecard,
+            evaluated_on=evaluated_on,
+            source=source,
+            run=run,
+            now=batch.now,
+        )
     for partner_id, score_id in score_ids.items():
         _apply_decision(
             scorecard=scorecard,
