@@ -151,10 +151,9 @@ def _unmet_gates(plan: _Plan, tier: LoadedTier) -> str:
             f"jsonb_build_object('value', {_cents_half_even(value)}, "
             f"'shortfall', {_cents_half_even(f'({minimum} - {value})')}) END)"
         )
-    return (
-        f"(SELECT COALESCE(jsonb_agg(gate ORDER BY number), '[]'::jsonb) FROM (VALUES {', '.join(rows)}) "
-        "AS gates(number, gate) WHERE gate IS NOT NULL)"
-    )
+    # Numbers and ids only: every text is in the constants parameter.
+    values = ", ".join(rows)
+    return f"(SELECT COALESCE(jsonb_agg(gate ORDER BY number), '[]'::jsonb) FROM (VALUES {values}) AS gates(number, gate) WHERE gate IS NOT NULL)"  # noqa: E501, S608
 
 
 def _case(subject: str, branches: list[tuple[str, str]], otherwise: str = "NULL") -> str:
@@ -208,9 +207,10 @@ def scoring_query(*, scorecard: Scorecard, partners: list[tuple[int, int]], wind
         f"{_exact(plan, pathway)} AS exact_{pathway.id}, {_admits(pathway)} AS admits_{pathway.id}"
         for pathway in pathways
     )
+    # Per track: id, admitted, score, exact score, the score as the gaps show it (a track with no criteria: "0").
     track_rows = ", ".join(
         f"({pathway.id}, admits_{pathway.id}, round(exact_{pathway.id}, 2), exact_{pathway.id}, "
-        f"{'round(exact_' + str(pathway.id) + ', 2)::text' if pathway.criteria else chr(39) + '0' + chr(39)})"
+        + (f"round(exact_{pathway.id}, 2)::text)" if pathway.criteria else "'0')")
         for pathway in pathways
     )
     tiers = scorecard.tiers
@@ -300,7 +300,7 @@ SELECT partner_id, pathway_id, score, qualified_tier_id,
             ) END AS gaps,
        ARRAY[{all_values}]::numeric[] AS metric_values
 FROM needed CROSS JOIN k
-"""
+"""  # noqa: S608 - the scorecard's numbers and ids only; every text and every partner's value is a parameter
     return sql, params
 
 
