@@ -285,6 +285,31 @@ def main() -> None:
         queries += 1
         return execute(sql, params, many, context)
 
+    # Where the chunks' time goes: the scoring (SQL, or the engine), its writes, and the forecasts (Python).
+    import tiers.services as services
+
+    spent = {"scoring": 0.0, "forecasts": 0.0}
+
+    def timing(name: str, function):  # noqa: ANN001, ANN202 - wraps any service function
+        def call(**kwargs):  # noqa: ANN003, ANN202
+            started = time.perf_counter()
+            try:
+                return function(**kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return call
+
+    for attribute, name in (
+        ("chunk_score", "scoring"),
+        ("chunk_scores_insert", "scoring"),
+        ("evaluate_partners", "scoring"),
+        ("_scores_insert", "scoring"),
+        ("forecasts_for_chunk", "forecasts"),
+    ):
+        if hasattr(services, attribute):  # the SQL path's functions, or the engine's before it
+            setattr(services, attribute, timing(name, getattr(services, attribute)))
+
     log("evaluating")
     profiler = cProfile.Profile() if arguments.profile else None
     with tenant_context(tenant), connection.execute_wrapper(count):
@@ -307,6 +332,9 @@ def main() -> None:
     figure("evaluation.upgrades", summary.upgrades)
     figure("evaluation.floor_seconds", f"{floor_seconds:.3f}")
     figure("evaluation.ratio_to_floor", f"{seconds / floor_seconds:.1f}")
+    figure("evaluation.scoring_seconds", f"{spent['scoring']:.2f}")
+    figure("evaluation.scoring_ratio_to_floor", f"{spent['scoring'] / floor_seconds:.1f}")
+    figure("evaluation.forecast_seconds", f"{spent['forecasts']:.2f}")
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(30)
