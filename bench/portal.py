@@ -84,6 +84,7 @@ def main() -> None:
         figure(f"portal.{name}.median_ms", f"{statistics.median(times.wall):.1f}")
         figure(f"portal.{name}.p95_ms", f"{times.wall[int(len(times.wall) * 0.95) - 1]:.1f}")
         figure(f"portal.{name}.cpu_ms", f"{times.cpu_ms:.1f}")
+        figure(f"portal.{name}.python_cpu_ms", f"{times.python_cpu_ms:.1f}")
     figure(
         "portal.dashboard.ratio_to_trivial",
         f"{statistics.median(dashboard.wall) / statistics.median(trivial.wall):.2f}",
@@ -214,6 +215,7 @@ def trivial_urls_install() -> None:
 class Timings:
     wall: list[float]  # milliseconds per request, sorted
     cpu_ms: float  # CPU per request, this process's and its PostgreSQL backend's: what a page costs, whatever the load
+    python_cpu_ms: float  # of which this process's
 
 
 def server_times(get: Callable, path: str, requests: int) -> Timings:
@@ -229,7 +231,7 @@ def server_times(get: Callable, path: str, requests: int) -> Timings:
         assert response.status_code == 200
     python_after, postgres_after = cpu_seconds()
     cpu = python_after - python + (postgres_after - postgres if postgres is not None else 0)
-    return Timings(sorted(timings), cpu * 1000 / requests)
+    return Timings(sorted(timings), cpu * 1000 / requests, (python_after - python) * 1000 / requests)
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""The only places reward rows are locked. Order: points account, then reward, then redemption, then codes."""
+"""The only places reward rows are locked. Order: points account, then reward, then redemption, then codes; a
+reward that counts only its stock is locked late, by the update that takes it (`reward_stock_take`)."""
+
+from django.db.models import F
 
 from rewards.models import GiftCode, Redemption, Reward
 
@@ -8,15 +11,26 @@ def reward_lock(*, reward_id: int) -> Reward:
 
 
 def reward_for_redemption(*, reward_id: int) -> Reward:
-    """The reward as a redemption needs it: locked when it counts something (stock, a monthly cap), else only read.
+    """The reward as a redemption needs it: locked when it has a monthly cap (the period's sum must not move while
+    it is checked), else only read.
 
-    Unlimited rewards are the popular ones; without a lock, partners redeeming the same one do not queue behind
-    each other for the whole transaction (their own points accounts are what serialise them).
+    Without a lock, partners redeeming the same reward do not queue behind each other for the whole transaction
+    (their own points accounts are what serialise them); stock is taken at the end by `reward_stock_take`.
     """
     reward = Reward.objects.get(pk=reward_id)
-    if reward.stock is None and reward.monthly_cap_points is None:
+    if reward.monthly_cap_points is None:
         return reward
     return reward_lock(reward_id=reward_id)
+
+
+def reward_stock_take(*, reward_id: int, quantity: int) -> bool:
+    """Take `quantity` from the reward's stock if that much is left (False, and nothing taken, otherwise).
+
+    The update locks the row until the commit: run it as late in the transaction as possible, so that redemptions
+    of the same stocked reward queue only for the rest of it (bench/README.md, "Redemption").
+    """
+    taken = Reward.objects.filter(pk=reward_id, stock__gte=quantity).update(stock=F("stock") - quantity)
+    return taken == 1
 
 
 def redemption_lock(*, redemption_id: int) -> Redemption:

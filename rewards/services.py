@@ -24,7 +24,13 @@ from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
 from rewards.codes import code_digest, code_encrypt
-from rewards.lock_objects import free_code_lock, redemption_lock, reward_for_redemption, reward_lock
+from rewards.lock_objects import (
+    free_code_lock,
+    redemption_lock,
+    reward_for_redemption,
+    reward_lock,
+    reward_stock_take,
+)
 from rewards.models import GiftCode, Redemption, RedemptionEvent, Reward
 from tiers.models import PartnerTier
 from tiers.selectors import tier_names_by_rank
@@ -259,8 +265,12 @@ def reward_redeem(
         memo=f"{current_reward.name} × {quantity}",
         redemption=redemption,
     )
-    if current_reward.stock is not None:
-        Reward.objects.filter(pk=current_reward.pk).update(stock=F("stock") - quantity)
+    # The reward's row is locked from here to the commit, not from the start. Stock taken meanwhile by another
+    # redemption (after the check above read it) refuses this one, and the transaction undoes all of it; taken
+    # before the approval, so that a code pool's codes are never sought beyond its stock.
+    if current_reward.stock is not None and not reward_stock_take(reward_id=current_reward.pk, quantity=quantity):
+        left = Reward.objects.filter(pk=current_reward.pk).values_list("stock", flat=True).get()
+        raise ValidationError(_("Out of stock.") if left == 0 else _("Only %(count)s left.") % {"count": left})
     if reasons:
         event_emit("redemption.awaits_review", redemption=redemption)
     else:

@@ -281,3 +281,54 @@ def test_a_reward_with_stock_is_still_taken_one_redemption_at_a_time(acme: World
         assert Redemption.objects.filter(reward=reward).count() == 1
         reward.refresh_from_db()
         assert reward.stock == 4
+
+
+def test_stock_taken_while_a_redemption_ran_refuses_it_at_the_take_and_leaves_nothing(acme: World) -> None:
+    """The stock is taken late (the reward's row locked only from there to the commit): a redemption that read the
+    last unit as free while another held it is refused when it comes to take it, and its debit is undone."""
+    with tenant_context(acme.tenant):
+        reward = RewardFactory(points_cost=200, stock=1)
+    first, second = partners_with_points(acme, 2, 500)
+    taken, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def hold_open() -> None:
+        with tenant_context(acme.tenant):
+            try:
+                with transaction.atomic():
+                    results["first"] = redeem(first, acme.partner_user, reward, "first")
+                    taken.set()
+                    release.wait(THREAD_TIMEOUT)
+            finally:
+                connection.close()
+
+    def redeem_meanwhile() -> None:
+        with tenant_context(acme.tenant):
+            try:
+                results["second"] = redeem(second, acme.partner_user, reward, "second")
+            except ValidationError as error:
+                results["second"] = error
+            finally:
+                connection.close()
+
+    holder = threading.Thread(target=hold_open)
+    holder.start()
+    assert taken.wait(THREAD_TIMEOUT)
+    other = threading.Thread(target=redeem_meanwhile)
+    other.start()
+    other.join(1)  # it reads stock 1 (the holder's take is not committed) and waits at its own take
+    assert other.is_alive()
+    release.set()
+    holder.join(THREAD_TIMEOUT)
+    other.join(THREAD_TIMEOUT)
+
+    assert isinstance(results["first"], Redemption)
+    assert isinstance(results["second"], ValidationError)
+    assert results["second"].messages == ["Out of stock."]
+    with tenant_context(acme.tenant):
+        reward.refresh_from_db()
+        assert reward.stock == 0
+        assert list(Redemption.objects.filter(reward=reward).values_list("partner_id", flat=True)) == [first.pk]
+        assert points_account_for(partner=second).balance == 500
+        assert not LedgerEntry.objects.filter(account__partner=second, kind=EntryKind.REDEEM).exists()
+        assert ledger_verify().breaches == []
