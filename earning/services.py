@@ -12,7 +12,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
@@ -30,6 +30,7 @@ from loyalty.ledger.services import (
     entry_reverse,
     points_account_for,
     points_accounts_for,
+    points_credit_many,
     points_post,
     points_post_many,
 )
@@ -215,8 +216,31 @@ def activities_points_post(*, activities: Sequence[EarningActivity], actor: User
     A constant number of queries: rules, multipliers and accounts read once, the accounts locked once (by pk),
     the cap periods' earnings read in one query, existing keys in one, then `points_post_many`.
     """
+    entries, credits, positions = _activities_credits(activities=activities, actor=actor)
+    for position, entry in zip(positions, points_post_many(credits=credits), strict=True):
+        entries[position] = entry
+    return entries
+
+
+def activities_points_earn(*, activities: Sequence[EarningActivity], actor: User | None) -> int:
+    """`activities_points_post` for bulk ingestion: the same credits, written by the ledger's COPY-staged
+    `points_credit_many` (no entry instances come back); returns the number of new entries."""
+    _entries, credits, _positions = _activities_credits(activities=activities, actor=actor, are_new=True)
+    return points_credit_many(credits=credits)
+
+
+def _activities_credits(
+    *, activities: Sequence[EarningActivity], actor: User | None, are_new: bool = False
+) -> tuple[list[LedgerEntry | None], list[Credit], list[int]]:
+    """The pricing of `activities_points_post`: the entries that exist already (None where a credit is new), the
+    new credits in order, and the position of each credit in the entries. Locks the partners' accounts.
+
+    `are_new`: the activities were inserted in this transaction, so no entry can name them yet (the ledger still
+    checks every key): existing entries are not looked up, and cap periods are summed per (rule, account,
+    period) on PostgreSQL.
+    """
     if not activities:
-        return []
+        return [], [], []
     rules = earning_rules_active(kinds={activity.kind for activity in activities})
     matches = [
         (activity, rule) for activity in activities for rule in earning_rules_matching(activity=activity, rules=rules)
@@ -226,14 +250,18 @@ def activities_points_post(*, activities: Sequence[EarningActivity], actor: User
     account_ids = points_accounts_for(partner_ids=partner_ids)
     accounts_lock_only(account_ids=account_ids.values())
     if not matches:
-        return []
+        return [], [], []
     multipliers = partner_point_multipliers(partner_ids=partner_ids)
     keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
-    existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
-    so_far = _earned_in_cap_periods(
-        matches=[match for match, key in zip(matches, keys, strict=True) if key not in existing],
-        account_ids=account_ids,
-    )
+    if are_new:
+        existing = {}
+    else:
+        existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
+    unposted = [match for match, key in zip(matches, keys, strict=True) if key not in existing]
+    if are_new and connection.vendor == "postgresql":
+        so_far = _earned_in_cap_periods_by_pair(matches=unposted, account_ids=account_ids)
+    else:
+        so_far = _earned_in_cap_periods(matches=unposted, account_ids=account_ids)
     credits, positions = [], []
     entries: list[LedgerEntry | None] = []
     for (activity, rule), key in zip(matches, keys, strict=True):
@@ -263,9 +291,7 @@ def activities_points_post(*, activities: Sequence[EarningActivity], actor: User
                 effective_at=activity.occurred_at,
             )
         )
-    for position, entry in zip(positions, points_post_many(credits=credits), strict=True):
-        entries[position] = entry
-    return entries
+    return entries, credits, positions
 
 
 def _earned_in_cap_periods(
@@ -302,6 +328,58 @@ def _earned_in_cap_periods(
     for rule_id, account_id, period_start, total in rows:
         bounds = None if period_start is None else cap_period_bounds(rule=rules[rule_id], moment=period_start)
         so_far[(rule_id, account_id, bounds)] += total
+    return so_far
+
+
+def _earned_in_cap_periods_by_pair(
+    *, matches: list[tuple[EarningActivity, EarningRule]], account_ids: dict[int, int]
+) -> defaultdict[tuple, int]:
+    """`_earned_in_cap_periods` reading only the (rule, account, period) cells the matches fall in, in one query
+    on PostgreSQL: each cell is a range of the `ledger_entry_rule_cap` index, plus the reversals of the entries in
+    it (a reversal counts in the period of the entry it reverses, and keeps its rule and account). Reading whole
+    spans grows with the ledger's history; this grows with the batch.
+    """
+    so_far: defaultdict[tuple, int] = defaultdict(int)
+    cells: dict[tuple, tuple] = {}
+    for activity, rule in matches:
+        if rule.cap_points is not None:
+            bounds = cap_period_bounds(rule=rule, moment=activity.occurred_at)
+            account_id = account_ids[activity.partner_id]
+            cells[(rule.pk, account_id, bounds)] = (rule.pk, account_id, *(bounds or (None, None)))
+    if not cells:
+        return so_far
+    rule_ids, accounts, starts, stops = (list(column) for column in zip(*cells.values(), strict=True))
+    table = LedgerEntry._meta.db_table
+    with connection.cursor() as cursor:
+        # The table name comes from the model; every value is a parameter.
+        cursor.execute(
+            f"""
+            SELECT cell.ordinality, earned.total
+            FROM unnest(%(rules)s::bigint[], %(accounts)s::bigint[], %(starts)s::timestamptz[],
+                        %(stops)s::timestamptz[]) WITH ORDINALITY AS cell(rule_id, account_id, start, stop, ordinality)
+            -- LATERAL: one index range per cell, whatever the planner guesses of the unnested cells.
+            CROSS JOIN LATERAL (
+                SELECT SUM(
+                    CASE WHEN entry.reverses_id IS NULL THEN entry.points ELSE 0 END
+                    + COALESCE((
+                        SELECT SUM(reversal.points) FROM {table} AS reversal
+                        WHERE reversal.tenant_id = %(tenant)s AND reversal.reverses_id = entry.id
+                          AND reversal.earning_rule_id = cell.rule_id AND reversal.account_id = cell.account_id
+                    ), 0)
+                )::bigint AS total
+                FROM {table} AS entry
+                WHERE entry.tenant_id = %(tenant)s AND entry.earning_rule_id = cell.rule_id
+                  AND entry.account_id = cell.account_id
+                  AND entry.effective_at >= COALESCE(cell.start, '-infinity'::timestamptz)
+                  AND entry.effective_at < COALESCE(cell.stop, 'infinity'::timestamptz)
+            ) AS earned
+            WHERE earned.total IS NOT NULL
+            """,  # noqa: S608
+            {"tenant": current_tenant().pk, "rules": rule_ids, "accounts": accounts, "starts": starts, "stops": stops},
+        )
+        totals = dict(cursor.fetchall())
+    for ordinality, key in enumerate(cells, start=1):
+        so_far[key] = totals.get(ordinality, 0)
     return so_far
 
 

@@ -1,7 +1,8 @@
 """Bulk inserts for the hot write paths (ingestion, bulk posting) without `bulk_create`'s per-value Python cost."""
 
+import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -128,3 +129,50 @@ def _unnest_insert(model: type[models.Model], columns: dict[str, list], suffix: 
 
 def _insert_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if field is not model._meta.pk]
+
+
+# COPY staging (PostgreSQL): rows are streamed into a temporary table, then moved by `INSERT … SELECT`.
+# COPY FROM refuses tables under row-level security, so it never writes a tenant table itself; the staging table
+# is temporary (unlogged, private to the session) and dropped at commit, so it survives no transaction — which
+# keeps it correct behind a transaction-pooling PgBouncer too.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format (None is \\N; text escapes backslash, tab and line breaks)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, dict | list):
+        return _json_encode(value).decode().translate(_COPY_ESCAPES)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def stage_rows(*, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> int:
+    """Create the temporary table `name` (columns: (name, SQL type)) for the rest of the transaction and COPY the
+    rows into it, in one round trip of text; returns the number of rows. PostgreSQL only, inside a transaction.
+
+    A second call in the same transaction replaces the table. Text holds no NUL: callers stage validated values.
+    """
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        raise RuntimeError("COPY staging needs PostgreSQL and an open transaction.")
+    table = connection.ops.quote_name(name)
+    definition = ", ".join(f"{connection.ops.quote_name(column)} {sql_type}" for column, sql_type in columns)
+    lines = ["\t".join(map(_copy_text, row)) for row in rows]
+    buffer = io.StringIO("\n".join(lines) + "\n" if lines else "")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}; CREATE TEMP TABLE {table} ({definition}) ON COMMIT DROP")
+        names = ", ".join(connection.ops.quote_name(column) for column, _type in columns)
+        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)  # psycopg2's COPY (the raw cursor's)
+    return len(lines)
+
+
+def field_sql_type(model: type[models.Model], name: str) -> str:
+    """The column type of a model field (by attribute name), for staging tables shaped like the model."""
+    field = next(field for field in model._meta.concrete_fields if field.attname == name)
+    return field.db_type(connection) if not field.remote_field else field.target_field.rel_db_type(connection)

@@ -1,6 +1,7 @@
 """The only places ledger rows are locked. Locks are taken account first, then lots in consumption order."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
@@ -21,6 +22,29 @@ def accounts_lock(*, account_ids: Iterable[int]) -> dict[int, PointsAccount]:
 def accounts_lock_only(*, account_ids: Iterable[int]) -> None:
     """`accounts_lock` for a caller that needs the locks, not the rows (no model instances are built)."""
     list(PointsAccount.objects.select_for_update().filter(pk__in=list(account_ids)).order_by("pk").values_list("pk"))
+
+
+@dataclass(slots=True)
+class AccountTotals:
+    """A locked account's totals as plain values, for set-based posting (no model instance)."""
+
+    pk: int
+    tenant_id: int
+    balance: int
+    lifetime_earned: int
+    lifetime_redeemed: int
+    chain_head: str
+
+
+def accounts_lock_totals(*, account_ids: Iterable[int]) -> dict[int, AccountTotals]:
+    """`accounts_lock` (same order, same lock) returning the totals as values, by id."""
+    locked = (
+        PointsAccount.objects.select_for_update()
+        .filter(pk__in=list(account_ids))
+        .order_by("pk")
+        .values_list("pk", "tenant_id", "balance", "lifetime_earned", "lifetime_redeemed", "chain_head")
+    )
+    return {row[0]: AccountTotals(*row) for row in locked}
 
 
 def lots_lock_open(*, account_id: int) -> QuerySet[PointsLot]:
