@@ -417,12 +417,12 @@ def test_query_count_is_the_same_for_10_and_500_rows(acme: World) -> None:
         with tenant_context(acme.tenant), CaptureQueriesContext(connection) as captured:
             activities_ingest(rows=rows, source="csv", actor=acme.manager)
         counts.append(len(captured.captured_queries))
-    # Partners by external id; savepoint; stored external ids; savepoint, insert activities, release; insert status
-    # changes; rules + their partner types; accounts found, created, read back; accounts locked; multipliers;
-    # existing keys; cap-period earnings; savepoint (points_post_many), accounts locked, existing keys, savepoint,
-    # insert entries, release; insert lots; update accounts; release twice. SQLite splits big inserts into batches,
-    # so the budget is PostgreSQL's.
-    assert counts == [26, 26]
+    # The COPY path (PostgreSQL): partners by external id; rates; savepoint; staging table created (then COPY, which
+    # the capture does not see); stored ids probed, activities and status changes inserted (one statement); rules +
+    # their partner types; accounts found, created, read back; accounts locked; multipliers; cap-period earnings by
+    # cell; savepoint (points_credit_many), accounts locked and read, existing keys, staging table created (COPY),
+    # savepoint, entries + lots + account totals (one statement), release; release twice.
+    assert counts == [23, 23]
 
 
 # --- Concurrency -----------------------------------------------------------------------------------------------

@@ -217,4 +217,5 @@ def test_overlapping_copy_batches_at_once_record_each_id_once_and_hold_the_cap(a
         assert Activity.objects.count() == 60
     ledger = ledger_of(acme)  # also: ledger_verify finds nothing
     assert sum(entry[4] for entry in ledger["entries"] if entry[2] == "Flat capped") == 100  # the monthly cap
-    assert sum(entry[4] for entry in ledger["entries"] if entry[2] == "Base") == 60 * 62  # 100 × 0.5 × Gold's 1.25, rounded down
+    # 100 × 0.5 × Gold's 1.25, rounded down, for each activity once.
+    assert sum(entry[4] for entry in ledger["entries"] if entry[2] == "Base") == 60 * 62
