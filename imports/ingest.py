@@ -79,6 +79,17 @@ class IngestResult:
     errors: dict[str, list[str]]  # field -> messages; empty unless status == "error"
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerRef:
+    """What ingestion reads of a row's partner (what `activity_errors` checks, what earning prices): a partner
+    instance costs more Python to build than the rest of its row."""
+
+    pk: int
+    external_id: str
+    status: str
+    partner_type_id: int | None
+
+
 @dataclass
 class _Row:
     """One input row as parsed: its values for Activity, the partner's reference, and what is wrong with it."""
@@ -88,7 +99,7 @@ class _Row:
     partner_ref: str
     values: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
-    partner: Partner | None = None
+    partner: PartnerRef | None = None
     activity_id: int | None = None
     duplicate_of: int | None = None  # the stored activity (or the batch's first one) this row repeats
     is_repeat: bool = False  # repeats an earlier row of the batch
@@ -327,8 +338,8 @@ def _partners_attach(rows: list[_Row]) -> None:
     """Find every row's partner by its external id, in one query; this tenant's partners only."""
     refs = {row.partner_ref for row in rows if row.partner_ref}
     partners = {
-        partner.external_id: partner
-        for partner in Partner.objects.filter(external_id__in=refs).only(
+        values[1]: PartnerRef(*values)
+        for values in Partner.objects.filter(external_id__in=refs).values_list(
             "pk", "external_id", "status", "partner_type_id"
         )
     }

@@ -3,6 +3,8 @@
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -138,10 +140,7 @@ def _insert_fields(model: type[models.Model]) -> list[models.Field]:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value: Any) -> str:
-    """One value in COPY's text format (None is \\N; text escapes backslash, tab and line breaks)."""
-    if value is None:
-        return "\\N"
+def _copy_other(value: Any) -> str:
     if value is True or value is False:
         return "t" if value else "f"
     if isinstance(value, str):
@@ -151,6 +150,22 @@ def _copy_text(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+# By exact type, the common cases first: a lookup per value instead of a chain of isinstance checks.
+_COPY_FORMATS: dict[type, Callable[[Any], str]] = {
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    int: int.__str__,
+    type(None): lambda _value: "\\N",
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    Decimal: Decimal.__str__,
+}
+
+
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format (None is \\N; text escapes backslash, tab and line breaks)."""
+    return _COPY_FORMATS.get(type(value), _copy_other)(value)
 
 
 def stage_rows(*, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> int:

@@ -3,7 +3,7 @@
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, rows_insert, stage_rows
-from loyalty.ledger.lock_objects import account_lock, accounts_lock, accounts_lock_totals, lot_lock, lots_lock_open
+from loyalty.ledger.lock_objects import (
+    AccountTotals,
+    account_lock,
+    accounts_lock,
+    accounts_lock_totals,
+    lot_lock,
+    lots_lock_open,
+)
 from loyalty.ledger.models import (
     AdjustmentRequest,
     EntryKind,
@@ -423,8 +430,8 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
 
     On PostgreSQL the accounts are locked (pk order) and read as values, the new entries computed in order in
     Python (balances and the chain are sequential per account), COPY-staged with their lots' expiry, and moved
-    by one `INSERT … SELECT` of entries feeding one of lots; the accounts' totals in one `UPDATE`. Elsewhere
-    `points_post_many`.
+    by one statement: entries inserted, their ids feeding the lots' insert, each account's totals set from its
+    last staged entry. Elsewhere `points_post_many`.
     """
     _credits_validate(credits)
     if not credits:
@@ -441,6 +448,32 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
     if len(accounts) != len({credit.account_id for credit in credits}):
         raise ValidationError({"account": _("Unknown points account.")})
     tenant = current_tenant()
+    now = timezone.now()
+    # The keys are almost always new (ingestion created the activities they name in this transaction), so the
+    # unique index checks them: only when it refuses one are the used keys read and the batch computed again,
+    # which gives exactly what reading them first would (a repeat of the same movement skipped, another refused).
+    for keys_read in (False, True):
+        by_key = _keys_used(tenant=tenant, credits=credits) if keys_read else {}
+        totals = {pk: replace(account) for pk, account in accounts.items()}
+        staged = _credits_staged(credits=credits, accounts=totals, by_key=by_key, tenant=tenant, now=now)
+        if not staged:
+            return 0
+        stage_rows(name=CREDIT_STAGE, columns=CREDIT_STAGE_COLUMNS, rows=staged)
+        try:
+            with transaction.atomic():
+                _credits_insert(tenant=tenant)
+        except IntegrityError as error:
+            if keys_read:
+                # Only a concurrent posting with one of these keys gets here: the accounts were locked, the keys
+                # were free.
+                raise _idempotency_conflict() from error
+            continue
+        return len(staged)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _keys_used(*, tenant: Tenant, credits: Sequence[Credit]) -> dict[str, tuple[int, str, int]]:
+    """The movement (account, kind, points) of each credit's key already in the ledger, in one query."""
     with connection.cursor() as cursor:
         # One array parameter rather than an IN list of a thousand: cheaper to build, send and plan.
         cursor.execute(
@@ -448,8 +481,18 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
             " WHERE tenant_id = %s AND idempotency_key = ANY(%s::varchar[])",
             [tenant.pk, sorted({credit.idempotency_key for credit in credits})],
         )
-        by_key = {key: (account_id, kind, points) for key, account_id, kind, points in cursor.fetchall()}
-    now = timezone.now()
+        return {key: (account_id, kind, points) for key, account_id, kind, points in cursor.fetchall()}
+
+
+def _credits_staged(
+    *,
+    credits: Sequence[Credit],
+    accounts: dict[int, AccountTotals],
+    by_key: dict[str, tuple[int, str, int]],
+    tenant: Tenant,
+    now: datetime,
+) -> list[tuple]:
+    """The staging rows (CREDIT_STAGE_COLUMNS) of the new entries, in order, moving `accounts` as they post."""
     now_utc = _utc(now)
     staged: list[tuple] = []
     for credit in credits:
@@ -467,24 +510,12 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
         account.lifetime_redeemed += redeemed
         effective_at = credit.effective_at or now
         actor_id, rule_id = _pk(credit.actor), _pk(credit.earning_rule)
+        # entry_hash's fields, in its order.
         link = _chain_link(
-            account.chain_head,
-            account.tenant_id,
-            account.pk,
-            credit.kind,
-            credit.points,
-            account.balance,
-            now_utc,
-            _utc(effective_at),
-            actor_id,
-            credit.memo,
-            credit.idempotency_key,
-            credit.activity_id,
-            rule_id,
-            None,
-            None,
-            None,
-        )  # fmt: skip - entry_hash's fields, in its order
+            account.chain_head, account.tenant_id, account.pk, credit.kind, credit.points, account.balance, now_utc,
+            _utc(effective_at), actor_id, credit.memo, credit.idempotency_key, credit.activity_id, rule_id,
+            None, None, None,
+        )  # fmt: skip
         account.chain_head = link
         staged.append(
             (
@@ -494,43 +525,41 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
                 account.lifetime_redeemed,
             )
         )  # fmt: skip
-    if not staged:
-        return 0
-    stage_rows(name=CREDIT_STAGE, columns=CREDIT_STAGE_COLUMNS, rows=staged)
+    return staged
+
+
+def _credits_insert(*, tenant: Tenant) -> None:
+    """Entries from the staged credits, a lot for each (with its entry's id), and each account's totals and chain
+    head from its last staged entry: one statement."""
     names = ", ".join(ENTRY_COLUMNS)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Table and column names come from the models and the constants above; nothing is interpolated.
-            cursor.execute(
-                f"""
-                WITH entry AS (
-                    INSERT INTO {LedgerEntry._meta.db_table} ({names})
-                    SELECT {names} FROM {CREDIT_STAGE} ORDER BY seq
-                    RETURNING id, idempotency_key
-                ),
-                lot AS (
-                    INSERT INTO {PointsLot._meta.db_table}
-                        (tenant_id, account_id, entry_id, points, remaining, earned_at, expires_at)
-                    SELECT stage.tenant_id, stage.account_id, entry.id, stage.points, stage.points,
-                           stage.effective_at, stage.expires_at
-                    FROM entry JOIN {CREDIT_STAGE} AS stage USING (idempotency_key)
-                    ORDER BY stage.seq
-                )
-                UPDATE {PointsAccount._meta.db_table} AS account
-                SET balance = last.balance_after, lifetime_earned = last.lifetime_earned_after,
-                    lifetime_redeemed = last.lifetime_redeemed_after, chain_head = last.entry_hash,
-                    updated_at = last.created_at
-                FROM (
-                    SELECT DISTINCT ON (account_id) * FROM {CREDIT_STAGE} ORDER BY account_id, seq DESC
-                ) AS last
-                WHERE account.id = last.account_id AND account.tenant_id = %s
-                """,  # noqa: S608
-                [tenant.pk],
+    with connection.cursor() as cursor:
+        # Table and column names come from the models and the constants above; nothing is interpolated.
+        cursor.execute(
+            f"""
+            WITH entry AS (
+                INSERT INTO {LedgerEntry._meta.db_table} ({names})
+                SELECT {names} FROM {CREDIT_STAGE} ORDER BY seq
+                RETURNING id, idempotency_key
+            ),
+            lot AS (
+                INSERT INTO {PointsLot._meta.db_table}
+                    (tenant_id, account_id, entry_id, points, remaining, earned_at, expires_at)
+                SELECT stage.tenant_id, stage.account_id, entry.id, stage.points, stage.points,
+                       stage.effective_at, stage.expires_at
+                FROM entry JOIN {CREDIT_STAGE} AS stage USING (idempotency_key)
+                ORDER BY stage.seq
             )
-    except IntegrityError as error:
-        # Only a concurrent posting with one of these keys gets here: the accounts were locked, the keys were free.
-        raise _idempotency_conflict() from error
-    return len(staged)
+            UPDATE {PointsAccount._meta.db_table} AS account
+            SET balance = last.balance_after, lifetime_earned = last.lifetime_earned_after,
+                lifetime_redeemed = last.lifetime_redeemed_after, chain_head = last.entry_hash,
+                updated_at = last.created_at
+            FROM (
+                SELECT DISTINCT ON (account_id) * FROM {CREDIT_STAGE} ORDER BY account_id, seq DESC
+            ) AS last
+            WHERE account.id = last.account_id AND account.tenant_id = %s
+            """,  # noqa: S608
+            [tenant.pk],
+        )
 
 
 def _pk(instance: object | None) -> int | None:

@@ -15,6 +15,7 @@ from loyalty.ledger.services import (
     IdempotencyConflictError,
     points_account_for,
     points_accounts_for,
+    points_credit_many,
     points_post,
     points_post_many,
 )
@@ -187,3 +188,58 @@ def test_query_count_does_not_grow_with_the_batch(in_acme: World) -> None:
     # release.
     assert counts == [9, 9]
     assert ledger_verify().breaches == []
+
+
+# --- points_credit_many: the COPY-staged posting of ingestion --------------------------------------------------
+
+
+def test_staged_credits_equal_the_same_credits_posted_one_by_one(in_acme: World) -> None:
+    set_expiry_rule(in_acme.tenant, Tenant.PointsExpiry.MONTHS_AFTER_EARNING, months=12)
+    staged_accounts = [points_account_for(partner=PartnerFactory(tenant=in_acme.tenant)) for _ in range(3)]
+    bulk_accounts = [points_account_for(partner=PartnerFactory(tenant=in_acme.tenant)) for _ in range(3)]
+    for account in (staged_accounts[0], bulk_accounts[0]):  # an existing chain and balance to continue
+        points_post(account=account, kind=EntryKind.EARN, points=50, idempotency_key=f"seed:{account.pk}")
+        points_post(account=account, kind=EntryKind.REDEEM, points=-20, idempotency_key=f"spend:{account.pk}")
+    assert points_credit_many(credits=credits_for(staged_accounts, "staged")) == 7
+    points_post_many(credits=credits_for(bulk_accounts, "bulk"))
+    assert state(staged_accounts) == state(bulk_accounts)
+    assert ledger_verify().breaches == []  # the hash chain continues, balance = Σ entries = Σ lots
+
+
+def test_staged_credits_skip_a_key_already_posted_for_the_same_movement(in_acme: World) -> None:
+    account = points_account_for(partner=in_acme.partner)
+    points_post(account=account, kind=EntryKind.EARN, points=11, idempotency_key="k:1")
+    credits = credits_for([account], "k")
+    assert points_credit_many(credits=[*credits, credits[2]]) == 6  # k:1 stored, k:2 repeated in the batch
+    before = ledger_snapshot()
+    assert points_credit_many(credits=credits) == 0
+    assert ledger_snapshot() == before
+    assert PointsAccount.objects.get(pk=account.pk).balance == sum(credit.points for credit in credits)
+    assert ledger_verify().breaches == []
+
+
+@pytest.mark.parametrize("position", [0, 1])
+def test_staged_credits_refuse_a_key_used_for_another_movement_and_write_nothing(in_acme: World, position: int) -> None:
+    account = points_account_for(partner=in_acme.partner)
+    points_post(account=account, kind=EntryKind.EARN, points=5, idempotency_key="taken")
+    before = ledger_snapshot()
+    credits = [Credit(account_id=account.pk, kind=EntryKind.EARN, points=9, idempotency_key="fresh")]
+    credits.insert(position, Credit(account_id=account.pk, kind=EntryKind.EARN, points=6, idempotency_key="taken"))
+    with pytest.raises(IdempotencyConflictError):
+        points_credit_many(credits=credits)
+    assert ledger_snapshot() == before
+
+
+def test_staged_credits_refuse_invalid_credits_and_another_tenants_account(in_acme: World, globex: World) -> None:
+    account = points_account_for(partner=in_acme.partner)
+    with pytest.raises(ValidationError) as error:
+        points_credit_many(
+            credits=[Credit(account_id=account.pk, kind=EntryKind.REDEEM, points=-5, idempotency_key="x")]
+        )
+    assert "points" in error.value.message_dict
+    with tenant_context(globex.tenant):
+        theirs = points_account_for(partner=globex.partner)
+    with pytest.raises(ValidationError) as error:
+        points_credit_many(credits=[Credit(account_id=theirs.pk, kind=EntryKind.EARN, points=3, idempotency_key="x")])
+    assert error.value.message_dict == {"account": ["Unknown points account."]}
+    assert LedgerEntry.objects.count() == 0
