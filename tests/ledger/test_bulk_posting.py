@@ -198,8 +198,10 @@ def test_staged_credits_equal_the_same_credits_posted_one_by_one(in_acme: World)
     staged_accounts = [points_account_for(partner=PartnerFactory(tenant=in_acme.tenant)) for _ in range(3)]
     bulk_accounts = [points_account_for(partner=PartnerFactory(tenant=in_acme.tenant)) for _ in range(3)]
     for account in (staged_accounts[0], bulk_accounts[0]):  # an existing chain and balance to continue
-        points_post(account=account, kind=EntryKind.EARN, points=50, idempotency_key=f"seed:{account.pk}")
-        points_post(account=account, kind=EntryKind.REDEEM, points=-20, idempotency_key=f"spend:{account.pk}")
+        for kind, points, key in ((EntryKind.EARN, 50, "seed"), (EntryKind.REDEEM, -20, "spend")):
+            points_post(
+                account=account, kind=kind, points=points, idempotency_key=f"{key}:{account.pk}", effective_at=MOMENT
+            )
     assert points_credit_many(credits=credits_for(staged_accounts, "staged")) == 7
     points_post_many(credits=credits_for(bulk_accounts, "bulk"))
     assert state(staged_accounts) == state(bulk_accounts)
