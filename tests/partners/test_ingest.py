@@ -420,9 +420,9 @@ def test_query_count_is_the_same_for_10_and_500_rows(acme: World) -> None:
     # The COPY path (PostgreSQL): partners by external id; rates; savepoint; staging table created (then COPY, which
     # the capture does not see); stored ids probed, activities and status changes inserted (one statement); rules +
     # their partner types; accounts found, created, read back; accounts locked; multipliers; cap-period earnings by
-    # cell; savepoint (points_credit_many), accounts locked and read, existing keys, staging table created (COPY),
-    # savepoint, entries + lots + account totals (one statement), release; release twice.
-    assert counts == [23, 23]
+    # cell; savepoint (points_credit_many), accounts locked and read, staging table created (COPY), savepoint,
+    # entries + lots + account totals (one statement; the unique index checks the keys), release; release twice.
+    assert counts == [22, 22]
 
 
 # --- Concurrency -----------------------------------------------------------------------------------------------
