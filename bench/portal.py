@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 import types
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -241,8 +242,9 @@ def fragments_missed() -> Iterator[None]:
 
     standing_get, points_get = views.partner_standing_get, views.partner_points_get
     fresh = itertools.count()
-    views.partner_standing_get = lambda **kwargs: replace(standing_get(**kwargs), version=f"miss{next(fresh)}")
-    views.partner_points_get = lambda **kwargs: replace(points_get(**kwargs), version=f"miss{next(fresh)}")
+    run = uuid.uuid4().hex  # a shared cache (Redis) keeps an earlier run's fragments: never reuse their keys
+    views.partner_standing_get = lambda **kwargs: replace(standing_get(**kwargs), version=f"{run}.{next(fresh)}")
+    views.partner_points_get = lambda **kwargs: replace(points_get(**kwargs), version=f"{run}.{next(fresh)}")
     try:
         yield
     finally:
