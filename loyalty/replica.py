@@ -81,6 +81,8 @@ def reads_from_replica(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             request.method in {"GET", "HEAD"}
             and replica_configured()
             and not is_pinned_to_primary(request)
+            # In a transaction on the primary (ATOMIC_REQUESTS, a test's) reads stay there: no need to ask.
+            and not connections[DEFAULT_DB_ALIAS].in_atomic_block
             and replica_reachable()
         )
         with replica_reads(is_allowed=is_allowed):
