@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from deals.lock_objects import customers_lock, deal_lock, deals_lock
 from deals.matching import Customer, customer_match, normalise_domain, normalise_name, normalise_tax_id
 from deals.models import DealAttachment, DealConflict, DealEvent, DealRegistration, DealSettings
 from loyalty.events import event_emit
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -253,11 +253,7 @@ def deal_submit(*, deal: DealRegistration, actor: User | None) -> DealRegistrati
     DealConflict.objects.bulk_create(conflicts, ignore_conflicts=True)
     locked.submitted_at = timezone.now()
     locked.save(update_fields=["submitted_at"])
-    reason = ""
-    if conflicts:
-        reason = ngettext(
-            "%(count)s possible conflict found.", "%(count)s possible conflicts found.", len(conflicts)
-        ) % {"count": len(conflicts)}
+    reason = CodedReason("possible_conflicts", count=len(conflicts)) if conflicts else ""
     _move(deal=locked, to_status=Status.SUBMITTED, actor=actor, reason=reason)
     return locked
 
@@ -325,10 +321,7 @@ def deal_approve(*, deal: DealRegistration, actor: User | None, reason: str = ""
     locked.protection_days = days
     locked.protected_until = timezone.localdate() + timedelta(days=days)
     locked.save(update_fields=["approved_at", "protection_days", "protected_until"])
-    text = reason.strip() or _("Protected for %(days)s days, until %(date)s.") % {
-        "days": days,
-        "date": locked.protected_until,
-    }
+    text = reason.strip() or CodedReason("protected", days=days, date=locked.protected_until)
     _move(deal=locked, to_status=Status.APPROVED, actor=actor, reason=text)
     # The scorecard counts approved registrations: the partner's progress moves the same minute.
     enqueue_on_commit(rescore_partner, partner_id=locked.partner_id)
@@ -365,8 +358,7 @@ def deal_extend(*, deal: DealRegistration, actor: User | None, reason: str) -> D
         from_status=Status.APPROVED,
         to_status=Status.APPROVED,
         actor=actor,
-        reason=_("Extended by %(days)s days, until %(date)s: %(reason)s")
-        % {"days": days, "date": locked.protected_until, "reason": reason.strip()},
+        reason=CodedReason("extended", days=days, date=locked.protected_until, reason=reason.strip()),
     )
     locked.updated_at = timezone.now()
     locked.save(update_fields=["updated_at"])
@@ -418,7 +410,7 @@ def deals_expire(*, today: date | None = None) -> int:
             deal=deal,
             to_status=Status.EXPIRED,
             actor=None,
-            reason=_("Protection ended on %(date)s.") % {"date": deal.protected_until},
+            reason=CodedReason("protection_ended", date=deal.protected_until),
         )
         deal.closed_at = timezone.now()
         deal.save(update_fields=["closed_at"])

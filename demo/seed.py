@@ -253,9 +253,25 @@ def _seed_earning_rules() -> None:
             },
         ),
     ]
+    spanish = {
+        "Sales: 1 point per currency unit": "Ventas: 1 punto por unidad de moneda",
+        "Deal registration": "Registro de oportunidad",
+        "Training course completed": "Curso de formación completado",
+        "Certification earned": "Certificación obtenida",
+        "Marketing campaign participation": "Participación en una campaña de marketing",
+        "Referral": "Referencia",
+        "SPIFF: double points on switches this quarter": "SPIFF: puntos dobles en switches este trimestre",
+    }
     for name, kind, basis, rate, extra in rules:
         EarningRule.objects.get_or_create(
-            name=name, defaults={"activity_kind": kind, "basis": basis, "rate": Decimal(rate), **extra}
+            name=name,
+            defaults={
+                "activity_kind": kind,
+                "basis": basis,
+                "rate": Decimal(rate),
+                "translations": {"es": {"name": spanish[name]}},
+                **extra,
+            },
         )
 
 

@@ -10,11 +10,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.models import TenantOwnedModel
+from loyalty.translations import Translatable
 from partners.models import ActivityKind
 
 
-class EarningRule(TenantOwnedModel):
+class EarningRule(Translatable, TenantOwnedModel):
     """How many points an approved activity earns; several rules may apply to one activity (base rate + SPIFF)."""
+
+    TRANSLATED_FIELDS = ("name",)
 
     class Basis(models.TextChoices):
         PER_ACTIVITY = "per_activity", _("Points per activity")
@@ -60,7 +63,7 @@ class EarningRule(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "activity_kind", "is_active"], name="earning_rule_kind")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.i18n.name
 
     def clean(self) -> None:
         """Categories are a list of names; a blank field means every category."""

@@ -34,6 +34,7 @@ from loyalty.ledger.services import (
     points_post,
     points_post_many,
 )
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -546,7 +547,7 @@ def _claim_review(*, claim: Claim, status: str, actor: User | None, note: str) -
 def claim_approve(*, claim: Claim, actor: User | None, note: str = "") -> Claim:
     """Approve a pending claim: its activity is approved and earns points."""
     reviewed = _claim_review(claim=claim, status=Claim.Status.APPROVED, actor=actor, note=note)
-    activity_approve(activity=reviewed.activity, actor=actor, reason=note or _("Claim approved"))
+    activity_approve(activity=reviewed.activity, actor=actor, reason=note or CodedReason("claim_approved"))
     return reviewed
 
 
@@ -578,9 +579,7 @@ def deal_win_claim(
     """
     if not invoice_number.strip():
         raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
-    won = deal_mark_won(
-        deal=deal, actor=submitted_by, reason=_("Invoice %(number)s") % {"number": invoice_number.strip()}
-    )
+    won = deal_mark_won(deal=deal, actor=submitted_by, reason=CodedReason("invoice", number=invoice_number.strip()))
     if won.sale_activity_id is not None:
         return won
     claim = claim_submit(
@@ -617,7 +616,7 @@ def deal_win_record(
         raise ValidationError({"invoice_number": _("A sale claim needs the invoice number.")})
     if invoice_date > timezone.localdate():
         raise ValidationError({"invoice_date": _("The date cannot be in the future.")})
-    won = deal_mark_won(deal=deal, actor=actor, reason=_("Invoice %(number)s") % {"number": invoice_number.strip()})
+    won = deal_mark_won(deal=deal, actor=actor, reason=CodedReason("invoice", number=invoice_number.strip()))
     if won.sale_activity_id is not None:
         return won
     recorded = activity_record(
@@ -632,9 +631,7 @@ def deal_win_record(
         metadata={"invoice_number": invoice_number.strip(), "deal": won.reference},
         created_by=actor,
     )
-    activity_approve(
-        activity=recorded.activity, actor=actor, reason=_("Deal %(reference)s won") % {"reference": won.reference}
-    )
+    activity_approve(activity=recorded.activity, actor=actor, reason=CodedReason("deal_won", reference=won.reference))
     return deal_sale_link(deal=won, activity=recorded.activity)
 
 

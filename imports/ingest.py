@@ -18,6 +18,7 @@ from earning.services import EarningActivity, activities_points_earn, activities
 from funds.tasks import rebates_accrue_pending_task
 from loyalty.bulk import columns_insert, field_sql_type, stage_rows
 from loyalty.inputs import NUL, ascii_whole_number, date_range_message, json_problems, nul_message
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -425,7 +426,7 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
     for row in rows:
         if row.is_repeat and row.duplicate_of is None:
             row.duplicate_of = created[row.external_id]
-    reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
+    reason = CodedReason("recorded_approved_from" if approve else "recorded_from", source=source)
     columns_insert(
         ActivityStatusChange,
         {
@@ -433,7 +434,9 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
             "activity_id": ids,
             "to_status": [status] * count,
             "actor_id": [actor_id] * count,
-            "reason": [reason % {"source": source}] * count,
+            "reason": [str(reason)] * count,
+            "reason_code": [reason.code] * count,
+            "reason_params": [reason.params] * count,
         },
     )
     # Input order: the ledger must be what approving the rows one by one, in order, would give.

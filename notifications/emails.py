@@ -14,8 +14,9 @@ from django.utils import translation
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.selectors import tenant_base_url
+from loyalty.translations import names_replaced, names_translated, reader_language
 from notifications.models import Notification
-from tiers.models import Criterion
+from tiers.models import Criterion, Tier
 from tiers.wording import gap_sentence
 
 MESSAGES = "notifications/messages.html"
@@ -41,13 +42,21 @@ DATE_KEYS = ("expires_on", "on", "month", "protected_until")
 def _gap_in_words(gaps: dict) -> str:
     """The stored gap to the next tier in words, in the active language (the row keeps the figures, not text)."""
     criterion_ids = [item["criterion"] for item in gaps.get("criteria", [])]
-    kinds = dict(Criterion.objects.filter(pk__in=criterion_ids).values_list("pk", "activity_kind"))
+    found = Criterion.objects.filter(pk__in=criterion_ids).values_list("pk", "activity_kind", "label", "translations")
+    kinds = {pk: kind for pk, kind, _label, _translations in found}
+    labels = names_translated(((pk, label, translations) for pk, _kind, label, translations in found), "label")
+    gaps = names_replaced(gaps, labels, id_key="criterion", name_key="label")
+    next_tier = Tier.objects.filter(pk=(gaps.get("next_tier") or {}).get("id")).first()
+    if next_tier is not None:
+        gaps = names_replaced(gaps, {next_tier.pk: next_tier.i18n.name})
     return gap_sentence(gaps=gaps, kinds=kinds, currency=current_tenant().currency)
 
 
 def notification_text(notification: Notification, part: str) -> str:
     """A notification's `subject` or `body` as plain text, in the active language."""
-    context = {**notification.context, "tenant": current_tenant()}
+    stored = notification.context
+    # Names staff typed (tiers, rewards) and benefits, in the reader's language where the program translated them.
+    context = {**stored, **stored.get("i18n", {}).get(reader_language(), {}), "tenant": current_tenant()}
     for key in DATE_KEYS:
         if context.get(key):
             context[key] = date.fromisoformat(context[key])

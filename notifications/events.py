@@ -6,8 +6,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from deals.models import DealRegistration
 from deals.selectors import deals_protection_ending
@@ -15,6 +16,7 @@ from engagement.models import Announcement, Survey
 from funds.models import FundClaim, FundPayout, FundRequest
 from loyalty.ledger.models import PointsAccount
 from loyalty.ledger.selectors import points_expiring, points_movements_by_partner
+from loyalty.translations import context_translations
 from notifications.models import Kind
 from notifications.services import Event, notifications_raise
 from partners.models import Claim
@@ -29,6 +31,24 @@ EXPIRY_NOTICE_DAYS = 30
 TOLD_REDEMPTION_STATUSES = frozenset(
     {Redemption.Status.APPROVED, Redemption.Status.FULFILLED, Redemption.Status.REJECTED}
 )
+
+
+def _merged(*parts: dict[str, dict]) -> dict[str, dict]:
+    """Per-language context values from several sources, one dict per language."""
+    merged: dict[str, dict] = {}
+    for part in parts:
+        for language, values in part.items():
+            merged.setdefault(language, {}).update(values)
+    return merged
+
+
+def _benefits_in_every_language(tier: Tier) -> dict[str, dict]:
+    """The tier's benefits as each language says them: a stored notification is read later, in its reader's."""
+    found = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            found[language] = {"benefits": [entitlement.label for entitlement in tier_entitlements(tier=tier)]}
+    return found
 
 
 def tier_changes_notify(*, changes: Sequence[TierChange]) -> None:
@@ -51,6 +71,10 @@ def tier_changes_notify(*, changes: Sequence[TierChange]) -> None:
                     "to_tier": tiers[change.to_tier_id].name,
                     "benefits": [entitlement.label for entitlement in tier_entitlements(tier=tiers[change.to_tier_id])],
                     "link": "/",
+                    "i18n": _merged(
+                        context_translations(from_tier=tiers[change.from_tier_id], to_tier=tiers[change.to_tier_id]),
+                        _benefits_in_every_language(tiers[change.to_tier_id]),
+                    ),
                 },
             )
             for change in moves
@@ -111,6 +135,7 @@ def redemption_to_review_notify(*, redemption: Redemption) -> None:
                     "reward": redemption.reward.name,
                     "points": redemption.points,
                     "reasons": list(redemption.review_reasons),
+                    "i18n": context_translations(reward=redemption.reward),
                     "link": f"/admin/rewards/redemption/{redemption.pk}/change/",
                 },
             )
@@ -134,6 +159,7 @@ def redemption_status_notify(*, redemption: Redemption, **_move: object) -> None
                     "reward": redemption.reward.name,
                     "points": redemption.points,
                     "link": "/rewards/history/",
+                    "i18n": context_translations(reward=redemption.reward),
                 },
             )
         ]
@@ -267,6 +293,7 @@ def _grace(today: date) -> list[Event]:
                     "on": (state.below_since + timedelta(days=state.tier.model.grace_days)).isoformat(),
                     "gaps": score.gaps if score else {},
                     "link": "/",
+                    "i18n": context_translations(tier=state.tier, lower_tier=score.qualified_tier if score else None),
                 },
             )
         )
@@ -300,6 +327,7 @@ def _near_next_tier(today: date) -> list[Event]:
                         "percent": int(share * 100),
                         "gaps": score.gaps,
                         "link": "/",
+                        "i18n": context_translations(next_tier=following),
                     },
                 )
             )

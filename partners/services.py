@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.inputs import LATEST_DATE, date_range_message
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import AuditEntry, Role, User
 from loyalty.tenancy.services import audit_record, invitation_create
@@ -208,7 +209,7 @@ def activity_record(
         # A concurrent import recorded the same (source, external_id) first.
         return RecordedActivity(Activity.objects.get(source=source, external_id=external_id), created=False)
     ActivityStatusChange.objects.create(
-        activity=activity, to_status=Activity.Status.PENDING, actor=created_by, reason=_("Recorded")
+        activity=activity, to_status=Activity.Status.PENDING, actor=created_by, reason=CodedReason("recorded")
     )
     return RecordedActivity(activity, created=True)
 

@@ -148,26 +148,31 @@ def worklist(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/portfolio/worklist.html", context, status=status)
 
 
+# Headers and yes/no in the reader's language, like the values (risks, tiers) beside them: a sheet for people.
 CSV_COLUMNS = [
-    "partner",
-    "external_id",
-    "partner_type",
-    "account_manager",
-    "tier",
-    "score",
-    "score_3_months_ago",
-    "percent_to_next_tier",
-    "next_tier",
-    "days_since_last_activity",
-    "points_expiring_90_days",
-    "near_upgrade",
-    "at_risk",
-    "at_risk_because",
-    "dormant",
-    "blocked_by",
-    "on_pace_for_upgrade",
-    "at_risk_by_rolloff",
+    _("Partner"),
+    _("External id"),
+    _("Partner type"),
+    _("Account manager"),
+    _("Tier"),
+    _("Score"),
+    _("Score 3 months ago"),
+    _("% to the next tier"),
+    _("Next tier"),
+    _("Days since the last activity"),
+    _("Points expiring in 90 days"),
+    _("Near an upgrade"),
+    _("At risk"),
+    _("At risk because"),
+    _("Dormant"),
+    _("Blocked by"),
+    _("On pace for an upgrade"),
+    _("At risk by roll-off"),
 ]
+
+
+def _yes_no(flag: bool) -> str:
+    return gettext("yes") if flag else gettext("no")
 
 
 def _csv_row(row: PartnerHealth) -> list[object]:
@@ -177,20 +182,20 @@ def _csv_row(row: PartnerHealth) -> list[object]:
         partner.external_id,
         partner.partner_type.name,
         partner.account_manager.email if partner.account_manager else "",
-        row.tier.name if row.tier else "",
+        row.tier.i18n.name if row.tier else "",
         row.score if row.score is not None else "",
         row.score_before if row.score_before is not None else "",
         row.percent_to_next if row.percent_to_next is not None else "",
-        row.next_tier.name if row.next_tier else "",
+        row.next_tier.i18n.name if row.next_tier else "",
         row.days_since_activity if row.days_since_activity is not None else "",
         row.points_expiring,
-        "yes" if row.near_upgrade else "no",
-        "yes" if row.at_risk else "no",
+        _yes_no(row.near_upgrade),
+        _yes_no(row.at_risk),
         "; ".join(str(risk) for risk in row.risks),
-        "yes" if row.dormant else "no",
+        _yes_no(row.dormant),
         "; ".join(row.blocked_by),
-        "yes" if row.on_pace_for_upgrade else "no",
-        "yes" if row.at_risk_by_rolloff else "no",
+        _yes_no(row.on_pace_for_upgrade),
+        _yes_no(row.at_risk_by_rolloff),
     ]
 
 
@@ -276,7 +281,7 @@ def rescore(request: HttpRequest, partner_id: int) -> HttpResponse:
     if score is None:
         messages.error(request, gettext("No tier model is in force today: there is nothing to score against."))
     else:
-        tier = score.tier.name if score.tier else gettext("no tier")
+        tier = score.tier.i18n.name if score.tier else gettext("no tier")
         messages.success(
             request,
             gettext("Re-scored now: %(score)s (%(tier)s).") % {"score": score.score, "tier": tier},

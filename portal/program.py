@@ -147,7 +147,7 @@ def _distribution(rows: list[TierCount]) -> list[dict]:
         width = row.count * 100 / total
         segments.append(
             {
-                "name": row.tier.name if row.tier else gettext("No tier yet"),
+                "name": row.tier.i18n.name if row.tier else gettext("No tier yet"),
                 "colour": row.tier.colour if row.tier else NO_TIER_COLOUR,
                 "count": row.count,
                 "x": x,
@@ -161,7 +161,7 @@ def _distribution(rows: list[TierCount]) -> list[dict]:
 def _migration_table(migration: TierMigration) -> dict:
     """The matrix as rows (tier before) of cells (tier after), each cell marked up, down or same."""
     ranks = {tier.pk: tier.rank for tier in migration.tiers}
-    sides = [(tier.pk, tier.name) for tier in migration.tiers]
+    sides = [(tier.pk, tier.i18n.name) for tier in migration.tiers]
     before = [*sides, *([(None, gettext("Not scored"))] if any(b is None for b, _a in migration.counts) else [])]
     after = [*sides, *([(None, gettext("Not scored"))] if any(a is None for _b, a in migration.counts) else [])]
 

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from portal import analytics, designer, program
+from portal import analytics, designer, program, translations
 from portal.engagement_urls import staff_urls as engagement_urls
 
 urlpatterns = [
@@ -13,5 +13,6 @@ urlpatterns = [
     path("designer/start/", designer.designer_start, name="designer-start"),
     path("designer/<int:model_id>/", designer.designer_draft, name="designer-draft"),
     path("designer/<int:model_id>/publish/", designer.designer_publish, name="designer-publish"),
+    path("translations/", translations.translations_edit, name="translations"),
     path("", include(engagement_urls)),
 ]

@@ -29,7 +29,7 @@ def _row(membership: Membership) -> ProgramRow:
     with tenant_context(membership.tenant):
         state = PartnerTier.objects.filter(partner_id=membership.partner_id).select_related("tier").first()
         balance = partner_points_get(partner_id=membership.partner_id).balance
-    return ProgramRow(membership, state.tier.name if state else None, balance)
+    return ProgramRow(membership, state.tier.i18n.name if state else None, balance)
 
 
 @login_required

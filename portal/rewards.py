@@ -114,8 +114,10 @@ def _confirmation_url(reward: Reward, *, quantity: int, intent: str) -> str:
 
 def _redeemed_message(redemption: Redemption) -> str:
     if redemption.status == Redemption.Status.REQUESTED:
-        return _("%(reward)s requested: it waits for the program team's review.") % {"reward": redemption.reward.name}
-    return _("%(reward)s redeemed.") % {"reward": redemption.reward.name}
+        return _("%(reward)s requested: it waits for the program team's review.") % {
+            "reward": redemption.reward.i18n.name
+        }
+    return _("%(reward)s redeemed.") % {"reward": redemption.reward.i18n.name}
 
 
 @partner_member_required
@@ -245,7 +247,7 @@ def cancel(request: HttpRequest, redemption_id: int) -> HttpResponse:
     redemption = get_object_or_404(
         Redemption.objects.select_related("reward"), pk=redemption_id, partner=request.membership.partner
     )
-    name, points = redemption.reward.name, intcomma(redemption.points)
+    name, points = redemption.reward.i18n.name, intcomma(redemption.points)
     already = ""
     if redemption.status == Redemption.Status.CANCELLED:
         already = _("%(reward)s was already cancelled; its points are back in your balance.") % {"reward": name}

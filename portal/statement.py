@@ -18,6 +18,7 @@ from loyalty.exports import csv_download, csv_line
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.selectors import partner_statement_entries
 from loyalty.ledger.wording import signed_points
+from loyalty.reasons import memo_shown
 from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import Role, Tenant
 from loyalty.tenancy.permissions import membership_required
@@ -88,16 +89,19 @@ def _activity_words(activity: Activity) -> str:
 
 def _earning_words(entry: LedgerEntry) -> str:
     if entry.activity is None:
-        return entry.memo
+        return memo_shown(entry.memo)
     words = _activity_words(entry.activity)
     if entry.earning_rule is not None:
-        return gettext("%(activity)s (rule: %(rule)s)") % {"activity": words, "rule": entry.earning_rule.name}
+        return gettext("%(activity)s (rule: %(rule)s)") % {"activity": words, "rule": entry.earning_rule.i18n.name}
     return words
 
 
 def _redemption_words(entry: LedgerEntry) -> str:
     redemption = entry.redemption
-    return gettext("%(reward)s × %(quantity)s") % {"reward": redemption.reward.name, "quantity": redemption.quantity}
+    return gettext("%(reward)s × %(quantity)s") % {
+        "reward": redemption.reward.i18n.name,
+        "quantity": redemption.quantity,
+    }
 
 
 def entry_cause(entry: LedgerEntry) -> str:
@@ -109,13 +113,20 @@ def entry_cause(entry: LedgerEntry) -> str:
             return gettext("Redeemed %(redemption)s") % {"redemption": _redemption_words(entry)}
         case EntryKind.REFUND if entry.redemption is not None:
             cause = gettext("Refund of %(redemption)s") % {"redemption": _redemption_words(entry)}
-            return f"{cause}: {entry.memo}" if entry.memo else cause
+            return f"{cause}: {memo_shown(entry.memo)}" if entry.memo else cause
         case EntryKind.EXPIRE if entry.expired_lot is not None:
             earned_on = date_format(timezone.localtime(entry.expired_lot.earned_at), "DATE_FORMAT")
             return gettext("Points earned on %(date)s expired") % {"date": earned_on}
         case EntryKind.ADJUST:
             who = str(entry.actor) if entry.actor is not None else gettext("the program team")
-            return gettext("%(reason)s (adjusted by %(who)s)") % {"reason": entry.memo, "who": who}
+            approval = getattr(entry, "adjustment_request", None)  # a large adjustment, approved by a second person
+            if approval is not None and approval.decided_by is not None:
+                return gettext("%(reason)s (adjusted by %(who)s, approved by %(approver)s)") % {
+                    "reason": memo_shown(entry.memo),
+                    "who": who,
+                    "approver": approval.decided_by,
+                }
+            return gettext("%(reason)s (adjusted by %(who)s)") % {"reason": memo_shown(entry.memo), "who": who}
         case EntryKind.REVERSE if entry.reverses is not None:
             original = entry.reverses
             of_what = _earning_words(original) if original.kind == EntryKind.EARN else entry_cause(original)
@@ -124,8 +135,8 @@ def entry_cause(entry: LedgerEntry) -> str:
                 "date": date_format(timezone.localtime(original.effective_at), "DATE_FORMAT"),
                 "what": of_what,
             }
-            return f"{cause} ({entry.memo})" if entry.memo else cause
-    return entry.memo
+            return f"{cause} ({memo_shown(entry.memo)})" if entry.memo else cause
+    return memo_shown(entry.memo)
 
 
 @membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)

@@ -19,6 +19,7 @@ from loyalty.ledger.selectors import partner_points_get, points_movements_by_par
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
+from loyalty.translations import content_version, names_replaced, names_translated
 from partners.models import ActivityKind, Claim, Partner
 from tiers.models import Criterion, Metric
 from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get, tier_entitlements
@@ -49,11 +50,11 @@ def _criteria_rows(status: PartnerStatus, currency: str) -> tuple[list[dict], di
     """One progress bar per criterion of the best track, with its value and target in words."""
     if status.score is None:
         return [], {}
-    kinds = dict(
-        Criterion.objects.filter(pk__in=[row["criterion"] for row in status.score.breakdown]).values_list(
-            "pk", "activity_kind"
-        )
+    found = Criterion.objects.filter(pk__in=[row["criterion"] for row in status.score.breakdown]).values_list(
+        "pk", "activity_kind", "label", "translations"
     )
+    kinds = {pk: kind for pk, kind, _label, _translations in found}
+    labels = names_translated(((pk, label, translations) for pk, _kind, label, translations in found), "label")
     forecasts = {row["criterion"]: row for row in (status.score.forecast or {}).get("criteria", [])}
     rows = []
     for row in status.score.breakdown:
@@ -61,7 +62,8 @@ def _criteria_rows(status: PartnerStatus, currency: str) -> tuple[list[dict], di
         kind = kinds.get(row["criterion"], "")
         rows.append(
             {
-                "label": row["label"],
+                "criterion": row["criterion"],
+                "label": labels.get(row["criterion"], row["label"]),
                 "value": min(value, target),
                 "target": target,
                 "text": progress_text(row["metric"], kind, value, target, currency),
@@ -142,6 +144,17 @@ def _ways_in(status: PartnerStatus, kinds: dict[int, str]) -> list[tuple[str, st
     return list(links.items())
 
 
+def _in_readers_words(status: PartnerStatus, criterion_labels: dict[int, str]) -> tuple[dict, dict]:
+    """The latest score's gaps and forecast with tier and criterion names in the reader's language (the score
+    stored the program's)."""
+    if status.score is None:
+        return {}, {}
+    tier_names = {tier.pk: tier.i18n.name for tier in status.tiers}
+    gaps = names_replaced(status.score.gaps or {}, tier_names)
+    gaps = names_replaced(gaps, criterion_labels, id_key="criterion", name_key="label")
+    return gaps, names_replaced(status.score.forecast or {}, tier_names)
+
+
 # Fragments of the dashboard are cached under the versions of what they show (`{% cache %}` in portal/home.html),
 # so an entry or a score changes the key and never the cached text; a day bounds how long an unread one is kept.
 FRAGMENT_SECONDS = 24 * 3600
@@ -163,6 +176,8 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
     points = partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS)
     status = _lazy(lambda: partner_status_get(partner=partner, standing=standing))
     criteria_and_kinds = _lazy(lambda: _criteria_rows(status, currency))
+    labels = _lazy(lambda: {row["criterion"]: row["label"] for row in criteria_and_kinds[0]})
+    words = _lazy(lambda: _in_readers_words(status, labels))  # the score's gaps and forecast, names translated
     tier = standing.state.tier if standing.state else None
     entitlements = _lazy(lambda: tier_entitlements(tier=tier) if tier else [])
     # Everything a cached fragment's text depends on besides the data: language, time zone, date (the trend's
@@ -175,6 +190,7 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             timezone.localdate().isoformat(),
             currency,
             str(int(is_partner_member)),
+            content_version(partner.tenant_id),  # the program's words: a translation changes the key
         ]
     )
     return {
@@ -189,17 +205,11 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
         "movements": _lazy(lambda: _movements(partner)),
         "criteria": _lazy(lambda: criteria_and_kinds[0]),
         "gap": _lazy(
-            lambda: (
-                gap_sentence(gaps=status.score.gaps, kinds=criteria_and_kinds[1], currency=currency)
-                if status.score
-                else ""
-            )
+            lambda: gap_sentence(gaps=words[0], kinds=criteria_and_kinds[1], currency=currency) if status.score else ""
         ),
-        "unmet_gates": _lazy(lambda: status.score.gaps.get("gates", []) if status.score else []),
+        "unmet_gates": _lazy(lambda: words[0].get("gates", [])),
         "ways_in": _lazy(lambda: _ways_in(status, criteria_and_kinds[1])),
-        "forecast": _lazy(
-            lambda: forecast_sentences(forecast=status.score.forecast, currency=currency) if status.score else []
-        ),
+        "forecast": _lazy(lambda: forecast_sentences(forecast=words[1], currency=currency) if status.score else []),
         "trend_points": _lazy(lambda: _trend_points(status)),
         "trend_size": (TREND_WIDTH, TREND_HEIGHT),
         "recent": _lazy(

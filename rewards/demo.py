@@ -43,6 +43,26 @@ CATALOG = (
 )
 
 
+# The catalogue's Spanish (name, description), as the program's staff typed it on the translations page.
+SPANISH = {
+    "GC-AMZ-25": ("Tarjeta regalo de 25 USD", "Un código de tarjeta regalo digital."),
+    "GC-AMZ-100": ("Tarjeta regalo de 100 USD", "Un código de tarjeta regalo digital."),
+    "MER-MUG": ("Taza de café con la marca", "Cerámica, 350 ml."),
+    "MER-HOODIE": ("Sudadera del programa", "Algodón orgánico, tallas unisex."),
+    "MER-HEADSET": ("Auriculares con cancelación de ruido", "Agotados hasta reponer existencias."),
+    "MER-BACKPACK": ("Mochila para portátil", "Para portátiles de 16 pulgadas."),
+    "TRN-PRO": ("Vale de certificación profesional", "Un examen."),
+    "TRN-BOOTCAMP": ("Plaza en un bootcamp técnico de tres días", "Presencial."),
+    "MDF-5K": ("Fondos de co-marketing, 5.000", "Fondos para campañas conjuntas."),
+    "MDF-20K": ("Fondos de co-marketing, 20.000", "Fondos para campañas conjuntas."),
+    "REB-1K": ("Crédito de reembolso, 1.000", "En la próxima factura."),
+    "REB-10K": ("Crédito de reembolso, 10.000", "En la próxima factura."),
+    "EXP-SUMMIT": ("Pase para la cumbre de socios", "Viaje no incluido."),
+    "TRV-CLUB": ("Viaje del club del presidente", "Cuatro noches para dos."),
+    "EXP-DINNER": ("Cena con la dirección", "Con la dirección del fabricante."),
+}
+
+
 def seed_rewards(*, partner: Partner, member: User, manager: User) -> None:
     if Reward.objects.exists():
         return
@@ -57,6 +77,7 @@ def seed_rewards(*, partner: Partner, member: User, manager: User) -> None:
             fulfilment=fulfilment,
             requires_approval=approval,
             description=description,
+            translations={"es": dict(zip(("name", "description"), SPANISH[sku], strict=True))},
             limit_per_partner=5 if kind == "gift_card" else None,
         )
     codes_load(reward=Reward.objects.get(sku="GC-AMZ-25"), codes=[f"DEMO-25-{index:04d}-XQ7P" for index in range(20)])

@@ -8,9 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.models import StatusChange, TenantOwnedModel
+from loyalty.translations import Translatable
 
 
-class Reward(TenantOwnedModel):
+class Reward(Translatable, TenantOwnedModel):
+    TRANSLATED_FIELDS = ("name", "description")
+
     class Kind(models.TextChoices):
         GIFT_CARD = "gift_card", _("Gift card")
         MERCHANDISE = "merchandise", _("Merchandise")
@@ -73,7 +76,7 @@ class Reward(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "status", "points_cost"], name="reward_catalog")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.i18n.name
 
     @property
     def option_list(self) -> list[str]:

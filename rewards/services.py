@@ -20,6 +20,7 @@ from loyalty.ledger.services import (
     points_post,
     validate_idempotency_key,
 )
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
@@ -275,7 +276,7 @@ def reward_redeem(
         event_emit("redemption.awaits_review", redemption=redemption)
     else:
         # Created in this transaction: no one else can see it yet, so it needs no lock of its own.
-        _approve(redemption=redemption, actor=None, reason=_("Approved automatically."))
+        _approve(redemption=redemption, actor=None, reason=CodedReason("approved_automatically"))
     return redemption
 
 
@@ -298,12 +299,17 @@ def _approve(*, redemption: Redemption, actor: User | None, reason: str) -> None
                 raise ValidationError(_("The code pool of %(reward)s is empty.") % {"reward": redemption.reward})
             code.redemption = redemption
             code.save(update_fields=["redemption"])
-        _move(redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Code issued."))
+        _move(
+            redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=CodedReason("code_issued")
+        )
     elif fulfilment == Reward.Fulfilment.CREDIT_NOTE:
         redemption.credit_note = f"CN-{current_tenant().slug.upper()}-{redemption.pk:06d}"
         redemption.save(update_fields=["credit_note"])
         _move(
-            redemption=redemption, to_status=Redemption.Status.FULFILLED, actor=actor, reason=_("Credit note issued.")
+            redemption=redemption,
+            to_status=Redemption.Status.FULFILLED,
+            actor=actor,
+            reason=CodedReason("credit_note_issued"),
         )
 
 
@@ -352,8 +358,9 @@ def redemption_cancel(*, redemption: Redemption, actor: User) -> Redemption:
     locked = redemption_lock(redemption_id=redemption.pk)
     if locked.status != Redemption.Status.REQUESTED:
         raise ValidationError(_("Only a redemption still waiting for review can be cancelled."))
-    _move(redemption=locked, to_status=Redemption.Status.CANCELLED, actor=actor, reason=_("Cancelled by the partner."))
-    _refund(redemption=locked, actor=actor, reason=_("Cancelled by the partner."))
+    cancelled = CodedReason("cancelled_by_partner")
+    _move(redemption=locked, to_status=Redemption.Status.CANCELLED, actor=actor, reason=cancelled)
+    _refund(redemption=locked, actor=actor, reason=cancelled)
     return locked
 
 

@@ -86,6 +86,34 @@ INSTALLER_CRITERIA = (
 )
 
 
+# The demo program is written in English; its content is translated into Spanish, as a program's staff would on
+# the translations page (issue 17, item 16).
+SPANISH = {
+    "Registered": "Registrado",
+    "Silver": "Plata",
+    "Gold": "Oro",
+    "Platinum": "Platino",
+    "Partner portal": "Portal de socios",
+    "Co-branded collateral": "Material con marca compartida",
+    "Named channel manager": "Gestor de canal asignado",
+    "Lead sharing": "Reparto de oportunidades",
+    "Executive sponsor": "Patrocinador ejecutivo",
+    "Revenue": "Ingresos",
+    "Deal registrations": "Registros de oportunidades",
+    "Trainings": "Formaciones",
+    "Valid certifications": "Certificaciones vigentes",
+    "Marketing participation": "Participación en marketing",
+    "Referrals": "Referencias",
+    "Resellers and distributors": "Revendedores y distribuidores",
+    "Installers": "Instaladores",
+}
+
+
+def spanish(field: str, text: str) -> dict:
+    """The demo's translations of one text, as `translations` holds them (none when it has no Spanish)."""
+    return {"es": {field: SPANISH[text]}} if text in SPANISH else {}
+
+
 def _build_model(
     *, name: str, version: int, effective_from: date, score_shift: Decimal, revenue_scale: Decimal
 ) -> TierModel:
@@ -94,6 +122,7 @@ def _build_model(
         tier = Tier.objects.create(
             model=model,
             name=tier_name,
+            translations=spanish("name", tier_name),
             rank=rank,
             minimum_score=max(Decimal(0), Decimal(minimum) - (score_shift if rank > 1 else 0)),
             point_multiplier=Decimal(multiplier),
@@ -106,12 +135,14 @@ def _build_model(
                 value=None if value is None else Decimal(value),
                 currency=current_tenant().currency if kind == "mdf_allocation" else "",
                 text=text,
+                translations=spanish("text", text),
                 position=position,
             )
         if certifications:
             TierGate.objects.create(
                 tier=tier,
                 label=f"{certifications} valid certifications",
+                translations={"es": {"label": f"{certifications} certificaciones vigentes"}},
                 metric=Metric.VALID_CERTIFICATIONS,
                 minimum=Decimal(certifications),
             )
@@ -120,13 +151,14 @@ def _build_model(
         ("Resellers and distributors", ("reseller", "distributor", "agent"), RESELLER_CRITERIA),
         ("Installers", ("installer",), INSTALLER_CRITERIA),
     ):
-        pathway = Pathway.objects.create(model=model, name=pathway_name)
+        pathway = Pathway.objects.create(model=model, name=pathway_name, translations=spanish("name", pathway_name))
         pathway.partner_types.set([types[code] for code in codes if code in types])
         for label, metric, kind, target, weight, cap in criteria:
             scale = revenue_scale if metric == Metric.REVENUE else Decimal(1)
             Criterion.objects.create(
                 pathway=pathway,
                 label=label,
+                translations=spanish("label", label),
                 metric=metric,
                 activity_kind=kind,
                 target=Decimal(target) * scale,

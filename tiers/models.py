@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.models import TenantOwnedModel
+from loyalty.translations import Translatable
 from partners.models import ActivityKind
 
 
@@ -96,7 +97,9 @@ class TierModel(TenantOwnedModel):
         return f"{self.name} v{self.version} ({self.get_status_display()})"
 
 
-class Tier(TenantOwnedModel):
+class Tier(Translatable, TenantOwnedModel):
+    TRANSLATED_FIELDS = ("name",)
+
     model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="tiers")
     name = models.CharField(max_length=100)
     rank = models.PositiveSmallIntegerField(help_text=_("1 is the entry tier; higher ranks are better."))
@@ -118,7 +121,7 @@ class Tier(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.i18n.name
 
 
 class BenefitKind(models.TextChoices):
@@ -142,8 +145,10 @@ BENEFIT_VALUE_UNITS = {
 }
 
 
-class TierBenefit(TenantOwnedModel):
+class TierBenefit(Translatable, TenantOwnedModel):
     """One typed entitlement of a tier ("Gold: 3 % rebate on approved sales"), versioned with its tier model."""
+
+    TRANSLATED_FIELDS = ("text",)
 
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="benefits")
     kind = models.CharField(max_length=32, choices=BenefitKind.choices, default=BenefitKind.TEXT)
@@ -172,7 +177,7 @@ class TierBenefit(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.text or self.value}"
+        return f"{self.get_kind_display()}: {self.i18n.text or self.value}"
 
     def clean(self) -> None:
         unit = BENEFIT_VALUE_UNITS.get(self.kind)
@@ -201,8 +206,10 @@ class MetricSpec(models.Model):
         return (self.metric, self.activity_kind, self.code)
 
 
-class TierGate(TenantOwnedModel, MetricSpec):
+class TierGate(Translatable, TenantOwnedModel, MetricSpec):
     """A minimum the score alone cannot buy: "Gold needs 2 valid certifications"."""
+
+    TRANSLATED_FIELDS = ("label",)
 
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="gates")
     label = models.CharField(max_length=200)
@@ -212,11 +219,13 @@ class TierGate(TenantOwnedModel, MetricSpec):
         constraints = [models.CheckConstraint(condition=Q(minimum__gt=0), name="tier_gate_minimum_positive")]
 
     def __str__(self) -> str:
-        return self.label
+        return self.i18n.label
 
 
-class Pathway(TenantOwnedModel):
+class Pathway(Translatable, TenantOwnedModel):
     """A track of criteria for some partner types; partners are scored on each track they may take."""
+
+    TRANSLATED_FIELDS = ("name",)
 
     model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="pathways")
     name = models.CharField(max_length=100)
@@ -228,10 +237,12 @@ class Pathway(TenantOwnedModel):
         ordering = ["model", "pk"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.i18n.name
 
 
-class Criterion(TenantOwnedModel, MetricSpec):
+class Criterion(Translatable, TenantOwnedModel, MetricSpec):
+    TRANSLATED_FIELDS = ("label",)
+
     pathway = models.ForeignKey(Pathway, on_delete=models.CASCADE, related_name="criteria")
     label = models.CharField(max_length=200)
     weight = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
@@ -254,7 +265,7 @@ class Criterion(TenantOwnedModel, MetricSpec):
         ]
 
     def __str__(self) -> str:
-        return self.label
+        return self.i18n.label
 
 
 class EvaluationRun(TenantOwnedModel):

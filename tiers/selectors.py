@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger.selectors import points_expiring_by_partner
 from loyalty.tenancy.context import current_tenant
+from loyalty.translations import reader_language
 from partners.models import Activity, Partner
 from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierBenefit, TierChange
 from tiers.wording import entitlement_label, gate_phrase
@@ -48,7 +49,7 @@ class Entitlement:
 
 def _entitlement(benefit: TierBenefit) -> Entitlement:
     fields = {"kind": benefit.kind, "value": benefit.value, "currency": benefit.currency, "text": benefit.text}
-    return Entitlement(**fields, label=entitlement_label(**fields))
+    return Entitlement(**fields, label=entitlement_label(**(fields | {"text": benefit.i18n.text})))
 
 
 def tier_entitlements(*, tier: Tier) -> list[Entitlement]:
@@ -103,8 +104,12 @@ def tier_names_by_rank(*, ranks: Iterable[int] | None = None) -> dict[int, str]:
     """Rank → tier name, for rewards and forms that refer to a tier by its rank: the active model's names win,
     then the newest model's (a rank only a draft has still gets a name). One query."""
     tiers = Tier.objects.all() if ranks is None else Tier.objects.filter(rank__in=set(ranks))
-    rows = tiers.values_list("rank", "name", "model__status", "model__version")
-    return {rank: name for rank, name, _status, _version in sorted(rows, key=lambda row: (row[2] == "active", row[3]))}
+    rows = tiers.values_list("rank", "name", "translations", "model__status", "model__version")
+    language = reader_language()
+    return {
+        rank: (translations or {}).get(language, {}).get("name") or name
+        for rank, name, translations, _status, _version in sorted(rows, key=lambda row: (row[3] == "active", row[4]))
+    }
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from loyalty.bulk import columns_insert, columns_insert_new
 from loyalty.events import event_emit
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
+from loyalty.translations import translations_by_text, translations_without
 from partners.models import Partner
 from tiers.engine import Evaluation, LoadedTier, Scorecard, evaluate_partners, scorecard_load
 from tiers.forecasts import forecasts_for_chunk
@@ -586,6 +587,7 @@ def tier_model_draft_start(*, source: TierModel) -> TierModel:
             minimum_score=tier.minimum_score,
             point_multiplier=tier.point_multiplier,
             colour=tier.colour,
+            translations=tier.translations,
         )
         TierGate.objects.bulk_create(
             TierGate(
@@ -596,6 +598,7 @@ def tier_model_draft_start(*, source: TierModel) -> TierModel:
                 metric=gate.metric,
                 activity_kind=gate.activity_kind,
                 code=gate.code,
+                translations=gate.translations,
             )
             for gate in tier.gates.all()
         )
@@ -608,11 +611,12 @@ def tier_model_draft_start(*, source: TierModel) -> TierModel:
                 currency=benefit.currency,
                 text=benefit.text,
                 position=benefit.position,
+                translations=benefit.translations,
             )
             for benefit in tier.benefits.all()
         )
     for pathway in locked.pathways.order_by("pk").prefetch_related("criteria", "partner_types"):
-        copy = Pathway.objects.create(model=draft, name=pathway.name)
+        copy = Pathway.objects.create(model=draft, name=pathway.name, translations=pathway.translations)
         copy.partner_types.set(pathway.partner_types.all())
         Criterion.objects.bulk_create(
             Criterion(
@@ -625,6 +629,7 @@ def tier_model_draft_start(*, source: TierModel) -> TierModel:
                 weight=criterion.weight,
                 target=criterion.target,
                 cap=criterion.cap,
+                translations=criterion.translations,
             )
             for criterion in criteria_in_order(pathway)
         )
@@ -676,9 +681,13 @@ def tier_model_draft_save(
     Tier.objects.filter(model=locked).update(rank=F("rank") + 1000)
     for rank, row in enumerate(tiers, start=1):
         tier = saved_tiers[row.id]
+        if tier.name != row.name.strip():
+            tier.translations = translations_without(tier.translations, "name")  # a renamed tier is translated anew
         tier.rank, tier.name, tier.minimum_score = rank, row.name.strip(), row.minimum_score
         tier.point_multiplier, tier.colour = row.point_multiplier, row.colour
-        tier.save(update_fields=["rank", "name", "minimum_score", "point_multiplier", "colour"])
+        tier.save(update_fields=["rank", "name", "minimum_score", "point_multiplier", "colour", "translations"])
+    # Benefits and gates are written anew: each keeps the translations of the saved one with the same text.
+    benefit_words = translations_by_text(TierBenefit.objects.filter(tier__model=locked), owner="tier_id", field="text")
     TierBenefit.objects.filter(tier__model=locked).delete()
     TierBenefit.objects.bulk_create(
         TierBenefit(
@@ -689,11 +698,15 @@ def tier_model_draft_save(
             currency=benefit.currency.upper(),
             text=benefit.text.strip(),
             position=position,
+            translations=benefit_words.get((row.id, benefit.text.strip()), {}),
         )
         for row in tiers
         for position, benefit in enumerate(row.benefits)
     )
     typed_gates = [row for row in tiers if row.gates is not None]
+    gate_words = translations_by_text(
+        TierGate.objects.filter(tier_id__in=[row.id for row in typed_gates]), owner="tier_id", field="label"
+    )
     TierGate.objects.filter(tier_id__in=[row.id for row in typed_gates]).delete()
     TierGate.objects.bulk_create(
         TierGate(
@@ -704,6 +717,7 @@ def tier_model_draft_save(
             activity_kind=gate.activity_kind if gate.metric == Metric.ACTIVITY_COUNT else "",
             code=gate.code.strip(),
             minimum=gate.minimum,
+            translations=gate_words.get((row.id, gate.label.strip()), {}),
         )
         for row in typed_gates
         for gate in row.gates
@@ -722,6 +736,8 @@ def _criteria_save(
         criterion = saved.get(row.id) or Criterion(tenant=locked.tenant, pathway_id=row.pathway_id)
         criterion.weight, criterion.target, criterion.cap = row.weight, row.target, row.cap
         if row.label is not None:
+            if criterion.label != row.label.strip():
+                criterion.translations = translations_without(criterion.translations, "label")
             criterion.label = row.label.strip()
         if row.spec is not None:
             criterion.metric, criterion.activity_kind, criterion.code = row.spec
@@ -731,7 +747,9 @@ def _criteria_save(
         if criterion.pk is None:
             criterion.save()
         else:
-            criterion.save(update_fields=["label", "metric", "activity_kind", "code", "weight", "target", "cap"])
+            criterion.save(
+                update_fields=["label", "metric", "activity_kind", "code", "weight", "target", "cap", "translations"]
+            )
     if whole_list:
         Criterion.objects.filter(pk__in=set(saved) - {row.id for row in criteria}).delete()
 

@@ -172,6 +172,7 @@ def partner_statement_entries(
     return entries.select_related(
         "actor",
         "activity",
+        "adjustment_request__decided_by",
         "earning_rule",
         "expired_lot",
         "redemption__reward",

@@ -31,6 +31,7 @@ from loyalty.ledger.models import (
     PointsAccount,
     PointsLot,
 )
+from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Tenant, User
 
@@ -691,7 +692,7 @@ def adjustment_approve(*, request: AdjustmentRequest, approver: User) -> Adjustm
         account=locked.account,
         kind=EntryKind.ADJUST,
         points=locked.points,
-        memo=f"{locked.reason} (approved by {approver})",
+        memo=locked.reason,  # the approval is on the request (`entry.adjustment_request`), shown beside the entry
         actor=locked.requested_by,
         idempotency_key=locked.idempotency_key,
     )
@@ -728,7 +729,7 @@ def entry_reverse(*, entry: LedgerEntry, actor: User | None, reason: str) -> Led
     memo = reason
     if outstanding > 0 and outstanding > account.balance:
         amount = -account.balance
-        memo = f"{reason} ({outstanding - account.balance} points already spent could not be recovered)"
+        memo = CodedReason("not_recovered", reason=reason, points=outstanding - account.balance)
         if amount == 0:
             return None
     sequence = entry.reversals.count() + 1

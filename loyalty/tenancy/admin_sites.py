@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from loyalty.inputs import JSONFormField
 from loyalty.tenancy.context import platform_context
-from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry
+from loyalty.tenancy.models import PROGRAM_ROLES, AuditEntry, StatusChange
 from loyalty.tenancy.services import audit_record
 
 
@@ -488,5 +488,9 @@ class ReadOnlyInline(TenantInlineMixin, admin.TabularInline):
 class HistoryInline(ReadOnlyInline):
     """A read-only status history (who moved it, from what, to what, why, when) under its object."""
 
-    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
+    fields = ["created_at", "from_status", "to_status", "actor", "reason_in_words"]
     readonly_fields = fields
+
+    @admin.display(description=_("reason"))
+    def reason_in_words(self, obj: StatusChange) -> str:
+        return obj.reason_shown

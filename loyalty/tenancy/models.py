@@ -4,6 +4,7 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -16,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from django_scopes.exceptions import ScopeError
+
+from loyalty.reasons import CodedReason, reason_shown
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
 
@@ -361,10 +364,24 @@ class StatusChange(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(blank=True)
+    # A system reason's code and parameters (loyalty.reasons), so pages say it in the reader's language; empty
+    # when a person typed the reason. The database defaults serve rows inserted by columns (bulk ingestion).
+    reason_code = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
+    reason_params = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if isinstance(self.reason, CodedReason):
+            self.reason_code, self.reason_params = self.reason.code, self.reason.params
+        super().save(*args, **kwargs)
+
+    @property
+    def reason_shown(self) -> str:
+        """The reason in the reader's language (a system reason), or as the person typed it."""
+        return reason_shown(self.reason, self.reason_code, self.reason_params)
 
 
 class Role(models.TextChoices):

@@ -111,7 +111,10 @@ def test_a_large_adjustment_waits_for_a_second_person(acme: World, client_for, a
     other.post(f"/admin/ledger/adjustmentrequest/{request.pk}/review/", {"decision": "approve"})
     reload = other.post(f"/admin/ledger/adjustmentrequest/{request.pk}/review/", {"decision": "approve"}, follow=True)
     assert f"{second} already decided this adjustment: approved and posted." in reload.content.decode()
-    assert adjustments(acme) == [(5000, f"Trade show bonus (approved by {second})")]
+    # The memo keeps the reason as typed; the statement names who approved it, from the request.
+    assert adjustments(acme) == [(5000, "Trade show bonus")]
+    statement = client_for(acme, acme.partner_admin).get("/statement/").content.decode()
+    assert f"Trade show bonus (adjusted by {acme.manager}, approved by {second})" in statement
     with tenant_context(acme.tenant):
         request.refresh_from_db()
         assert (request.status, request.decided_by, request.entry.actor) == ("approved", second, acme.manager)

@@ -198,7 +198,7 @@ def test_csv_export_uses_the_same_filters_and_neutralises_formulas(program: Fixt
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="portfolio-{timezone.localdate()}.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0][:6] == ["partner", "external_id", "partner_type", "account_manager", "tier", "score"]
+    assert rows[0][:6] == ["Partner", "External id", "Partner type", "Account manager", "Tier", "Score"]
     assert [row[0] for row in rows[1:]] == ['\'=HYPERLINK("http://evil")', "Bravo"]
     bravo = rows[2]
     assert bravo[4:15] == ["Gold", "70.00", "70.00", "82", "Platinum", "200", "0", "no", "yes",
@@ -449,6 +449,6 @@ def test_a_partner_whose_score_meets_the_next_tier_says_which_gates_block_it(acm
     assert "Gold score met — blocked by: 2 valid certifications" in response.content.decode()
     assert "100 %" not in response.content.decode()
     exported = list(csv.DictReader(io.StringIO(client_for(acme, acme.manager).get(PAGE + "csv/").content.decode())))
-    assert [line["blocked_by"] for line in exported if line["external_id"] == acme.partner.external_id] == [
+    assert [line["Blocked by"] for line in exported if line["External id"] == acme.partner.external_id] == [
         "2 valid certifications"
     ]
