@@ -63,13 +63,19 @@ def _model_texts(model: TierModel) -> list[Section]:
     ladder = []
     for tier in tiers:
         ladder.append(Text(tier, "name", gettext("Tier")))
-        ladder += [Text(benefit, "text", tier.name) for benefit in tier.benefits.all() if benefit.text]
-        ladder += [Text(gate, "label", tier.name) for gate in tier.gates.all()]
+        of_tier = {"tier": tier.name}
+        ladder += [
+            Text(benefit, "text", gettext("Benefit of %(tier)s") % of_tier)
+            for benefit in tier.benefits.all()
+            if benefit.text
+        ]
+        ladder += [Text(gate, "label", gettext("Gate of %(tier)s") % of_tier) for gate in tier.gates.all()]
     scorecard = []
     for pathway in pathways:
         scorecard.append(Text(pathway, "name", gettext("Pathway")))
+        where = gettext("Criterion of %(pathway)s") % {"pathway": pathway.name}
         scorecard += [
-            Text(criterion, "label", pathway.name) for criterion in sorted(pathway.criteria.all(), key=lambda c: c.pk)
+            Text(criterion, "label", where) for criterion in sorted(pathway.criteria.all(), key=lambda c: c.pk)
         ]
     return [Section(gettext("Tiers, benefits and gates"), ladder), Section(gettext("Pathways and criteria"), scorecard)]
 
@@ -81,7 +87,9 @@ def _catalog_texts() -> list[Section]:
     for reward in rewards:
         reward_texts.append(Text(reward, "name", gettext("Reward")))
         if reward.description:
-            reward_texts.append(Text(reward, "description", reward.name))
+            reward_texts.append(
+                Text(reward, "description", gettext("Description of %(reward)s") % {"reward": reward.name})
+            )
     rule_texts = [Text(rule, "name", gettext("Rule")) for rule in rules]
     return [
         Section(gettext("Rewards"), reward_texts),

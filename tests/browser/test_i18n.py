@@ -93,3 +93,35 @@ def test_longer_spanish_words_fit_a_phone(
 
     assert page.locator("h1").inner_text() == heading
     shoot(page, f"{name}-es", check_overflow=True)
+
+
+def test_a_manager_translates_the_ladder_and_a_spanish_partner_reads_it(
+    page, browser, spanish_partner: World, sign_in, url_for
+) -> None:
+    """Issue 17, item 16: the program manager translates "Gold" on the translations page (English, desktop and
+    phone), and the partner who reads Spanish then reads "Oro" in the gap to the next tier."""
+    sign_in(page, spanish_partner, spanish_partner.manager)
+    page.goto(url_for(spanish_partner, "/program/designer/"))
+    with page.expect_navigation():
+        page.get_by_role(
+            "link", name="Translate tier names, benefits, criteria and rewards into other languages"
+        ).click()
+    assert page.locator("h1").inner_text() == "Program content in other languages"
+    gold = page.locator("fieldset", has=page.locator("legend", has_text="Gold")).first
+    gold.get_by_label("Español").fill("Oro")
+    shoot(page, "translations-en", check_overflow=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save translations").click()
+    assert page.locator(".message").inner_text() == "Translations of 1 text saved."
+    assert gold.get_by_label("Español").input_value() == "Oro"
+
+    partner = browser.new_context(viewport=page.viewport_size)
+    partner_page = partner.new_page()
+    try:
+        sign_in(partner_page, spanish_partner, spanish_partner.partner_user)
+        assert partner_page.locator(".gap").inner_text() == (
+            "Con 12.195\xa0US$ más en ventas alcanza Oro. Solicitar crédito por una venta"
+        )
+        shoot(partner_page, "dashboard-es-translated", check_overflow=True)
+    finally:
+        partner.close()
