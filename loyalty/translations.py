@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -168,4 +169,4 @@ def content_changed(tenant_id: int) -> None:
     try:
         cache.incr(_version_key(tenant_id))
     except ValueError:  # not in the cache yet (or evicted): any new value differs from what fragments used
-        cache.set(_version_key(tenant_id), timezone.now().timestamp(), None)
+        cache.set(_version_key(tenant_id), int(timezone.now().timestamp() * 1000), None)
