@@ -267,3 +267,21 @@ def test_the_worklist_csv_speaks_the_readers_language(spanish: World, client_for
     assert rows[0][:5] == ["Socio", "Id externo", "Tipo de socio", "Gerente de cuenta", "Nivel"]
     assert {row[11] for row in rows[1:]} <= {"sí", "no"}
     assert Decimal(rows[1][5]) >= 0
+
+
+def test_a_saved_translation_shows_at_once_on_a_cached_dashboard(
+    spanish: World,  # noqa: F811 - the fixture
+    client_for,
+    django_capture_on_commit_callbacks,
+) -> None:
+    reader = client_for(spanish, spanish.partner_admin)
+    assert "Puntuación 52,80 de los 65,00 que requiere Gold" in reader.get("/").content.decode()  # now cached
+    with tenant_context(spanish.tenant):
+        gold = Tier.objects.get(name="Gold", model__status="active")
+
+    with django_capture_on_commit_callbacks(execute=True):  # the version moves once the words are committed
+        client_for(spanish, spanish.manager).post(PAGE, {f"tier-{gold.pk}-name-es": "Oro"})
+
+    page = reader.get("/").content.decode()
+    assert "Puntuación 52,80 de los 65,00 que requiere Oro" in page
+    assert "Con 12.195\xa0US$ más en ventas alcanza Oro." in page
