@@ -15,7 +15,7 @@ def codes_backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("partners", "0012_exchange_rates"),
+        ("partners", "0013_activity_status_time_covering"),
     ]
 
     operations = [
