@@ -175,6 +175,8 @@ DATABASE_DIRECT_URL = env_str("DATABASE_DIRECT_URL")
 # Its tests use the primary's test database, which reaches the replica by streaming (TEST MIRROR).
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
+# Partners per nightly evaluation chunk (tiers/services.py); smaller only where a test needs chunks quick under load.
+TIERLINE_EVALUATION_CHUNK_SIZE = env_int("TIERLINE_EVALUATION_CHUNK_SIZE", 5000)
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
         DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True

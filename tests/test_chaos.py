@@ -20,7 +20,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-import tiers.services
 from loyalty.celery import app as celery_app
 from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
 from loyalty.ledger.tasks import expire_points_all_tenants
@@ -45,6 +44,7 @@ pytestmark = [
 ]
 
 VISIBILITY_TIMEOUT = "6"
+CHAOS_CHUNK_SIZE = 500
 
 
 @pytest.fixture
@@ -72,6 +72,9 @@ def start_worker(workers: list[CeleryProcess], tmp_path: Path) -> CeleryProcess:
         ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "info", "-n", f"chaos-{uuid.uuid4().hex}"],
         tmp_path / f"worker-{len(workers)}.log",
         TIERLINE_CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT,
+        # Chunks small enough to finish well within the visibility timeout on a loaded machine (a 5,000-partner
+        # chunk took 16-20 s at load 10 and was handed out again while still running).
+        TIERLINE_EVALUATION_CHUNK_SIZE=str(CHAOS_CHUNK_SIZE),
         TIERLINE_WEBHOOKS_ALLOW_HTTP="1",
         TIERLINE_WEBHOOKS_ALLOW_PRIVATE="1",
         DJANGO_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
@@ -111,7 +114,7 @@ def test_nightly_evaluation_killed_mid_chunk_completes_after_restart_scoring_eve
 ) -> None:
     """ "worker": the whole worker dies (its message comes back after the visibility timeout, to a new worker);
     "pool process": the process running the task dies (the OOM killer's pick; the worker hands it back at once)."""
-    chunk_size = tiers.services.CHUNK_SIZE  # the worker's; two chunks, the second cut off by the kill
+    chunk_size = CHAOS_CHUNK_SIZE  # the workers'; two chunks, the second cut off by the kill
     program(acme)
     partner_ids = populate(acme, count=chunk_size + 40)
     with tenant_context(acme.tenant):
@@ -124,7 +127,7 @@ def test_nightly_evaluation_killed_mid_chunk_completes_after_restart_scoring_eve
     try:
         first = start_worker(workers, tmp_path)
         evaluate_all_tenants.delay()  # what beat sends at night
-        assert wait_for(a_worker_waits_on_a_lock, seconds=60), first.log
+        assert wait_for(a_worker_waits_on_a_lock, seconds=120), first.log
         with tenant_context(acme.tenant):
             run = EvaluationRun.objects.get(evaluated_on=evaluated_on)
         assert (run.status, run.done, run.total) == ("running", chunk_size, len(partner_ids))
@@ -138,7 +141,7 @@ def test_nightly_evaluation_killed_mid_chunk_completes_after_restart_scoring_eve
 
     if killed == "worker":
         start_worker(workers, tmp_path)
-    assert wait_for(lambda: run_status(acme, run.pk) == "completed", seconds=60), [w.log for w in workers]
+    assert wait_for(lambda: run_status(acme, run.pk) == "completed", seconds=120), [w.log for w in workers]
     # Three chunk messages received: the first chunk, the second, and the second again after the kill.
     received = sum(len(re.findall(r"Task tiers\.evaluate_chunk\[[^]]+\] received", w.log)) for w in workers)
     assert received == 3, [w.log for w in workers]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -38,8 +39,9 @@ from tiers.scoring_sql import chunk_score, chunk_scores_insert
 from tiers.validation import CriterionDraft, PathwayDraft, TierDraft, draft_problems, model_validate
 
 # Partners per chunk (and per transaction): larger chunks mean fewer commits and round trips, smaller ones finer
-# progress and fan-out. At 5,000 a chunk takes a second or two (bench/README.md).
-CHUNK_SIZE = 5000
+# progress and fan-out. At 5,000 (the default of TIERLINE_EVALUATION_CHUNK_SIZE) a chunk takes a second or two
+# (bench/README.md).
+CHUNK_SIZE = settings.TIERLINE_EVALUATION_CHUNK_SIZE
 # The nightly run scores in SQL on PostgreSQL (tiers/scoring_sql.py); False runs the engine there too (the property
 # test compares both paths' writes; a way back should the SQL path ever be in doubt).
 NIGHTLY_SCORING_IN_SQL = True
