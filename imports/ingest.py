@@ -1,5 +1,6 @@
 """Bulk ingestion of activities from vendors' systems (REST API and CSV import): one set-based service for both."""
 
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -109,6 +110,11 @@ class _Row:
 
     def add_error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(str(message))
+
+
+def _recorded_reason(*, source: str, approve: bool) -> CodedReason:
+    """The history's first reason for an ingested activity, stored as a code (pages say it in the reader's words)."""
+    return CodedReason("recorded_approved_from" if approve else "recorded_from", source=source)
 
 
 def activities_ingest(
@@ -426,7 +432,7 @@ def _activities_create(rows: list[_Row], *, source: str, actor: User | None, app
     for row in rows:
         if row.is_repeat and row.duplicate_of is None:
             row.duplicate_of = created[row.external_id]
-    reason = CodedReason("recorded_approved_from" if approve else "recorded_from", source=source)
+    reason = _recorded_reason(source=source, approve=approve)
     columns_insert(
         ActivityStatusChange,
         {
@@ -516,7 +522,7 @@ def _activities_create_staged(
         elif row.external_id:  # a stored external id makes even a bad row a duplicate
             staged.append((row.index, False, row.external_id, *([None] * len(STAGED_VALUES))))
     stage_rows(name=ACTIVITY_STAGE, columns=_activity_stage_columns(), rows=staged)
-    reason = _("Recorded and approved (trusted source: %(source)s)") if approve else _("Recorded (%(source)s)")
+    reason = _recorded_reason(source=source, approve=approve)
     now = timezone.now()
     constants = {
         "tenant_id": tenant.pk, "source": source, "status": status, "evidence": "", "created_at": now,
@@ -556,15 +562,23 @@ def _activities_create_staged(
             ),
             changes AS (
                 INSERT INTO {ActivityStatusChange._meta.db_table}
-                    (tenant_id, activity_id, from_status, to_status, actor_id, reason, created_at)
-                SELECT %(tenant_id)s, inserted.id, '', %(status)s, %(actor_id)s, %(reason)s, %(created_at)s
+                    (tenant_id, activity_id, from_status, to_status, actor_id, reason, reason_code, reason_params,
+                     created_at)
+                SELECT %(tenant_id)s, inserted.id, '', %(status)s, %(actor_id)s, %(reason)s, %(reason_code)s,
+                    %(reason_params)s::jsonb, %(created_at)s
                 FROM inserted
             )
             SELECT stored.idx, stored.id, NULL FROM stored
             UNION ALL
             SELECT NULL, inserted.id, inserted.external_id FROM inserted
             """,  # noqa: S608
-            constants | {"actor_id": actor_id, "reason": reason % {"source": source}},
+            constants
+            | {
+                "actor_id": actor_id,
+                "reason": str(reason),
+                "reason_code": reason.code,
+                "reason_params": json.dumps(reason.params),
+            },
         )
         results = cursor.fetchall()
     stored = {index: activity_id for index, activity_id, _external_id in results if index is not None}

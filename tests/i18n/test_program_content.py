@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
+import imports.ingest
 from imports.ingest import activities_ingest
 from loyalty.reasons import CodedReason, memo_shown, reason_shown
 from loyalty.tenancy.context import tenant_context
@@ -128,7 +129,11 @@ def test_a_cancelled_redemption_keeps_the_code_and_a_spanish_statement_says_it_i
     assert "Cancelled by the partner." not in statement
 
 
-def test_recorded_activities_carry_the_reason_code_in_service_and_bulk_paths(acme: World) -> None:
+@pytest.mark.parametrize("staged_by_copy", [True, False])
+def test_recorded_activities_carry_the_reason_code_in_both_ingestion_paths(
+    acme: World, monkeypatch, staged_by_copy: bool
+) -> None:
+    monkeypatch.setattr(imports.ingest, "COPY_INGESTION", staged_by_copy)
     with tenant_context(acme.tenant):
         activities_ingest(
             rows=[
