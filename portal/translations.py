@@ -7,6 +7,7 @@ is shown in the program's language beside an input per other language; an empty 
 
 from dataclasses import dataclass
 
+from babel import Locale
 from django import forms
 from django.contrib import messages
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext, to_locale
 
 from earning.models import EarningRule
 from loyalty.tenancy.models import AuditEntry, Role
@@ -174,7 +175,10 @@ def translations_edit(request: HttpRequest) -> HttpResponse:
         "form": form,
         "sections": [(section, [row for row in form.rows() if row[0] in section.texts]) for section in sections],
         "languages": languages,
-        "program_language": language_names().get(request.tenant.language, request.tenant.language),
+        # In the reader's words ("inglés" in Spanish); the inputs keep each language's own name ("Español").
+        "program_language": Locale.parse(to_locale(get_language())).languages.get(
+            request.tenant.language, request.tenant.language
+        ),
         "models_offered": models_offered,
         "model": model,
         "in_force": in_force,
