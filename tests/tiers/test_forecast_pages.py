@@ -95,7 +95,7 @@ def test_worklist_flags_on_pace_and_at_risk_by_roll_off(forecast_world: World, c
     assert [row.partner.name for row in rows] == [forecast_world.unmanaged_partner.name]
     csv = client_for(forecast_world, forecast_world.manager).get("/portfolio/csv/?flag=rolloff_risk")
     header, line = csv.content.decode().splitlines()[:2]
-    assert header.endswith("on_pace_for_upgrade,at_risk_by_rolloff")
+    assert header.endswith("On pace for an upgrade,At risk by roll-off")  # headers in the reader's language
     assert line.endswith("no,yes")
 
 
