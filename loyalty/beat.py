@@ -71,6 +71,16 @@ class LockedDatabaseScheduler(DatabaseScheduler):
             self._do_sync()
         return interval
 
+    def reserve(self, entry: Any) -> Any:
+        """Keep the sent entry's new last run time in the schedule, as celery's own Scheduler.reserve does.
+
+        DatabaseScheduler.reserve leaves the old entry in the schedule. When the schedule changed while the heap was
+        being filled (another beat starting writes its entries), the next tick refills the heap from that old entry,
+        still due, and sends the task a second time."""
+        new_entry = super().reserve(entry)
+        self._schedule[new_entry.name] = new_entry
+        return new_entry
+
     def close(self) -> None:
         super().close()
         self._lock_release()
