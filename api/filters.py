@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.drainage import set_override
 
 from deals.models import DealRegistration
 from loyalty.inputs import ascii_whole_number
 from loyalty.ledger.models import EntryKind, LedgerEntry
-from partners.models import Activity, ActivityKind, Partner
+from partners.models import Activity, ActivityKind, ExchangeRate, Partner
 from rewards.models import Redemption, Reward
 
 PARTNER_HELP = "The partner's external_id."
@@ -134,6 +135,19 @@ class DealFilter(StrictFilterSet):
     class Meta:
         model = DealRegistration
         fields: list[str] = []
+
+
+class ExchangeRateFilter(StrictFilterSet):
+    currency = django_filters.CharFilter(help_text="ISO 4217 code, e.g. EUR.", method="currency_filter")
+    day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", help_text="First day, inclusive.")
+    day_until = django_filters.DateFilter(field_name="day", lookup_expr="lte", help_text="Last day, inclusive.")
+
+    class Meta:
+        model = ExchangeRate
+        fields: list[str] = []
+
+    def currency_filter(self, rows: QuerySet, name: str, value: str) -> QuerySet:
+        return rows.filter(currency=value.strip().upper())
 
 
 class RedemptionFilter(StrictFilterSet):

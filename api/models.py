@@ -24,6 +24,8 @@ SCOPES = {
     "tiers:write": _("Start tier model drafts and publish them"),
     "deals:read": _("Read deal registrations"),
     "deals:write": _("Register deals for partners and close them as won or lost"),
+    "rates:read": _("Read the program's exchange rates"),
+    "rates:write": _("Enter and correct exchange rates (activities of that currency and day are re-converted)"),
 }
 
 

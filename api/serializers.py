@@ -16,7 +16,8 @@ from loyalty.inputs import date_range_message
 from loyalty.ledger.models import AdjustmentRequest, LedgerEntry
 from loyalty.ledger.services import ADJUSTMENT_MAX_POINTS
 from loyalty.tenancy.models import User
-from partners.models import Activity, ActivityKind, Partner, PartnerType, account_manager_choices
+from partners.currency import MAX_RATE_LINES, RateLine, rate_errors
+from partners.models import Activity, ActivityKind, ExchangeRate, Partner, PartnerType, account_manager_choices
 from rewards.models import Redemption, Reward
 from tiers.models import BenefitKind, Criterion, Pathway, Tier, TierBenefit, TierGate, TierModel
 from tiers.wording import entitlement_label
@@ -377,6 +378,50 @@ class AdjustmentSerializer(serializers.Serializer):
         if points == 0:
             raise serializers.ValidationError("Points must be a whole number other than zero.")
         return points
+
+
+# --- Exchange rates ----------------------------------------------------------------------------------------------
+
+
+class ExchangeRateSerializer(ModelSerializer):
+    class Meta:
+        model = ExchangeRate
+        fields = ["id", "currency", "day", "rate", "source", "updated_at"]
+
+
+class ExchangeRateLineSerializer(serializers.Serializer):
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217 code of the foreign currency, e.g. EUR.")
+    day = DateField(help_text="The day the rate applies to, in the program's time zone.")
+    rate = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        help_text="Units of the program's currency for one unit of this currency (EUR→USD 1.08 is 1.08).",
+    )
+
+    def validate(self, data: dict) -> RateLine:
+        currency = data["currency"].strip().upper()
+        if errors := rate_errors(currency=currency, day=data["day"], rate=data["rate"]):
+            raise serializers.ValidationError(errors)
+        return RateLine(currency, data["day"], data["rate"])
+
+
+class ExchangeRatesSetSerializer(serializers.Serializer):
+    rates = ExchangeRateLineSerializer(many=True, allow_empty=False, max_length=MAX_RATE_LINES)
+
+
+class ExchangeRateChangeSerializer(serializers.Serializer):
+    rate = ExchangeRateSerializer()
+    created = serializers.BooleanField(help_text="A new rate, rather than a correction or a repeat.")
+    previous = serializers.DecimalField(max_digits=18, decimal_places=8, allow_null=True)
+    activities_reconverted = serializers.IntegerField(source="activities")
+    partners_rescored = serializers.SerializerMethodField()
+
+    def get_partners_rescored(self, change: object) -> int:
+        return len(change.partners)
+
+
+class ExchangeRatesSetResultSerializer(serializers.Serializer):
+    results = ExchangeRateChangeSerializer(many=True)
 
 
 # --- Rewards and redemptions -------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from api.idempotency import HEADER, HEADER_PATTERN, idempotent
 from api.permissions import request_actor, request_api_key, request_partner_id
 from deals.models import DealRegistration
 from deals.services import deal_mark_lost, deal_register
-from earning.services import activity_approve, activity_reject, deal_win_record
+from earning.services import activity_approve, activity_reject, deal_win_record, exchange_rates_set
 from imports.ingest import IngestStatus, activities_ingest
 from loyalty.api_shape import api_not_found
 from loyalty.inputs import NUL, has_nul, nul_message
@@ -34,7 +34,7 @@ from loyalty.ledger.selectors import partner_points_get
 from loyalty.ledger.services import points_adjust_or_request
 from loyalty.tenancy.models import AuditEntry, User
 from loyalty.tenancy.services import audit_record
-from partners.models import Activity, Partner
+from partners.models import Activity, ExchangeRate, Partner
 from partners.services import partner_upsert
 from rewards.models import Redemption, Reward
 from rewards.services import (
@@ -732,6 +732,45 @@ class TierModelPublish(ApiView):
         except DjangoValidationError as error:
             raise ValidationError({"model": error.messages}) from error
         return Response(serializers.TierModelSerializer(TierModels.rows(self).get(pk=published.pk)).data)
+
+
+# --- Exchange rates ----------------------------------------------------------------------------------------------
+
+
+class ExchangeRates(ApiView):
+    required_scopes: ClassVar = {"GET": ("rates:read",)}
+    serializer_class = serializers.ExchangeRateSerializer
+    filterset_class = filters.ExchangeRateFilter
+    ordering_fields: ClassVar = ["day", "currency", "updated_at"]
+    partner_field = None  # the program's rates, the same for every partner
+    model = ExchangeRate
+
+
+class ExchangeRateList(ExchangeRates, generics.ListAPIView):
+    """The program's dated exchange rates (newest day first), or enter and correct several at once."""
+
+    required_scopes: ClassVar = {"GET": ("rates:read",), "POST": ("rates:write",)}
+
+    @extend_schema(
+        request=serializers.ExchangeRatesSetSerializer,
+        responses={200: serializers.ExchangeRatesSetResultSerializer},
+        parameters=[idempotency_parameter(required=False)],
+        description="All or none: every line is checked first. A day that has a rate is corrected: the activities "
+        "in that currency on that day are re-converted and the partners with an approved one among them re-scored "
+        "(points already posted stay). The same rate again changes nothing, so a resend is harmless.",
+    )
+    @idempotent(required=False)
+    def post(self, request: Request) -> Response:
+        form = serializers.ExchangeRatesSetSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        changes = exchange_rates_set(
+            lines=form.validated_data["rates"], actor=request_actor(request), source=ExchangeRate.Source.API
+        )
+        return Response(serializers.ExchangeRatesSetResultSerializer({"results": changes}).data)
+
+
+class ExchangeRateDetail(ExchangeRates, generics.RetrieveAPIView):
+    pass
 
 
 # --- Anything else under /api/v1/ ---------------------------------------------------------------------------------

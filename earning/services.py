@@ -4,7 +4,7 @@ An integration: approving an activity moves it in `partners`, prices it with the
 (`tiers`) and posts to the ledger; the partner is re-scored at once, webhooks and notifications hear of it.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,7 +39,7 @@ from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from notifications.events import claim_reviewed_notify, claim_to_review_notify
-from partners.currency import RateChange, rate_set, rates_parse
+from partners.currency import RateChange, RateLine, rate_set, rates_parse
 from partners.lock_objects import activity_lock, claim_lock
 from partners.models import Activity, ActivityKind, ActivityStatusChange, Claim, Partner
 from partners.services import activity_record, claim_review_reasons
@@ -647,9 +647,20 @@ def exchange_rate_set(
 
 
 @transaction.atomic
-def exchange_rates_import(*, text: str, actor: User | None) -> list[RateChange]:
-    """Rates pasted as CSV (`partners.currency.rates_parse`): all or none, each through `exchange_rate_set`."""
+def exchange_rates_set(*, lines: list[RateLine], actor: User | None, source: str) -> list[RateChange]:
+    """Several rates at once (the CSV import, the API): all or none, each through `exchange_rate_set`. A currency
+    and day given twice is refused, naming them, rather than the last line silently winning."""
+    seen = Counter((line.currency, line.day) for line in lines)
+    if twice := sorted(key for key, count in seen.items() if count > 1):
+        raise ValidationError(
+            [_("%(currency)s on %(day)s is given twice.") % {"currency": code, "day": day} for code, day in twice]
+        )
     return [
-        exchange_rate_set(currency=line.currency, day=line.day, rate=line.rate, actor=actor, source="csv")
-        for line in rates_parse(text)
+        exchange_rate_set(currency=line.currency, day=line.day, rate=line.rate, actor=actor, source=source)
+        for line in lines
     ]
+
+
+def exchange_rates_import(*, text: str, actor: User | None) -> list[RateChange]:
+    """Rates pasted as CSV (`partners.currency.rates_parse`), through `exchange_rates_set`."""
+    return exchange_rates_set(lines=rates_parse(text), actor=actor, source="csv")

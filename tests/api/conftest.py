@@ -18,7 +18,7 @@ from deals.models import DealRegistration
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import User
-from partners.models import Activity
+from partners.models import Activity, ExchangeRate
 from partners.services import activity_record
 from rewards.models import Redemption, Reward
 from tests.browser.conftest import (  # noqa: F401 - tests/browser's function-scoped fixtures, for test_browser.py
@@ -81,10 +81,12 @@ class Objects:
     redemption: Redemption
     tier_model: TierModel
     deal: DealRegistration
+    rate: ExchangeRate
 
 
 def populate(world: World) -> Objects:
-    """Points, a pending sale, a reward needing approval with a requested redemption, and a tier model."""
+    """Points, a pending sale, a reward needing approval with a requested redemption, a tier model, a deal and an
+    exchange rate."""
     with tenant_context(world.tenant):
         entry = give_points(world.partner, 1_000, f"seed:{world.tenant.slug}")
         activity = activity_record(
@@ -100,7 +102,8 @@ def populate(world: World) -> Objects:
         redemption = redeem(world.partner, world.partner_admin, reward, f"seed-redeem:{world.tenant.slug}")
         program = revenue_program()
         deal = register(world.partner, world.partner_user, customer_name=f"Customer of {world.tenant.slug}")
-    return Objects(world, activity, entry, reward, redemption, program.model, deal)
+        rate = ExchangeRate.objects.create(currency="EUR", day=timezone.localdate(), rate=Decimal("1.08"))
+    return Objects(world, activity, entry, reward, redemption, program.model, deal, rate)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from api.services import api_key_revoke
 from deals.models import DealRegistration
 from loyalty.ledger.models import LedgerEntry
 from loyalty.tenancy.context import tenant_context
-from partners.models import Activity, Partner
+from partners.models import Activity, ExchangeRate, Partner
 from rewards.models import Redemption, Reward
 from tests.api.conftest import ALL_SCOPES, Objects, api_client, make_key
 from tests.conftest import World
@@ -57,6 +57,7 @@ class Endpoint:
             Redemption: objects.redemption,
             TierModel: objects.tier_model,
             DealRegistration: objects.deal,
+            ExchangeRate: objects.rate,
         }
         path = self.route.lstrip("^").rstrip("$")
         if self.has_object:
@@ -106,6 +107,7 @@ def body_for(endpoint: Endpoint, objects: Objects) -> dict:
         "expected_close": (timezone.localdate() + timedelta(days=30)).isoformat(),
         "invoice_number": "M-1",
         "invoice_date": timezone.localdate().isoformat(),
+        "rates": [{"currency": "GBP", "day": timezone.localdate().isoformat(), "rate": "1.25"}],
         "activities": [
             {
                 "partner": world.partner.external_id,
@@ -126,6 +128,7 @@ def everything(world: World) -> dict:
             "partners": list(Partner.objects.order_by("pk").values()),
             "activities": list(Activity.objects.order_by("pk").values_list("pk", "status")),
             "deals": list(DealRegistration.objects.order_by("pk").values_list("pk", "status", "updated_at")),
+            "rates": list(ExchangeRate.objects.order_by("pk").values_list("pk", "currency", "day", "rate")),
         }
 
 
@@ -182,6 +185,12 @@ def test_another_tenants_key_lists_and_writes_only_its_own(
         )
         assert listed
         assert not listed & acme_ids
+    elif endpoint.view.model is ExchangeRate:
+        # Rates name no partner: globex's key enters globex's own rate; acme's are untouched (checked below).
+        response = call(client, endpoint, url, body_for(endpoint, acme_objects), HTTP_IDEMPOTENCY_KEY="matrix")
+        assert response.status_code == 200, response.content
+        with tenant_context(globex.tenant):
+            assert ExchangeRate.objects.filter(pk=response.json()["results"][0]["rate"]["id"]).exists()
     else:
         # Aimed at acme's partner and reward by their external ids: not found in globex.
         response = call(client, endpoint, url, body_for(endpoint, acme_objects), HTTP_IDEMPOTENCY_KEY="matrix")

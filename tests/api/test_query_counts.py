@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from loyalty.tenancy.context import tenant_context
-from partners.models import Activity, Partner
+from partners.models import Activity, ExchangeRate, Partner
 from partners.services import activity_record
 from tests.api.conftest import api_client, make_key
 from tests.conftest import World
@@ -55,6 +55,12 @@ def add_redemptions(world: World, count: int) -> None:
         redeem(world.partner, world.partner_admin, reward, f"q-{timezone.now().timestamp()}")
 
 
+def add_rates(world: World, count: int) -> None:
+    start = timezone.localdate() - timedelta(days=ExchangeRate.objects.count() + count)
+    for offset in range(count):
+        ExchangeRate.objects.create(currency="EUR", day=start + timedelta(days=offset), rate=Decimal("1.08"))
+
+
 def add_tier_models(world: World, count: int) -> None:
     start = TierModel.objects.count() + 1
     for version in range(start, start + count):
@@ -74,6 +80,8 @@ LISTS: list[tuple[str, int, Callable[[World, int], None], int]] = [
     ("/api/v1/rewards/", 20, add_rewards, 3),
     # the page of redemptions with partner and reward
     ("/api/v1/redemptions/", 20, add_redemptions, 3),
+    # the page of exchange rates
+    ("/api/v1/exchange-rates/", 20, add_rates, 3),
     # the page of tier models, then their tiers, gates, pathways, pathways' partner types and criteria
     ("/api/v1/tier-models/", 3, add_tier_models, 9),  # + the tiers' benefits, prefetched
 ]

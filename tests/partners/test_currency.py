@@ -231,6 +231,11 @@ def test_rates_pasted_as_csv_all_or_none(program: World, client_for) -> None:
     with tenant_context(program.tenant):
         rows = list(ExchangeRate.objects.filter(currency="JPY").order_by("day").values_list("rate", "source"))
     assert rows == [(Decimal("0.0068"), "csv"), (Decimal("0.0067"), "csv")]
+    # A day given twice is refused, naming it, rather than the second line silently winning.
+    twice = client.post(RATES_PAGE + "import/", {"text": f"JPY,{first},0.0070\nJPY,{first},0.0071\n"})
+    assert twice.context["form"].errors["text"] == [f"JPY on {first} is given twice."]
+    with tenant_context(program.tenant):
+        assert ExchangeRate.objects.get(currency="JPY", day=first).rate == Decimal("0.0067")
 
 
 @pytest.mark.parametrize("role", ["account_manager", "finance", "partner_user"])
