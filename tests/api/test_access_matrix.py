@@ -185,7 +185,7 @@ def test_another_tenants_key_lists_and_writes_only_its_own(
         )
         assert listed
         assert not listed & acme_ids
-    elif endpoint.view.model is ExchangeRate:
+    elif getattr(endpoint.view, "model", None) is ExchangeRate:
         # Rates name no partner: globex's key enters globex's own rate; acme's are untouched (checked below).
         response = call(client, endpoint, url, body_for(endpoint, acme_objects), HTTP_IDEMPOTENCY_KEY="matrix")
         assert response.status_code == 200, response.content
