@@ -1,4 +1,4 @@
-"""The nightly rollup the analytics read for closed months: one row per partner and month, and its freshness."""
+"""The nightly rollup the analytics read for closed months: a partner's running totals per month, and its freshness."""
 
 from datetime import timedelta
 
@@ -21,15 +21,19 @@ KIND_COLUMNS = {
 
 
 class PartnerMonth(TenantOwnedModel):
-    """A partner's approved activities in one calendar month of the tenant's time zone, as of the last refresh.
+    """A partner's approved activities from its first one up to the end of one calendar month of the tenant's time
+    zone (running totals), as of the last refresh.
 
-    Only months with at least one approved activity have a row. Written only by `analytics.services`
-    (`INSERT … SELECT … GROUP BY`), read only by `analytics.selectors`; docs/analytics.md says when it is fresh.
+    Every month from the partner's first approved activity to the last closed month has a row, with or without
+    activity that month, so a period's sums are two rows' difference (the month before it and its last month).
+    Written only by `analytics.services` (`INSERT … SELECT` with window sums), read only by `analytics.selectors`;
+    docs/analytics.md says when it is fresh.
     """
 
     # Looked up through partner_month_unique, which leads with the tenant.
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField(help_text="The month's first day, in the tenant's time zone.")
+    # Every count and sum is up to and including the month.
     activities = models.PositiveIntegerField()
     # Σ amount_converted of the approved sales (the program's currency, docs/currencies.md).
     sales = models.DecimalField(max_digits=18, decimal_places=2)
@@ -40,15 +44,15 @@ class PartnerMonth(TenantOwnedModel):
     marketing = models.PositiveIntegerField()
     referrals = models.PositiveIntegerField()
     customs = models.PositiveIntegerField()
-    last_occurred_at = models.DateTimeField()
-    # The refresh that wrote the row: a refresh deletes the rows of the months it rebuilt that it did not write.
-    refreshed_at = models.DateTimeField()
+    last_occurred_at = models.DateTimeField()  # the last approved activity up to the month's end
+    refreshed_at = models.DateTimeField()  # the refresh that wrote the row
 
     class Meta:
         constraints = [
-            # The page reads every column of a partner's months: included, PostgreSQL answers from the index alone.
+            # The page reads one month of every partner, in partner order (to merge with the partners): with every
+            # column included, PostgreSQL answers from the index alone.
             models.UniqueConstraint(
-                fields=["tenant", "partner", "month"],
+                fields=["tenant", "month", "partner"],
                 include=["activities", "sales", *KIND_COLUMNS.values(), "last_occurred_at"],
                 name="partner_month_unique",
             ),

@@ -2,19 +2,23 @@
 (median and quartiles by tier and by tier movement), incentive cost per unit of sales, tier progression, engagement.
 
 The activity figures (retention, sales, engagement, last-activity age) and the tier-change figures come from one
-row per selected partner (`partners_in_period`): four set-based queries, each a `GROUP BY partner_id`, merged in
-Python. Approved activities are read from the nightly rollup (`analytics.models.PartnerMonth`) for the closed
-months it holds and live from `partners_activity` for the rest (the open month, the parts of months the period
-cuts, everything when there is no rollup yet); `Reading` says which. Quartiles are taken in Python.
+row per selected partner (`partners_in_period`): one query joining per-partner subqueries. Approved activities are
+read from the nightly rollup of running totals (`analytics.models.PartnerMonth`: two rows per partner, the month
+before the rolled months and their last month) for the closed months it holds and live from `partners_activity`
+for the rest (the open month, the parts of months the period cuts, everything when there is no rollup yet);
+`Reading` says which. The page groups those rows in SQL (`period_figures`: on PostgreSQL only a few rows per
+figure reach Python, the quartiles' values picked by rank and interpolated by `inclusive_quartiles`); the
+functions over `PartnerPeriod` rows compute the same figures in Python (SQLite, and the tests' reference).
 docs/analytics.md states each definition and the rule. Amounts are in the program's currency: an activity in
 another currency counts at its converted amount (the rate of its day, docs/currencies.md).
 """
 
-import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -170,14 +174,16 @@ def _sql(queryset: QuerySet, using: str) -> tuple[str, list]:
     return sql, list(params)
 
 
-def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> list[PartnerPeriod]:
-    """Every selected partner (joined by the period's end) with its tier now, its tier moves and approved activity
-    in the period, its first upgrade and its last approved activity: one query, on the connection the router
-    gives for reads, joining four per-partner subqueries the ORM compiles (the partners; their tier changes; their
-    rollup months; their live activities, per `reading_plan`) and merging them in SQL."""
-    freshness = rollup_freshness() if freshness is None else freshness
+# The columns of `_partners_statement`, in order.
+PARTNER_COLUMNS = ("key", "joined", "tier", "ups", "downs", "first_upgrade_on", "activities", "sales", "mask", "last")
+
+
+def _partners_statement(filters: Filters, freshness: Freshness, using: str) -> tuple[str, list]:
+    """The SELECT (and its parameters) of one row per selected partner (joined by the period's end), in
+    `PARTNER_COLUMNS`: its tier now, its tier moves and approved activity in the period, its first upgrade and its
+    last approved activity. It joins per-partner subqueries the ORM compiles (the partners; their tier changes;
+    their rollup rows of two months; their live activities, per `reading_plan`) and merges them in SQL."""
     zone = ZoneInfo(current_tenant().time_zone)
-    using = router.db_for_read(PartnerMonth)
     connection = connections[using]
     selected = partners_filtered(filters).filter(joined_at__lte=filters.end)
     # Each subquery reads the whole tenant when every active partner is selected (a semi-join costs more then);
@@ -202,21 +208,25 @@ def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> 
     }
     terms = []  # (alias, column prefix, sign) of every source of the period's sums
     if plan.history_until is not None:
-        sums = {}
+        # Running totals: the rolled months' sums are the row of their last month less the row of the month before
+        # them; the last month's row also holds the last approved activity before `history_until`.
+        before_until = plan.history_until - relativedelta(months=1)
+        months = {"e": before_until}
         if plan.rolled:
-            rolled = Q(month__gte=plan.rolled[0])
-            sums = {
-                "activities": Sum("activities", filter=rolled),
-                "sales": Sum("sales", filter=rolled),
-                **{f"kind_{bit}": Sum(column, filter=rolled) for bit, column in enumerate(KIND_COLUMNS.values())},
-            }
-            terms.append(("r", "", "+"))
-        subqueries["r"] = (
-            of_selected(PartnerMonth.objects.filter(month__lt=plan.history_until))
-            .values(key=F("partner"))
-            .annotate(**sums, last=Max("last_occurred_at"))
-            .order_by()
-        )
+            months["s"] = plan.rolled[0] - relativedelta(months=1)
+            terms += [("e", "total_", "+"), ("s", "total_", "-")]
+        for alias, month in months.items():
+            subqueries[alias] = (
+                of_selected(PartnerMonth.objects.filter(month=month))
+                .values(
+                    key=F("partner"),
+                    total_activities=F("activities"),
+                    total_sales=F("sales"),
+                    **{f"total_kind_{bit}": F(column) for bit, column in enumerate(KIND_COLUMNS.values())},
+                    last=F("last_occurred_at"),
+                )
+                .order_by()
+            )
     # One subquery per live range (an OR of ranges would be a bitmap scan, which always reads the table): its sums
     # when it adds to or is taken off the period's, its last activity when it is the history's range.
     signs = dict.fromkeys(plan.added, "+") | ({plan.subtracted: "-"} if plan.subtracted else {})
@@ -247,7 +257,7 @@ def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> 
     mask = " + ".join(
         f"(CASE WHEN {total(f'kind_{bit}')} > 0 THEN {1 << bit} ELSE 0 END)" for bit in range(len(KIND_COLUMNS))
     )
-    lasts = [f"{alias}.{quote('last')}" for alias in ("r", history_alias) if alias in subqueries]
+    lasts = [f"{alias}.{quote('last')}" for alias in ("e", history_alias) if alias in subqueries]
     last = lasts[0]
     if len(lasts) == 2:
         rolled_last, live_last = lasts
@@ -269,14 +279,29 @@ def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> 
             if alias == "p"
             else f"LEFT JOIN ({sql}) {alias} ON {alias}.{quote('key')} = p.{quote('key')}"
         )
+    return f"SELECT {', '.join(columns)} FROM {' '.join(joins)}", params  # noqa: S608 - names from code
+
+
+def _fetch(using: str, sql: str, params: list) -> list[tuple]:
+    """Run one statement over the partners on `using` and return its rows."""
+    connection = connections[using]
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # For this statement only: no JIT compilation (the plan's cost estimate turns it on, and it costs ~0.7 s
             # more than it saves here), and hashes of 100,000 partners in memory rather than spilled to disk.
             cursor.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {' '.join(joins)}", params)  # noqa: S608 - names from code
-        rows = cursor.fetchall()
-    convert = _row_converter(connection.vendor, zone)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def partners_in_period(filters: Filters, freshness: Freshness | None = None) -> list[PartnerPeriod]:
+    """Every selected partner (joined by the period's end) with its tier now, its tier moves and approved activity
+    in the period, its first upgrade and its last approved activity: one query (`_partners_statement`), on the
+    connection the router gives for reads."""
+    freshness = rollup_freshness() if freshness is None else freshness
+    using = router.db_for_read(PartnerMonth)
+    rows = _fetch(using, *_partners_statement(filters, freshness, using))
+    convert = _row_converter(connections[using].vendor, ZoneInfo(current_tenant().time_zone))
     return [convert(row) for row in rows]
 
 
@@ -360,19 +385,27 @@ class Spread:
         return (self.total / self.partners).quantize(CENT) if self.partners else Decimal(0)
 
 
-def _spread(group: str, values: list[Decimal]) -> Spread:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        lower = median = upper = ordered[0]
-    else:
-        # The "inclusive" method: quartiles interpolated between the observed values (like PostgreSQL's
-        # percentile_cont and spreadsheets' QUARTILE.INC).
-        lower, median, upper = statistics.quantiles(ordered, n=4, method="inclusive")
+def quartile_positions(count: int) -> tuple[tuple[int, int], ...]:
+    """For `count` ordered values (at least two), each quartile's (j, delta): it is the j-th value (from 0) plus
+    delta quarters of the way to the next one."""
+    return tuple(divmod(quarter * (count - 1), 4) for quarter in (1, 2, 3))
+
+
+def inclusive_quartiles(count: int, value_at: Callable[[int], Any]) -> tuple[Any, Any, Any]:
+    """Lower quartile, median and upper quartile of `count` ordered values, `value_at(j)` being the j-th (from 0),
+    by the "inclusive" method: interpolated between the observed values, with the standard library's arithmetic
+    (`statistics.quantiles(method="inclusive")`, also PostgreSQL's percentile_cont and spreadsheets' QUARTILE.INC),
+    so that Decimals stay exact. One value is all three."""
+    if count == 1:
+        return (value_at(0),) * 3
+    return tuple(  # type: ignore[return-value]
+        (value_at(j) * (4 - delta) + value_at(j + 1) * delta) / 4 for j, delta in quartile_positions(count)
+    )
+
+
+def _spread(group: str, count: int, total: Decimal, value_at: Callable[[int], Decimal]) -> Spread:
     return Spread(
-        group,
-        len(ordered),
-        sum(ordered, Decimal(0)),
-        *(Decimal(value).quantize(CENT) for value in (lower, median, upper)),
+        group, count, total, *(Decimal(value).quantize(CENT) for value in inclusive_quartiles(count, value_at))
     )
 
 
@@ -388,8 +421,18 @@ def sales_spread(rows: list[PartnerPeriod], *, by: str) -> list[Spread]:
     groups: dict[str, list[Decimal]] = defaultdict(list)
     for row in rows:
         groups[getattr(row, by)].append(row.sales)
-    order = [UP, STAYED, DOWN] if by == "movement" else sorted(groups)
-    return [_spread(group, groups[group]) for group in order if group in groups]
+    for values in groups.values():
+        values.sort()
+    spreads = {
+        group: _spread(group, len(values), sum(values, Decimal(0)), values.__getitem__)
+        for group, values in groups.items()
+    }
+    return _in_order(spreads, by=by)
+
+
+def _in_order(spreads: dict[str, Spread], *, by: str) -> list[Spread]:
+    order = [UP, STAYED, DOWN] if by == "movement" else sorted(spreads)
+    return [spreads[group] for group in order if group in spreads]
 
 
 @dataclass(frozen=True)
@@ -415,40 +458,36 @@ class IncentiveCost:
 EARNED = Q(kind=EntryKind.EARN) | Q(kind=EntryKind.REVERSE, reverses__kind=EntryKind.EARN)
 
 
-def incentive_cost_by_tier(filters: Filters, rows: list[PartnerPeriod]) -> list[IncentiveCost]:
-    """Per current tier: points issued in the period at the point value, plus funds paid, ÷ sales (two queries;
-    sales come from `sales_per_partner`'s rows)."""
+def incentive_cost_by_tier(filters: Filters, sales: dict[str, Decimal]) -> list[IncentiveCost]:
+    """Per current tier: points issued in the period at the point value, plus funds paid, ÷ `sales` (the selected
+    partners' sales per current tier: `PeriodFigures.sales_by_tier`); two queries, each grouped by tier."""
     start, end = filters.bounds()
     tenant = current_tenant()
     partners = partners_filtered(filters).filter(joined_at__lte=filters.end)
-    tier_of = {row.partner_id: row.tier for row in rows}
-    sales: dict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        sales[row.tier] += row.sales
     points: dict[str, int] = defaultdict(int)
-    for partner_id, total in (
+    for tier, total in (
         LedgerEntry.objects.filter(
             EARNED, effective_at__gte=start, effective_at__lte=end, account__partner__in=partners
         )
-        .values_list("account__partner_id")
+        .values_list("account__partner__tier_states__tier__name")
         .annotate(total=Sum("points"))
         .order_by()
     ):
-        points[tier_of.get(partner_id, NO_TIER)] += total
+        points[tier or NO_TIER] += total
     paid: dict[str, Decimal] = defaultdict(Decimal)
-    for partner_id, total in (
+    for tier, total in (
         FundPayout.objects.filter(
             issued_at__gte=start, issued_at__lte=end, currency=tenant.currency, partner__in=partners
         )
-        .values_list("partner_id")
+        .values_list("partner__tier_states__tier__name")
         .annotate(total=Sum("amount"))
         .order_by()
     ):
-        paid[tier_of.get(partner_id, NO_TIER)] += total
+        paid[tier or NO_TIER] += total
     return [
         IncentiveCost(
             tier,
-            sales[tier],
+            sales.get(tier, Decimal(0)),
             points[tier],
             (Decimal(points[tier]) * tenant.point_value).quantize(CENT),
             paid[tier],
@@ -496,12 +535,17 @@ class Engagement:
 def engagement_by_kind(filters: Filters, partners: list[PartnerPeriod] | None = None) -> list[Engagement]:
     """For each kind of activity, the share of the selected partners with an approved one in the period."""
     partners = partners_in_period(filters) if partners is None else partners
-    masks = Counter(row.kinds_mask for row in partners)  # at most 2⁷ distinct masks
+    return _engagement(Counter(row.kinds_mask for row in partners))
+
+
+def _engagement(masks: Counter[int]) -> list[Engagement]:
+    """Engagement from the number of partners per mask of kinds (at most 2⁷ distinct masks)."""
     counts = {
         kind: sum(partners for mask, partners in masks.items() if mask & (1 << bit))
         for bit, kind in enumerate(KIND_COLUMNS)
     }
-    return [Engagement(kind, label, counts[kind], len(partners)) for kind, label in ActivityKind.choices]
+    of = sum(masks.values())
+    return [Engagement(kind, label, counts[kind], of) for kind, label in ActivityKind.choices]
 
 
 @dataclass(frozen=True)
@@ -517,15 +561,15 @@ class UpgradeCohort:
     upper_quartile: Decimal | None
 
 
-def _days_spread(days: list[int]) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
-    if not days:
+def _days_spread(count: int, value_at: Callable[[int], int]) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """Quartiles of `count` ordered numbers of days, to 0.1 day (half up); one value as it is."""
+    if not count:
         return None, None, None
-    ordered = sorted(days)
-    if len(ordered) == 1:
-        return (Decimal(ordered[0]),) * 3
+    if count == 1:
+        return (Decimal(value_at(0)),) * 3
     return tuple(  # type: ignore[return-value]
         Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-        for value in statistics.quantiles(ordered, n=4, method="inclusive")
+        for value in inclusive_quartiles(count, value_at)
     )
 
 
@@ -540,7 +584,7 @@ def time_to_first_upgrade(filters: Filters, partners: list[PartnerPeriod] | None
         if row.first_upgrade_on is not None:
             days.append(max((row.first_upgrade_on - row.joined_at).days, 0))
     return [
-        UpgradeCohort(month, count[0], len(days), *_days_spread(days))
+        UpgradeCohort(month, count[0], len(days), *_days_spread(len(days), sorted(days).__getitem__))
         for month, (count, days) in sorted(cohorts.items())
     ]
 
@@ -566,21 +610,148 @@ def last_activity_age(filters: Filters, partners: list[PartnerPeriod] | None = N
     the end) happened, in buckets of days, then the partners who never had one."""
     partners = partners_in_period(filters) if partners is None else partners
     zone = ZoneInfo(current_tenant().time_zone)
-    ages = [
-        (filters.end - row.last_activity_at.astimezone(zone).date()).days
-        for row in partners
-        if row.last_activity_at is not None
-    ]
-    of = len(partners)
+    return _age_buckets(
+        Counter(
+            None if row.last_activity_at is None else (filters.end - row.last_activity_at.astimezone(zone).date()).days
+            for row in partners
+        )
+    )
 
-    def within(age: int, lowest: int, highest: int | None) -> bool:
-        return lowest <= age and (highest is None or age <= highest)
+
+def _age_buckets(ages: Counter[int | None]) -> list[ActivityAge]:
+    """The buckets from the number of partners per age in days (None: never active)."""
+    of = sum(ages.values())
+
+    def within(age: int | None, lowest: int, highest: int | None) -> bool:
+        return age is not None and lowest <= age and (highest is None or age <= highest)
 
     buckets = [
-        ActivityAge(lowest, highest, sum(1 for age in ages if within(age, lowest, highest)), of)
+        ActivityAge(lowest, highest, sum(count for age, count in ages.items() if within(age, lowest, highest)), of)
         for lowest, highest in AGE_BUCKETS
     ]
-    return [*buckets, ActivityAge(None, None, of - len(ages), of)]
+    return [*buckets, ActivityAge(None, None, ages[None], of)]
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """Every partner-level figure of a period (incentive cost takes `sales_by_tier`)."""
+
+    retention: list[Cohort]
+    by_tier: list[Spread]
+    by_movement: list[Spread]
+    engagement: list[Engagement]
+    upgrades: list[UpgradeCohort]
+    activity_age: list[ActivityAge]
+
+    @property
+    def sales_by_tier(self) -> dict[str, Decimal]:
+        return {spread.group: spread.total for spread in self.by_tier}
+
+
+def _ranked(group: str, value: str, where: str = "TRUE") -> str:
+    """Per-partner rows with their value's rank (from 0) and count within their group, for the quartiles' picks."""
+    return (
+        f"SELECT {group} AS band, {value} AS value, "  # noqa: S608 - names from code
+        f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {value}) - 1 AS place, "
+        f"COUNT(*) OVER (PARTITION BY {group}) AS members FROM q WHERE {where}"
+    )
+
+
+# The values a group's quartiles interpolate between: for quarter i, the j-th and (j+1)-th ordered values, with
+# j = i·(count − 1) div 4 (`quartile_positions`).
+PICKS = ", ".join(
+    f"MAX(value) FILTER (WHERE place = ({quarter} * (members - 1)) / 4 + {step})"
+    for quarter in (1, 2, 3)
+    for step in (0, 1)
+)
+NO_PICKS = ", ".join(["NULL"] * 6)
+# Over one row per selected partner (`pp`, `_partners_statement`'s columns): every partner-level figure as a few rows
+# of (figure, label, month, partners, number, six picks). PostgreSQL only (FILTER, AT TIME ZONE).
+SUMMARY = f"""
+WITH pp ({", ".join(PARTNER_COLUMNS)}) AS ({{partners}}),
+q AS (
+    SELECT COALESCE(tier, '') AS tier,
+        CASE WHEN COALESCE(ups, 0) > COALESCE(downs, 0) THEN '{UP}'
+             WHEN COALESCE(downs, 0) > COALESCE(ups, 0) THEN '{DOWN}' ELSE '{STAYED}' END AS movement,
+        joined - CAST(EXTRACT(DAY FROM joined) AS integer) + 1 AS cohort,
+        activities, sales, mask,
+        CASE WHEN first_upgrade_on IS NOT NULL THEN GREATEST(first_upgrade_on - joined, 0) END AS days,
+        %s - CAST(last AT TIME ZONE %s AS date) AS age
+    FROM pp
+)
+SELECT 'tier', band, CAST(NULL AS date), COUNT(*), SUM(value), {PICKS} FROM ({_ranked("tier", "sales")}) t GROUP BY band
+UNION ALL
+SELECT 'movement', band, CAST(NULL AS date), COUNT(*), SUM(value), {PICKS}
+FROM ({_ranked("movement", "sales")}) m GROUP BY band
+UNION ALL
+SELECT 'upgrades', NULL, band, COUNT(*), NULL, {PICKS}
+FROM ({_ranked("cohort", "days", "days IS NOT NULL")}) u GROUP BY band
+UNION ALL
+SELECT 'cohort', NULL, cohort, COUNT(*), COUNT(*) FILTER (WHERE activities > 0), {NO_PICKS} FROM q GROUP BY cohort
+UNION ALL
+SELECT 'mask', NULL, NULL, COUNT(*), mask, {NO_PICKS} FROM q GROUP BY mask
+UNION ALL
+SELECT 'age', NULL, NULL, COUNT(*), age, {NO_PICKS} FROM q GROUP BY age
+"""  # noqa: S608 - every name is a constant
+
+
+def period_figures(filters: Filters, freshness: Freshness | None = None) -> PeriodFigures:
+    """Retention, sales quartiles by tier and by movement, engagement, time to first upgrade and last-activity age
+    over the selected partners: on PostgreSQL one query that groups `_partners_statement`'s rows in SQL (the
+    quartiles' values picked by rank, interpolated here by `inclusive_quartiles`), so only a few rows per figure
+    reach Python; elsewhere from `partners_in_period`'s rows."""
+    freshness = rollup_freshness() if freshness is None else freshness
+    using = router.db_for_read(PartnerMonth)
+    if connections[using].vendor != "postgresql":
+        rows = partners_in_period(filters, freshness)
+        return PeriodFigures(
+            retention_by_cohort(filters, rows),
+            sales_spread(rows, by="tier"),
+            sales_spread(rows, by="movement"),
+            engagement_by_kind(filters, rows),
+            time_to_first_upgrade(filters, rows),
+            last_activity_age(filters, rows),
+        )
+    partners, params = _partners_statement(filters, freshness, using)
+    summary = _fetch(using, SUMMARY.format(partners=partners), [*params, filters.end, current_tenant().time_zone])
+    spreads: dict[str, dict[str, Spread]] = {"tier": {}, "movement": {}}
+    cohorts: dict[date, list[int]] = {}
+    upgrades: dict[date, tuple[int, tuple]] = {}
+    masks: Counter[int] = Counter()
+    ages: Counter[int | None] = Counter()
+    for figure, label, month, partners_count, number, *picks in summary:
+        if figure in spreads:
+            spreads[figure][label] = _spread(label, partners_count, number, _picked(partners_count, picks))
+        elif figure == "upgrades":
+            upgrades[month] = (partners_count, picks)
+        elif figure == "cohort":
+            cohorts[month] = [partners_count, int(number)]
+        elif figure == "mask":
+            masks[int(number)] = partners_count
+        else:
+            ages[None if number is None else int(number)] = partners_count
+    return PeriodFigures(
+        [Cohort(month, total, active) for month, (total, active) in sorted(cohorts.items())],
+        _in_order(spreads["tier"], by="tier"),
+        _in_order(spreads["movement"], by="movement"),
+        _engagement(masks),
+        [
+            UpgradeCohort(month, total, upgraded, *_days_spread(upgraded, _picked(upgraded, picks, int)))
+            for month, (total, _active) in sorted(cohorts.items())
+            for upgraded, picks in [upgrades.get(month, (0, ()))]
+        ],
+        _age_buckets(ages),
+    )
+
+
+def _picked(count: int, picks: list | tuple, convert: Callable[[Any], Any] | None = None) -> Callable[[int], Any]:
+    """`value_at` for `inclusive_quartiles` over a group of `count` from its six picks (`PICKS`, in the order of
+    `quartile_positions`): the j-th and (j+1)-th ordered values of each quartile; a group of one has its value."""
+    positions = [(0, 0)] if count == 1 else quartile_positions(count)
+    values = {}
+    for (j, _delta), low, high in zip(positions, picks[0::2], picks[1::2], strict=False):
+        values[j], values[j + 1] = low, high
+    return lambda position: values[position] if convert is None else convert(values[position])
 
 
 def filter_choices() -> dict[str, list]:

@@ -1,12 +1,14 @@
-"""Writes of the analytics rollup: `rollup_refresh` rebuilds a tenant's partner-month rows set-based.
+"""Writes of the analytics rollup: `rollup_refresh` rebuilds a tenant's partner-month running totals set-based.
 
 The closed months (before the tenant's current month, in its time zone) are rolled up; the open month is always
-read live. A refresh rebuilds the months that need it with one `INSERT … SELECT … GROUP BY … ON CONFLICT DO
-UPDATE` and deletes the rows of those months it did not write (a partner whose last approved activity of a month
-was rejected since). Which months: all of them on the first refresh, with `full=True` or after a change of the
-tenant's time zone; otherwise the months closed since the last refresh and the closed months that an activity's
-status change (recorded, approved, rejected) or an exchange-rate correction touched since the last refresh began
-(less `CHANGE_OVERLAP`, for transactions that were still open then). docs/analytics.md, "The rollup".
+read live. A refresh deletes the rows of the months it rebuilds and writes them again with one `INSERT … SELECT`:
+the month's own sums per partner (`GROUP BY partner, month`), added up month after month by window sums onto the
+row of the month before. Which months: all of them on the first refresh, with `full=True`, after a change of the
+tenant's time zone or a clock set back; otherwise from the earliest of the months closed since the last refresh
+and the closed months that an activity's status change (recorded, approved, rejected) or an exchange-rate
+correction touched since the last refresh began (less `CHANGE_OVERLAP`, for transactions that were still open
+then) to the last closed month, since a month's change moves every later month's totals. docs/analytics.md,
+"The rollup".
 """
 
 import time
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.db import connections, router, transaction
-from django.db.models import Count, DateField, DecimalField, Max, Q, Sum, Value
+from django.db.models import Count, DateField, DecimalField, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -64,18 +66,12 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _rollup_source(*, months: list[date] | None, before: date, zone: ZoneInfo, stamp: datetime, tenant_id: int):
-    """The SELECT of a refresh: approved activities of the given months (or of every month before `before`),
-    grouped by partner and month, in the columns of `PartnerMonth` (tenant and stamp as constants)."""
-    if months is None:
-        ranges = Q(occurred_at__lt=_moment(before, zone))
-    else:
-        ranges = Q()
-        for month in months:
-            ranges |= Q(
-                occurred_at__gte=_moment(month, zone),
-                occurred_at__lt=_moment(month + relativedelta(months=1), zone),
-            )
+def _monthly_source(*, since: date | None, before: date, zone: ZoneInfo) -> QuerySet:
+    """Approved activities from the month `since` (None: from the first) to `before`, per partner and month: each
+    month's own counts and sums, in the order of `ROLLUP_COLUMNS` (partner, month, then the totals)."""
+    ranges = Q(occurred_at__lt=_moment(before, zone))
+    if since is not None:
+        ranges &= Q(occurred_at__gte=_moment(since, zone))
     counts = {column: Count("pk", filter=Q(kind=kind)) for kind, column in KIND_COLUMNS.items()}
     return (
         Activity.objects.filter(ranges, status=Activity.Status.APPROVED)
@@ -90,45 +86,73 @@ def _rollup_source(*, months: list[date] | None, before: date, zone: ZoneInfo, s
             ),
             **counts,
             last_occurred_at=Max("occurred_at"),
-            tenant_value=Value(tenant_id),
-            refreshed_value=Value(stamp),
         )
         .order_by()
     )
 
 
-# The INSERT's columns, in the order of `_rollup_source`'s SELECT.
-ROLLUP_COLUMNS = [
-    "partner_id",
-    "month",
-    "activities",
-    "sales",
-    *KIND_COLUMNS.values(),
-    "last_occurred_at",
-    "tenant_id",
-    "refreshed_at",
-]
-_UPDATED = [column for column in ROLLUP_COLUMNS if column not in {"tenant_id", "partner_id", "month"}]
+# The totals a row carries, summed month after month (`last_occurred_at` is the latest instead).
+TOTALS = ["activities", "sales", *KIND_COLUMNS.values()]
+# The INSERT's columns: `_monthly_source`'s, then the tenant and the refresh's stamp.
+ROLLUP_COLUMNS = ["partner_id", "month", *TOTALS, "last_occurred_at", "tenant_id", "refreshed_at"]
 
 
-def _rollup_write(*, using: str, source) -> int:
-    """Run `INSERT INTO analytics_partnermonth (…) <source> ON CONFLICT … DO UPDATE` on `using`; rows written."""
+def _rollup_write(*, using: str, months: list[date], monthly: QuerySet, tenant_id: int, stamp: datetime) -> int:
+    """Insert every partner's running totals for `months` (consecutive, oldest first): the row of the month before
+    them, plus the window sums of `monthly`, one row per partner and month from its first approved activity on.
+    One `INSERT … SELECT`; returns the rows written."""
     connection = connections[using]
-    select, params = source.query.get_compiler(using=using).as_sql()
     quote = connection.ops.quote_name
+    # The running totals the rebuilt months continue from (none on a full rebuild: no row precedes the first month).
+    base = PartnerMonth.objects.using(using).filter(month=months[0] - relativedelta(months=1))
+    base = base.values("partner", *TOTALS, "last_occurred_at").order_by()
+    monthly_sql, monthly_params = monthly.query.get_compiler(using=using).as_sql()
+    base_sql, base_params = base.query.get_compiler(using=using).as_sql()
+    names = ", ".join(quote(column) for column in ROLLUP_COLUMNS[:-2])
+    base_names = ", ".join(quote(column) for column in ["partner_id", *TOTALS, "last_occurred_at"])
+    month_values = ", ".join(["(%s)"] * len(months))
+    running = ", ".join(
+        f"COALESCE(b.{quote(column)}, 0) + SUM(COALESCE(a.{quote(column)}, 0)) OVER w AS {quote(column)}"
+        for column in TOTALS
+    )
+    last = quote("last_occurred_at")
+    # A later month's activity is always after the base row's last one, so the window's latest wins when there is one;
+    # no row before the partner's first approved activity. Every name comes from the model; every value is a parameter.
+    select = (
+        f"WITH monthly ({names}) AS ({monthly_sql}), "  # noqa: S608
+        f"base ({base_names}) AS ({base_sql}), "
+        f"months (month) AS (VALUES {month_values}), "
+        "keys (partner_id) AS (SELECT partner_id FROM monthly UNION SELECT partner_id FROM base) "
+        f"SELECT {names}, %s, %s FROM ("
+        f"SELECT k.partner_id, m.month, {running}, COALESCE(MAX(a.{last}) OVER w, b.{last}) AS {last} "
+        "FROM keys k CROSS JOIN months m "
+        "LEFT JOIN monthly a ON a.partner_id = k.partner_id AND a.month = m.month "
+        "LEFT JOIN base b ON b.partner_id = k.partner_id "
+        "WINDOW w AS (PARTITION BY k.partner_id ORDER BY m.month)"
+        f") running WHERE {quote('activities')} > 0"
+    )
+    params = [
+        *monthly_params,
+        *base_params,
+        *(connection.ops.adapt_datefield_value(month) for month in months),
+        tenant_id,
+        stamp,
+    ]
     table = quote(PartnerMonth._meta.db_table)
     columns = ", ".join(quote(column) for column in ROLLUP_COLUMNS)
-    updates = ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in _UPDATED)
-    conflict = ", ".join(quote(column) for column in ("tenant_id", "partner_id", "month"))
-    # The unique constraint includes columns, which only PostgreSQL supports; elsewhere (the SQLite demo) it is not
-    # created, so there is nothing to conflict with: the refresh's stale-row delete leaves one row per month anyway.
-    upsert = (
-        f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}" if connection.features.supports_covering_indexes else ""
-    )
     with connection.cursor() as cursor:
-        # Every name comes from the model; every value is a parameter of the compiled SELECT.
-        cursor.execute(f"INSERT INTO {table} ({columns}) {select}{upsert}", params)  # noqa: S608
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)  # noqa: S608
         return cursor.rowcount
+
+
+def _first_month(*, using: str, before: date, zone: ZoneInfo) -> date | None:
+    """The month of the tenant's first approved activity before `before` (None: there is none)."""
+    first = (
+        Activity.objects.using(using)
+        .filter(status=Activity.Status.APPROVED, occurred_at__lt=_moment(before, zone))
+        .aggregate(first=Min("occurred_at"))["first"]
+    )
+    return None if first is None else month_start(first.astimezone(zone).date())
 
 
 def rollup_refresh(*, full: bool = False, now: datetime | None = None) -> RollupState:
@@ -149,29 +173,29 @@ def rollup_refresh(*, full: bool = False, now: datetime | None = None) -> Rollup
         state = RollupState.objects.using(using).select_for_update().get(pk=state.pk)
         # A new time zone cuts other months; a clock set back would leave rows past the open month.
         rebuild_all = full or _created or state.time_zone != tenant.time_zone or covered_until < state.covered_until
-        months: list[date] | None = None
-        if not rebuild_all:
+        if rebuild_all:
+            since = _first_month(using=using, before=covered_until, zone=zone)
+        else:
             touched = months_touched_since(moment=state.refreshed_at - CHANGE_OVERLAP, before=covered_until, zone=zone)
-            closed_since = set()
-            month = state.covered_until
-            while month < covered_until:
-                closed_since.add(month)
-                month += relativedelta(months=1)
-            months = sorted(touched | closed_since)
+            # A month's change moves every later month's running totals: rebuild from the earliest one on.
+            since = min(touched | {state.covered_until}) if touched or state.covered_until < covered_until else None
+        months = []
+        month = since
+        while month is not None and month < covered_until:
+            months.append(month)
+            month += relativedelta(months=1)
+        if rebuild_all:
+            PartnerMonth.objects.using(using).all().delete()
+        elif months:
+            PartnerMonth.objects.using(using).filter(month__gte=months[0]).delete()
         written = 0
-        if months is None or months:
+        if months:
+            monthly = _monthly_source(since=None if rebuild_all else since, before=covered_until, zone=zone)
             written = _rollup_write(
-                using=using,
-                source=_rollup_source(
-                    months=months, before=covered_until, zone=zone, stamp=stamp, tenant_id=tenant.pk
-                ).using(using),
+                using=using, months=months, monthly=monthly.using(using), tenant_id=tenant.pk, stamp=stamp
             )
-            stale = PartnerMonth.objects.using(using).exclude(refreshed_at=stamp)
-            if months is not None:
-                stale = stale.filter(month__in=months)
-            stale.delete()
         state.covered_until, state.time_zone, state.refreshed_at = covered_until, tenant.time_zone, stamp
-        state.months_rebuilt = None if months is None else len(months)
+        state.months_rebuilt = None if rebuild_all else len(months)
         state.rows_written = written
         state.duration = timedelta(seconds=time.perf_counter() - started)
         state.save(

@@ -17,16 +17,11 @@ from analytics.selectors import (
     UP,
     ActivityAge,
     Filters,
-    engagement_by_kind,
     filter_choices,
     incentive_cost_by_tier,
-    last_activity_age,
-    partners_in_period,
-    retention_by_cohort,
+    period_figures,
     rollup_freshness,
-    sales_spread,
     tier_progression_by_month,
-    time_to_first_upgrade,
 )
 from loyalty.exports import csv_download, csv_text
 from loyalty.inputs import EARLIEST_DATE, LATEST_DATE
@@ -138,17 +133,17 @@ def _movement_label(movement: str) -> str:
 def _figures(filters: Filters) -> dict:
     """Every figure's rows, already in words and numbers a table and a CSV can print."""
     freshness = rollup_freshness()
-    partners = partners_in_period(filters, freshness)
+    period = period_figures(filters, freshness)
     return {
         "freshness": freshness,
-        "retention": retention_by_cohort(filters, partners),
-        "by_tier": sales_spread(partners, by="tier"),
-        "by_movement": sales_spread(partners, by="movement"),
-        "cost": incentive_cost_by_tier(filters, partners),
+        "retention": period.retention,
+        "by_tier": period.by_tier,
+        "by_movement": period.by_movement,
+        "cost": incentive_cost_by_tier(filters, period.sales_by_tier),
         "progression": tier_progression_by_month(filters),
-        "engagement": engagement_by_kind(filters, partners),
-        "upgrades": time_to_first_upgrade(filters, partners),
-        "activity_age": last_activity_age(filters, partners),
+        "engagement": period.engagement,
+        "upgrades": period.upgrades,
+        "activity_age": period.activity_age,
     }
 
 

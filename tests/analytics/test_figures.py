@@ -2,7 +2,8 @@
 
 import csv
 import io
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -13,9 +14,14 @@ from analytics.selectors import (
     STAYED,
     UP,
     Filters,
+    PeriodFigures,
     engagement_by_kind,
     incentive_cost_by_tier,
+    inclusive_quartiles,
     last_activity_age,
+    partners_in_period,
+    period_figures,
+    quartile_positions,
     retention_by_cohort,
     sales_per_partner,
     sales_spread,
@@ -168,7 +174,7 @@ def test_sales_per_partner_quartiles_by_tier_and_movement(program: Program) -> N
 
 def test_incentive_cost_per_unit_of_sales_by_tier(program: Program) -> None:
     with tenant_context(program.world.tenant):
-        cost = incentive_cost_by_tier(PERIOD, sales_per_partner(PERIOD))
+        cost = incentive_cost_by_tier(PERIOD, period_figures(PERIOD).sales_by_tier)
     # Gold: 400 points × 0.01 = 4.00 ÷ 4,000 = 0.0010. Silver: (200 − 50) × 0.01 = 1.50 ÷ 3,270 = 0.000459 → 0.0005.
     assert [(row.tier, row.sales, row.points, row.points_value, row.funds_paid, row.cost_per_unit) for row in cost] == [
         ("", 0, 0, 0, 0, None),
@@ -358,3 +364,79 @@ def test_query_count_does_not_grow_with_partners(program: Program, client_for, d
     with django_assert_max_num_queries(20):
         response = client.get(PAGE + QUERY)
     assert response.context["tables"]["engagement"][1][0][1:3] == [43, 45]
+
+
+def test_the_pages_summary_in_sql_gives_the_hand_computed_figures(program: Program) -> None:
+    """`period_figures` groups and picks the quartiles' values in SQL on PostgreSQL: the same figures as the Python
+    functions above (joined mid-period, no activity in the period, a rejected sale, a first placement)."""
+    with tenant_context(program.world.tenant):
+        tiers = {tier.name: tier for tier in Tier.objects.all()}
+        for partner, day in ((program.bravo, date(2025, 12, 20)), (program.charlie, date(2026, 7, 15))):
+            TierChange.objects.create(
+                partner=partner, from_tier=tiers["Silver"], to_tier=tiers["Gold"],
+                cause=TierChange.Cause.EVALUATION, evaluated_on=day,
+            )  # fmt: skip
+        summary = period_figures(PERIOD)
+        rows = partners_in_period(PERIOD)
+        assert summary == PeriodFigures(
+            retention_by_cohort(PERIOD, rows),
+            sales_spread(rows, by="tier"),
+            sales_spread(rows, by="movement"),
+            engagement_by_kind(PERIOD, rows),
+            time_to_first_upgrade(PERIOD, rows),
+            last_activity_age(PERIOD, rows),
+        )
+    # The hand-computed values of the tests above, through SQL.
+    assert [(row.month, row.partners, row.active) for row in summary.retention] == [
+        (date(2025, 11, 1), 2, 2), (date(2025, 12, 1), 1, 0), (date(2026, 2, 1), 1, 1), (date(2026, 3, 1), 1, 0)
+    ]  # fmt: skip
+    assert [
+        (row.group, row.partners, row.lower_quartile, row.median, row.upper_quartile, row.mean)
+        for row in summary.by_tier
+    ] == [  # fmt: skip
+        ("", 1, 0, 0, 0, 0),
+        ("Gold", 1, 4000, 4000, 4000, 4000),
+        ("Silver", 3, Decimal("635.00"), Decimal("1270.00"), Decimal("1635.00"), Decimal("1090.00")),
+    ]
+    assert [(row.group, row.lower_quartile, row.median, row.upper_quartile) for row in summary.by_movement] == [
+        (UP, Decimal("1952.50"), Decimal("2635.00"), Decimal("3317.50")), (STAYED, 0, 0, 0), (DOWN, 2000, 2000, 2000)
+    ]  # fmt: skip
+    assert summary.sales_by_tier == {"": 0, "Gold": Decimal("4000.00"), "Silver": Decimal("3270.00")}
+    assert [(row.kind, row.partners) for row in summary.engagement][:3] == [
+        ("sale", 3), ("deal_registration", 0), ("training", 1)
+    ]  # fmt: skip
+    assert [(row.partners, row.upgraded, row.lower_quartile, row.median, row.upper_quartile)
+            for row in summary.upgrades][0] == (2, 2, Decimal("50.3"), Decimal("70.5"), Decimal("90.8"))  # fmt: skip
+    assert [row.partners for row in summary.activity_age] == [0, 1, 2, 1, 0, 1]
+
+
+def test_quartiles_interpolate_as_the_standard_library_does() -> None:
+    for values in ([Decimal("7.77")], [1, 2], [3, 1, 2], [Decimal("0.01"), Decimal("10"), Decimal("3.33"), 0],
+                   [5, 1, 4, 1, 9], [2, 7, 1, 8, 2, 8], [Decimal("1.05")] * 3 + [Decimal("2.10")] * 4):  # fmt: skip
+        ordered = sorted(values)
+        expected = ordered * 3 if len(ordered) == 1 else statistics.quantiles(ordered, n=4, method="inclusive")
+        assert list(inclusive_quartiles(len(ordered), ordered.__getitem__)) == expected[:3]
+    # Five values: positions 1, 2, 3 exactly (no interpolation); six: 1¼, 2½, 3¾.
+    assert quartile_positions(5) == ((1, 0), (2, 0), (3, 0))
+    assert quartile_positions(6) == ((1, 1), (2, 2), (3, 3))
+
+
+def test_sql_quartiles_of_groups_of_one_to_seven_partners(acme: World) -> None:
+    """Every size up to 7 (each position and quarter of the interpolation), amounts in cents, ties and zeros."""
+    amounts = ["19.99", "0", "1234.57", "5.05", "5.05", "999.01", "0.03"]
+    with tenant_context(acme.tenant):
+        for size in range(1, 8):
+            for amount in amounts[:size]:
+                partner = PartnerFactory(
+                    tenant=acme.tenant, partner_type=acme.partner_type, region=f"R{size}", joined_at=date(2026, 1, 5)
+                )
+                if amount != "0":
+                    sale(partner, date(2026, 2, 3), amount)
+        for size in range(1, 8):
+            (spread,) = period_figures(replace(PERIOD, region=f"R{size}")).by_tier
+            ordered = sorted(Decimal(amount) for amount in amounts[:size])
+            quartiles = ordered * 3 if size == 1 else statistics.quantiles(ordered, n=4, method="inclusive")
+            assert (spread.partners, spread.total) == (size, sum(ordered))
+            assert [spread.lower_quartile, spread.median, spread.upper_quartile] == [
+                Decimal(value).quantize(Decimal("0.01")) for value in quartiles
+            ], size

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,9 +15,11 @@ from analytics.selectors import (
     Filters,
     Freshness,
     PartnerPeriod,
+    PeriodFigures,
     engagement_by_kind,
     last_activity_age,
     partners_in_period,
+    period_figures,
     reading_plan,
     retention_by_cohort,
     rollup_freshness,
@@ -82,6 +85,28 @@ def changes_age(moment: datetime) -> None:
     ExchangeRate.objects.update(updated_at=moment)
 
 
+def month_by_month() -> dict[tuple[int, date], tuple[int, Decimal, int, int]]:
+    """Each partner's months that had approved activities, with that month's own (activities, sales, sales count,
+    trainings): the difference of its running totals from the month before. Checks the rows are consecutive."""
+    months: dict[tuple[int, date], tuple[int, Decimal, int, int]] = {}
+    previous: dict[int, tuple[date, tuple]] = {}
+    for row in PartnerMonth.objects.order_by("partner", "month"):
+        totals = (row.activities, row.sales, row.sales_count, row.trainings)
+        month_before, before = previous.get(row.partner_id, (None, (0, Decimal(0), 0, 0)))
+        assert month_before in (None, row.month - relativedelta(months=1)), "a month is missing"
+        own = tuple(total - earlier for total, earlier in zip(totals, before, strict=True))
+        if own[0]:
+            months[row.partner_id, row.month] = own  # type: ignore[assignment]
+        previous[row.partner_id] = (row.month, totals)
+    return months
+
+
+def months_from(first: date, until: date) -> int:
+    """How many months a refresh rewrites from `first` up to the open month `until`."""
+    difference = relativedelta(until, first)
+    return difference.years * 12 + difference.months
+
+
 def refreshed(moment: datetime) -> Freshness:
     rollup_refresh(now=moment)
     return rollup_freshness()
@@ -95,10 +120,21 @@ def test_every_activity_kind_has_a_rollup_column() -> None:
 def test_the_rollup_holds_the_hand_computed_months(program: Program) -> None:
     with tenant_context(program.world.tenant):
         state = rollup_refresh(now=datetime(2026, 7, 15, 12, tzinfo=UTC))
-        rows = {
-            (row.partner_id, row.month): (row.activities, row.sales, row.sales_count, row.trainings)
-            for row in PartnerMonth.objects.all()
-        }
+        rows = month_by_month()
+        # Running totals: Alpha's row of each month from its first approved activity (February) to the last closed
+        # one (June), with or without activity that month: 1,000 in February, + 3,000 in March, + a training in April.
+        alpha = list(
+            PartnerMonth.objects.filter(partner=program.alpha)
+            .order_by("month")
+            .values_list("month", "activities", "sales", "sales_count", "trainings")
+        )
+        assert alpha == [
+            (date(2026, 2, 1), 1, Decimal("1000.00"), 1, 0),
+            (date(2026, 3, 1), 2, Decimal("4000.00"), 2, 0),
+            (date(2026, 4, 1), 3, Decimal("4000.00"), 2, 1),
+            (date(2026, 5, 1), 3, Decimal("4000.00"), 2, 1),
+            (date(2026, 6, 1), 3, Decimal("4000.00"), 2, 1),
+        ]
     assert (state.covered_until, state.months_rebuilt) == (date(2026, 7, 1), None)
     world = program.world
     # Approved activities only, per month (UTC program): Echo's rejected sale and Foxtrot (suspended, still rolled
@@ -156,6 +192,23 @@ def test_the_reading_plan_subtracts_the_shorter_head_and_reads_the_open_month_li
     assert reading_plan(PERIOD, LIVE, zone).rolled is None
 
 
+@pytest.mark.parametrize("moment", [None, datetime(2026, 3, 20, 12, tzinfo=UTC)])
+def test_the_summary_in_sql_equals_the_figures_of_the_partners_rows(program: Program, moment: datetime | None) -> None:
+    """The page's `period_figures` (grouped in SQL) against the Python figures, live and through the rollup."""
+    with tenant_context(program.world.tenant):
+        freshness = LIVE if moment is None else refreshed(moment)
+        for filters in PERIODS:
+            rows = partners_in_period(filters, freshness)
+            assert period_figures(filters, freshness) == PeriodFigures(
+                retention_by_cohort(filters, rows),
+                sales_spread(rows, by="tier"),
+                sales_spread(rows, by="movement"),
+                engagement_by_kind(filters, rows),
+                time_to_first_upgrade(filters, rows),
+                last_activity_age(filters, rows),
+            ), filters
+
+
 def test_months_are_cut_in_the_programs_time_zone(program: Program) -> None:
     tenant = program.world.tenant
     tenant.time_zone = "America/Los_Angeles"
@@ -164,7 +217,7 @@ def test_months_are_cut_in_the_programs_time_zone(program: Program) -> None:
         # 1 March 05:00 UTC is still 28 February in Los Angeles: February's row, not March's.
         sale(program.bravo, datetime(2026, 3, 1, 5, tzinfo=UTC), "100")
         freshness = refreshed(datetime(2026, 7, 15, 12, tzinfo=UTC))
-        assert PartnerMonth.objects.get(partner=program.bravo, month=date(2026, 2, 1)).sales == Decimal("100.00")
+        assert month_by_month()[program.bravo.pk, date(2026, 2, 1)][1] == Decimal("100.00")
         for filters in PERIODS:
             assert figures(filters, freshness) == figures(filters, LIVE), filters
 
@@ -184,12 +237,19 @@ def test_a_late_approval_and_a_late_rejection_in_closed_months_are_picked_up(pro
         stale = rollup_freshness()
         assert figures(PERIOD, stale) != figures(PERIOD, LIVE)  # until the next refresh, the rollup lags
         state = rollup_refresh(now=first.refreshed_at + timedelta(days=1))
-        # Only the two months touched since the last refresh are rebuilt: February and March 2026.
-        assert state.months_rebuilt == 2
+        # The months touched since the last refresh are February and March 2026: the running totals are rewritten
+        # from February, the earliest, to the last closed month.
+        assert state.months_rebuilt == months_from(date(2026, 2, 1), state.covered_until)
         assert figures(PERIOD, rollup_freshness()) == figures(PERIOD, LIVE)
-        assert PartnerMonth.objects.get(partner=program.charlie, month=date(2026, 2, 1)).sales == Decimal("640.00")
-        # Alpha's only March activity was the voided sale: its March row is gone.
-        assert not PartnerMonth.objects.filter(partner=program.alpha, month=date(2026, 3, 1)).exists()
+        rows = month_by_month()
+        assert rows[program.charlie.pk, date(2026, 2, 1)][1] == Decimal("640.00")
+        # Alpha's only March activity was the voided sale: March adds nothing to its totals any more.
+        assert (program.alpha.pk, date(2026, 3, 1)) not in rows
+        # The rows rewritten from February on are those a full rebuild writes.
+        columns = ["partner", "month", "activities", "sales", *KIND_COLUMNS.values(), "last_occurred_at"]
+        incremental = sorted(PartnerMonth.objects.values_list(*columns))
+        rollup_refresh(now=state.refreshed_at, full=True)
+        assert sorted(PartnerMonth.objects.values_list(*columns)) == incremental
 
 
 def test_a_change_stamped_before_the_last_refresh_but_committed_after_it_is_picked_up(program: Program) -> None:
@@ -204,7 +264,7 @@ def test_a_change_stamped_before_the_last_refresh_but_committed_after_it_is_pick
             created_at=first.refreshed_at - CHANGE_OVERLAP + timedelta(minutes=1)
         )
         state = rollup_refresh(now=first.refreshed_at + timedelta(days=1))
-        assert state.months_rebuilt == 1
+        assert state.months_rebuilt == months_from(date(2026, 4, 1), state.covered_until)  # April 2026 on
         assert figures(PERIOD, rollup_freshness()) == figures(PERIOD, LIVE)
 
 
@@ -213,7 +273,7 @@ def test_a_rate_correction_rebuilds_its_month(program: Program) -> None:
         first = rollup_refresh()
         rate_set(currency="EUR", day=date(2026, 3, 4), rate=Decimal("1.20"), actor=None)  # 700 EUR → 840.00 USD
         state = rollup_refresh(now=first.refreshed_at + timedelta(days=1))
-        assert state.months_rebuilt == 1  # March 2026
+        assert state.months_rebuilt == months_from(date(2026, 3, 1), state.covered_until)  # March 2026 on
         rows = {row.partner_id: row.sales for row in partners_in_period(PERIOD, rollup_freshness())}
         assert rows[program.delta.pk] == Decimal("1340.00")  # 500 + 840
         assert figures(PERIOD, rollup_freshness()) == figures(PERIOD, LIVE)
@@ -255,9 +315,7 @@ def test_the_nightly_task_refreshes_each_tenant_in_its_own_rows(program: Program
     assert rollup_all_tenants() == Tenant.objects.filter(is_active=True).count()
     assert RollupState.all_tenants.filter(tenant__in=[program.world.tenant, globex.tenant]).count() == 2
     with tenant_context(globex.tenant):
-        assert list(PartnerMonth.objects.values_list("partner", "month", "sales")) == [
-            (globex.partner.pk, date(2026, 2, 1), Decimal("10.00"))
-        ]
+        assert month_by_month() == {(globex.partner.pk, date(2026, 2, 1)): (1, Decimal("10.00"), 1, 0)}
     with tenant_context(program.world.tenant):
         assert globex.partner.pk not in set(PartnerMonth.objects.values_list("partner", flat=True))
 
@@ -267,7 +325,7 @@ def test_the_command_refreshes_on_demand(program: Program) -> None:
     call_command("analytics_rollup", "--tenant", program.world.tenant.slug, "--full", stdout=output)
     assert output.getvalue().startswith("rolled up every month before ")
     with tenant_context(program.world.tenant):
-        assert PartnerMonth.objects.count() == 7
+        assert len(month_by_month()) == 7
 
 
 def test_the_page_says_how_fresh_the_figures_are(program: Program, client_for) -> None:
@@ -293,7 +351,7 @@ def test_query_count_with_the_rollup_does_not_grow_with_partners(
     client = client_for(world, world.manager)
     client.get(PAGE)  # warm the session
     # tenant by host, session, user, membership; filter choices: regions, tiers, partner types, account managers;
-    # the rollup's state; partners; their tier changes; their rollup months; their live activities; points issued;
+    # the rollup's state; partners; their tier changes; their rollup rows; their live activities; points issued;
     # funds paid; progression; the header's unread count.
     with django_assert_max_num_queries(17):
         client.get(PAGE + QUERY)
