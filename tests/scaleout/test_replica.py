@@ -26,8 +26,9 @@ pytestmark = [
 ]
 
 
-def replica_caught_up(seconds: float = 30) -> None:
-    """Wait until the replica has replayed everything the primary has written so far."""
+def replica_caught_up(seconds: float = 180) -> None:
+    """Wait until the replica has replayed everything the primary has written so far. It replays the whole
+    cluster's WAL, other databases' too: a bench writing 5 M rows beside a CI run put it minutes behind."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute("SELECT pg_current_wal_lsn()")
         (target,) = cursor.fetchone()
