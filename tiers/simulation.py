@@ -288,7 +288,7 @@ def population_scores(*, scorecard: Scorecard, population: Population) -> Scored
             )
             for index, partner_id in enumerate(ids):
                 if admitted[index]:
-                    # As engine._contribution: weight · min(value / target, cap) / Σ weight · 100, in that order.
+                    # As engine.criterion_contribution: weight · min(value / target, cap) / Σ weight · 100, in order.
                     exact[index] += weight * min(column.get(partner_id, zero) / target, cap) / total_weight * HUNDRED
         for index, value in enumerate(exact):
             if admitted[index]:

@@ -1,0 +1,246 @@
+"""The nightly forecasts (`PreparedProjection`, `forecasts_for_chunk`) against the reference (`forecast_one` with
+`Projection`: `projected_values` through the engine's `qualify`) on random scorecards and histories: the same
+stored dict, field for field.
+
+Random scorecards (tiers with gates, tracks for some partner types or all, weights, targets, caps, every window
+type, downgrade policy and grace) and random partners (today's values, the last 90 days, the twelve month slices
+leaving the window — negative ones too, as reversed points can be —, the tier held). Round numbers are mixed in so
+that projections land exactly on minimums, gates and roll-off days, where rounding decides. Then whole chunks in
+the database: `forecasts_for_chunk` (its own plan and histories query) against the reference per partner.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loyalty.tenancy.context import tenant_context
+from partners.models import PartnerType
+from tests.conftest import World
+from tests.tiers.factories import CERTIFICATIONS, DEALS, MARKETING, POINTS, REVENUE, TRAININGS
+from tests.tiers.test_sql_scoring_property import (
+    TYPES,
+    build_population,
+    build_scorecard,
+    caps,
+    populations,
+    scorecards,
+    targets,
+    weights,
+)
+from tiers.engine import (
+    LoadedCriterion,
+    LoadedGate,
+    LoadedPathway,
+    LoadedTier,
+    Scorecard,
+    evaluate_one,
+    evaluate_partners,
+    scorecard_load,
+)
+from tiers.forecasts import (
+    PartnerHistory,
+    PreparedProjection,
+    additive_specs,
+    forecast_histories,
+    forecast_one,
+    forecast_plan,
+    forecasts_for_chunk,
+)
+from tiers.metrics import Window, qualification_window
+from tiers.models import Metric, TierModel
+
+GROWTH = (Metric.REVENUE_GROWTH, "", "")
+SPECS = [REVENUE, DEALS, TRAININGS, MARKETING, POINTS, CERTIFICATIONS, GROWTH]
+
+
+def amounts(low: str, high: str) -> st.SearchStrategy[Decimal]:
+    return st.one_of(
+        st.sampled_from([Decimal(a) for a in ("0", "1", "2", "3", "8", "90", "900", "1000", "64995", "300000")]),
+        st.decimals(Decimal(low), Decimal(high), places=2),
+    )
+
+
+criterion = st.fixed_dictionaries({"spec": st.sampled_from(SPECS), "weight": weights, "target": targets, "cap": caps})
+gate = st.fixed_dictionaries({"spec": st.sampled_from(SPECS), "minimum": amounts("0.01", "50")})
+cards = st.fixed_dictionaries(
+    {
+        "minimums": st.lists(
+            st.one_of(st.sampled_from([Decimal(m) for m in ("0", "40", "50", "65", "85", "100")]), amounts("0", "100")),
+            min_size=1,
+            max_size=4,
+            unique=True,
+        ).map(sorted),
+        "gates": st.lists(st.lists(gate, max_size=2), min_size=4, max_size=4),
+        "pathways": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "criteria": st.lists(criterion, min_size=0, max_size=4),
+                    "types": st.sets(st.integers(0, TYPES - 1), max_size=3),
+                }
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        "window": st.sampled_from(TierModel.Window.values),
+        "fiscal_start": st.integers(1, 12),
+        "downgrade": st.sampled_from(TierModel.Downgrade.values),
+        "grace_days": st.sampled_from([0, 30, 400]),
+        "evaluated_on": st.dates(date(2024, 1, 1), date(2026, 12, 31)),
+    }
+)
+partners = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.integers(0, TYPES - 1),
+            "values": st.fixed_dictionaries(
+                {spec: amounts("0", "400000") for spec in SPECS[:-1]}
+                | {GROWTH: st.decimals(Decimal("-100"), Decimal("300"), places=4)}
+            ),
+            "recent": st.fixed_dictionaries({spec: amounts("0", "200000") for spec in SPECS[:5]}),
+            "leaving": st.fixed_dictionaries(
+                {
+                    spec: st.lists(st.one_of(amounts("0", "50000"), amounts("-500", "0")), min_size=12, max_size=12)
+                    for spec in SPECS[:5]
+                }
+            ),
+            "held": st.none() | st.integers(0, 3),
+        }
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def loaded_card(card: dict) -> Scorecard:
+    model = TierModel(
+        window=card["window"],
+        fiscal_year_start_month=card["fiscal_start"],
+        downgrade=card["downgrade"],
+        grace_days=card["grace_days"],
+    )
+    tiers = tuple(
+        LoadedTier(
+            rank,
+            f"Tier {rank}",
+            rank,
+            minimum,
+            Decimal(1),
+            "#000000",
+            tuple(LoadedGate(f"Gate {number}", row["spec"], row["minimum"]) for number, row in enumerate(gates)),
+        )
+        for rank, (minimum, gates) in enumerate(zip(card["minimums"], card["gates"], strict=False), start=1)
+    )
+    pathways = tuple(
+        LoadedPathway(
+            number,
+            f"Track {number}",
+            frozenset(row["types"]),
+            tuple(
+                LoadedCriterion(
+                    number * 10 + position,
+                    f"Criterion {position}",
+                    item["spec"],
+                    item["weight"],
+                    item["target"],
+                    item["cap"],
+                )
+                for position, item in enumerate(row["criteria"])
+            ),
+        )
+        for number, row in enumerate(card["pathways"], start=1)
+    )
+    return Scorecard(model=model, tiers=tiers, pathways=pathways)
+
+
+def window_of(card: dict, scorecard: Scorecard) -> Window:
+    return qualification_window(model=scorecard.model, evaluated_on=card["evaluated_on"], time_zone="UTC")
+
+
+@settings(max_examples=300, deadline=None)
+@given(card=cards, people=partners)
+def test_prepared_projections_forecast_what_the_reference_does(card: dict, people: list[dict]) -> None:
+    scorecard = loaded_card(card)
+    window = window_of(card, scorecard)
+    specs = additive_specs(scorecard)
+    for number, person in enumerate(people):
+        values = {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())}
+        evaluation = evaluate_one(scorecard=scorecard, partner_id=number, partner_type_id=person["type"], values=values)
+        evaluation.values = values
+        held = (
+            scorecard.tiers[person["held"]]
+            if person["held"] is not None and person["held"] < len(card["minimums"])
+            else None
+        )
+        forecasts = []
+        for projection in (None, PreparedProjection):
+            # Each its own plan and history: nothing one computes is left for the other to find.
+            plan = forecast_plan(model=scorecard.model, window=window)
+            history = PartnerHistory(
+                recent={spec: person["recent"][spec] for spec in specs},
+                leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
+            )
+            arguments = {"projection": projection} if projection else {}
+            forecasts.append(
+                forecast_one(
+                    scorecard=scorecard,
+                    plan=plan,
+                    evaluation=evaluation,
+                    partner_type_id=person["type"],
+                    history=history,
+                    held=held,
+                    **arguments,
+                )
+            )
+        reference, prepared = forecasts
+        assert prepared.keys() == reference.keys()
+        for key, expected in reference.items():
+            assert prepared[key] == expected, key
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="as the nightly run: scored in SQL on PostgreSQL")
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(card=scorecards, people=populations, held=st.lists(st.none() | st.integers(0, 3), min_size=6, max_size=6))
+def test_a_chunks_forecasts_are_the_reference_forecasts_of_its_partners(
+    acme: World, card: dict, people: list[dict], held: list[int | None]
+) -> None:
+    with tenant_context(acme.tenant), transaction.atomic():
+        types = [PartnerType.objects.create(code=f"random-{index}", name=f"Random {index}") for index in range(TYPES)]
+        model = build_scorecard(acme, card, types)
+        chunk = [
+            (partner.pk, partner.partner_type_id)
+            for partner in build_population(acme, people, types, card["evaluated_on"])
+        ]
+        scorecard = scorecard_load(model=model)
+        window = qualification_window(model=model, evaluated_on=card["evaluated_on"], time_zone=acme.tenant.time_zone)
+        evaluations = evaluate_partners(scorecard=scorecard, partners=chunk, window=window)
+        held_tiers = {
+            partner_id: scorecard.tiers[rank] if rank is not None and rank < len(scorecard.tiers) else None
+            for (partner_id, _type), rank in zip(chunk, held, strict=False)
+        }
+
+        nightly = forecasts_for_chunk(
+            scorecard=scorecard, partners=chunk, window=window, evaluations=evaluations, held=held_tiers
+        )
+
+        plan = forecast_plan(model=model, window=window)
+        histories = forecast_histories(scorecard=scorecard, partner_ids=[pk for pk, _type in chunk], plan=plan)
+        assert sorted(nightly) == sorted(partner_id for partner_id, _type in chunk)
+        for partner_id, partner_type_id in chunk:
+            reference = forecast_one(
+                scorecard=scorecard,
+                plan=plan,
+                evaluation=evaluations[partner_id],
+                partner_type_id=partner_type_id,
+                history=histories[partner_id],
+                held=held_tiers[partner_id],
+            )
+            assert nightly[partner_id].keys() == reference.keys()
+            for key, expected in reference.items():
+                assert nightly[partner_id][key] == expected, (partner_id, key)
+        transaction.set_rollback(True)
