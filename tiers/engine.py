@@ -228,33 +228,18 @@ def qualify(
 
     The same arithmetic as `evaluate_one` (which explains it): the best admitted track counts, ties to the first.
     """
-    tracks = [
-        (pathway, track_exact(pathway=pathway, values=values))
-        for pathway in scorecard.pathways
-        if pathway.criteria and pathway.admits(partner_type_id)
-    ]
-    return tracks_qualify(scorecard=scorecard, tracks=tracks, values=values)
-
-
-def track_exact(*, pathway: LoadedPathway, values: dict[MetricSpecKey, Decimal]) -> Decimal:
-    """A track's unrounded score: its criteria's contributions summed in order."""
-    total_weight = pathway.total_weight
-    return sum(
-        (
-            criterion_contribution(values.get(criterion.spec, ZERO), criterion, total_weight)
-            for criterion in pathway.criteria
-        ),
-        ZERO,
-    )
-
-
-def tracks_qualify(
-    *, scorecard: Scorecard, tracks: list[tuple[LoadedPathway, Decimal]], values: dict[MetricSpecKey, Decimal]
-) -> tuple[Decimal, LoadedPathway | None, LoadedTier | None]:
-    """`qualify` from the admitted tracks' unrounded scores: the best rounded score (ties to the first track), its
-    track and the tier it qualifies for with `values`' gates."""
     best_score, best_pathway = ZERO, None
-    for pathway, exact in tracks:
+    for pathway in scorecard.pathways:
+        if not pathway.criteria or not pathway.admits(partner_type_id):
+            continue
+        total_weight = pathway.total_weight
+        exact = sum(
+            (
+                criterion_contribution(values.get(criterion.spec, ZERO), criterion, total_weight)
+                for criterion in pathway.criteria
+            ),
+            ZERO,
+        )
         score = exact.quantize(CENT, ROUND_HALF_UP)
         if best_pathway is None or score > best_score:
             best_score, best_pathway = score, pathway

@@ -9,6 +9,7 @@ query per chunk measures the pace window and the twelve month slices at once (`m
 
 from bisect import bisect_right
 from collections.abc import Callable
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +25,6 @@ from tiers.engine import (
     Scorecard,
     criterion_contribution,
     qualify,
-    tracks_qualify,
 )
 from tiers.metrics import MetricSpecKey, Window, metric_values_by_window
 from tiers.models import Metric, TierModel
@@ -238,12 +238,39 @@ class Projection:
             self.days[day] = (score, tier, values)
         return self.days[day]
 
+    def without_pace(self) -> "Projection":
+        """The same partner's projection without new activity."""
+        return type(self)(
+            scorecard=self.scorecard,
+            partner_type_id=self.partner_type_id,
+            values=self.values,
+            history=self.history,
+            plan=self.plan,
+            with_pace=False,
+        )
+
+    def rank_on(self, day: date) -> int:
+        """The rank of the tier qualified for on `day` (0: none): what the searches ask of most days."""
+        return _rank(self.on(day)[1])
+
+    def score_meets(self, day: date, minimum: Decimal) -> bool:
+        """Whether the score on `day` is at least `minimum`."""
+        return self.on(day)[0] >= minimum
+
 
 class PreparedProjection(Projection):
-    """`Projection`'s results with the same arithmetic in the same order, for less: what does not change from one
-    day to the next is worked out once — each additive metric's value, pace and running roll-off, the admitted
-    tracks, and the contributions of the criteria whose metric the projection does not move — and where a day
-    falls among the checkpoints once per chunk (`ForecastPlan.position`). The nightly forecasts use it."""
+    """`Projection`'s results for less: the nightly forecasts' projection.
+
+    Scoring a day is the reference's arithmetic in the same order (`projected_values`, then `engine.qualify`: each
+    track's contributions summed from zero, rounded half-up, the best track, the highest tier whose minimum and
+    gates are met), with what does not change from day to day worked out once per partner — each additive metric's
+    value, pace and running roll-off, the admitted tracks, the contributions of criteria whose metric does not
+    move, the gates on such metrics — and where a day falls among the checkpoints once per chunk
+    (`ForecastPlan.position`).
+
+    The searches ask of most days only the rank or the score (`rank_on`, `score_meets`): those days' values are
+    not made into a dict. tests/tiers/test_forecast_property.py holds it to the reference, field for field.
+    """
 
     def __init__(
         self,
@@ -263,61 +290,108 @@ class PreparedProjection(Projection):
             plan=plan,
             with_pace=with_pace,
         )
-        self.additive = []
-        for spec in history.recent:
-            leaving = history.leaving.get(spec)
-            self.additive.append(
-                (
-                    spec,
-                    values.get(spec, ZERO),
-                    pace_per_day(history, spec) if with_pace else None,
-                    leaving,
-                    _gone_by(history, spec, plan) if leaving else None,
-                )
-            )
-        # Per admitted track: its total weight and, per criterion, the contribution when the projection does not
-        # move its metric, else what `criterion_contribution` needs to compute it (inlined below: the hot loop).
+        self.moved_specs = list(history.recent)
+        position = {spec: number for number, spec in enumerate(self.moved_specs)}
+        self.moved = []
+        for spec in self.moved_specs:
+            value, leaving = values.get(spec, ZERO), history.leaving.get(spec)
+            pace = pace_per_day(history, spec) if with_pace else None
+            gone_by = _gone_by(history, spec, plan) if leaving else None
+            self.moved.append((value, pace, leaving, gone_by))
+        tracks = [pathway for pathway in scorecard.pathways if pathway.criteria and pathway.admits(partner_type_id)]
+        # Per admitted track: its total weight and per criterion, the place of its metric among the moved ones with
+        # weight, target and cap, or (a metric the projection does not move) its contribution, once.
         self.tracks = [
             (
-                pathway,
                 pathway.total_weight,
                 [
-                    (criterion.spec, criterion.weight, criterion.target, criterion.cap, None)
-                    if criterion.spec in history.recent
+                    (position[criterion.spec], criterion.weight, criterion.target, criterion.cap, None)
+                    if criterion.spec in position
                     else (
-                        None,
-                        None,
-                        None,
-                        None,
+                        0,
+                        ZERO,
+                        ZERO,
+                        ZERO,
                         criterion_contribution(values.get(criterion.spec, ZERO), criterion, pathway.total_weight),
                     )
                     for criterion in pathway.criteria
                 ],
             )
-            for pathway in scorecard.pathways
-            if pathway.criteria and pathway.admits(partner_type_id)
+            for pathway in tracks
         ]
+        # Per tier, highest first: its minimum, its gates on moved metrics, and whether the others are all met.
+        self.tier_checks = [
+            (
+                tier,
+                tier.minimum_score,
+                [(position[gate.spec], gate.minimum) for gate in tier.gates if gate.spec in position],
+                all(values.get(gate.spec, ZERO) >= gate.minimum for gate in tier.gates if gate.spec not in position),
+            )
+            for tier in reversed(scorecard.tiers)
+        ]
+        self.scores: dict[date, tuple[Decimal, LoadedTier | None]] = {}
+
+    def without_pace(self) -> "PreparedProjection":
+        """As `Projection.without_pace`, keeping what does not depend on the pace."""
+        still = copy(self)
+        still.with_pace = False
+        still.moved = [(value, None, leaving, gone_by) for value, _pace, leaving, gone_by in self.moved]
+        still.days, still.scores = {}, {}
+        return still
+
+    def _moved_values(self, day: date) -> list[Decimal]:
+        """`projected_values` of the moved metrics, in their order."""
+        days, passed, share = self.plan.position(day)
+        return [
+            max(
+                ZERO,
+                value
+                - (_gone_at(leaving, gone_by, passed, share) if leaving else ZERO)
+                + (pace * days if pace is not None else ZERO),
+            )
+            for value, pace, leaving, gone_by in self.moved
+        ]
+
+    def _scored(self, day: date) -> tuple[Decimal, LoadedTier | None]:
+        """`engine.qualify`'s score and tier of the day's values."""
+        found = self.scores.get(day)
+        if found is not None:
+            return found
+        moved = self._moved_values(day)
+        best = None
+        for total_weight, terms in self.tracks:
+            exact = ZERO
+            for index, weight, target, cap, constant in terms:
+                if constant is None:
+                    # engine.criterion_contribution's arithmetic, in its order.
+                    constant = weight * min(moved[index] / target, cap) / total_weight * HUNDRED
+                exact += constant
+            score = exact.quantize(CENT, ROUND_HALF_UP)
+            if best is None or score > best:
+                best = score
+        best = ZERO if best is None else best
+        found = (best, None)
+        for tier, minimum, gates, others_met in self.tier_checks:
+            if others_met and best >= minimum and all(moved[index] >= gate for index, gate in gates):
+                found = (best, tier)
+                break
+        self.scores[day] = found
+        return found
 
     def on(self, day: date) -> tuple[Decimal, LoadedTier | None, dict]:
         result = self.days.get(day)
         if result is None:
-            days, passed, share = self.plan.position(day)
+            score, tier = self._scored(day)
             values = dict(self.values)
-            for spec, value, pace, leaving, gone_by in self.additive:
-                gone = _gone_at(leaving, gone_by, passed, share) if leaving else ZERO
-                values[spec] = max(ZERO, value - gone + (pace * days if pace is not None else ZERO))
-            tracks = []
-            for pathway, total_weight, terms in self.tracks:
-                exact = ZERO
-                for spec, weight, target, cap, constant in terms:
-                    if constant is None:
-                        # engine.criterion_contribution's arithmetic, in its order.
-                        constant = weight * min(values.get(spec, ZERO) / target, cap) / total_weight * HUNDRED
-                    exact += constant
-                tracks.append((pathway, exact))
-            score, _pathway, tier = tracks_qualify(scorecard=self.scorecard, tracks=tracks, values=values)
+            values.update(zip(self.moved_specs, self._moved_values(day), strict=True))
             result = self.days[day] = (score, tier, values)
         return result
+
+    def rank_on(self, day: date) -> int:
+        return _rank(self._scored(day)[1])
+
+    def score_meets(self, day: date, minimum: Decimal) -> bool:
+        return self._scored(day)[0] >= minimum
 
 
 def _tier_after_grace(scorecard: Scorecard, held: LoadedTier, qualified: LoadedTier | None) -> LoadedTier | None:
@@ -396,17 +470,10 @@ def forecast_one(
     """One partner's forecast, as stored with its score (JSON: dates ISO, numbers as strings). `projection` scores
     the projected days: the reference by default, `PreparedProjection` (the same results, faster) nightly."""
     values = evaluation.values
-    paced, still = (
-        projection(
-            scorecard=scorecard,
-            partner_type_id=partner_type_id,
-            values=values,
-            history=history,
-            plan=plan,
-            with_pace=with_pace,
-        )
-        for with_pace in (True, False)
+    paced = projection(
+        scorecard=scorecard, partner_type_id=partner_type_id, values=values, history=history, plan=plan, with_pace=True
     )
+    still = paced.without_pace()
     qualified = evaluation.qualified_tier
     next_tier = scorecard.tier_above(qualified)
     forecast: dict = {
@@ -426,11 +493,11 @@ def forecast_one(
     }
     flag_day = plan.today + timedelta(days=FLAG_DAYS)
     if next_tier is not None:
-        reaches = first_day(lambda day: _rank(paced.on(day)[1]) >= next_tier.rank, plan)
+        reaches = first_day(lambda day: paced.rank_on(day) >= next_tier.rank, plan)
         if evaluation.score >= next_tier.minimum_score:
             score_reaches = plan.today
         else:
-            score_reaches = first_day(lambda day: paced.on(day)[0] >= next_tier.minimum_score, plan)
+            score_reaches = first_day(lambda day: paced.score_meets(day, next_tier.minimum_score), plan)
         forecast["reaches_on"] = reaches.isoformat() if reaches else None
         forecast["score_reaches_on"] = score_reaches.isoformat() if score_reaches else None
         if reaches is None and score_reaches is not None:
@@ -450,7 +517,7 @@ def forecast_one(
         forecast["on_pace_for_upgrade"] = reaches is not None and reaches <= flag_day
     if held is not None and plan.rolling and _rank(qualified) >= held.rank:
         forecast["rolloff"] = _rolloff(scorecard=scorecard, plan=plan, still=still, held=held, evaluation=evaluation)
-        below_at_pace = first_day(lambda day: _rank(paced.on(day)[1]) < held.rank, plan)
+        below_at_pace = first_day(lambda day: paced.rank_on(day) < held.rank, plan)
         forecast["falls_at_pace_on"] = below_at_pace.isoformat() if below_at_pace else None
         forecast["at_risk_by_rolloff"] = below_at_pace is not None and below_at_pace <= flag_day
     return forecast
@@ -460,7 +527,7 @@ def _rolloff(
     *, scorecard: Scorecard, plan: ForecastPlan, still: Projection, held: LoadedTier, evaluation: Evaluation
 ) -> dict:
     """Without new activity: when the score falls below the held tier, to what, what left, and the tier after grace."""
-    below_on = first_day(lambda day: _rank(still.on(day)[1]) < held.rank, plan)
+    below_on = first_day(lambda day: still.rank_on(day) < held.rank, plan)
     horizon_score = still.on(plan.horizon)[0] if plan.horizon else evaluation.score
     rolloff: dict = {"held_tier": _tier_ref(held), "below_on": None, "score_at_horizon": str(horizon_score)}
     if below_on is None:
