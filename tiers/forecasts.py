@@ -3,7 +3,8 @@
 The method (docs/forecasts.md): each additive metric (sales, counts of activities and registrations, points earned)
 grows at its pace of the last 90 days and loses, month by month, what leaves a rolling window (spread evenly over
 each month); metrics that are not additive (growth %, valid certifications) stay at today's value. The engine's own
-`qualify` scores the projected values, so a forecast can never disagree with the scorecard. One extra aggregate
+`qualify` scores the projected values (`Projection`, the reference), so a forecast can never disagree with the
+scorecard; the nightly run's `PreparedProjection` gives the same results with less work per day. One extra aggregate
 query per chunk measures the pace window and the twelve month slices at once (`metric_values_by_window`).
 """
 
@@ -13,6 +14,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
@@ -272,24 +274,10 @@ class PreparedProjection(Projection):
     not made into a dict. tests/tiers/test_forecast_property.py holds it to the reference, field for field.
     """
 
-    def __init__(
-        self,
-        *,
-        scorecard: Scorecard,
-        partner_type_id: int,
-        values: dict[MetricSpecKey, Decimal],
-        history: PartnerHistory,
-        plan: ForecastPlan,
-        with_pace: bool,
-    ) -> None:
-        super().__init__(
-            scorecard=scorecard,
-            partner_type_id=partner_type_id,
-            values=values,
-            history=history,
-            plan=plan,
-            with_pace=with_pace,
-        )
+    def __init__(self, **arguments: Any) -> None:
+        super().__init__(**arguments)  # Projection's: scorecard, partner_type_id, values, history, plan, with_pace
+        scorecard, values, history, plan = self.scorecard, self.values, self.history, self.plan
+        with_pace, partner_type_id = self.with_pace, self.partner_type_id
         self.moved_specs = list(history.recent)
         position = {spec: number for number, spec in enumerate(self.moved_specs)}
         self.moved = []
@@ -436,11 +424,17 @@ def _criteria(
         if criterion.id in increases:
             value = evaluation.values.get(spec, ZERO)
             target = value + increases[criterion.id]
+            pace = pace_per_day(history, spec)
 
-            def covered(day: date, spec: MetricSpecKey = spec, target: Decimal = target) -> bool:
-                days = Decimal((day - plan.today).days)
-                grown = evaluation.values.get(spec, ZERO) - _gone(history, spec, plan, day)
-                return grown + pace_per_day(history, spec) * days >= target
+            def covered(
+                day: date,
+                spec: MetricSpecKey = spec,
+                value: Decimal = value,
+                pace: Decimal = pace,
+                target: Decimal = target,
+            ) -> bool:
+                days, _passed, _share = plan.position(day)
+                return value - _gone(history, spec, plan, day) + pace * days >= target
 
             found = first_day(covered, plan)
             alone_on = found.isoformat() if found else None
