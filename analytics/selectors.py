@@ -695,6 +695,20 @@ SELECT 'age', NULL, NULL, COUNT(*), age, {NO_PICKS} FROM q GROUP BY age
 """  # noqa: S608 - every name is a constant
 
 
+def period_figures_in_python(filters: Filters, freshness: Freshness | None = None) -> PeriodFigures:
+    """`period_figures` from `partners_in_period`'s rows in Python: the path on SQLite, and the SQL path's reference
+    in the tests."""
+    rows = partners_in_period(filters, freshness)
+    return PeriodFigures(
+        retention_by_cohort(filters, rows),
+        sales_spread(rows, by="tier"),
+        sales_spread(rows, by="movement"),
+        engagement_by_kind(filters, rows),
+        time_to_first_upgrade(filters, rows),
+        last_activity_age(filters, rows),
+    )
+
+
 def period_figures(filters: Filters, freshness: Freshness | None = None) -> PeriodFigures:
     """Retention, sales quartiles by tier and by movement, engagement, time to first upgrade and last-activity age
     over the selected partners: on PostgreSQL one query that groups `_partners_statement`'s rows in SQL (the
@@ -703,15 +717,7 @@ def period_figures(filters: Filters, freshness: Freshness | None = None) -> Peri
     freshness = rollup_freshness() if freshness is None else freshness
     using = router.db_for_read(PartnerMonth)
     if connections[using].vendor != "postgresql":
-        rows = partners_in_period(filters, freshness)
-        return PeriodFigures(
-            retention_by_cohort(filters, rows),
-            sales_spread(rows, by="tier"),
-            sales_spread(rows, by="movement"),
-            engagement_by_kind(filters, rows),
-            time_to_first_upgrade(filters, rows),
-            last_activity_age(filters, rows),
-        )
+        return period_figures_in_python(filters, freshness)
     partners, params = _partners_statement(filters, freshness, using)
     summary = _fetch(using, SUMMARY.format(partners=partners), [*params, filters.end, current_tenant().time_zone])
     spreads: dict[str, dict[str, Spread]] = {"tier": {}, "movement": {}}
