@@ -5,7 +5,7 @@ per partner: `evaluate_partners` runs one aggregate query per distinct metric fo
 """
 
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 
 from tiers.metrics import MetricSpecKey, Window, metric_values
 from tiers.models import Metric, TierModel
@@ -13,6 +13,9 @@ from tiers.models import Metric, TierModel
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+GAP_SNAP_PLACES = 10
+GAP_SNAP = Decimal(1).scaleb(-GAP_SNAP_PLACES)  # a criterion gap's steps are rounded to this before the ceiling
+WIDE = Context(prec=60)  # room for GAP_SNAP's places on any amount
 COUNT_METRICS = frozenset({Metric.ACTIVITY_COUNT, Metric.DEAL_REGISTRATIONS, Metric.VALID_CERTIFICATIONS})
 
 
@@ -217,7 +220,11 @@ def criterion_gap(*, criterion: LoadedCriterion, pathway: LoadedPathway, value: 
         return gap | {"alone": False}
     increase = ratio_needed * criterion.target - value
     step = Decimal(1) if criterion.spec[0] in COUNT_METRICS else CENT
-    increase = max(step, (increase / step).to_integral_value(ROUND_CEILING) * step)
+    # Rounded to GAP_SNAP before the ceiling: an increase of exactly 262,044.72 comes out of the divisions a few
+    # units in the 20th decimal above or below it (Decimal's 28 digits here, PostgreSQL's numeric in the SQL path,
+    # each its own way), which the ceiling alone would turn into one cent more on one path only.
+    steps = (increase / step).quantize(GAP_SNAP, rounding=ROUND_HALF_UP, context=WIDE)
+    increase = max(step, steps.to_integral_value(ROUND_CEILING) * step)
     return gap | {"alone": True, "increase": str(increase)}
 
 

@@ -22,7 +22,15 @@ from decimal import Decimal
 import msgspec
 from django.db import connection
 
-from tiers.engine import COUNT_METRICS, Evaluation, LoadedCriterion, LoadedPathway, LoadedTier, Scorecard
+from tiers.engine import (
+    COUNT_METRICS,
+    GAP_SNAP_PLACES,
+    Evaluation,
+    LoadedCriterion,
+    LoadedPathway,
+    LoadedTier,
+    Scorecard,
+)
 from tiers.metrics import (
     ACTIVITY_MEASURES,
     BY_WINDOW,
@@ -128,10 +136,11 @@ def _criterion_gap(plan: _Plan, criterion: LoadedCriterion, pathway: LoadedPathw
         f"/ (100 * {_number(criterion.weight)}))"
     )
     increase = f"({needed} * {_number(criterion.target)} - {value})"
+    # Rounded to GAP_SNAP_PLACES before the ceiling, as the engine does (half away from zero in both).
     if criterion.spec[0] in COUNT_METRICS:
-        rounded = f"GREATEST(1, ceil({increase}))::text"
+        rounded = f"GREATEST(1, ceil(round({increase}, {GAP_SNAP_PLACES})))::text"
     else:
-        rounded = f"GREATEST(0.01, ceil({increase} * 100) * 0.01)::text"
+        rounded = f"GREATEST(0.01, ceil(round({increase} * 100, {GAP_SNAP_PLACES})) * 0.01)::text"
     constants = f"(k.c -> 'gaps' -> '{criterion.id}')"
     return (
         f"CASE WHEN {needed} > {_number(criterion.cap)} THEN {constants} || '{{\"alone\": false}}'::jsonb "
