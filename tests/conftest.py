@@ -9,6 +9,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from loyalty.celery import app as celery_app
 from loyalty.tenancy.context import platform_context
@@ -16,6 +17,12 @@ from loyalty.tenancy.models import Role, Tenant, User
 from loyalty.tenancy.rls import connected_as
 from partners.models import Partner, PartnerType
 from tests.factories import MembershipFactory, PartnerFactory, PartnerTypeFactory, TenantFactory, UserFactory
+
+# CI draws the property tests' examples from a fixed seed (HYPOTHESIS_PROFILE=ci, set by .ci/run): a red run is
+# then a change's doing, never the luck of the draw. Runs elsewhere draw afresh each time and keep finding new cases
+# (the criterion-gap rounding of 3b0f507 was found that way); a case found is replayed from .hypothesis/ until fixed.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @dataclass
