@@ -200,16 +200,20 @@ def test_engagement_shares(program: Program) -> None:
     assert shares["certification"] == (0, 5, Decimal("0.0"))
 
 
+def upgrade_bravo_and_charlie(program: Program) -> None:
+    """Bravo went Silver→Gold on 20 Dec 2025 (before the period: still its first upgrade), then down in May;
+    Charlie's upgrade of 15 July 2026 is after the period's end: not counted."""
+    tiers = {tier.name: tier for tier in Tier.objects.all()}
+    for partner, day in ((program.bravo, date(2025, 12, 20)), (program.charlie, date(2026, 7, 15))):
+        TierChange.objects.create(
+            partner=partner, from_tier=tiers["Silver"], to_tier=tiers["Gold"],
+            cause=TierChange.Cause.EVALUATION, evaluated_on=day,
+        )  # fmt: skip
+
+
 def test_time_to_first_upgrade_by_join_cohort(program: Program) -> None:
     with tenant_context(program.world.tenant):
-        tiers = {tier.name: tier for tier in Tier.objects.all()}
-        # Bravo went Silver→Gold on 20 Dec 2025 (before the period: still its first upgrade), then down in May;
-        # Charlie's upgrade of 15 July 2026 is after the period's end: not counted.
-        for partner, day in ((program.bravo, date(2025, 12, 20)), (program.charlie, date(2026, 7, 15))):
-            TierChange.objects.create(
-                partner=partner, from_tier=tiers["Silver"], to_tier=tiers["Gold"],
-                cause=TierChange.Cause.EVALUATION, evaluated_on=day,
-            )  # fmt: skip
+        upgrade_bravo_and_charlie(program)
         cohorts = time_to_first_upgrade(PERIOD)
     # November 2025: Alpha joined 10 Nov, up 1 Mar 2026 = 111 days; Bravo joined 20 Nov, up 20 Dec = 30 days.
     # Quartiles of 30, 111: Q1 = 30 + ¼ × 81 = 50.25 → 50.3; median 70.5; Q3 = 30 + ¾ × 81 = 90.75 → 90.8.
@@ -369,12 +373,7 @@ def test_the_pages_summary_in_sql_gives_the_hand_computed_figures(program: Progr
     """`period_figures` groups and picks the quartiles' values in SQL on PostgreSQL: the same figures as the Python
     functions above (joined mid-period, no activity in the period, a rejected sale, a first placement)."""
     with tenant_context(program.world.tenant):
-        tiers = {tier.name: tier for tier in Tier.objects.all()}
-        for partner, day in ((program.bravo, date(2025, 12, 20)), (program.charlie, date(2026, 7, 15))):
-            TierChange.objects.create(
-                partner=partner, from_tier=tiers["Silver"], to_tier=tiers["Gold"],
-                cause=TierChange.Cause.EVALUATION, evaluated_on=day,
-            )  # fmt: skip
+        upgrade_bravo_and_charlie(program)
         summary = period_figures(PERIOD)
         assert summary == period_figures_in_python(PERIOD)
     # The hand-computed values of the tests above, through SQL.

@@ -42,10 +42,8 @@ def replica_caught_up(seconds: float = 180) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def replay_paused() -> Iterator[None]:
-    """The replica stops replaying (as the superuser of DATABASE_OWNER_URL): what the primary commits now is not
-    on the replica until the end of the test, however long the test takes."""
+def _replica_admin() -> "psycopg2.extensions.connection":
+    """A superuser connection to the replica (the role of DATABASE_OWNER_URL), for pausing and resuming replay."""
     owner = settings.DATABASE_OWNER_URL
     replica = settings.DATABASES[REPLICA]
     role = psycopg2.extensions.parse_dsn(owner.replace("postgres://", "postgresql://", 1)) if owner else {}
@@ -57,9 +55,44 @@ def replay_paused() -> Iterator[None]:
         port=replica["PORT"],
     )
     admin.autocommit = True
+    return admin
+
+
+def _pause_between_transactions(cursor, database: str, attempts: int = 100) -> None:
+    """Pause replay where it holds no table lock of the test database.
+
+    A standby's startup process holds the AccessExclusiveLock of a transaction it replays (the previous test's
+    flush TRUNCATEs every table) until it replays the commit. Paused in between, every read of those tables on the
+    replica waits for ever: CI's run of stop 28 hung there for an hour. So: catch up, pause, and if replay stopped
+    inside such a transaction, resume and try again."""
+    for _ in range(attempts):
+        replica_caught_up()
+        cursor.execute("SELECT pg_wal_replay_pause()")
+        while True:
+            cursor.execute("SELECT pg_get_wal_replay_pause_state()")
+            if cursor.fetchone()[0] == "paused":
+                break
+            time.sleep(0.01)
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database"
+            " WHERE pg_locks.locktype = 'relation' AND pg_locks.mode = 'AccessExclusiveLock'"
+            " AND pg_database.datname = %s)",
+            [database],
+        )
+        if not cursor.fetchone()[0]:
+            return
+        cursor.execute("SELECT pg_wal_replay_resume()")
+    pytest.fail(f"replay of the replica kept stopping inside a transaction that locks {database}'s tables")
+
+
+@pytest.fixture
+def replay_paused() -> Iterator[None]:
+    """The replica stops replaying (as the superuser of DATABASE_OWNER_URL): what the primary commits now is not
+    on the replica until the end of the test, however long the test takes."""
+    admin = _replica_admin()
     try:
         with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_wal_replay_pause()")
+            _pause_between_transactions(cursor, connections[REPLICA].settings_dict["NAME"])
         yield
     finally:
         with admin.cursor() as cursor:
