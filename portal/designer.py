@@ -9,6 +9,7 @@ Buttons post the page: swapping inputs in would have Chromium style colour and r
 refuses for script-inserted content.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +48,8 @@ from tiers.engine import Scorecard, scorecard_load
 from tiers.models import BenefitKind, Criterion, Metric, TierModel
 from tiers.publishing import publication_plan, publication_sentence
 from tiers.services import (
+    DraftChangedError,
+    DraftSave,
     tier_model_draft_save,
     tier_model_draft_schedule,
     tier_model_draft_start,
@@ -677,13 +680,28 @@ def _fairness(workspace: Workspace) -> None:
         )
 
 
-def _save(model: TierModel, workspace: Workspace) -> None:
+def _save(model: TierModel, workspace: Workspace, onto: DraftSave) -> None:
     tier_model_draft_save(
         model=model,
         tiers=workspace.tier_drafts,
         criteria=workspace.criterion_drafts,
         pathways=workspace.pathway_drafts,
+        onto=onto,
     )
+
+
+# What the page posts besides the draft's content.
+NOT_CONTENT = frozenset({"csrfmiddlewaretoken", "action", "revision", "explain_query", "explained"})
+
+
+def _onto(data: QueryDict) -> DraftSave:
+    """The revision the page was opened at (anything but a number is none: it saves onto nothing) and a fingerprint
+    of the typed content, field by field in a fixed order."""
+    posted = data.get("revision", "")
+    revision = int(posted) if posted.isascii() and posted.isdigit() and len(posted) < 10 else -1
+    content = sorted((name, value) for name, values in data.lists() if name not in NOT_CONTENT for value in values)
+    fingerprint = hashlib.sha256(repr(content).encode("utf-8", "surrogatepass")).hexdigest()
+    return DraftSave(revision=revision, fingerprint=fingerprint)
 
 
 def _not_a_draft(request: HttpRequest, model: TierModel) -> HttpResponse:
@@ -748,12 +766,16 @@ def designer_draft(request: HttpRequest, model_id: int) -> HttpResponse:
     if action in ("apply:percentiles", "apply:natural"):
         workspace = _apply_suggested(workspace, scorecard, rows, natural=action == "apply:natural")
     workspace.in_force = tier_model_for(evaluated_on=timezone.localdate())
-    status = 200
+    status, clash = 200, False
     if action in ("save", "publish"):
         # Publishing works on the saved draft: what is typed is saved first (the rules permitting), then confirmed.
         if workspace.is_valid:
             try:
-                _save(model, workspace)
+                _save(model, workspace, _onto(request.POST))
+            except DraftChangedError as error:  # what is typed stays on the page, for the person to compare
+                messages.error(request, " ".join(error.messages))
+                status = 409
+                clash = True
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
                 status = 400
@@ -775,6 +797,9 @@ def designer_draft(request: HttpRequest, model_id: int) -> HttpResponse:
     context = {
         "workspace": workspace,
         "model": model,
+        # The revision the page saves onto stays the one it was opened at, however many previews since.
+        "revision": _onto(request.POST).revision if request.method == "POST" else model.revision,
+        "clash": clash,
         "distribution": distribution,
         "chart_height": max(1, len(distribution)) * ROW_HEIGHT,
         "label_width": LABEL_WIDTH,

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -27,7 +28,7 @@ from tiers.models import (
     TierModel,
 )
 from tiers.publishing import publication_plan, publication_sentence
-from tiers.services import partner_tier_pin, tier_model_for, tier_model_publish
+from tiers.services import partner_tier_pin, tier_model_draft_touched, tier_model_for, tier_model_publish
 from tiers.simulation import simulate
 from tiers.tasks import evaluate_tenant
 from tiers.validation import TierRow, ladder_problems
@@ -48,6 +49,23 @@ class DraftModelAdmin(TenantModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return super().has_delete_permission(request, obj) and _is_draft(self.model_of(obj) if obj else None)
+
+    # A change here is a save of the draft: a designer page opened before it does not save over it.
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        tier_model_draft_touched(model=self.model_of(form.instance))
+
+    def delete_model(self, request: HttpRequest, obj: object) -> None:
+        model = self.model_of(obj)
+        super().delete_model(request, obj)
+        if model is not obj:  # a part of the draft, not the draft itself
+            tier_model_draft_touched(model=model)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        models = {self.model_of(obj).pk: self.model_of(obj) for obj in queryset if self.model_of(obj) is not obj}
+        super().delete_queryset(request, queryset)
+        for model in models.values():
+            tier_model_draft_touched(model=model)
 
 
 class DraftInline(TenantInlineMixin, admin.TabularInline):

@@ -80,6 +80,11 @@ class TierModel(TenantOwnedModel):
     copied_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
+    # A draft's saves, counted: a designer page saves only onto the revision it was opened at, so a second tab or
+    # a colleague's save is never overwritten unseen (`tiers.services.tier_model_draft_save`). The fingerprint is
+    # of the last save's typed content: the same save sent again (a double click, back and resubmit) is not a clash.
+    revision = models.PositiveIntegerField(default=0, editable=False)
+    revision_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-version"]

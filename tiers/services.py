@@ -642,6 +642,18 @@ def criteria_in_order(pathway: Pathway) -> list[Criterion]:
     return sorted(pathway.criteria.all(), key=lambda criterion: criterion.pk)
 
 
+class DraftChangedError(ValidationError):
+    """The draft was saved elsewhere (another tab, a colleague, the admin) since the page was opened."""
+
+
+@dataclass(frozen=True)
+class DraftSave:
+    """What a page saves onto: the draft's revision when it was opened, and a fingerprint of what is typed."""
+
+    revision: int
+    fingerprint: str
+
+
 @transaction.atomic
 def tier_model_draft_save(
     *,
@@ -649,16 +661,29 @@ def tier_model_draft_save(
     tiers: list[TierDraft],
     criteria: list[CriterionDraft],
     pathways: list[PathwayDraft] | None = None,
+    onto: DraftSave | None = None,
 ) -> TierModel:
     """Save the designer's typed ladder (ranks by position, lowest first), gates, benefits and criteria onto a draft.
 
     The tiers must be the draft's own. With `pathways` (the designer's whole draft), the criteria rows are the whole
     list: new rows (id below 1) are created in the pathway they name, saved ones left out are deleted, and each
     pathway's partner types are set. The rules are those of publishing (`tiers.validation.draft_problems`).
+
+    With `onto`, the draft must still be at that revision: else DraftChangedError, and nothing is written. The same
+    typed content sent again after it was saved (a double click, back and resubmit) changes nothing and is no clash.
     """
     locked = TierModel.objects.select_for_update().get(pk=model.pk)
     if locked.status != TierModel.Status.DRAFT:
         raise ValidationError(_("Only a draft can be changed."))
+    if onto is not None and onto.revision != locked.revision:
+        if onto.revision == locked.revision - 1 and onto.fingerprint == locked.revision_fingerprint:
+            return locked  # this very save, already made
+        raise DraftChangedError(
+            _(
+                "Your changes were not saved: this draft was saved elsewhere (another tab or another person) since "
+                "you opened it. Open the saved version to see it, then make your changes again."
+            )
+        )
     saved_tiers = {tier.pk: tier for tier in locked.tiers.all()}
     saved_criteria = {criterion.pk: criterion for criterion in Criterion.objects.filter(pathway__model=locked)}
     saved_pathways = {pathway.pk: pathway for pathway in locked.pathways.all()}
@@ -727,7 +752,17 @@ def tier_model_draft_save(
     _criteria_save(locked=locked, criteria=criteria, saved=saved_criteria, whole_list=pathways is not None)
     for row in pathways or ():
         saved_pathways[row.id].partner_types.set(row.partner_type_ids)
+    tier_model_draft_touched(model=locked, fingerprint=onto.fingerprint if onto else "")
     return locked
+
+
+def tier_model_draft_touched(*, model: TierModel, fingerprint: str = "") -> None:
+    """Count a save of the draft (the designer's, or the admin's of the draft or its parts): pages opened before
+    it no longer save onto it."""
+    model.revision = F("revision") + 1
+    model.revision_fingerprint = fingerprint
+    model.save(update_fields=["revision", "revision_fingerprint"])
+    model.refresh_from_db(fields=["revision"])
 
 
 def _criteria_save(

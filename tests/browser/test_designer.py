@@ -187,3 +187,63 @@ def test_designer_edits_gates_and_criteria_with_a_metric_picker(
         draft = TierModel.objects.get(status=TierModel.Status.DRAFT)
         assert draft.tiers.get(rank=3).gates.get().activity_kind == "training"
         assert draft.pathways.get().criteria.count() == 2
+
+
+CLASH_WORDS = {
+    "en": {
+        "slider": "Minimum score of Gold",
+        "save": "Save draft",
+        "saved": "Draft saved.",
+        "clash": "Your changes were not saved: this draft was saved elsewhere",
+        "open": "Open the saved version",
+    },
+    "es": {
+        "slider": "Puntuación mínima de Gold",
+        "save": "Guardar borrador",
+        "saved": "Borrador guardado.",
+        "clash": "Sus cambios no se han guardado: este borrador se guardó en otro lugar",
+        "open": "Abrir la versión guardada",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_second_tab_cannot_save_over_the_first(page, acme: World, sign_in, url_for, language: str) -> None:
+    """Two tabs on one draft: the first saves Gold at 70; the second, opened before, types 80 and saves. It is told
+    its changes were not saved and why, its 80 is still on screen, and the draft keeps 70."""
+    designer_populations_forget()
+    build_program(acme)
+    acme.manager.language = language
+    acme.manager.save(update_fields=["language"])
+    words = CLASH_WORDS[language]
+    sign_in(page, acme, acme.manager)
+    page.goto(url_for(acme, "/program/designer/"))
+    page.locator("form[action$='/start/'] button").click()
+    page.wait_for_url("**/program/designer/*/")
+    second = page.context.new_page()
+    second.goto(page.url)
+
+    page.get_by_label(words["slider"], exact=True).fill("70")
+    page.get_by_role("button", name=words["save"]).click()
+    page.wait_for_load_state()
+    assert words["saved"] in page.locator(".message").first.inner_text()
+
+    second.get_by_label(words["slider"], exact=True).fill("80")
+    second.get_by_role("button", name=words["save"]).click()
+    second.wait_for_load_state()
+    assert words["clash"] in second.locator(".message").first.inner_text()
+    assert second.locator("[name='tier-2-minimum_score']").first.input_value() == "80"
+    shoot(second, f"designer-clash-{language}", check_overflow=True)
+    assert violations(second) == []
+    with tenant_context(acme.tenant):
+        assert TierModel.objects.get(status=TierModel.Status.DRAFT).tiers.get(rank=3).minimum_score == 70
+    # The way on: the saved version (a GET, not a resubmission), where this tab's change can be made again.
+    second.get_by_role("link", name=words["open"]).click()
+    second.wait_for_load_state()
+    assert second.locator("[name='tier-2-minimum_score']").first.input_value() == "70"
+    second.get_by_label(words["slider"], exact=True).fill("80")
+    second.get_by_role("button", name=words["save"]).click()
+    second.wait_for_load_state()
+    assert words["saved"] in second.locator(".message").first.inner_text()
+    with tenant_context(acme.tenant):
+        assert TierModel.objects.get(status=TierModel.Status.DRAFT).tiers.get(rank=3).minimum_score == 80

@@ -63,7 +63,8 @@ def form_data(draft: TierModel, **changes: str) -> dict[str, str]:
             pathway.pk: [str(pk) for pk in pathway.partner_types.values_list("pk", flat=True)]
             for pathway in draft.pathways.all()
         }
-    data = {"tiers": str(len(tiers)), "criteria": str(len(criteria)), "action": "preview"}
+        revision = TierModel.objects.values_list("revision", flat=True).get(pk=draft.pk)
+    data = {"tiers": str(len(tiers)), "criteria": str(len(criteria)), "action": "preview", "revision": str(revision)}
     for index, tier in enumerate(tiers):
         prefix = f"tier-{index}"
         data |= {
@@ -268,6 +269,94 @@ def test_save_writes_the_typed_draft_and_leaves_the_model_in_force(program: Fixt
         in_force = program.program.model
         assert in_force.tiers.get(rank=3).minimum_score == Decimal("65.00")
         assert not TierBenefit.objects.filter(tier__model=in_force).exists()
+
+
+def test_a_second_tab_does_not_save_over_the_first(program: Fixture, client_for) -> None:
+    """Two tabs (or two managers) open the same draft; the first saves. The second's save is refused, says why,
+    keeps what it typed on screen and writes nothing; after a reload it saves."""
+    draft = start(client_for, program)
+    first, second = (client_for(program.world, program.world.manager) for _tab in range(2))
+    first_page = form_data(draft, **{f"{GOLD}-minimum_score": "70"})
+    second_page = form_data(draft, **{f"{GOLD}-minimum_score": "80"})
+    assert first.post(draft_url(draft), first_page | {"action": "save"}).status_code == 302
+    for action in ("save", "publish"):
+        refused = second.post(draft_url(draft), second_page | {"action": action})
+        assert refused.status_code == 409
+        page = refused.content.decode()
+        assert "Your changes were not saved: this draft was saved elsewhere" in page
+        assert f'href="{draft_url(draft)}">Open the saved version</a>' in page
+        assert 'value="80"' in page or 'value="80.00"' in page  # what this tab typed is still there
+    with tenant_context(program.world.tenant):
+        assert draft.tiers.get(rank=3).minimum_score == Decimal("70.00")
+        assert TierModel.objects.get(pk=draft.pk).status == TierModel.Status.DRAFT  # not published either
+    reloaded = form_data(draft, **{f"{GOLD}-minimum_score": "80"})  # the page as a reload shows it
+    assert reloaded["revision"] == "1"
+    assert second.post(draft_url(draft), reloaded | {"action": "save"}).status_code == 302
+    with tenant_context(program.world.tenant):
+        assert draft.tiers.get(rank=3).minimum_score == Decimal("80.00")
+
+
+def test_the_same_save_sent_twice_saves_once_and_is_no_clash(program: Fixture, client_for) -> None:
+    """A double click, or back and resubmit: the second request carries the same revision and content."""
+    draft = start(client_for, program)
+    client = client_for(program.world, program.world.manager)
+    data = form_data(draft, **{f"{GOLD}-minimum_score": "72"}) | {"action": "save"}
+    assert [client.post(draft_url(draft), data).status_code for _click in range(2)] == [302, 302]
+    with tenant_context(program.world.tenant):
+        saved = TierModel.objects.get(pk=draft.pk)
+        assert (saved.revision, draft.tiers.get(rank=3).minimum_score) == (1, Decimal("72.00"))
+
+
+def test_the_page_shows_the_revision_it_was_opened_at_through_previews(program: Fixture, client_for) -> None:
+    draft = start(client_for, program)
+    client = client_for(program.world, program.world.manager)
+    assert 'name="revision" value="0"' in client.get(draft_url(draft)).content.decode()
+    with tenant_context(program.world.tenant):
+        TierModel.objects.filter(pk=draft.pk).update(revision=5)  # saved elsewhere meanwhile
+    # A preview re-renders the page with what is typed: it keeps saving onto the revision it was opened at.
+    preview = client.post(draft_url(draft), form_data(draft) | {"revision": "0"})
+    assert preview.status_code == 200
+    assert 'name="revision" value="0"' in preview.content.decode()
+
+
+@pytest.mark.parametrize("revision", [None, "", "abc", "-1", "1e3", "\x00", "٣", "9" * 40])
+def test_a_save_without_a_revision_it_can_trust_writes_nothing(program: Fixture, client_for, revision) -> None:
+    draft = start(client_for, program)
+    data = form_data(draft, **{f"{GOLD}-minimum_score": "72"}) | {"action": "save"}
+    if revision is None:
+        del data["revision"]
+    else:
+        data["revision"] = revision
+    response = client_for(program.world, program.world.manager).post(draft_url(draft), data)
+    assert response.status_code == 409
+    with tenant_context(program.world.tenant):
+        assert draft.tiers.get(rank=3).minimum_score == Decimal("65.00")
+        assert TierModel.objects.get(pk=draft.pk).revision == 0
+
+
+def test_a_change_in_the_admin_counts_as_a_save_of_the_draft(acme: World, client_for) -> None:
+    """The admin edits drafts too: a designer page opened before its change no longer saves onto the draft."""
+    with tenant_context(acme.tenant):
+        model = TierModel.objects.create(name="Scorecard", version=2, effective_from=timezone.localdate())
+    data = {
+        "name": "Scorecard 2027", "version": model.version, "effective_from": model.effective_from.isoformat(),
+        "window": model.window, "fiscal_year_start_month": model.fiscal_year_start_month,
+        "downgrade": model.downgrade, "grace_days": model.grace_days,
+        "tiers-TOTAL_FORMS": 1, "tiers-INITIAL_FORMS": 0, "tiers-0-rank": 1, "tiers-0-name": "Silver",
+        "tiers-0-minimum_score": "40", "tiers-0-point_multiplier": "1.10", "tiers-0-colour": "#999999",
+        "pathways-TOTAL_FORMS": 0, "pathways-INITIAL_FORMS": 0,
+    }  # fmt: skip
+    response = client_for(acme, acme.manager).post(f"/admin/tiers/tiermodel/{model.pk}/change/", data)
+    assert response.status_code == 302
+    with tenant_context(acme.tenant):
+        silver = Tier.objects.get(model=model)
+        assert TierModel.objects.get(pk=model.pk).revision == 1
+    assert (
+        client_for(acme, acme.manager).post(f"/admin/tiers/tier/{silver.pk}/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    with tenant_context(acme.tenant):
+        assert TierModel.objects.get(pk=model.pk).revision == 2
 
 
 def test_arrows_swap_ranks_and_the_ladder_rule_speaks(program: Fixture, client_for) -> None:
