@@ -215,6 +215,9 @@ ACCOUNT_ADAPTER = "sso.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None
+# Adding, removing or making primary an email address asks for the password again (a stolen session cannot move
+# the account to an address of its own); allauth's reauthentication, within REAUTHENTICATION_TIMEOUT (5 min).
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
 INVITATION_VALID_DAYS = env_int("TIERLINE_INVITATION_VALID_DAYS", 14)
 
 # Single sign-on (docs/security.md#single-sign-on): each program's OpenID Connect and SAML identity providers are

@@ -1,6 +1,7 @@
 """Login limits (allauth's rate limits on the real cache) for the portal and both admins, and password rules."""
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -93,3 +94,19 @@ def test_password_validators_refuse(password: str, rule: str) -> None:
 
 def test_password_validators_accept_a_long_unusual_password() -> None:
     validate_password("sturdy-lantern-orbit-42", User(email="member@acme.example"))
+
+
+def test_changing_email_addresses_asks_for_the_password_again(acme: World, client_for) -> None:
+    """A session alone (a stolen one) cannot add an address of its own to the account: allauth asks for the
+    password first, and a wrong one adds nothing."""
+    client = client_for(acme, acme.partner_user)
+    new = {"action_add": "", "email": "elsewhere@example.com"}
+    response = client.post("/accounts/email/", new)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert client.post("/accounts/reauthenticate/", {"password": WRONG}).status_code == 200
+    assert not EmailAddress.objects.filter(email="elsewhere@example.com").exists()
+    assert client.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+    assert client.post("/accounts/email/", new).status_code == 302
+    added = EmailAddress.objects.get(email="elsewhere@example.com")
+    assert (added.user, added.verified, added.primary) == (acme.partner_user, False, False)
