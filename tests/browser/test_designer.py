@@ -190,20 +190,17 @@ def test_designer_edits_gates_and_criteria_with_a_metric_picker(
 
 
 CLASH_WORDS = {
-    "en": {
-        "slider": "Minimum score of Gold",
-        "save": "Save draft",
-        "saved": "Draft saved.",
-        "clash": "Your changes were not saved: this draft was saved elsewhere",
-        "open": "Open the saved version",
-    },
-    "es": {
-        "slider": "Puntuación mínima de Gold",
-        "save": "Guardar borrador",
-        "saved": "Borrador guardado.",
-        "clash": "Sus cambios no se han guardado: este borrador se guardó en otro lugar",
-        "open": "Abrir la versión guardada",
-    },
+    language: {
+        "slider": WORDS[language]["slider"],
+        "save": LADDER_WORDS[language]["save"],
+        "saved": LADDER_WORDS[language]["saved"],
+        "clash": clash,
+        "open": open_saved,
+    }
+    for language, clash, open_saved in [
+        ("en", "Your changes were not saved: this draft was saved elsewhere", "Open the saved version"),
+        ("es", "Sus cambios no se han guardado: este borrador se guardó en otro lugar", "Abrir la versión guardada"),
+    ]
 }
 
 
