@@ -117,9 +117,13 @@ def test_a_double_click_on_confirm_redeems_once(page, acme: World, mug: Reward, 
     sign_in(page, acme, acme.partner_user)
     page.goto(url_for(acme, "/rewards/"))
     page.locator("article.reward", has_text="Branded mug").get_by_role("button", name="Redeem").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name="Redeem 1 for 150 points").dblclick()
-    page.wait_for_load_state()
+    # Which answer the browser shows depends on timing: the history (the first submission's), or, when the second
+    # submission aborted the first's navigation (a busy machine), "Already redeemed" for the same confirmation.
+    # Either is right; what is checked is the page the person ends on and that one redemption was made.
+    page.get_by_role("button", name="Redeem 1 for 150 points").dblclick()
+    page.locator(".message, .already-redeemed").first.wait_for()
+    ended_on = page.locator("main").inner_text()
+    assert "Nothing was redeemed again." in ended_on or "Branded mug" in page.locator(".message").inner_text()
     assert redemptions_of(acme, "Branded mug") == [(1, 150)]
     page.goto(url_for(acme, "/rewards/"))
     assert page.locator(".balance strong").inner_text() == "850"
