@@ -54,6 +54,11 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 - development mode only
+# Rotating the secret key: the old one here keeps signed values (sessions, links) and encrypted fields readable.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
+# Keys of secrets at rest (loyalty/encryption.py: gift-card codes, client secrets), the first one writing; empty:
+# derived from the secret key.
+ENCRYPTION_KEYS = env_list("TIERLINE_ENCRYPTION_KEYS", [])
 
 # Tenants live at <slug>.<BASE_DOMAIN>; the bare BASE_DOMAIN serves the platform admin.
 BASE_DOMAIN = env_str("TIERLINE_BASE_DOMAIN", "localhost").lower()
@@ -258,7 +263,8 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 # Uploaded files (evidence, images) live outside the web root and are served by views that check access.
 MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
-# Fernet key (urlsafe base64, 32 bytes) for gift-card codes at rest; derived from the secret key when unset.
+# The older single Fernet key of gift-card codes at rest (loyalty/encryption.py reads and writes with it after
+# TIERLINE_ENCRYPTION_KEYS); derived from the secret key when neither is set.
 CODES_ENCRYPTION_KEY = env_str("TIERLINE_CODES_ENCRYPTION_KEY")
 EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
 IMPORT_MAX_BYTES = env_int("TIERLINE_IMPORT_MAX_BYTES", 32 * 2**20)  # CSV imports of activities

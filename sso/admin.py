@@ -28,18 +28,31 @@ WHO = ["allowed_domains", "default_role", "role_claim", "role_values", "partner_
 
 
 def field_options(db_field: models.Field, kwargs: dict) -> dict:
-    """The client secret is typed like a password (kept on a re-shown form, never in the list); URLs are https."""
+    """The client secret is typed like a password and never shown again (`ProviderForm`); URLs are https."""
     if db_field.name == "client_secret":
-        kwargs["widget"] = forms.PasswordInput(render_value=True)
+        kwargs["widget"] = forms.PasswordInput(render_value=False)
     if isinstance(db_field, models.URLField):
         kwargs["assume_scheme"] = "https"
     return kwargs
+
+
+class ProviderForm(forms.ModelForm):
+    """The saved client secret never goes back to the browser: left blank on a change, it stays as it is."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.client_secret and "client_secret" in self.fields:
+            self.fields["client_secret"].help_text = "Saved (not shown). Leave blank to keep it, or type a new one."
+
+    def clean_client_secret(self) -> str:
+        return self.cleaned_data.get("client_secret") or (self.instance.client_secret if self.instance.pk else "")
 
 
 @admin.register(IdentityProvider, site=tenant_admin_site)
 class IdentityProviderAdmin(TenantModelAdmin):
     """Program staff connect their program to an OpenID Connect or SAML identity provider."""
 
+    form = ProviderForm
     audit_category = AuditEntry.Category.SSO
     list_display = ["name", "protocol", "is_active", "allowed_domains", "default_role", "required_for_staff"]
     list_filter = ["protocol", "is_active", "required_for_staff"]
@@ -64,7 +77,7 @@ class IdentityProviderAdmin(TenantModelAdmin):
         return f"/accounts/saml/{provider.provider_id}/metadata/ (on this program's host)"
 
 
-class PlatformIdentityProviderForm(forms.ModelForm):
+class PlatformIdentityProviderForm(ProviderForm):
     """The admin builds the model's fields (a request is needed); this adds the program the row belongs to."""
 
     program = forms.ModelChoiceField(queryset=Tenant.objects.all())

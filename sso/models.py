@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.encryption import EncryptedTextField
 from loyalty.tenancy.models import PARTNER_ROLES, Role, TenantOwnedModel
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -47,7 +48,8 @@ class IdentityProvider(TenantOwnedModel):
         ),
     )
     client_id = models.CharField(_("client ID"), max_length=200, blank=True)
-    client_secret = models.CharField(_("client secret"), max_length=500, blank=True)
+    # Stored encrypted (loyalty/encryption.py): a dump or a backup of the database holds no usable secret.
+    client_secret = EncryptedTextField(_("client secret"), max_length=500, blank=True)
 
     # SAML
     saml_entity_id = models.CharField(

@@ -43,6 +43,22 @@ def test_program_staff_add_an_identity_provider_and_it_is_logged(acme: World, cl
     assert f"/accounts/oidc/{provider.provider_id}/login/callback/".encode() in page.content
 
 
+def test_the_saved_client_secret_is_never_shown_and_a_blank_keeps_it(acme: World, client_for) -> None:
+    provider = make_provider(acme)
+    client = client_for(acme, acme.manager)
+    change = f"/admin/sso/identityprovider/{provider.pk}/change/"
+    page = client.get(change).content.decode()
+    assert "s3cret" not in page
+    assert "Saved (not shown). Leave blank to keep it" in page
+    unchanged = FORM | {"name": provider.name, "client_secret": ""}
+    assert client.post(change, unchanged).status_code == 302
+    with tenant_context(acme.tenant):
+        assert IdentityProvider.objects.get(pk=provider.pk).client_secret == "s3cret"
+    assert client.post(change, unchanged | {"client_secret": "n3w-secret"}).status_code == 302
+    with tenant_context(acme.tenant):
+        assert IdentityProvider.objects.get(pk=provider.pk).client_secret == "n3w-secret"
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
