@@ -55,8 +55,9 @@ def decrypt(token: str) -> str:
 
 
 def keyed_digest(value: str) -> str:
-    """A keyed hash (HMAC-SHA256) that finds a value without decrypting anything; its key does not rotate (the
-    writing key when a single one is configured, else the secret key's), so digests stay comparable."""
+    """A keyed hash (HMAC-SHA256) that finds a value without decrypting anything. Its key does not rotate with
+    TIERLINE_ENCRYPTION_KEYS (it is TIERLINE_CODES_ENCRYPTION_KEY, else the secret key's), so digests stay
+    comparable."""
     key = settings.CODES_ENCRYPTION_KEY or derived_key(settings.SECRET_KEY)
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
 

@@ -767,11 +767,13 @@ def designer_draft(request: HttpRequest, model_id: int) -> HttpResponse:
         workspace = _apply_suggested(workspace, scorecard, rows, natural=action == "apply:natural")
     workspace.in_force = tier_model_for(evaluated_on=timezone.localdate())
     status, clash = 200, False
+    # The revision the page saves onto stays the one it was opened at, however many previews since.
+    onto = _onto(request.POST) if request.method == "POST" else DraftSave(revision=model.revision, fingerprint="")
     if action in ("save", "publish"):
         # Publishing works on the saved draft: what is typed is saved first (the rules permitting), then confirmed.
         if workspace.is_valid:
             try:
-                _save(model, workspace, _onto(request.POST))
+                _save(model, workspace, onto)
             except DraftChangedError as error:  # what is typed stays on the page, for the person to compare
                 messages.error(request, " ".join(error.messages))
                 status = 409
@@ -797,8 +799,7 @@ def designer_draft(request: HttpRequest, model_id: int) -> HttpResponse:
     context = {
         "workspace": workspace,
         "model": model,
-        # The revision the page saves onto stays the one it was opened at, however many previews since.
-        "revision": _onto(request.POST).revision if request.method == "POST" else model.revision,
+        "revision": onto.revision,
         "clash": clash,
         "distribution": distribution,
         "chart_height": max(1, len(distribution)) * ROW_HEIGHT,
