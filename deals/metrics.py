@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, Q
 
 from deals.models import DealRegistration, DealSettings
-from tiers.metrics import Window
+from tiers.metrics import Window, rows_read
 
 
 def deal_registrations_by_window(*, partner_ids: list[int], windows: list[Window]) -> list[dict[int, Decimal]]:
@@ -34,7 +34,7 @@ def deal_registrations_by_window(*, partner_ids: list[int], windows: list[Window
         .order_by()
     )
     results: list[dict[int, Decimal]] = [{} for _window in windows]
-    for partner_id, *counts in rows:
+    for partner_id, *counts in rows_read(rows):
         for number, count in enumerate(counts):
             if count:
                 results[number][partner_id] = Decimal(count)

@@ -9,11 +9,12 @@ query per chunk measures the pace window and the twelve month slices at once (`m
 """
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -117,6 +118,8 @@ class PartnerHistory:
     leaving: dict[MetricSpecKey, list[Decimal]] = field(default_factory=dict)
     # What has left by each checkpoint (the running sums of `leaving`, ZERO first), built on first use.
     gone_by: dict[MetricSpecKey, list[Decimal]] = field(default_factory=dict, repr=False)
+    # How what has left moves from checkpoint to checkpoint (as `_direction`'s), built with `gone_by`.
+    gone_trend: dict[MetricSpecKey, int | None] = field(default_factory=dict, repr=False)
 
 
 def additive_specs(scorecard: Scorecard) -> list[MetricSpecKey]:
@@ -147,9 +150,15 @@ def _gone_by(history: PartnerHistory, spec: MetricSpecKey, plan: ForecastPlan) -
     gone_by = history.gone_by.get(spec)
     if gone_by is None:
         gone_by = [ZERO]
-        for amount in history.leaving[spec][: len(plan.checkpoints)]:
+        leaving = history.leaving[spec][: len(plan.checkpoints)]
+        for amount in leaving:
             gone_by.append(gone_by[-1] + amount)
         history.gone_by[spec] = gone_by
+        # From checkpoint k to k + 1, gone_by[k + 1] grows by leaving[k + 1]: a rounded sum never falls when what
+        # is added is not negative, never rises when it is not positive.
+        later = leaving[1:]
+        rises, falls = bool(later) and max(later) > 0, bool(later) and min(later) < 0
+        history.gone_trend[spec] = None if rises and falls else 1 if rises else -1 if falls else 0
     return gone_by
 
 
@@ -185,22 +194,51 @@ def projected_values(
     return projected
 
 
-def first_day(predicate: Callable[[date], bool], plan: ForecastPlan) -> date | None:
+def first_day(predicate: Callable[[date], bool], plan: ForecastPlan, *, rises: bool | None = None) -> date | None:
     """The first day after today, up to the horizon, on which `predicate` holds: the first checkpoint where it
-    does, then the day within the month before it by bisection. None: not within the horizon."""
-    previous = plan.today
-    for checkpoint in plan.checkpoints:
-        if predicate(checkpoint):
-            low, high = previous, checkpoint
-            while (high - low).days > 1:
-                middle = low + timedelta(days=(high - low).days // 2)
-                if predicate(middle):
-                    high = middle
+    does, then the day within the month before it by bisection. None: not within the horizon.
+
+    `rises` is what is known of the predicate over the checkpoints (`rises_over_checkpoints`): True, once it holds
+    it holds at every later one (the horizon first, then bisection over the checkpoints); False, once it fails it
+    fails at every later one (only the first checkpoint can be the first); None, nothing (each in turn). The same
+    checkpoint is found either way, and the day within its month by the same bisection."""
+    checkpoints = plan.checkpoints
+    if rises is None:
+        found = next((number for number, checkpoint in enumerate(checkpoints) if predicate(checkpoint)), None)
+    elif rises:
+        found = None
+        if checkpoints and predicate(checkpoints[-1]):
+            low, found = 0, len(checkpoints) - 1
+            while low < found:
+                middle = (low + found) // 2
+                if predicate(checkpoints[middle]):
+                    found = middle
                 else:
-                    low = middle
-            return high
-        previous = checkpoint
-    return None
+                    low = middle + 1
+    else:
+        found = 0 if checkpoints and predicate(checkpoints[0]) else None
+    if found is None:
+        return None
+    low, high = checkpoints[found - 1] if found else plan.today, checkpoints[found]
+    while (high - low).days > 1:
+        middle = low + timedelta(days=(high - low).days // 2)
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def rises_over_checkpoints(trend: int | None, *, with_higher_values: bool) -> bool | None:
+    """`first_day`'s `rises` for a predicate monotone in the projected values, given how they move over the
+    checkpoints (`Projection.trend`: 1 none falls, -1 none rises, 0 none moves, None unknown or mixed).
+    `with_higher_values`: the predicate holding of some values holds of higher ones (a rank or score at least
+    something), else of lower ones (a rank below something)."""
+    if trend is None:
+        return None
+    if trend == 0:
+        return False  # the same at every checkpoint: the first says it all
+    return (trend > 0) == with_higher_values
 
 
 def _rank(tier: LoadedTier | None) -> int:
@@ -259,6 +297,33 @@ class Projection:
         """Whether the score on `day` is at least `minimum`."""
         return self.on(day)[0] >= minimum
 
+    def trend(self) -> int | None:
+        """How the projected values move over the checkpoints, for `rises_over_checkpoints`: the reference knows
+        nothing (None), so its searches try each checkpoint in turn."""
+        return None
+
+    def spec_trend(self, spec: MetricSpecKey) -> int | None:
+        """How one additive metric's projected value moves over the checkpoints (as `trend`)."""
+        return None
+
+    def checkpoints_bound(self, *, highest: bool) -> tuple[Decimal, LoadedTier | None] | None:
+        """The score and tier of every moved metric's highest (or lowest) value over the checkpoints: no
+        checkpoint's score or rank is above (below) them. None: not known (the reference)."""
+        return None
+
+    def spec_bound(self, spec: MetricSpecKey, *, highest: bool) -> Decimal | None:
+        """One additive metric's highest (or lowest) projected value over the checkpoints (None: not known)."""
+        return None
+
+
+def _together(directions: Iterable[int | None]) -> int | None:
+    """The direction of a sum of sequences from theirs (1: never falls, -1: never rises, 0: constant, None:
+    either): None if any two pull apart."""
+    moving = set(directions) - {0}
+    if None in moving or len(moving) > 1:
+        return None
+    return moving.pop() if moving else 0
+
 
 class PreparedProjection(Projection):
     """`Projection`'s results for less: the nightly forecasts' projection.
@@ -271,7 +336,10 @@ class PreparedProjection(Projection):
     (`ForecastPlan.position`).
 
     The searches ask of most days only the rank or the score (`rank_on`, `score_meets`): those days' values are
-    not made into a dict. tests/tiers/test_forecast_property.py holds it to the reference, field for field.
+    not made into a dict. And it knows how the values move over the checkpoints (`trend`): when every moved metric
+    goes one way, a rank or score does too (weights and targets are positive), so a search bisects the checkpoints
+    or stops at the first instead of scoring each (`first_day`'s `rises`).
+    tests/tiers/test_forecast_property.py holds it to the reference, field for field.
     """
 
     def __init__(self, **arguments: Any) -> None:
@@ -280,12 +348,14 @@ class PreparedProjection(Projection):
         with_pace, partner_type_id = self.with_pace, self.partner_type_id
         self.moved_specs = list(history.recent)
         position = {spec: number for number, spec in enumerate(self.moved_specs)}
+        # Per moved metric: today's value, its pace (None: without), the slices leaving, their running sums and
+        # the last one's place.
         self.moved = []
         for spec in self.moved_specs:
             value, leaving = values.get(spec, ZERO), history.leaving.get(spec)
             pace = pace_per_day(history, spec) if with_pace else None
             gone_by = _gone_by(history, spec, plan) if leaving else None
-            self.moved.append((value, pace, leaving, gone_by))
+            self.moved.append((value, pace, leaving, gone_by, len(gone_by) - 1 if gone_by else 0))
         tracks = [pathway for pathway in scorecard.pathways if pathway.criteria and pathway.admits(partner_type_id)]
         # Per admitted track: its total weight and per criterion, the place of its metric among the moved ones with
         # weight, target and cap, or (a metric the projection does not move) its contribution, once.
@@ -317,35 +387,123 @@ class PreparedProjection(Projection):
             )
             for tier in reversed(scorecard.tiers)
         ]
-        self.scores: dict[date, tuple[Decimal, LoadedTier | None]] = {}
+        # A score and a rank never fall when a value rises: so the model requires (positive weights and targets,
+        # tiers by rank); a hand-built scorecard that breaks it gets no `trend`.
+        self.monotone = all(
+            total_weight > 0
+            and all(weight > 0 and target > 0 for _i, weight, target, _c, constant in terms if constant is None)
+            for total_weight, terms in self.tracks
+        ) and all(lower.rank < higher.rank for lower, higher in pairwise(scorecard.tiers))
+        self._reset()
+
+    def _reset(self) -> None:
+        self.days, self.scores = {}, {}
+        self.values_on: dict[date, list[Decimal]] = {}
+        self.directions: dict[MetricSpecKey, int | None] | None = None
+        self.together: int | None | bool = False  # False: not worked out yet
+        self.bounds: tuple[list[Decimal], list[Decimal]] | None = None
 
     def without_pace(self) -> "PreparedProjection":
         """As `Projection.without_pace`, keeping what does not depend on the pace."""
         still = copy(self)
         still.with_pace = False
-        still.moved = [(value, None, leaving, gone_by) for value, _pace, leaving, gone_by in self.moved]
-        still.days, still.scores = {}, {}
+        still.moved = [(value, None, *rest) for value, _pace, *rest in self.moved]
+        still._reset()
         return still
 
     def _moved_values(self, day: date) -> list[Decimal]:
-        """`projected_values` of the moved metrics, in their order."""
-        days, passed, share = self.plan.position(day)
-        return [
-            max(
-                ZERO,
-                value
-                - (_gone_at(leaving, gone_by, passed, share) if leaving else ZERO)
-                + (pace * days if pace is not None else ZERO),
-            )
-            for value, pace, leaving, gone_by in self.moved
-        ]
+        """`projected_values` of the moved metrics, in their order (kept per day)."""
+        found = self.values_on.get(day)
+        if found is None:
+            days, passed, share = self.plan.positions.get(day) or self.plan.position(day)
+            # `_gone_at` inline: one call less per metric and day.
+            found = self.values_on[day] = [
+                max(
+                    ZERO,
+                    value
+                    - (
+                        (gone_by[-1] if passed >= last else gone_by[passed] + leaving[passed] * share)
+                        if leaving
+                        else ZERO
+                    )
+                    + (pace * days if pace is not None else ZERO),
+                )
+                for value, pace, leaving, gone_by, last in self.moved
+            ]
+        return found
+
+    def _directions(self) -> dict[MetricSpecKey, int | None]:
+        """Per moved metric, how its value moves over the checkpoints (as `_together`'s), where its parts settle
+        it: at checkpoint k, today's value less what has gone by then (`gone_by[k + 1]`, whose direction is
+        `PartnerHistory.gone_trend`) plus k days' pace, each step rounded monotonically. None where the pace and
+        the roll-off pull apart (most paced metrics): their values at every checkpoint could say more, but
+        working them out costs about what the searches would save."""
+        if self.directions is None:
+            gone_trend = self.history.gone_trend
+            self.directions = {
+                spec: _together(
+                    [
+                        (None if (gone := gone_trend[spec]) is None else -gone) if gone_by else 0,
+                        0 if pace is None or not pace else 1 if pace > 0 else -1,
+                    ]
+                )
+                for spec, (_value, pace, _leaving, gone_by, _last) in zip(self.moved_specs, self.moved, strict=True)
+            }
+        return self.directions
+
+    def trend(self) -> int | None:
+        """1: no moved metric falls over the checkpoints, -1: none rises, 0: none moves; None: they pull apart (or
+        the scorecard is not monotone)."""
+        if self.together is False:
+            self.together = _together(self._directions().values()) if self.monotone else None
+        return self.together
+
+    def spec_trend(self, spec: MetricSpecKey) -> int | None:
+        return self._directions().get(spec)
+
+    def _bounds(self) -> tuple[list[Decimal], list[Decimal]]:
+        """Each moved metric's lowest and highest value over the checkpoints: as `_moved_values` gives them there
+        (no share of a month is leaving on a checkpoint, so what has gone is a running sum), metric by metric."""
+        if self.bounds is None:
+            plan = self.plan
+            positions = [plan.positions.get(day) or plan.position(day) for day in plan.checkpoints]
+            lows, highs = [], []
+            for value, pace, leaving, gone_by, last in self.moved:
+                values = [
+                    max(
+                        ZERO,
+                        value
+                        - (gone_by[min(passed, last)] if leaving else ZERO)
+                        + (pace * days if pace is not None else ZERO),
+                    )
+                    for days, passed, _share in positions
+                ]
+                lows.append(min(values, default=ZERO))
+                highs.append(max(values, default=ZERO))
+            self.bounds = (lows, highs)
+        return self.bounds
+
+    def checkpoints_bound(self, *, highest: bool) -> tuple[Decimal, LoadedTier | None] | None:
+        if not self.monotone or not self.plan.checkpoints:
+            return None
+        lows, highs = self._bounds()
+        return self._score_of(highs if highest else lows)
+
+    def spec_bound(self, spec: MetricSpecKey, *, highest: bool) -> Decimal | None:
+        if spec not in self.history.recent or not self.plan.checkpoints:
+            return None
+        lows, highs = self._bounds()
+        return (highs if highest else lows)[self.moved_specs.index(spec)]
 
     def _scored(self, day: date) -> tuple[Decimal, LoadedTier | None]:
         """`engine.qualify`'s score and tier of the day's values."""
         found = self.scores.get(day)
-        if found is not None:
-            return found
-        moved = self._moved_values(day)
+        if found is None:
+            found = self.scores[day] = self._score_of(self._moved_values(day))
+        return found
+
+    def _score_of(self, moved: list[Decimal]) -> tuple[Decimal, LoadedTier | None]:
+        """`engine.qualify`'s score and tier of the moved metrics' values (with the others' as today)."""
         best = None
         for total_weight, terms in self.tracks:
             exact = ZERO
@@ -361,9 +519,7 @@ class PreparedProjection(Projection):
         found = (best, None)
         for tier, minimum, gates, others_met in self.tier_checks:
             if others_met and best >= minimum and all(moved[index] >= gate for index, gate in gates):
-                found = (best, tier)
-                break
-        self.scores[day] = found
+                return (best, tier)
         return found
 
     def on(self, day: date) -> tuple[Decimal, LoadedTier | None, dict]:
@@ -394,10 +550,10 @@ def _tier_after_grace(scorecard: Scorecard, held: LoadedTier, qualified: LoadedT
 
 
 def _criteria(
-    *, evaluation: Evaluation, scorecard: Scorecard, history: PartnerHistory, plan: ForecastPlan
+    *, evaluation: Evaluation, scorecard: Scorecard, history: PartnerHistory, plan: ForecastPlan, paced: Projection
 ) -> list[dict]:
     """Per criterion of the best track: pace, the next slice leaving the window, and when its pace alone covers its
-    gap to the next tier."""
+    gap to the next tier (`paced`: how the metric moves, for the search)."""
     pathway = next((pathway for pathway in scorecard.pathways if pathway.id == evaluation.pathway_id), None)
     if pathway is None:
         return []
@@ -436,7 +592,10 @@ def _criteria(
                 days, _passed, _share = plan.position(day)
                 return value - _gone(history, spec, plan, day) + pace * days >= target
 
-            found = first_day(covered, plan)
+            # `covered` is the paced projection's value before `max(0, …)`: the same answer for a positive target.
+            rises = rises_over_checkpoints(paced.spec_trend(spec), with_higher_values=True) if target > 0 else None
+            top = paced.spec_bound(spec, highest=True) if target > 0 and rises is None else None
+            found = None if top is not None and top < target else first_day(covered, plan, rises=rises)
             alone_on = found.isoformat() if found else None
         rows.append(
             row
@@ -479,7 +638,7 @@ def forecast_one(
         "reaches_on": None,
         "score_reaches_on": None,
         "gates_blocking": [],
-        "criteria": _criteria(evaluation=evaluation, scorecard=scorecard, history=history, plan=plan),
+        "criteria": _criteria(evaluation=evaluation, scorecard=scorecard, history=history, plan=plan, paced=paced),
         "rolloff": None,
         "falls_at_pace_on": None,  # at its pace, the first day it qualifies below the tier it holds
         "on_pace_for_upgrade": False,
@@ -487,11 +646,20 @@ def forecast_one(
     }
     flag_day = plan.today + timedelta(days=FLAG_DAYS)
     if next_tier is not None:
-        reaches = first_day(lambda day: paced.rank_on(day) >= next_tier.rank, plan)
+        upward = rises_over_checkpoints(paced.trend(), with_higher_values=True)
+        # Without an order over the checkpoints, the highest values can still show that none gets there.
+        top = paced.checkpoints_bound(highest=True) if upward is None else None
+        reaches = (
+            None
+            if top is not None and _rank(top[1]) < next_tier.rank
+            else first_day(lambda day: paced.rank_on(day) >= next_tier.rank, plan, rises=upward)
+        )
         if evaluation.score >= next_tier.minimum_score:
             score_reaches = plan.today
+        elif top is not None and top[0] < next_tier.minimum_score:
+            score_reaches = None
         else:
-            score_reaches = first_day(lambda day: paced.score_meets(day, next_tier.minimum_score), plan)
+            score_reaches = first_day(lambda day: paced.score_meets(day, next_tier.minimum_score), plan, rises=upward)
         forecast["reaches_on"] = reaches.isoformat() if reaches else None
         forecast["score_reaches_on"] = score_reaches.isoformat() if score_reaches else None
         if reaches is None and score_reaches is not None:
@@ -511,7 +679,13 @@ def forecast_one(
         forecast["on_pace_for_upgrade"] = reaches is not None and reaches <= flag_day
     if held is not None and plan.rolling and _rank(qualified) >= held.rank:
         forecast["rolloff"] = _rolloff(scorecard=scorecard, plan=plan, still=still, held=held, evaluation=evaluation)
-        below_at_pace = first_day(lambda day: paced.rank_on(day) < held.rank, plan)
+        downward = rises_over_checkpoints(paced.trend(), with_higher_values=False)
+        bottom = paced.checkpoints_bound(highest=False) if downward is None else None
+        below_at_pace = (
+            None
+            if bottom is not None and _rank(bottom[1]) >= held.rank
+            else first_day(lambda day: paced.rank_on(day) < held.rank, plan, rises=downward)
+        )
         forecast["falls_at_pace_on"] = below_at_pace.isoformat() if below_at_pace else None
         forecast["at_risk_by_rolloff"] = below_at_pace is not None and below_at_pace <= flag_day
     return forecast
@@ -521,7 +695,8 @@ def _rolloff(
     *, scorecard: Scorecard, plan: ForecastPlan, still: Projection, held: LoadedTier, evaluation: Evaluation
 ) -> dict:
     """Without new activity: when the score falls below the held tier, to what, what left, and the tier after grace."""
-    below_on = first_day(lambda day: still.rank_on(day) < held.rank, plan)
+    downward = rises_over_checkpoints(still.trend(), with_higher_values=False)
+    below_on = first_day(lambda day: still.rank_on(day) < held.rank, plan, rises=downward)
     horizon_score = still.on(plan.horizon)[0] if plan.horizon else evaluation.score
     rolloff: dict = {"held_tier": _tier_ref(held), "below_on": None, "score_at_horizon": str(horizon_score)}
     if below_on is None:

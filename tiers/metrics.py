@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.db import connections
 from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
@@ -114,6 +115,20 @@ def activity_metric(name: str) -> Callable[[ActivityMeasureFunction], ActivityMe
     return register
 
 
+def rows_read(queryset: QuerySet) -> list[tuple]:
+    """A `values_list` query's rows as the database driver returns them: Django's converters (one call per value:
+    `Decimal(v)` on a numeric sum, `int(v)` on a count) are left out, as every reader here makes its own Decimal
+    of the value. A chunk's forecast histories are some fifty aggregates per partner. PostgreSQL's driver gives
+    numeric as Decimal; SQLite's a float, which only Django's converter makes the right Decimal: read as usual."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _positive(value: object) -> Decimal | None:
     """A sum or count as a metric value: no matching row (NULL or 0) is no value."""
     return Decimal(value) if value else None
@@ -198,14 +213,19 @@ def activity_metric_values_by_window(
     if not distinct or not windows:
         return results
     activities, measures = activity_measures_queryset(specs=distinct, partner_ids=partner_ids, windows=windows)
-    for partner_id, *values in activities:
-        offset = 0
-        for number, by_spec in enumerate(measures):
-            for spec, measure in by_spec.items():
-                value = measure.value(*values[offset : offset + len(measure.aggregates)])
-                offset += len(measure.aggregates)
-                if value is not None:
-                    results[number][spec][partner_id] = value
+    # Per measure, in the columns' order: where its result goes, its value function, its columns (after partner_id).
+    readers, offset = [], 1
+    for number, by_spec in enumerate(measures):
+        for spec, measure in by_spec.items():
+            width = len(measure.aggregates)
+            readers.append((results[number][spec], measure.value, offset, offset + width))
+            offset += width
+    for row in rows_read(activities):
+        partner_id = row[0]
+        for by_partner, value_of, start, end in readers:
+            value = value_of(row[start]) if end == start + 1 else value_of(*row[start:end])
+            if value is not None:
+                by_partner[partner_id] = value
     return results
 
 
@@ -272,7 +292,7 @@ def points_earned_by_window(partner_ids: list[int], windows: list[Window]) -> li
         .order_by()
     )
     results: list[dict[int, Decimal]] = [{} for _window in windows]
-    for partner_id, *totals in rows:
+    for partner_id, *totals in rows_read(rows):
         for number, total in enumerate(totals):
             if total is not None:
                 results[number][partner_id] = Decimal(total)

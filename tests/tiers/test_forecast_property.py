@@ -4,7 +4,8 @@ stored dict, field for field.
 
 Random scorecards (tiers with gates, tracks for some partner types or all, weights, targets, caps, every window
 type, downgrade policy and grace) and random partners (today's values, the last 90 days, the twelve month slices
-leaving the window — negative ones too, as reversed points can be —, the tier held). Round numbers are mixed in so
+leaving the window — negative ones too, as reversed points can be, and slices that only leave, only come back or
+are nothing, where the prepared searches bisect or stop early —, the tier held). Round numbers are mixed in so
 that projections land exactly on minimums, gates and roll-off days, where rounding decides. Then whole chunks in
 the database: `forecasts_for_chunk` (its own plan and histories query) against the reference per partner.
 """
@@ -76,11 +77,38 @@ partners = st.lists(
                     for spec in SPECS
                 }
             ),
-            "recent": st.fixed_dictionaries({spec: amounts("0", "200000") for spec in ADDITIVE}),
-            # Negative slices too: reversed points can leave more than they brought.
+            # A negative pace too (points reversed lately).
+            "recent": st.fixed_dictionaries(
+                {
+                    spec: st.one_of(amounts("0", "200000"), st.decimals(Decimal("-500"), Decimal("0"), places=2))
+                    for spec in ADDITIVE
+                }
+            ),
+            # Negative slices too: reversed points can leave more than they brought. And the shapes where what has
+            # left only grows, only shrinks or stays (the searches then bisect the checkpoints or stop at the first).
             "leaving": st.fixed_dictionaries(
                 {
-                    spec: st.lists(st.one_of(amounts("0", "50000"), amounts("-500", "0")), min_size=12, max_size=12)
+                    spec: st.one_of(
+                        st.lists(st.one_of(amounts("0", "50000"), amounts("-500", "0")), min_size=12, max_size=12),
+                        # The first slice leaves before the first checkpoint: any sign, whatever the others'.
+                        st.builds(
+                            lambda first, rest: [first, *rest],
+                            st.one_of(amounts("0", "50000"), amounts("-500", "0")),
+                            st.lists(amounts("0", "50000"), min_size=11, max_size=11),
+                        ),
+                        st.builds(
+                            lambda first, rest: [first, *rest],
+                            st.one_of(amounts("0", "50000"), amounts("-500", "0")),
+                            st.lists(
+                                st.one_of(
+                                    st.just(Decimal(0)), st.decimals(Decimal("-500"), Decimal("-0.01"), places=2)
+                                ),
+                                min_size=11,
+                                max_size=11,
+                            ),
+                        ),
+                        st.just([Decimal(0)] * 12),
+                    )
                     for spec in ADDITIVE
                 }
             ),
