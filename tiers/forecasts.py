@@ -53,10 +53,18 @@ class ForecastPlan:
     positions: dict[date, tuple[Decimal, int, Decimal | None]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    by_checkpoint: tuple[list[Decimal], list[int]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def horizon(self) -> date | None:
         return self.checkpoints[-1] if self.checkpoints else None
+
+    def at_checkpoints(self) -> tuple[list[Decimal], list[int]]:
+        """Each checkpoint's days after today and checkpoints passed (`position`'s), in order: worked out once."""
+        if self.by_checkpoint is None:
+            positions = [self.position(checkpoint) for checkpoint in self.checkpoints]
+            object.__setattr__(self, "by_checkpoint", ([days for days, *_ in positions], [n for _, n, _ in positions]))
+        return self.by_checkpoint
 
     def position(self, day: date) -> tuple[Decimal, int, Decimal | None]:
         """`day` as a projection reads it: days after today, the checkpoints passed by then (found by bisection,
@@ -347,7 +355,7 @@ class PreparedProjection(Projection):
         scorecard, values, history, plan = self.scorecard, self.values, self.history, self.plan
         with_pace, partner_type_id = self.with_pace, self.partner_type_id
         self.moved_specs = list(history.recent)
-        position = {spec: number for number, spec in enumerate(self.moved_specs)}
+        self.places = position = {spec: number for number, spec in enumerate(self.moved_specs)}
         # Per moved metric: today's value, its pace (None: without), the slices leaving, their running sums and
         # the last one's place.
         self.moved = []
@@ -399,7 +407,7 @@ class PreparedProjection(Projection):
     def _reset(self) -> None:
         self.days, self.scores = {}, {}
         self.values_on: dict[date, list[Decimal]] = {}
-        self.directions: dict[MetricSpecKey, int | None] | None = None
+        self.directions: list[int | None] | None = None
         self.together: int | None | bool = False  # False: not worked out yet
         self.bounds: tuple[list[Decimal], list[Decimal]] | None = None
 
@@ -432,55 +440,59 @@ class PreparedProjection(Projection):
             ]
         return found
 
-    def _directions(self) -> dict[MetricSpecKey, int | None]:
+    def _directions(self) -> list[int | None]:
         """Per moved metric, how its value moves over the checkpoints (as `_together`'s), where its parts settle
         it: at checkpoint k, today's value less what has gone by then (`gone_by[k + 1]`, whose direction is
         `PartnerHistory.gone_trend`) plus k days' pace, each step rounded monotonically. None where the pace and
-        the roll-off pull apart (most paced metrics): their values at every checkpoint could say more, but
-        working them out costs about what the searches would save."""
+        the roll-off pull apart (most paced metrics: `_bounds` then)."""
         if self.directions is None:
+            self.directions = []
             gone_trend = self.history.gone_trend
-            self.directions = {
-                spec: _together(
-                    [
-                        (None if (gone := gone_trend[spec]) is None else -gone) if gone_by else 0,
-                        0 if pace is None or not pace else 1 if pace > 0 else -1,
-                    ]
-                )
-                for spec, (_value, pace, _leaving, gone_by, _last) in zip(self.moved_specs, self.moved, strict=True)
-            }
+            for spec, (_value, pace, _leaving, gone_by, _last) in zip(self.moved_specs, self.moved, strict=True):
+                gone = gone_trend[spec] if gone_by else 0
+                added = 0 if pace is None or not pace else 1 if pace > 0 else -1
+                if gone is None or (gone and added and -gone != added):
+                    self.directions.append(None)
+                else:
+                    self.directions.append(-gone or added)
         return self.directions
 
     def trend(self) -> int | None:
         """1: no moved metric falls over the checkpoints, -1: none rises, 0: none moves; None: they pull apart (or
         the scorecard is not monotone)."""
         if self.together is False:
-            self.together = _together(self._directions().values()) if self.monotone else None
+            self.together = _together(self._directions()) if self.monotone else None
         return self.together
 
     def spec_trend(self, spec: MetricSpecKey) -> int | None:
-        return self._directions().get(spec)
+        place = self.places.get(spec)
+        return None if place is None else self._directions()[place]
 
     def _bounds(self) -> tuple[list[Decimal], list[Decimal]]:
-        """Each moved metric's lowest and highest value over the checkpoints: as `_moved_values` gives them there
-        (no share of a month is leaving on a checkpoint, so what has gone is a running sum), metric by metric."""
+        """Each moved metric's lowest and highest value over the checkpoints, worked out metric by metric and
+        kept as the checkpoints' values (`_moved_values`'s numbers: on a checkpoint no share of a month is leaving,
+        so what has gone is `gone_by`'s; a scan that follows scores them without working them out again)."""
         if self.bounds is None:
             plan = self.plan
-            positions = [plan.positions.get(day) or plan.position(day) for day in plan.checkpoints]
-            lows, highs = [], []
+            days, passed = plan.at_checkpoints()
+            columns = []
             for value, pace, leaving, gone_by, last in self.moved:
-                values = [
-                    max(
-                        ZERO,
-                        value
-                        - (gone_by[min(passed, last)] if leaving else ZERO)
-                        + (pace * days if pace is not None else ZERO),
-                    )
-                    for days, passed, _share in positions
-                ]
-                lows.append(min(values, default=ZERO))
-                highs.append(max(values, default=ZERO))
-            self.bounds = (lows, highs)
+                if leaving:
+                    gone = [gone_by[min(number, last)] for number in passed]
+                    if pace is None:
+                        columns.append([max(ZERO, value - amount) for amount in gone])
+                    else:
+                        columns.append(
+                            [max(ZERO, value - amount + pace * d) for amount, d in zip(gone, days, strict=True)]
+                        )
+                elif pace is None:
+                    columns.append([max(ZERO, value)] * len(days))
+                else:
+                    columns.append([max(ZERO, value + pace * d) for d in days])
+            values_on = self.values_on
+            for checkpoint, values in zip(plan.checkpoints, zip(*columns, strict=True), strict=False):
+                values_on.setdefault(checkpoint, list(values))
+            self.bounds = ([min(column) for column in columns], [max(column) for column in columns])
         return self.bounds
 
     def checkpoints_bound(self, *, highest: bool) -> tuple[Decimal, LoadedTier | None] | None:
@@ -490,10 +502,10 @@ class PreparedProjection(Projection):
         return self._score_of(highs if highest else lows)
 
     def spec_bound(self, spec: MetricSpecKey, *, highest: bool) -> Decimal | None:
-        if spec not in self.history.recent or not self.plan.checkpoints:
+        if spec not in self.places or not self.plan.checkpoints:
             return None
         lows, highs = self._bounds()
-        return (highs if highest else lows)[self.moved_specs.index(spec)]
+        return (highs if highest else lows)[self.places[spec]]
 
     def _scored(self, day: date) -> tuple[Decimal, LoadedTier | None]:
         """`engine.qualify`'s score and tier of the day's values."""

@@ -10,6 +10,7 @@ that projections land exactly on minimums, gates and roll-off days, where roundi
 the database: `forecasts_for_chunk` (its own plan and histories query) against the reference per partner.
 """
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -42,7 +43,9 @@ from tiers.forecasts import (
     ADDITIVE_METRICS,
     PartnerHistory,
     PreparedProjection,
+    Projection,
     additive_specs,
+    first_day,
     forecast_histories,
     forecast_one,
     forecast_plan,
@@ -199,6 +202,80 @@ def test_prepared_projections_forecast_what_the_reference_does(card: dict, polic
         assert prepared.keys() == reference.keys()
         for key, expected in reference.items():
             assert prepared[key] == expected, key
+
+
+@settings(max_examples=300, deadline=None)
+@given(card=scorecards, policy=policies, people=partners, with_pace=st.booleans())
+def test_what_a_prepared_projection_knows_of_the_checkpoints_holds_for_the_reference(
+    card: dict, policy: dict, people: list[dict], with_pace: bool
+) -> None:
+    # The claims the searches act on (`trend`, `spec_trend`, the bounds), checked against the reference's own
+    # scores, ranks and values at every checkpoint.
+    scorecard = loaded_card(card, policy)
+    plan = forecast_plan(model=scorecard.model, window=window_of(card, scorecard))
+    specs = additive_specs(scorecard)
+    for person in people:
+        values = {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())}
+        history = PartnerHistory(
+            recent={spec: person["recent"][spec] for spec in specs},
+            leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
+        )
+        arguments = {
+            "scorecard": scorecard,
+            "partner_type_id": person["type"],
+            "values": values,
+            "history": history,
+            "plan": plan,
+            "with_pace": with_pace,
+        }
+        reference, prepared = Projection(**arguments), PreparedProjection(**arguments)
+        days = [reference.on(checkpoint) for checkpoint in plan.checkpoints]
+        scores = [score for score, _tier, _values in days]
+        ranks = [tier.rank if tier else 0 for _score, tier, _values in days]
+        trend = prepared.trend()
+        if trend is not None:
+            pairs = list(zip(scores, scores[1:], strict=False)) + list(zip(ranks, ranks[1:], strict=False))
+            assert all((after - before) * trend >= 0 if trend else after == before for before, after in pairs)
+        for spec in specs:
+            moving = [day_values[spec] for _score, _tier, day_values in days]
+            direction = prepared.spec_trend(spec)
+            if direction is not None:
+                steps = zip(moving, moving[1:], strict=False)
+                assert all(
+                    (after - before) * direction >= 0 if direction else after == before for before, after in steps
+                )
+            if moving:
+                assert prepared.spec_bound(spec, highest=True) == max(moving)
+                assert prepared.spec_bound(spec, highest=False) == min(moving)
+        for highest in (True, False):
+            bound = prepared.checkpoints_bound(highest=highest)
+            if bound is not None:
+                score, tier = bound
+                rank = tier.rank if tier else 0
+                if highest:
+                    assert all(score >= each for each in scores)
+                    assert all(rank >= each for each in ranks)
+                else:
+                    assert all(score <= each for each in scores)
+                    assert all(rank <= each for each in ranks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(card=scorecards, offset=st.integers(-5, 800), rises=st.booleans())
+def test_first_day_bisecting_or_stopping_at_the_first_finds_what_the_scan_does(
+    card: dict, offset: int, rises: bool
+) -> None:
+    # A predicate that turns once, on any day before, within or after the horizon: told which way it turns, the
+    # search finds the day the scan of every checkpoint finds.
+    scorecard = loaded_card(card, {"downgrade": TierModel.Downgrade.ONE_STEP, "grace_days": 0})
+    plan = forecast_plan(model=scorecard.model, window=window_of(card, scorecard))
+    turn = plan.today + timedelta(days=offset)
+
+    def predicate(day: date) -> bool:
+        return (day >= turn) == rises
+
+    scanned = first_day(predicate, plan)
+    assert first_day(predicate, plan, rises=rises) == scanned
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="as the nightly run: scored in SQL on PostgreSQL")
