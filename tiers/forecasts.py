@@ -424,18 +424,21 @@ class PreparedProjection(Projection):
         found = self.values_on.get(day)
         if found is None:
             days, passed, share = self.plan.positions.get(day) or self.plan.position(day)
-            # `_gone_at` inline: one call less per metric and day.
+            # `_gone_at` and `max(ZERO, …)` inline (the value only when above zero, as `max` keeps the first):
+            # two calls less per metric and day.
             found = self.values_on[day] = [
-                max(
-                    ZERO,
-                    value
+                projected
+                if (
+                    projected := value
                     - (
                         (gone_by[-1] if passed >= last else gone_by[passed] + leaving[passed] * share)
                         if leaving
                         else ZERO
                     )
-                    + (pace * days if pace is not None else ZERO),
+                    + (pace * days if pace is not None else ZERO)
                 )
+                > ZERO
+                else ZERO
                 for value, pace, leaving, gone_by, last in self.moved
             ]
         return found
@@ -521,8 +524,10 @@ class PreparedProjection(Projection):
             exact = ZERO
             for index, weight, target, cap, constant in terms:
                 if constant is None:
-                    # engine.criterion_contribution's arithmetic, in its order.
-                    constant = weight * min(moved[index] / target, cap) / total_weight * HUNDRED
+                    # engine.criterion_contribution's arithmetic, in its order (the min of two inline: as `min`,
+                    # the cap only when below the ratio).
+                    ratio = moved[index] / target
+                    constant = weight * (cap if cap < ratio else ratio) / total_weight * HUNDRED
                 exact += constant
             score = exact.quantize(CENT, ROUND_HALF_UP)
             if best is None or score > best:
