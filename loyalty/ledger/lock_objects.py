@@ -36,6 +36,12 @@ class AccountTotals:
     lifetime_redeemed: int
     chain_head: str
 
+    def copy(self) -> "AccountTotals":
+        # `dataclasses.replace` costs ~5 µs (it inspects the fields); a batch copies a thousand accounts.
+        return AccountTotals(
+            self.pk, self.tenant_id, self.balance, self.lifetime_earned, self.lifetime_redeemed, self.chain_head
+        )
+
 
 def accounts_lock_totals(*, account_ids: Iterable[int]) -> dict[int, AccountTotals]:
     """`accounts_lock` (same order, same lock) returning the totals as values, by id."""

@@ -4,7 +4,7 @@ import hashlib
 import re
 from calendar import monthrange
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -464,7 +464,7 @@ def points_credit_many(*, credits: Sequence[Credit]) -> int:
     # which gives exactly what reading them first would (a repeat of the same movement skipped, another refused).
     for keys_read in (False, True):
         by_key = _keys_used(tenant=tenant, credits=credits) if keys_read else {}
-        totals = {pk: replace(account) for pk, account in accounts.items()}
+        totals = {pk: account.copy() for pk, account in accounts.items()}
         lines = _credits_staged(credits=credits, accounts=totals, by_key=by_key, tenant=tenant, now=now)
         if not lines:
             return 0
