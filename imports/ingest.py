@@ -1,7 +1,7 @@
 """Bulk ingestion of activities from vendors' systems (REST API and CSV import): one set-based service for both."""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator, MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -214,9 +215,10 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     try:
         parsed = parser(value)
         if parsed is not None and parsed != "":
-            max_length, model_field = _field_checks()[name]
-            # Text within the column's length passes its only validator: skip the call (it is the hot path).
-            if model_field is not None and not (type(parsed) is str and len(parsed) <= max_length):
+            passes, model_field = _field_checks()[name]
+            # A value the cheap test passes passes the validators: skip the call (it is the hot path); the others
+            # run them, for their words.
+            if model_field is not None and not passes(parsed):
                 model_field.run_validators(parsed)
     except ValidationError as error:
         for message in error.messages:
@@ -226,15 +228,53 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
 
 
 @cache
-def _field_checks() -> dict[str, tuple[int, Any]]:
-    """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
-    value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
-    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None), "member": (0, None)}
+def _field_checks() -> dict[str, tuple[Callable[[Any], bool], Any]]:
+    """Per input field: a cheap test that a value passes the model field's validators (length, digits, range), and
+    the model field whose validators to run when it does not, None when there are none to run (the partner, dates,
+    metadata). Read once, not per value."""
+    checks: dict[str, tuple[Callable[[Any], bool], Any]] = dict.fromkeys(
+        ("partner", "metadata", "member"), (_never, None)
+    )
     for name in INGEST_FIELDS:
         if name not in checks:
             model_field = Activity._meta.get_field(name)
-            checks[name] = (model_field.max_length or 0, model_field if model_field.validators else None)
+            checks[name] = (_validators_pass(model_field), model_field if model_field.validators else None)
     return checks
+
+
+def _never(_value: Any) -> bool:
+    return False
+
+
+def _validators_pass(model_field: Any) -> Callable[[Any], bool]:
+    """A test that is true only of values every validator of `model_field` accepts (false: run them)."""
+    kinds = {type(validator) for validator in model_field.validators}
+    if kinds == {MaxLengthValidator}:
+        longest = model_field.max_length
+        return lambda value: type(value) is str and len(value) <= longest
+    if kinds == {DecimalValidator}:
+        digits, places = model_field.max_digits, model_field.decimal_places
+        return lambda value: type(value) is Decimal and _decimal_fits(value, digits, places)
+    limits = [validator.limit_value for validator in model_field.validators]
+    if kinds == {MinValueValidator, MaxValueValidator} and not any(callable(limit) for limit in limits):
+        lowest = max(v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator))
+        highest = min(v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator))
+        return lambda value: type(value) is int and lowest <= value <= highest
+    return _never
+
+
+def _decimal_fits(value: Decimal, max_digits: int, places: int) -> bool:
+    """Whether Django's `DecimalValidator(max_digits, places)` accepts `value` (its arithmetic, without raising)."""
+    _sign, digit_tuple, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return False
+    if exponent >= 0:
+        digits, decimals = len(digit_tuple) + (exponent if digit_tuple != (0,) else 0), 0
+    elif -exponent > len(digit_tuple):
+        digits = decimals = -exponent
+    else:
+        digits, decimals = len(digit_tuple), -exponent
+    return digits <= max_digits and decimals <= places and digits - decimals <= max_digits - places
 
 
 def _blank(value: Any) -> bool:
