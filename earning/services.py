@@ -7,8 +7,9 @@ An integration: approving an activity moves it in `partners`, prices it with the
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -96,14 +97,18 @@ def earning_rules_active(*, kinds: Iterable[str]) -> ActiveRules:
     return ActiveRules(rules, partner_types)
 
 
-def earning_rules_matching(*, activity: EarningActivity, rules: ActiveRules | None = None) -> list[EarningRule]:
+def earning_rules_matching(
+    *, activity: EarningActivity, rules: ActiveRules | None = None, day: date | None = None
+) -> list[EarningRule]:
     """Active rules whose kind, window, partner types, categories, minimum amount and code fit the activity.
 
-    `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once.
+    `rules` (from `earning_rules_active`) lets a caller match many activities against rules read once; `day`, the
+    activity's date in the tenant's time zone, when the caller has it already.
     """
     if rules is None:
         rules = earning_rules_active(kinds=[activity.kind])
-    day = timezone.localdate(activity.occurred_at)
+    if day is None:
+        day = timezone.localdate(activity.occurred_at)
     partner_type_id = activity.partner_type_id
     return [
         rule
@@ -133,19 +138,24 @@ def rule_points(*, rule: EarningRule, activity: EarningActivity, multiplier: Dec
 
 def cap_period_bounds(*, rule: EarningRule, moment: datetime) -> tuple[datetime, datetime] | None:
     """The cap period around `moment` in the tenant's time zone (None: over the rule's life)."""
-    day = timezone.localdate(moment)
-    if rule.cap_period == EarningRule.CapPeriod.EVER:
+    return _cap_period_bounds(rule.cap_period, timezone.localdate(moment), timezone.get_current_timezone())
+
+
+@lru_cache(maxsize=4096)
+def _cap_period_bounds(cap_period: str, day: date, zone: tzinfo) -> tuple[datetime, datetime] | None:
+    """`cap_period_bounds` of a local day: a pure function of its arguments, so each (period, day, zone) is computed
+    once, not per activity of a batch."""
+    if cap_period == EarningRule.CapPeriod.EVER:
         return None
-    if rule.cap_period == EarningRule.CapPeriod.MONTH:
+    if cap_period == EarningRule.CapPeriod.MONTH:
         start = date(day.year, day.month, 1)
         end = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    elif rule.cap_period == EarningRule.CapPeriod.QUARTER:
+    elif cap_period == EarningRule.CapPeriod.QUARTER:
         first_month = 3 * ((day.month - 1) // 3) + 1
         start = date(day.year, first_month, 1)
         end = date(day.year + (first_month + 3 > 12), (first_month + 2) % 12 + 1, 1)
     else:
         start, end = date(day.year, 1, 1), date(day.year + 1, 1, 1)
-    zone = timezone.get_current_timezone()
     return datetime.combine(start, datetime.min.time(), zone), datetime.combine(end, datetime.min.time(), zone)
 
 
@@ -243,8 +253,13 @@ def _activities_credits(
     if not activities:
         return [], [], []
     rules = earning_rules_active(kinds={activity.kind for activity in activities})
+    zone = timezone.get_current_timezone()
+    # Each activity's local day, computed once: rule windows and cap periods both read it.
+    days = {activity.pk: activity.occurred_at.astimezone(zone).date() for activity in activities}
     matches = [
-        (activity, rule) for activity in activities for rule in earning_rules_matching(activity=activity, rules=rules)
+        (activity, rule)
+        for activity in activities
+        for rule in earning_rules_matching(activity=activity, rules=rules, day=days[activity.pk])
     ]
     # Like the per-activity path: every partner gets its account, locked before anything is read for pricing.
     partner_ids = {activity.partner_id for activity in activities}
@@ -260,7 +275,17 @@ def _activities_credits(
         existing = {entry.idempotency_key: entry for entry in LedgerEntry.objects.filter(idempotency_key__in=keys)}
     unposted = [match for match, key in zip(matches, keys, strict=True) if key not in existing]
     if are_new and connection.vendor == "postgresql":
-        so_far = _earned_in_cap_periods_by_pair(matches=unposted, account_ids=account_ids)
+        so_far = _earned_in_cap_periods_by_pair(
+            cells=(
+                (
+                    rule.pk,
+                    account_ids[activity.partner_id],
+                    _cap_period_bounds(rule.cap_period, days[activity.pk], zone),
+                )
+                for activity, rule in unposted
+                if rule.cap_points is not None
+            )
+        )
     else:
         so_far = _earned_in_cap_periods(matches=unposted, account_ids=account_ids)
     credits, positions = [], []
@@ -272,7 +297,7 @@ def _activities_credits(
         account_id = account_ids[activity.partner_id]
         points = rule_points(rule=rule, activity=activity, multiplier=multipliers[activity.partner_id])
         if rule.cap_points is not None:
-            period = (rule.pk, account_id, cap_period_bounds(rule=rule, moment=activity.occurred_at))
+            period = (rule.pk, account_id, _cap_period_bounds(rule.cap_period, days[activity.pk], zone))
             points = _capped(rule=rule, points=points, so_far=so_far[period])
             so_far[period] += max(points, 0)
         if points <= 0:
@@ -333,26 +358,24 @@ def _earned_in_cap_periods(
 
 
 def _earned_in_cap_periods_by_pair(
-    *, matches: list[tuple[EarningActivity, EarningRule]], account_ids: dict[int, int]
+    *, cells: Iterable[tuple[int, int, tuple[datetime, datetime] | None]]
 ) -> defaultdict[tuple, int]:
-    """`_earned_in_cap_periods` reading only the (rule, account, period) cells the matches fall in, in one query
-    on PostgreSQL: each cell is a range of the `ledger_entry_rule_cap` index, plus the reversals of the entries in
-    it (a reversal counts in the period of the entry it reverses, and keeps its rule and account). Reading whole
-    spans grows with the ledger's history; this grows with the batch.
+    """`_earned_in_cap_periods` reading only the (rule, account, period bounds) cells the batch's matches fall in,
+    in one query on PostgreSQL: each cell is a range of the `ledger_entry_rule_cap` index, plus the reversals of
+    the entries in it (a reversal counts in the period of the entry it reverses, and keeps its rule and account).
+    Reading whole spans grows with the ledger's history; this grows with the batch.
     """
     so_far: defaultdict[tuple, int] = defaultdict(int)
-    cells: dict[tuple, tuple] = {}
-    for activity, rule in matches:
-        if rule.cap_points is not None:
-            bounds = cap_period_bounds(rule=rule, moment=activity.occurred_at)
-            account_id = account_ids[activity.partner_id]
-            cells[(rule.pk, account_id, bounds)] = (rule.pk, account_id, *(bounds or (None, None)))
-    if not cells:
+    unique = {cell: None for cell in cells}  # first-seen order, one row per cell
+    if not unique:
         return so_far
-    rule_ids, accounts, starts, stops = (list(column) for column in zip(*cells.values(), strict=True))
+    rule_ids, accounts, bounds = zip(*unique, strict=True)
+    starts = [None if period is None else period[0] for period in bounds]
+    stops = [None if period is None else period[1] for period in bounds]
     table = LedgerEntry._meta.db_table
     with connection.cursor() as cursor:
-        # The table name comes from the model; every value is a parameter.
+        # The table name comes from the model; every value is a parameter. The total is read as it comes (NULL for
+        # an empty cell): a filter on it made PostgreSQL evaluate the sum, and its reversal probe per entry, twice.
         cursor.execute(
             f"""
             SELECT cell.ordinality, earned.total
@@ -363,7 +386,7 @@ def _earned_in_cap_periods_by_pair(
                 SELECT SUM(
                     CASE WHEN entry.reverses_id IS NULL THEN entry.points ELSE 0 END
                     + COALESCE((
-                        SELECT SUM(reversal.points) FROM {table} AS reversal
+                        SELECT SUM(reversal.points)::bigint FROM {table} AS reversal
                         WHERE reversal.tenant_id = %(tenant)s AND reversal.reverses_id = entry.id
                           AND reversal.earning_rule_id = cell.rule_id AND reversal.account_id = cell.account_id
                     ), 0)
@@ -374,13 +397,18 @@ def _earned_in_cap_periods_by_pair(
                   AND entry.effective_at >= COALESCE(cell.start, '-infinity'::timestamptz)
                   AND entry.effective_at < COALESCE(cell.stop, 'infinity'::timestamptz)
             ) AS earned
-            WHERE earned.total IS NOT NULL
             """,  # noqa: S608
-            {"tenant": current_tenant().pk, "rules": rule_ids, "accounts": accounts, "starts": starts, "stops": stops},
+            {
+                "tenant": current_tenant().pk,
+                "rules": list(rule_ids),
+                "accounts": list(accounts),
+                "starts": starts,
+                "stops": stops,
+            },
         )
         totals = dict(cursor.fetchall())
-    for ordinality, key in enumerate(cells, start=1):
-        so_far[key] = totals.get(ordinality, 0)
+    for ordinality, key in enumerate(unique, start=1):
+        so_far[key] = totals.get(ordinality) or 0
     return so_far
 
 

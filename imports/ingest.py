@@ -1,7 +1,7 @@
 """Bulk ingestion of activities from vendors' systems (REST API and CSV import): one set-based service for both."""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator, MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -17,15 +18,15 @@ from django.utils.translation import gettext as _
 
 from earning.services import EarningActivity, activities_points_earn, activities_points_post
 from funds.tasks import rebates_accrue_pending_task
-from loyalty.bulk import columns_insert, field_sql_type, stage_rows
+from loyalty.bulk import COPY_NULL, AnyOf, columns_insert, copy_escape, copy_text, field_sql_type, stage_lines
 from loyalty.inputs import NUL, ascii_whole_number, date_range_message, json_problems, nul_message
 from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, User
 from loyalty.tenancy.tasks import enqueue_on_commit
-from partners.currency import activity_conversion, rate_day, rates_for
+from partners.currency import activity_conversion, rates_for
 from partners.models import Activity, ActivityStatusChange, Partner
-from partners.services import activity_errors
+from partners.services import activity_errors, activity_window
 from tiers.tasks import rescore_partners
 
 INGEST_FIELDS = (
@@ -107,6 +108,7 @@ class _Row:
     is_repeat: bool = False  # repeats an earlier row of the batch
     member_ref: str = ""  # the email of the partner's member credited with the activity, if named
     member_id: int | None = None
+    day: date | None = None  # the day of `occurred_at` in the tenant's time zone (its rate's day), when it has one
 
     def add_error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(str(message))
@@ -139,15 +141,17 @@ def activities_ingest(
     _partners_attach(parsed)
     _members_attach(parsed)
     rates = _rates_of(parsed)
+    window = activity_window()  # once per batch, not per row
     for row in parsed:
         # A field that did not parse has said so already; the rules speak for the others.
-        for name, message in activity_errors(partner=row.partner, rates=rates, **_rule_values(row)).items():
+        errors = activity_errors(partner=row.partner, rates=rates, window=window, **_rule_values(row))
+        for name, message in errors.items():
             if name not in row.errors:
                 row.add_error(name, message)
         if not row.errors:
             conversion = activity_conversion(
                 amount=row.values["amount"], currency=row.values["currency"] or "",
-                occurred_at=row.values["occurred_at"], rates=rates,
+                occurred_at=row.values["occurred_at"], rates=rates, day=row.day,
             )  # fmt: skip
             row.values["amount_converted"] = conversion.amount_converted
             row.values["exchange_rate"] = conversion.exchange_rate
@@ -211,9 +215,10 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
     try:
         parsed = parser(value)
         if parsed is not None and parsed != "":
-            max_length, model_field = _field_checks()[name]
-            # Text within the column's length passes its only validator: skip the call (it is the hot path).
-            if model_field is not None and not (type(parsed) is str and len(parsed) <= max_length):
+            passes, model_field = _field_checks()[name]
+            # A value the cheap test passes passes the validators: skip the call (it is the hot path); the others
+            # run them, for their words.
+            if model_field is not None and not passes(parsed):
                 model_field.run_validators(parsed)
     except ValidationError as error:
         for message in error.messages:
@@ -223,15 +228,53 @@ def _parse(row: _Row, name: str, parser: Any, value: Any) -> Any:
 
 
 @cache
-def _field_checks() -> dict[str, tuple[int, Any]]:
-    """Per input field: the column's length (text) and the model field whose validators (length, digits, range) a
-    value must pass, None when there are none to run (the partner, dates, metadata). Read once, not per value."""
-    checks: dict[str, tuple[int, Any]] = {"partner": (0, None), "metadata": (0, None), "member": (0, None)}
+def _field_checks() -> dict[str, tuple[Callable[[Any], bool], Any]]:
+    """Per input field: a cheap test that a value passes the model field's validators (length, digits, range), and
+    the model field whose validators to run when it does not, None when there are none to run (the partner, dates,
+    metadata). Read once, not per value."""
+    checks: dict[str, tuple[Callable[[Any], bool], Any]] = dict.fromkeys(
+        ("partner", "metadata", "member"), (_never, None)
+    )
     for name in INGEST_FIELDS:
         if name not in checks:
             model_field = Activity._meta.get_field(name)
-            checks[name] = (model_field.max_length or 0, model_field if model_field.validators else None)
+            checks[name] = (_validators_pass(model_field), model_field if model_field.validators else None)
     return checks
+
+
+def _never(_value: Any) -> bool:
+    return False
+
+
+def _validators_pass(model_field: Any) -> Callable[[Any], bool]:
+    """A test that is true only of values every validator of `model_field` accepts (false: run them)."""
+    kinds = {type(validator) for validator in model_field.validators}
+    if kinds == {MaxLengthValidator}:
+        longest = model_field.max_length
+        return lambda value: type(value) is str and len(value) <= longest
+    if kinds == {DecimalValidator}:
+        digits, places = model_field.max_digits, model_field.decimal_places
+        return lambda value: type(value) is Decimal and _decimal_fits(value, digits, places)
+    limits = [validator.limit_value for validator in model_field.validators]
+    if kinds == {MinValueValidator, MaxValueValidator} and not any(callable(limit) for limit in limits):
+        lowest = max(v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator))
+        highest = min(v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator))
+        return lambda value: type(value) is int and lowest <= value <= highest
+    return _never
+
+
+def _decimal_fits(value: Decimal, max_digits: int, places: int) -> bool:
+    """Whether Django's `DecimalValidator(max_digits, places)` accepts `value` (its arithmetic, without raising)."""
+    _sign, digit_tuple, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return False
+    if exponent >= 0:
+        digits, decimals = len(digit_tuple) + (exponent if digit_tuple != (0,) else 0), 0
+    elif -exponent > len(digit_tuple):
+        digits = decimals = -exponent
+    else:
+        digits, decimals = len(digit_tuple), -exponent
+    return digits <= max_digits and decimals <= places and digits - decimals <= max_digits - places
 
 
 def _blank(value: Any) -> bool:
@@ -318,15 +361,19 @@ def _metadata(value: Any) -> dict:
 
 
 def _rates_of(rows: list[_Row]) -> dict:
-    """The exchange rates of every (currency, day) the rows' amounts need, in one query."""
-    return rates_for(
-        (row.values["currency"] or "", rate_day(row.values["occurred_at"]))
-        for row in rows
-        if row.values.get("amount") is not None
-        and isinstance(row.values.get("occurred_at"), datetime)
-        and timezone.is_aware(row.values["occurred_at"])
-        and not date_range_message(row.values["occurred_at"])
-    )
+    """The exchange rates of every (currency, day) the rows' amounts need, in one query; notes each such row's day
+    (the conversion reads it again)."""
+    zone = timezone.get_current_timezone()
+    for row in rows:
+        occurred_at = row.values.get("occurred_at")
+        if (
+            row.values.get("amount") is not None
+            and isinstance(occurred_at, datetime)
+            and occurred_at.utcoffset() is not None
+            and not date_range_message(occurred_at)
+        ):
+            row.day = occurred_at.astimezone(zone).date()  # `rate_day`, without its checks per row
+    return rates_for((row.values["currency"] or "", row.day) for row in rows if row.day is not None)
 
 
 def _rule_values(row: _Row) -> dict[str, Any]:
@@ -346,7 +393,7 @@ def _partners_attach(rows: list[_Row]) -> None:
     refs = {row.partner_ref for row in rows if row.partner_ref}
     partners = {
         values[1]: PartnerRef(*values)
-        for values in Partner.objects.filter(external_id__in=refs).values_list(
+        for values in Partner.objects.filter(AnyOf("external_id", refs)).values_list(
             "pk", "external_id", "status", "partner_type_id"
         )
     }
@@ -367,10 +414,10 @@ def _members_attach(rows: list[_Row]) -> None:
     members = {
         (partner_id, email): user_id
         for partner_id, email, user_id in Membership.objects.filter(
-            partner_id__in={row.partner.pk for row in named}, is_active=True, role__in=sorted(PARTNER_ROLES)
+            AnyOf("partner_id", {row.partner.pk for row in named}), is_active=True, role__in=sorted(PARTNER_ROLES)
         )
         .annotate(email=Lower("user__email"))
-        .filter(email__in={row.member_ref for row in named})
+        .filter(AnyOf("email", {row.member_ref for row in named}))
         .values_list("partner_id", "email", "user_id")
     }
     for row in named:
@@ -384,7 +431,9 @@ def _members_attach(rows: list[_Row]) -> None:
 def _duplicates_mark(rows: list[_Row], *, source: str) -> list[_Row]:
     """Mark rows already stored, and repeats of an earlier good row; return the rows to create, in input order."""
     external_ids = {row.external_id for row in rows if row.external_id}
-    stored = dict(Activity.objects.filter(source=source, external_id__in=external_ids).values_list("external_id", "pk"))
+    stored = dict(
+        Activity.objects.filter(AnyOf("external_id", external_ids), source=source).values_list("external_id", "pk")
+    )
     seen: dict[str, _Row] = {}
     to_create = []
     for row in rows:
@@ -506,22 +555,29 @@ def _activities_create_staged(
     tenant = current_tenant()
     status = Activity.Status.APPROVED if approve else Activity.Status.PENDING
     actor_id = actor.pk if actor is not None else None
-    staged = []
+    # COPY text in one pass, a line per row in `_activity_stage_columns`' order (a good row's values are typed by
+    # parsing: text escaped, None as NULL).
+    lines = []
+    bad_values = "\t".join([COPY_NULL] * len(STAGED_VALUES))
     for row in rows:
         if not row.errors:
             values = row.values
-            staged.append(
-                (
-                    row.index, True, row.external_id, row.partner.pk, row.member_id or actor_id,
-                    # A currency without an amount means nothing; it is not stored.
-                    values["currency"] if values["amount"] is not None else "",
-                    values["amount_converted"], values["exchange_rate"],
-                    *(values[name] for name in STORED_AS_PARSED),
-                )
-            )  # fmt: skip
+            created_by_id = row.member_id or actor_id
+            # A currency without an amount means nothing; it is not stored.
+            currency = values["currency"] if values["amount"] is not None else ""
+            metadata = copy_text(values["metadata"]) if values["metadata"] else "{}"
+            lines.append(
+                f"{row.index}\tt\t{copy_escape(row.external_id)}\t{row.partner.pk}"
+                f"\t{COPY_NULL if created_by_id is None else created_by_id}\t{copy_escape(currency)}"
+                f"\t{_copy_or_null(values['amount_converted'])}\t{_copy_or_null(values['exchange_rate'])}"
+                f"\t{copy_escape(values['kind'])}\t{values['occurred_at'].isoformat()}"
+                f"\t{_copy_or_null(values['amount'])}\t{values['quantity']}\t{copy_escape(values['product_sku'])}"
+                f"\t{copy_escape(values['product_category'])}\t{copy_escape(values['code'])}"
+                f"\t{_copy_or_null(values['valid_until'])}\t{metadata}"
+            )
         elif row.external_id:  # a stored external id makes even a bad row a duplicate
-            staged.append((row.index, False, row.external_id, *([None] * len(STAGED_VALUES))))
-    stage_rows(name=ACTIVITY_STAGE, columns=_activity_stage_columns(), rows=staged)
+            lines.append(f"{row.index}\tf\t{copy_escape(row.external_id)}\t{bad_values}")
+    stage = stage_lines(name=ACTIVITY_STAGE, columns=_activity_stage_columns(), lines=lines)
     reason = _recorded_reason(source=source, approve=approve)
     now = timezone.now()
     constants = {
@@ -544,13 +600,13 @@ def _activities_create_staged(
                         WHERE activity.tenant_id = %(tenant_id)s AND activity.source = %(source)s
                           AND activity.external_id = stage.external_id AND activity.external_id <> ''
                     ) AS id
-                    FROM {ACTIVITY_STAGE} AS stage
+                    FROM pg_temp.{stage} AS stage
                 ) AS probed
                 WHERE probed.id IS NOT NULL
             ),
             fresh AS (
                 SELECT DISTINCT ON (stage.external_id) stage.*
-                FROM {ACTIVITY_STAGE} AS stage
+                FROM pg_temp.{stage} AS stage
                 WHERE stage.is_good AND NOT EXISTS (SELECT FROM stored WHERE stored.idx = stage.idx)
                 ORDER BY stage.external_id, stage.idx
             ),
@@ -603,7 +659,7 @@ def _activities_create_staged(
             late.append(row)
     if late:
         concurrent = dict(
-            Activity.objects.filter(source=source, external_id__in={row.external_id for row in late}).values_list(
+            Activity.objects.filter(AnyOf("external_id", {row.external_id for row in late}), source=source).values_list(
                 "external_id", "pk"
             )
         )
@@ -624,6 +680,10 @@ def _activities_create_staged(
         for row in rows
         if row.activity_id is not None
     ]
+
+
+def _copy_or_null(value: Decimal | date | None) -> str:
+    return COPY_NULL if value is None else str(value)
 
 
 def _activity_columns(rows: list[_Row], *, source: str, status: str, actor_id: int | None) -> dict[str, list]:

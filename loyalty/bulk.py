@@ -1,5 +1,6 @@
 """Bulk inserts for the hot write paths (ingestion, bulk posting) without `bulk_create`'s per-value Python cost."""
 
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -9,6 +10,8 @@ from typing import Any
 
 import msgspec
 from django.db import connection, models
+from django.db.models import Expression, F
+from django.db.models.lookups import In
 
 _json_encode = msgspec.json.Encoder().encode
 
@@ -133,11 +136,59 @@ def _insert_fields(model: type[models.Model]) -> list[models.Field]:
     return [field for field in model._meta.concrete_fields if field is not model._meta.pk]
 
 
+class AnyOf(Expression):
+    """`field IN (values)` for a large set of values: on PostgreSQL `field = ANY(%s)` with the values as one array
+    parameter, which psycopg2 adapts in C (Django prepares, binds and plans an IN list value by value: ~20 ms of
+    Python for a thousand partner ids). Elsewhere the ordinary IN lookup.
+
+        Partner.objects.filter(AnyOf("external_id", refs))
+
+    The values go to the driver as they are (ids, text: what psycopg2 adapts itself), not through the field's
+    preparation. The array's element type is the field's without its length (`varchar(64)` compares as
+    `varchar`): a cast to the column's length would cut a longer value to a prefix that might match.
+    """
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, field: str | Expression, values: Iterable[Any]) -> None:
+        super().__init__()
+        self.lhs = F(field) if isinstance(field, str) else field
+        self.values = list(values)
+
+    def get_source_expressions(self) -> list[Expression]:
+        return [self.lhs]
+
+    def set_source_expressions(self, expressions: list[Expression]) -> None:
+        (self.lhs,) = expressions
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple]:
+        # Not PostgreSQL: Django's own IN (an empty set matches nothing, as there).
+        return compiler.compile(In(self.lhs, self.values))
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, tuple]:
+        lhs_sql, lhs_params = compiler.compile(self.lhs)
+        field = self.lhs.output_field
+        element_type = (
+            field.target_field.rel_db_type(connection) if field.remote_field else field.db_type(connection)
+        ).split("(")[0]
+        return f"{lhs_sql} = ANY(%s::{element_type}[])", (*lhs_params, self.values)
+
+
 # COPY staging (PostgreSQL): rows are streamed into a temporary table, then moved by `INSERT … SELECT`.
-# COPY FROM refuses tables under row-level security, so it never writes a tenant table itself; the staging table
-# is temporary (unlogged, private to the session) and dropped at commit, so it survives no transaction — which
-# keeps it correct behind a transaction-pooling PgBouncer too.
+# COPY FROM refuses tables under row-level security, so it never writes a tenant table itself. The staging table is
+# temporary (unlogged, private to the session), kept for the session and emptied at every commit (`ON COMMIT DELETE
+# ROWS`): creating and dropping it in each batch cost PostgreSQL a dozen catalog rows per batch. It is (re)declared
+# with `IF NOT EXISTS` in every transaction that stages, so behind a transaction-pooling PgBouncer, whichever server
+# session a transaction lands on has it; its name carries a digest of its columns, so a session that still holds the
+# table of an older definition (a deploy) never mistakes it for the new one.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_NULL = "\\N"
+
+
+def copy_escape(text: str) -> str:
+    """Text in COPY's text format: backslash, tab and line breaks escaped (callers never stage a NUL)."""
+    return text.translate(_COPY_ESCAPES)
 
 
 def _copy_other(value: Any) -> str:
@@ -154,37 +205,57 @@ def _copy_other(value: Any) -> str:
 
 # By exact type, the common cases first: a lookup per value instead of a chain of isinstance checks.
 _COPY_FORMATS: dict[type, Callable[[Any], str]] = {
-    str: lambda value: value.translate(_COPY_ESCAPES),
+    str: copy_escape,
     int: int.__str__,
-    type(None): lambda _value: "\\N",
+    type(None): lambda _value: COPY_NULL,
     datetime: datetime.isoformat,
     date: date.isoformat,
     Decimal: Decimal.__str__,
 }
 
 
-def _copy_text(value: Any) -> str:
+def copy_text(value: Any) -> str:
     """One value in COPY's text format (None is \\N; text escapes backslash, tab and line breaks)."""
     return _COPY_FORMATS.get(type(value), _copy_other)(value)
 
 
-def stage_rows(*, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> int:
-    """Create the temporary table `name` (columns: (name, SQL type)) for the rest of the transaction and COPY the
-    rows into it, in one round trip of text; returns the number of rows. PostgreSQL only, inside a transaction.
+def staging_table(name: str, columns: Sequence[tuple[str, str]]) -> str:
+    """The session's staging table for these columns: `name` and a digest of the columns' names and types."""
+    digest = hashlib.blake2b(repr(tuple(columns)).encode(), digest_size=4).hexdigest()
+    return f"{name}_{digest}"
 
-    A second call in the same transaction replaces the table. Text holds no NUL: callers stage validated values.
+
+def stage_rows(*, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> tuple[str, int]:
+    """COPY the rows into the staging table `name` for these columns (name, SQL type), emptied first, in one
+    round trip of text; returns the table's name (see `staging_table`) and the number of rows. PostgreSQL only,
+    inside a transaction: the rows are gone at commit.
+
+    A second call in the same transaction replaces the rows. Text holds no NUL: callers stage validated values.
     """
+    lines = ["\t".join(map(copy_text, row)) for row in rows]
+    return stage_lines(name=name, columns=columns, lines=lines), len(lines)
+
+
+def stage_lines(*, name: str, columns: Sequence[tuple[str, str]], lines: Sequence[str]) -> str:
+    """`stage_rows` for lines the caller wrote in COPY's text format itself (values joined by tabs, each escaped
+    with `copy_escape` or `copy_text`, NULL as `COPY_NULL`): a hot path that knows its columns' types formats a
+    row in one expression. Returns the table's name."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         raise RuntimeError("COPY staging needs PostgreSQL and an open transaction.")
-    table = connection.ops.quote_name(name)
+    table = staging_table(name, columns)
     definition = ", ".join(f"{connection.ops.quote_name(column)} {sql_type}" for column, sql_type in columns)
-    lines = ["\t".join(map(_copy_text, row)) for row in rows]
-    buffer = io.StringIO("\n".join(lines) + "\n" if lines else "")
+    names = ", ".join(connection.ops.quote_name(column) for column, _type in columns)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}; CREATE TEMP TABLE {table} ({definition}) ON COMMIT DROP")
-        names = ", ".join(connection.ops.quote_name(column) for column, _type in columns)
-        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)  # psycopg2's COPY (the raw cursor's)
-    return len(lines)
+        # IF NOT EXISTS notes a NOTICE when the table exists; DELETE empties what an earlier call of this
+        # transaction staged (nothing, after a commit).
+        cursor.execute(
+            # Names and types come from the caller's constants; nothing is a value.
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DELETE ROWS; DELETE FROM pg_temp.{table}"  # noqa: S608
+        )
+        if lines:
+            # psycopg2's COPY (the raw cursor's), from the text in one piece.
+            cursor.copy_expert(f"COPY pg_temp.{table} ({names}) FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+    return table
 
 
 def field_sql_type(model: type[models.Model], name: str) -> str:

@@ -48,25 +48,35 @@ def json_problems(value: Any, *, max_depth: int = JSON_MAX_DEPTH, path: str = ""
 
     Walks with a stack of its own, so a value nested thousands deep is measured without recursing.
     """
-    stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+    # (item, its parent's path, its key in the parent — None for the root —, depth): a path is written only for
+    # a container or a problem, not for each of a bulk body's thousands of strings.
+    stack: list[tuple[Any, str, Any, int]] = [(value, path, None, 1)]
     while stack:
-        item, where, depth = stack.pop()
+        item, parent, key, depth = stack.pop()
         if isinstance(item, str):
             if NUL in item:
-                return {where or "non_field_errors": [nul_message()]}
+                return {_json_path(parent, key) or "non_field_errors": [nul_message()]}
             continue
         if not isinstance(item, Mapping | list | tuple):
             continue
+        where = _json_path(parent, key)
         if depth > max_depth:
             message = _("This is nested more than %(depth)s levels deep.") % {"depth": max_depth}
             return {where or "non_field_errors": [message]}
-        children = item.items() if isinstance(item, Mapping) else enumerate(item)
-        for key, child in children:
-            child_path = f"{where}.{key}" if where else str(key)
-            if has_nul(key):
-                return {where or "non_field_errors": [nul_message()]}
-            stack.append((child, child_path, depth + 1))
+        if isinstance(item, Mapping):
+            for child_key, child in item.items():
+                if has_nul(child_key):
+                    return {where or "non_field_errors": [nul_message()]}
+                stack.append((child, where, child_key, depth + 1))
+        else:
+            stack.extend((child, where, index, depth + 1) for index, child in enumerate(item))
     return {}
+
+
+def _json_path(parent: str, key: Any) -> str:
+    if key is None:
+        return parent
+    return f"{parent}.{key}" if parent else str(key)
 
 
 def json_check(value: Any, *, field: str = "", max_depth: int = JSON_MAX_DEPTH) -> None:

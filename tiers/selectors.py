@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.bulk import AnyOf
 from loyalty.ledger.selectors import points_expiring_by_partner
 from loyalty.tenancy.context import current_tenant
 from loyalty.translations import reader_language
@@ -21,7 +22,9 @@ from tiers.wording import entitlement_label, gate_phrase
 def partner_point_multipliers(*, partner_ids: Iterable[int]) -> dict[int, Decimal]:
     """The point multiplier of each partner's current tier, in one query (1 for a partner without a tier)."""
     multipliers = dict.fromkeys(partner_ids, Decimal(1))
-    states = PartnerTier.objects.filter(partner_id__in=multipliers).values_list("partner_id", "tier__point_multiplier")
+    states = PartnerTier.objects.filter(AnyOf("partner_id", multipliers)).values_list(
+        "partner_id", "tier__point_multiplier"
+    )
     multipliers.update(states)
     return multipliers
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
+from loyalty.bulk import AnyOf
 from loyalty.ledger.models import PointsAccount, PointsLot
 
 
@@ -21,7 +22,7 @@ def accounts_lock(*, account_ids: Iterable[int]) -> dict[int, PointsAccount]:
 
 def accounts_lock_only(*, account_ids: Iterable[int]) -> None:
     """`accounts_lock` for a caller that needs the locks, not the rows (no model instances are built)."""
-    list(PointsAccount.objects.select_for_update().filter(pk__in=list(account_ids)).order_by("pk").values_list("pk"))
+    list(PointsAccount.objects.select_for_update().filter(AnyOf("pk", account_ids)).order_by("pk").values_list("pk"))
 
 
 @dataclass(slots=True)
@@ -35,12 +36,18 @@ class AccountTotals:
     lifetime_redeemed: int
     chain_head: str
 
+    def copy(self) -> "AccountTotals":
+        # `dataclasses.replace` costs ~5 µs (it inspects the fields); a batch copies a thousand accounts.
+        return AccountTotals(
+            self.pk, self.tenant_id, self.balance, self.lifetime_earned, self.lifetime_redeemed, self.chain_head
+        )
+
 
 def accounts_lock_totals(*, account_ids: Iterable[int]) -> dict[int, AccountTotals]:
     """`accounts_lock` (same order, same lock) returning the totals as values, by id."""
     locked = (
         PointsAccount.objects.select_for_update()
-        .filter(pk__in=list(account_ids))
+        .filter(AnyOf("pk", account_ids))
         .order_by("pk")
         .values_list("pk", "tenant_id", "balance", "lifetime_earned", "lifetime_redeemed", "chain_head")
     )

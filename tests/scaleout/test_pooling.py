@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
+from loyalty.bulk import stage_rows, staging_table
 from loyalty.tenancy.context import platform_context, tenant_context
 from partners.models import Partner
 from tests.conftest import World
@@ -73,3 +74,25 @@ def test_iterating_a_query_works_without_server_side_cursors(acme: World, globex
     assert connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]
     with platform_context(is_active=False), tenant_context(acme.tenant):
         assert {partner.tenant_id for partner in Partner.all_tenants.iterator(chunk_size=1)} == {acme.tenant.pk}
+
+
+def test_copy_staging_works_on_whichever_server_connection_a_transaction_gets(acme: World) -> None:
+    """COPY staging tables (loyalty.bulk) are temporary, so they belong to a server session, which transaction
+    pooling hands to any client: each transaction that stages declares the table itself, and its rows end with it."""
+    columns = (("n", "integer"),)
+    table = staging_table("pool_stage", columns)
+    other = another_client()
+    try:
+        with other.cursor() as cursor:  # another client stages on the pool's server session, and commits
+            cursor.execute("BEGIN")
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (n integer) ON COMMIT DELETE ROWS")
+            cursor.execute(f"INSERT INTO pg_temp.{table} VALUES (99)")  # noqa: S608 - the test's own table
+            cursor.execute("COMMIT")
+    finally:
+        other.close()
+    for n in range(3):
+        with transaction.atomic():
+            assert stage_rows(name="pool_stage", columns=columns, rows=[(n,)]) == (table, 1)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT n FROM pg_temp.{table}")  # noqa: S608 - the test's own table
+                assert cursor.fetchall() == [(n,)]
