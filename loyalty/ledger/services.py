@@ -181,20 +181,58 @@ def _debit_lots(*, entry: LedgerEntry, expired_lot: PointsLot | None, reverses: 
         candidates = list(lots_lock_open(account_id=entry.account_id))
         if reverses is not None:
             candidates.sort(key=lambda lot: lot.entry_id != reverses.pk)
-    allocations = []
+    takes: list[tuple[int, int]] = []  # (lot id, points taken), in consumption order
     for lot in candidates:
         take = min(lot.remaining, needed)
         if take <= 0:
             continue
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        allocations.append(LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot=lot, points=-take))
+        takes.append((lot.pk, take))
         needed -= take
         if needed == 0:
             break
     if needed:
         # The balance covered the debit, so the lots must too; anything else is a broken invariant.
         raise InsufficientPointsError(_("The account's lots do not hold the points its balance shows."))
-    LotAllocation.objects.bulk_create(allocations)
+    _lots_take(entry=entry, takes=takes)
+
+
+def _lots_take(*, entry: LedgerEntry, takes: list[tuple[int, int]]) -> None:
+    """Take the points from the (locked) lots and record each take as an allocation of `entry`, in order.
+
+    On PostgreSQL one statement whatever the number of lots (a debit spans several when the partner earned often);
+    elsewhere an update per lot and one insert.
+    """
+    if connection.vendor != "postgresql":
+        for lot_id, take in takes:
+            PointsLot.objects.filter(pk=lot_id).update(remaining=F("remaining") - take)
+        tenant_id = entry.tenant_id
+        LotAllocation.objects.bulk_create(
+            [LotAllocation(tenant_id=tenant_id, entry=entry, lot_id=lot_id, points=-take) for lot_id, take in takes]
+        )
+        return
+    with connection.cursor() as cursor:
+        # The allocations are inserted in the order the lots were consumed (their ids keep it: a refund restores
+        # them in that order); table names come from the models, every value is a parameter.
+        cursor.execute(
+            f"""
+            WITH take AS (
+                SELECT lot_id, points, position FROM unnest(%s::bigint[], %s::bigint[])
+                    WITH ORDINALITY AS t(lot_id, points, position)
+            ),
+            taken AS (
+                UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - take.points
+                FROM take WHERE lot.id = take.lot_id AND lot.tenant_id = %s
+                RETURNING lot.id
+            )
+            INSERT INTO {LotAllocation._meta.db_table} (tenant_id, entry_id, lot_id, points)
+            SELECT %s, %s, take.lot_id, -take.points FROM take JOIN taken ON taken.id = take.lot_id
+            ORDER BY take.position
+            """,  # noqa: S608
+            [[lot_id for lot_id, _take in takes], [take for _lot_id, take in takes], entry.tenant_id,
+             entry.tenant_id, entry.pk],
+        )  # fmt: skip
+        if cursor.rowcount != len(takes):  # a lot not updated: not this tenant's, or gone
+            raise InsufficientPointsError(_("The account's lots do not hold the points its balance shows."))
 
 
 def _lifetime_deltas(*, kind: str, points: int, reverses: LedgerEntry | None) -> tuple[int, int]:
@@ -232,9 +270,46 @@ def points_post(
     A repeated call with the same idempotency key returns the first entry; the same key for a different
     movement raises IdempotencyConflictError. A debit larger than the balance raises InsufficientPointsError.
     """
+    return points_post_locked(
+        account=account_lock(account_id=account.pk),
+        kind=kind,
+        points=points,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        memo=memo,
+        activity=activity,
+        earning_rule=earning_rule,
+        reverses=reverses,
+        expired_lot=expired_lot,
+        redemption=redemption,
+        effective_at=effective_at,
+    )
+
+
+def points_post_locked(
+    *,
+    account: PointsAccount,
+    kind: str,
+    points: int,
+    idempotency_key: str,
+    actor: User | None = None,
+    memo: str = "",
+    activity: Cause | None = None,
+    earning_rule: Cause | None = None,
+    reverses: LedgerEntry | None = None,
+    expired_lot: PointsLot | None = None,
+    redemption: Cause | None = None,
+    effective_at: datetime | None = None,
+) -> LedgerEntry:
+    """`points_post` for a caller that already holds `account` locked (`account_lock`, `partner_account_lock`)
+    in its own transaction, read under that lock: no second lock, no savepoint.
+
+    Any exception leaves partial writes in the caller's transaction, which must then roll back (an `atomic`
+    block that the exception leaves does). Arguments are validated as `points_post` does.
+    """
     validate_idempotency_key(idempotency_key)
     _validate_posting(kind=kind, points=points, memo=memo, actor=actor, reverses=reverses, expired_lot=expired_lot)
-    locked = account_lock(account_id=account.pk)
+    locked = account
     if reverses is not None and reverses.account_id != locked.pk:
         raise ValidationError({"reverses": _("A reversal belongs to the account of the entry it reverses.")})
     if expired_lot is not None and expired_lot.account_id != locked.pk:
@@ -274,8 +349,8 @@ def points_post(
     entry.tenant_id = locked.tenant_id
     entry.entry_hash = entry_hash(previous_hash=locked.chain_head, entry=entry)
     try:
-        with transaction.atomic():
-            entry.save(force_insert=True)
+        # No savepoint of its own: a failed insert raises, and the caller's transaction rolls back.
+        entry.save(force_insert=True)
     except IntegrityError as error:
         # Only a concurrent posting with the same key on another account gets here.
         raise _idempotency_conflict() from error
@@ -291,6 +366,10 @@ def points_post(
         chain_head=entry.entry_hash,
         updated_at=now,
     )
+    # The caller's locked instance stays true to the row, for a second posting in the same transaction.
+    locked.balance, locked.chain_head, locked.updated_at = balance_after, entry.entry_hash, now
+    locked.lifetime_earned += earned
+    locked.lifetime_redeemed += redeemed
     return entry
 
 
