@@ -14,7 +14,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.bulk import columns_insert, rows_insert, stage_rows
+from loyalty.bulk import columns_insert, columns_insert_new, rows_insert, stage_rows
 from loyalty.ledger.lock_objects import (
     AccountTotals,
     account_lock,
@@ -33,7 +33,7 @@ from loyalty.ledger.models import (
 )
 from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import Tenant, User
+from loyalty.tenancy.models import CrossTenantError, Tenant, User
 
 # Causes (the partner an account belongs to, an activity and the rule that priced it, a redemption) are opaque
 # references here: rows of other apps, linked by foreign key, never read. The ledger imports no feature.
@@ -314,21 +314,24 @@ def points_post_locked(
         raise ValidationError({"reverses": _("A reversal belongs to the account of the entry it reverses.")})
     if expired_lot is not None and expired_lot.account_id != locked.pk:
         raise ValidationError({"expired_lot": _("An expiry belongs to the account of the lot that expired.")})
-    existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        if (existing.account_id, existing.kind, existing.points) == (locked.pk, kind, points):
-            return existing
-        raise _idempotency_conflict()
+    refusal = None
     if reverses is not None and reverses.points > 0:
         outstanding = reverses.points + (reverses.reversals.aggregate(total=Sum("points"))["total"] or 0)
         if -points > outstanding:
-            raise ValidationError({"points": _("The reversal is larger than what is left of the entry it reverses.")})
+            too_large = _("The reversal is larger than what is left of the entry it reverses.")
+            refusal = ValidationError({"points": too_large})
     balance_after = locked.balance + points
-    if balance_after < 0:
-        raise InsufficientPointsError(
+    if refusal is None and balance_after < 0:
+        refusal = InsufficientPointsError(
             _("Not enough points: %(balance)s available, %(needed)s needed.")
             % {"balance": locked.balance, "needed": -points}
         )
+    if refusal is not None:
+        # A replay of a posting made while it passed returns that posting: the key is looked at before refusing.
+        replayed = _entry_for_key(idempotency_key=idempotency_key, account_id=locked.pk, kind=kind, points=points)
+        if replayed is not None:
+            return replayed
+        raise refusal
     now = timezone.now()
     entry = LedgerEntry(
         account=locked,
@@ -348,12 +351,12 @@ def points_post_locked(
     )
     entry.tenant_id = locked.tenant_id
     entry.entry_hash = entry_hash(previous_hash=locked.chain_head, entry=entry)
-    try:
-        # No savepoint of its own: a failed insert raises, and the caller's transaction rolls back.
-        entry.save(force_insert=True)
-    except IntegrityError as error:
-        # Only a concurrent posting with the same key on another account gets here.
-        raise _idempotency_conflict() from error
+    if not _entry_insert(entry):
+        # The key was taken: a replay returns the first entry, another movement is refused.
+        replayed = _entry_for_key(idempotency_key=idempotency_key, account_id=locked.pk, kind=kind, points=points)
+        if replayed is None:  # pragma: no cover - a unique key cannot be taken by no row
+            raise _idempotency_conflict()
+        return replayed
     if points > 0:
         _credit_lots(entry=entry, account=locked, reverses=reverses)
     else:
@@ -371,6 +374,38 @@ def points_post_locked(
     locked.lifetime_earned += earned
     locked.lifetime_redeemed += redeemed
     return entry
+
+
+def _entry_for_key(*, idempotency_key: str, account_id: int, kind: str, points: int) -> LedgerEntry | None:
+    """The entry already posted under `idempotency_key` when it is the same movement (a replay), None when the key
+    is free; under another movement, IdempotencyConflictError."""
+    existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if (existing.account_id, existing.kind, existing.points) == (account_id, kind, points):
+        return existing
+    raise _idempotency_conflict()
+
+
+ENTRY_FIELDS = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+
+
+def _entry_insert(entry: LedgerEntry) -> bool:
+    """Insert a new entry unless its idempotency key is taken (False, nothing written): one statement, with no
+    lookup of the key before it and no savepoint around it (a taken key is not an error).
+
+    The checks `save()` makes of a tenant-owned row are made first: the active tenant's, and linked to its rows.
+    """
+    if entry.tenant_id != current_tenant().pk:
+        raise CrossTenantError(f"A ledger entry of tenant {entry.tenant_id} posted while {current_tenant().pk} active.")
+    entry._check_related_tenants()
+    columns = {field.attname: [getattr(entry, field.attname)] for field in ENTRY_FIELDS}
+    inserted = columns_insert_new(LedgerEntry, columns, key="idempotency_key")
+    if not inserted:
+        return False
+    entry.pk = inserted[entry.idempotency_key]
+    entry._state.adding, entry._state.db = False, connection.alias
+    return True
 
 
 @dataclass(frozen=True)

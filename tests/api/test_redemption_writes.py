@@ -27,10 +27,11 @@ REDEMPTIONS = "/api/v1/redemptions/"
 # One automatically approved redemption, from the request's first statement to its last: the tenant by its host
 # and the API key (middleware, authentication); the key's claim (one autocommitted INSERT); then one transaction:
 # BEGIN, the partner and the reward named (serializer), the partner's account locked, the key looked up among
-# redemptions, the reward re-read, the redemption and its two history rows, the ledger key looked up, the entry,
-# the lots locked and taken with their allocations (one statement), the account's totals, the webhook
-# endpoints, the partner's members and their preferences, the notification, the stored answer, COMMIT.
-STATEMENTS = 22
+# redemptions, the reward re-read, the redemption and its two history rows, the entry (unless its key is taken:
+# no lookup first), the lots locked, then taken with their allocations (one statement), the account's totals,
+# the webhook endpoints, the partner's members and their preferences, the notification, the stored answer,
+# COMMIT.
+STATEMENTS = 21
 
 
 def redeem_over_api(client: Client, world: World, reward: Reward, key: str):
