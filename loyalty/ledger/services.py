@@ -305,7 +305,7 @@ def points_post_locked(
     in its own transaction, read under that lock: no second lock, no savepoint.
 
     Any exception leaves partial writes in the caller's transaction, which must then roll back (an `atomic`
-    block that the exception leaves does). Arguments are validated as `points_post` does.
+    block that the exception leaves does). The arguments are validated here (for `points_post` too).
     """
     validate_idempotency_key(idempotency_key)
     _validate_posting(kind=kind, points=points, memo=memo, actor=actor, reverses=reverses, expired_lot=expired_lot)
