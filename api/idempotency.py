@@ -11,12 +11,14 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.errors import ApiError
+from api.models import IdempotencyRecord
 from api.permissions import request_api_key
 from api.services import idempotency_claim, idempotency_release, idempotency_settle
 from loyalty.ledger.services import IDEMPOTENCY_KEY_PATTERN
@@ -63,12 +65,25 @@ def derived_key(request: Request, key: str) -> str:
     return f"api:{request_api_key(request).prefix}:{key}"
 
 
-def idempotent(*, required: bool) -> Callable[[Handler], Handler]:
+class _RolledBack(Exception):  # noqa: N818 - control flow, never seen outside `idempotent`
+    """Leaves the work's transaction with an answer that must not commit (a server error returned, not raised)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+def idempotent(*, required: bool, atomic: bool = False) -> Callable[[Handler], Handler]:
     """Give a view's POST handler Idempotency-Key semantics. With `required`, the handler receives
     `idempotency_key` (derived from the header) to hand to the service it calls.
 
     Like Stripe, only requests that reached the service are stored (its success or its refusal); malformed
     input, a missing object or a server error release the key, so a corrected retry can run.
+
+    With `atomic`, the handler runs in one transaction with the storing of its answer: the work and the stored
+    response commit together (one commit for both), and a server error rolls both back before the key is released.
+    A refusal by the service (a Django ValidationError) rolls the work back and is stored on its own. The
+    services it calls must not commit on their own.
     """
 
     def decorator(handler: Handler) -> Handler:
@@ -96,26 +111,56 @@ def idempotent(*, required: bool) -> Callable[[Handler], Handler]:
             if claim.outcome == "replay":
                 record = claim.record
                 return Response(record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
-            stored = True
+            run = _run_atomic if atomic else _run
             try:
-                try:
-                    response = handler(view, request, *args, **kwargs)
-                except DjangoValidationError as error:  # the service refused: that outcome is the answer
-                    response = view.handle_exception(error)
-                except Exception as error:  # noqa: BLE001 - answered as DRF would; server errors re-raise
-                    stored = False
-                    response = view.handle_exception(error)
+                return run(handler, view, request, *args, record=claim.record, **kwargs)
             except BaseException:
                 idempotency_release(record=claim.record)
                 raise
-            if not stored or response.status_code >= 500:
-                idempotency_release(record=claim.record)
-                return response
-            # Stored exactly as it is sent (Decimals as strings, dates in ISO format).
-            body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-            idempotency_settle(record=claim.record, status=response.status_code, body=body)
-            return response
 
         return wrapped
 
     return decorator
+
+
+def _stored_body(response: Response) -> object:
+    """The answer's body exactly as it is sent (Decimals as strings, dates in ISO format)."""
+    return json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+
+
+def _run(handler: Handler, view, request: Request, *args, record: IdempotencyRecord, **kwargs) -> Response:
+    """The handler, then its answer stored (or the key released), each in its own transaction."""
+    stored = True
+    try:
+        response = handler(view, request, *args, **kwargs)
+    except DjangoValidationError as error:  # the service refused: that outcome is the answer
+        response = view.handle_exception(error)
+    except Exception as error:  # noqa: BLE001 - answered as DRF would; server errors re-raise
+        stored = False
+        response = view.handle_exception(error)
+    if not stored or response.status_code >= 500:
+        idempotency_release(record=record)
+        return response
+    idempotency_settle(record=record, status=response.status_code, body=_stored_body(response))
+    return response
+
+
+def _run_atomic(handler: Handler, view, request: Request, *args, record: IdempotencyRecord, **kwargs) -> Response:
+    """The handler and the storing of its answer in one transaction; see `idempotent`."""
+    try:
+        with transaction.atomic():
+            response = handler(view, request, *args, **kwargs)
+            if response.status_code >= 500:
+                raise _RolledBack(response)
+            idempotency_settle(record=record, status=response.status_code, body=_stored_body(response))
+        return response
+    except _RolledBack as rolled_back:
+        response = rolled_back.response
+    except DjangoValidationError as error:  # the service refused: its work is undone, the refusal is the answer
+        response = view.handle_exception(error)
+        idempotency_settle(record=record, status=response.status_code, body=_stored_body(response))
+        return response
+    except Exception as error:  # noqa: BLE001 - answered as DRF would; server errors re-raise
+        response = view.handle_exception(error)
+    idempotency_release(record=record)
+    return response

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from api.models import SCOPES, ApiKey, IdempotencyRecord
-from loyalty.tenancy.context import platform_context
+from loyalty.tenancy.context import current_tenant, platform_context
 from loyalty.tenancy.models import User
 
 KEY_PREFIX = "tl"
@@ -91,18 +91,16 @@ class Claim:
 
 
 def idempotency_claim(*, key: str, api_key: ApiKey, fingerprint: str) -> Claim:
-    """Claim `key` for this request in its own, committed transaction, before any work starts.
+    """Claim `key` for this request before any work starts: one autocommitted `INSERT … ON CONFLICT DO NOTHING`.
 
     The insert either wins the unique constraint (the request goes ahead) or finds the earlier request:
     finished with the same fingerprint → replay; still in flight → in_flight; another request → mismatch.
     """
     while True:
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(key=key, api_key=api_key, fingerprint=fingerprint)
+        record = _idempotency_insert(key=key, api_key=api_key, fingerprint=fingerprint)
+        if record is not None:
             return Claim(record, "claimed")
-        except IntegrityError:
-            record = IdempotencyRecord.objects.filter(key=key).first()
+        record = IdempotencyRecord.objects.filter(key=key).first()
         if record is not None:
             break
         # The holder released the key between our insert and our read: try again.
@@ -114,6 +112,29 @@ def idempotency_claim(*, key: str, api_key: ApiKey, fingerprint: str) -> Claim:
         pk=record.pk, completed_at__isnull=True, created_at__lt=timezone.now() - IDEMPOTENCY_STALE_AFTER
     ).update(created_at=timezone.now())
     return Claim(record, "claimed" if taken_over else "in_flight")
+
+
+def _idempotency_insert(*, key: str, api_key: ApiKey, fingerprint: str) -> IdempotencyRecord | None:
+    """The new record, or None when the key is taken.
+
+    One statement, which a request runs in autocommit (its own commit, before the work): a lost race on the unique
+    constraint is a row not inserted, not an error to roll back.
+    """
+    tenant = current_tenant()
+    record = IdempotencyRecord(tenant=tenant, key=key, api_key=api_key, fingerprint=fingerprint)
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, key, api_key_id, fingerprint, created_at)"  # noqa: S608 - the model's
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [tenant.pk, key, api_key.pk, fingerprint, record.created_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    record._state.adding = False
+    return record
 
 
 def idempotency_settle(*, record: IdempotencyRecord, status: int, body: Any) -> None:

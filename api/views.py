@@ -42,7 +42,7 @@ from rewards.services import (
     redemption_cancel,
     redemption_fulfil,
     redemption_reject,
-    reward_redeem,
+    reward_redeem_in_transaction,
 )
 from tiers.designer import model_simulate
 from tiers.models import Pathway, TierModel
@@ -415,11 +415,12 @@ class RedemptionList(Redemptions, generics.ListAPIView):
         responses={201: serializers.RedemptionSerializer},
         parameters=[idempotency_parameter(required=True)],
     )
-    @idempotent(required=True)
+    @idempotent(required=True, atomic=True)  # the redemption and its stored answer commit together
     def post(self, request: Request, idempotency_key: str) -> Response:
         form = serializers.RedemptionCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        redemption = reward_redeem(
+        # In the decorator's transaction, which rolls back whole on any error: no savepoint of the service's own.
+        redemption = reward_redeem_in_transaction(
             partner=form.validated_data["partner"],
             requested_by=self.actor_required(),
             reward=form.validated_data["reward"],
@@ -428,7 +429,7 @@ class RedemptionList(Redemptions, generics.ListAPIView):
             option=form.validated_data["option"],
             shipping_address=form.validated_data["shipping_address"],
         )
-        redemption = self.rows().get(pk=redemption.pk)
+        # As written, with its partner and reward: no re-read.
         return Response(serializers.RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
 
 

@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import statistics
 import sys
 import threading
@@ -129,7 +130,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     from bench.evaluation import figure, log, scratch_database, scratch_django
-    from bench.load import free_port, gunicorn_start
+    from bench.load import backends_cpu_seconds, free_port, gunicorn_start, tree_cpu_seconds
     from bench.program import program_build
 
     started = time.perf_counter()
@@ -190,14 +191,25 @@ def main() -> None:
         for process in processes:
             process.start()
         log(f"{arguments.clients} client processes × {per_client} redemptions at {arguments.rate:g}/s in total")
+        server_before, backends_before = tree_cpu_seconds(server.pid), backends_cpu_seconds(name)
+        clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         barrier.wait(timeout=120)
         began = time.perf_counter()
         sampler.start()
         collected = [results.get(timeout=arguments.seconds * 10 + 120) for _process in processes]
         seconds = time.perf_counter() - began
         sampler.stopping.set()
+        # CPU over the run: gunicorn's workers, the PostgreSQL backends of the bench database (the server runs on
+        # this machine; connections persist, so each backend lives through the run) and the client processes.
+        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        backends_after = backends_cpu_seconds(name)
+        postgres_cpu = sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in backends_after.items())
         for process in processes:
             process.join(timeout=30)
+        clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # reaped by join
+        clients_cpu = (clients_after.ru_utime + clients_after.ru_stime) - (
+            clients_before.ru_utime + clients_before.ru_stime
+        )
     finally:
         for process in processes:
             if process.is_alive():
@@ -257,6 +269,10 @@ def main() -> None:
         figure("redemption.max_ms", f"{latencies[-1] * 1000:.1f}")
         figure("redemption.service_p50_ms", f"{statistics.median(service_times) * 1000:.1f}")
         figure("redemption.service_p99_ms", f"{service_times[max(0, int(len(service_times) * 0.99) - 1)] * 1000:.1f}")
+    # CPU per answered request: what bounds the requests per second two cores can serve.
+    figure("redemption.server_cpu_ms_per_request", f"{server_cpu * 1000 / max(done, 1):.1f}")
+    figure("redemption.postgres_cpu_ms_per_request", f"{postgres_cpu * 1000 / max(done, 1):.1f}")
+    figure("redemption.clients_cpu_ms_per_request", f"{clients_cpu * 1000 / max(done, 1):.1f}")
     figure("redemption.errors", arguments.clients * per_client - done)  # failed, refused otherwise, or never sent
     figure("redemption.double_spends", replays_differing + (redemptions != debited) + balances_off)
     figure("redemption.stock_mismatches", stock_off)

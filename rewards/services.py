@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.events import event_emit
-from loyalty.ledger.lock_objects import account_lock
+from loyalty.ledger.lock_objects import account_lock, partner_account_lock
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import (
     IdempotencyConflictError,
-    points_account_for,
     points_post,
+    points_post_locked,
     validate_idempotency_key,
 )
 from loyalty.reasons import CodedReason
@@ -213,14 +213,44 @@ def reward_redeem(
     The same key again returns the first redemption; the same key for something else raises
     IdempotencyConflictError. Budgets passed make it wait for approval rather than fail. `points_expected` is the
     cost the member confirmed: when the reward's cost changed since, nothing is redeemed (CostChangedError).
+    The redemption returned carries `partner` and `reward` (as current as this transaction read them).
     """
+    return reward_redeem_in_transaction(
+        partner=partner,
+        requested_by=requested_by,
+        reward=reward,
+        quantity=quantity,
+        idempotency_key=idempotency_key,
+        points_expected=points_expected,
+        option=option,
+        shipping_address=shipping_address,
+    )
+
+
+def reward_redeem_in_transaction(
+    *,
+    partner: Partner,
+    requested_by: User,
+    reward: Reward,
+    quantity: int = 1,
+    idempotency_key: str,
+    points_expected: int | None = None,
+    option: str = "",
+    shipping_address: str = "",
+) -> Redemption:
+    """`reward_redeem` inside the caller's transaction, with no savepoint of its own: for a caller that rolls its
+    whole transaction back on any exception (an API write whose stored answer commits with it, api/idempotency.py).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("reward_redeem_in_transaction runs inside a transaction.")
     validate_idempotency_key(idempotency_key)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100:
         raise ValidationError({"quantity": _("Redeem between 1 and 100 at a time.")})
-    account = account_lock(account_id=points_account_for(partner=partner).pk)
+    account = partner_account_lock(partner=partner)
     existing = Redemption.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if (existing.partner_id, existing.reward_id, existing.quantity) == (partner.pk, reward.pk, quantity):
+            existing.partner, existing.reward = partner, reward  # the same rows: no second read
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
     current_reward = reward_for_redemption(reward_id=reward.pk)
@@ -238,26 +268,41 @@ def reward_redeem(
     reasons = _budget_reasons(reward=current_reward, points=points)
     if current_reward.requires_approval:
         reasons.append("approval_required")
+    now = timezone.now()
+    # Nothing to review: created approved (its history says requested, then approved automatically, as
+    # `redemption_approve` would have moved it; no one else can see it before the commit).
+    status = Redemption.Status.REQUESTED if reasons else Redemption.Status.APPROVED
+    redemption = Redemption(
+        partner=partner,
+        requested_by=requested_by,
+        reward=current_reward,
+        quantity=quantity,
+        points=points,
+        status=status,
+        idempotency_key=idempotency_key,
+        review_reasons=reasons,
+        option=option,
+        shipping_address=shipping_address,
+        created_at=now,
+        updated_at=now,
+    )
     try:
-        with transaction.atomic():
-            redemption = Redemption.objects.create(
-                partner=partner,
-                requested_by=requested_by,
-                reward=current_reward,
-                quantity=quantity,
-                points=points,
-                idempotency_key=idempotency_key,
-                review_reasons=reasons,
-                option=option,
-                shipping_address=shipping_address,
-            )
+        # No savepoint: the error aborts the transaction, which this raise rolls back.
+        redemption.save(force_insert=True)
     except IntegrityError as error:
         # Only another partner's concurrent request with the same key gets here (ours are serialised).
         raise IdempotencyConflictError(
             {"idempotency_key": _("This key was already used for another redemption.")}
         ) from error
-    RedemptionEvent.objects.create(redemption=redemption, to_status=Redemption.Status.REQUESTED, actor=requested_by)
-    points_post(
+    history = [_history_row(redemption, to_status=Redemption.Status.REQUESTED, actor=requested_by, at=now)]
+    if not reasons:
+        approved = CodedReason("approved_automatically")
+        requested = Redemption.Status.REQUESTED
+        history.append(
+            _history_row(redemption, from_status=requested, to_status=status, actor=None, at=now, reason=approved)
+        )
+    RedemptionEvent.objects.bulk_create(history)
+    points_post_locked(
         account=account,
         kind=EntryKind.REDEEM,
         points=-points,
@@ -268,29 +313,49 @@ def reward_redeem(
     )
     # The reward's row is locked from here to the commit, not from the start. Stock taken meanwhile by another
     # redemption (after the check above read it) refuses this one, and the transaction undoes all of it; taken
-    # before the approval, so that a code pool's codes are never sought beyond its stock.
+    # before the fulfilment, so that a code pool's codes are never sought beyond its stock.
     if current_reward.stock is not None and not reward_stock_take(reward_id=current_reward.pk, quantity=quantity):
         left = Reward.objects.filter(pk=current_reward.pk).values_list("stock", flat=True).get()
         raise ValidationError(_("Out of stock.") if left == 0 else _("Only %(count)s left.") % {"count": left})
     if reasons:
         event_emit("redemption.awaits_review", redemption=redemption)
     else:
-        # Created in this transaction: no one else can see it yet, so it needs no lock of its own.
-        _approve(redemption=redemption, actor=None, reason=CodedReason("approved_automatically"))
+        event_emit(
+            "redemption.status_changed", redemption=redemption, from_status=requested, to_status=status, reason=approved
+        )
+        _fulfil_automatically(redemption=redemption, actor=None)
     return redemption
+
+
+def _history_row(
+    redemption: Redemption, *, from_status: str = "", to_status: str, actor: User | None, at: datetime, reason: str = ""
+) -> RedemptionEvent:
+    """A history row for `bulk_create`, filled as `StatusChange.save` would (tenant, a system reason's code)."""
+    return RedemptionEvent(
+        tenant_id=redemption.tenant_id,
+        redemption=redemption,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=str(reason),
+        reason_code=getattr(reason, "code", ""),
+        reason_params=getattr(reason, "params", None),
+        created_at=at,
+    )
 
 
 @transaction.atomic
 def redemption_approve(*, redemption: Redemption, actor: User | None, reason: str = "") -> Redemption:
     """Approve a requested redemption; codes and credit notes are fulfilled at once."""
     locked = redemption_lock(redemption_id=redemption.pk)
-    _approve(redemption=locked, actor=actor, reason=reason)
+    _move(redemption=locked, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
+    _fulfil_automatically(redemption=locked, actor=actor)
     return locked
 
 
-def _approve(*, redemption: Redemption, actor: User | None, reason: str) -> None:
-    """Approve, and fulfil what fulfils itself; the caller holds the redemption (locked, or its own new row)."""
-    _move(redemption=redemption, to_status=Redemption.Status.APPROVED, actor=actor, reason=reason)
+def _fulfil_automatically(*, redemption: Redemption, actor: User | None) -> None:
+    """Fulfil an approved redemption of what fulfils itself (codes, credit notes); the caller holds the redemption
+    (locked, or its own new row)."""
     fulfilment = redemption.reward.fulfilment
     if fulfilment == Reward.Fulfilment.CODE_POOL:
         for _each in range(redemption.quantity):

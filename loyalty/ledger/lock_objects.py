@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 
 from loyalty.bulk import AnyOf
 from loyalty.ledger.models import PointsAccount, PointsLot
@@ -12,6 +12,19 @@ from loyalty.ledger.models import PointsAccount, PointsLot
 def account_lock(*, account_id: int) -> PointsAccount:
     """Lock one account row for the rest of the transaction; every posting to it goes through here."""
     return PointsAccount.objects.select_for_update().get(pk=account_id)
+
+
+def partner_account_lock(*, partner: Model) -> PointsAccount:
+    """The partner's account, locked for the rest of the transaction: one statement once the account exists.
+
+    A partner's first posting creates its account first (`points_account_for`: safe under concurrency, and it
+    refuses another tenant's partner), then locks it.
+    """
+    account = PointsAccount.objects.select_for_update().filter(partner_id=partner.pk).first()
+    if account is not None:
+        return account
+    created, _new = PointsAccount.objects.get_or_create(partner=partner)
+    return account_lock(account_id=created.pk)
 
 
 def accounts_lock(*, account_ids: Iterable[int]) -> dict[int, PointsAccount]:

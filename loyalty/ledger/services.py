@@ -14,7 +14,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.bulk import COPY_NULL, AnyOf, columns_insert, copy_escape, rows_insert, stage_lines
+from loyalty.bulk import COPY_NULL, AnyOf, columns_insert, columns_insert_new, copy_escape, rows_insert, stage_lines
 from loyalty.ledger.lock_objects import (
     AccountTotals,
     account_lock,
@@ -33,7 +33,7 @@ from loyalty.ledger.models import (
 )
 from loyalty.reasons import CodedReason
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import Tenant, User
+from loyalty.tenancy.models import CrossTenantError, Tenant, User
 
 # Causes (the partner an account belongs to, an activity and the rule that priced it, a redemption) are opaque
 # references here: rows of other apps, linked by foreign key, never read. The ledger imports no feature.
@@ -190,20 +190,58 @@ def _debit_lots(*, entry: LedgerEntry, expired_lot: PointsLot | None, reverses: 
         candidates = list(lots_lock_open(account_id=entry.account_id))
         if reverses is not None:
             candidates.sort(key=lambda lot: lot.entry_id != reverses.pk)
-    allocations = []
+    takes: list[tuple[int, int]] = []  # (lot id, points taken), in consumption order
     for lot in candidates:
         take = min(lot.remaining, needed)
         if take <= 0:
             continue
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        allocations.append(LotAllocation(tenant_id=entry.tenant_id, entry=entry, lot=lot, points=-take))
+        takes.append((lot.pk, take))
         needed -= take
         if needed == 0:
             break
     if needed:
         # The balance covered the debit, so the lots must too; anything else is a broken invariant.
         raise InsufficientPointsError(_("The account's lots do not hold the points its balance shows."))
-    LotAllocation.objects.bulk_create(allocations)
+    _lots_take(entry=entry, takes=takes)
+
+
+def _lots_take(*, entry: LedgerEntry, takes: list[tuple[int, int]]) -> None:
+    """Take the points from the (locked) lots and record each take as an allocation of `entry`, in order.
+
+    On PostgreSQL one statement whatever the number of lots (a debit spans several when the partner earned often);
+    elsewhere an update per lot and one insert.
+    """
+    if connection.vendor != "postgresql":
+        for lot_id, take in takes:
+            PointsLot.objects.filter(pk=lot_id).update(remaining=F("remaining") - take)
+        tenant_id = entry.tenant_id
+        LotAllocation.objects.bulk_create(
+            [LotAllocation(tenant_id=tenant_id, entry=entry, lot_id=lot_id, points=-take) for lot_id, take in takes]
+        )
+        return
+    with connection.cursor() as cursor:
+        # The allocations are inserted in the order the lots were consumed (their ids keep it: a refund restores
+        # them in that order); table names come from the models, every value is a parameter.
+        cursor.execute(
+            f"""
+            WITH take AS (
+                SELECT lot_id, points, position FROM unnest(%s::bigint[], %s::bigint[])
+                    WITH ORDINALITY AS t(lot_id, points, position)
+            ),
+            taken AS (
+                UPDATE {PointsLot._meta.db_table} AS lot SET remaining = lot.remaining - take.points
+                FROM take WHERE lot.id = take.lot_id AND lot.tenant_id = %s
+                RETURNING lot.id
+            )
+            INSERT INTO {LotAllocation._meta.db_table} (tenant_id, entry_id, lot_id, points)
+            SELECT %s, %s, take.lot_id, -take.points FROM take JOIN taken ON taken.id = take.lot_id
+            ORDER BY take.position
+            """,  # noqa: S608
+            [[lot_id for lot_id, _take in takes], [take for _lot_id, take in takes], entry.tenant_id,
+             entry.tenant_id, entry.pk],
+        )  # fmt: skip
+        if cursor.rowcount != len(takes):  # a lot not updated: not this tenant's, or gone
+            raise InsufficientPointsError(_("The account's lots do not hold the points its balance shows."))
 
 
 def _lifetime_deltas(*, kind: str, points: int, reverses: LedgerEntry | None) -> tuple[int, int]:
@@ -241,28 +279,68 @@ def points_post(
     A repeated call with the same idempotency key returns the first entry; the same key for a different
     movement raises IdempotencyConflictError. A debit larger than the balance raises InsufficientPointsError.
     """
+    return points_post_locked(
+        account=account_lock(account_id=account.pk),
+        kind=kind,
+        points=points,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        memo=memo,
+        activity=activity,
+        earning_rule=earning_rule,
+        reverses=reverses,
+        expired_lot=expired_lot,
+        redemption=redemption,
+        effective_at=effective_at,
+    )
+
+
+def points_post_locked(
+    *,
+    account: PointsAccount,
+    kind: str,
+    points: int,
+    idempotency_key: str,
+    actor: User | None = None,
+    memo: str = "",
+    activity: Cause | None = None,
+    earning_rule: Cause | None = None,
+    reverses: LedgerEntry | None = None,
+    expired_lot: PointsLot | None = None,
+    redemption: Cause | None = None,
+    effective_at: datetime | None = None,
+) -> LedgerEntry:
+    """`points_post` for a caller that already holds `account` locked (`account_lock`, `partner_account_lock`)
+    in its own transaction, read under that lock: no second lock, no savepoint.
+
+    Any exception leaves partial writes in the caller's transaction, which must then roll back (an `atomic`
+    block that the exception leaves does). The arguments are validated here (for `points_post` too).
+    """
     validate_idempotency_key(idempotency_key)
     _validate_posting(kind=kind, points=points, memo=memo, actor=actor, reverses=reverses, expired_lot=expired_lot)
-    locked = account_lock(account_id=account.pk)
+    locked = account
     if reverses is not None and reverses.account_id != locked.pk:
         raise ValidationError({"reverses": _("A reversal belongs to the account of the entry it reverses.")})
     if expired_lot is not None and expired_lot.account_id != locked.pk:
         raise ValidationError({"expired_lot": _("An expiry belongs to the account of the lot that expired.")})
-    existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        if (existing.account_id, existing.kind, existing.points) == (locked.pk, kind, points):
-            return existing
-        raise _idempotency_conflict()
+    refusal = None
     if reverses is not None and reverses.points > 0:
         outstanding = reverses.points + (reverses.reversals.aggregate(total=Sum("points"))["total"] or 0)
         if -points > outstanding:
-            raise ValidationError({"points": _("The reversal is larger than what is left of the entry it reverses.")})
+            too_large = _("The reversal is larger than what is left of the entry it reverses.")
+            refusal = ValidationError({"points": too_large})
     balance_after = locked.balance + points
-    if balance_after < 0:
-        raise InsufficientPointsError(
+    if refusal is None and balance_after < 0:
+        refusal = InsufficientPointsError(
             _("Not enough points: %(balance)s available, %(needed)s needed.")
             % {"balance": locked.balance, "needed": -points}
         )
+    if refusal is not None:
+        # A replay of a posting made while it passed returns that posting: the key is looked at before refusing.
+        replayed = _entry_for_key(idempotency_key=idempotency_key, account_id=locked.pk, kind=kind, points=points)
+        if replayed is not None:
+            return replayed
+        raise refusal
     now = timezone.now()
     entry = LedgerEntry(
         account=locked,
@@ -282,12 +360,12 @@ def points_post(
     )
     entry.tenant_id = locked.tenant_id
     entry.entry_hash = entry_hash(previous_hash=locked.chain_head, entry=entry)
-    try:
-        with transaction.atomic():
-            entry.save(force_insert=True)
-    except IntegrityError as error:
-        # Only a concurrent posting with the same key on another account gets here.
-        raise _idempotency_conflict() from error
+    if not _entry_insert(entry):
+        # The key was taken: a replay returns the first entry, another movement is refused.
+        replayed = _entry_for_key(idempotency_key=idempotency_key, account_id=locked.pk, kind=kind, points=points)
+        if replayed is None:  # pragma: no cover - a unique key cannot be taken by no row
+            raise _idempotency_conflict()
+        return replayed
     if points > 0:
         _credit_lots(entry=entry, account=locked, reverses=reverses)
     else:
@@ -300,7 +378,43 @@ def points_post(
         chain_head=entry.entry_hash,
         updated_at=now,
     )
+    # The caller's locked instance stays true to the row, for a second posting in the same transaction.
+    locked.balance, locked.chain_head, locked.updated_at = balance_after, entry.entry_hash, now
+    locked.lifetime_earned += earned
+    locked.lifetime_redeemed += redeemed
     return entry
+
+
+def _entry_for_key(*, idempotency_key: str, account_id: int, kind: str, points: int) -> LedgerEntry | None:
+    """The entry already posted under `idempotency_key` when it is the same movement (a replay), None when the key
+    is free; under another movement, IdempotencyConflictError."""
+    existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if (existing.account_id, existing.kind, existing.points) == (account_id, kind, points):
+        return existing
+    raise _idempotency_conflict()
+
+
+ENTRY_FIELDS = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+
+
+def _entry_insert(entry: LedgerEntry) -> bool:
+    """Insert a new entry unless its idempotency key is taken (False, nothing written): one statement, with no
+    lookup of the key before it and no savepoint around it (a taken key is not an error).
+
+    The checks `save()` makes of a tenant-owned row are made first: the active tenant's, and linked to its rows.
+    """
+    if entry.tenant_id != current_tenant().pk:
+        raise CrossTenantError(f"A ledger entry of tenant {entry.tenant_id} posted while {current_tenant().pk} active.")
+    entry._check_related_tenants()
+    columns = {field.attname: [getattr(entry, field.attname)] for field in ENTRY_FIELDS}
+    inserted = columns_insert_new(LedgerEntry, columns, key="idempotency_key")
+    if not inserted:
+        return False
+    entry.pk = inserted[entry.idempotency_key]
+    entry._state.adding, entry._state.db = False, connection.alias
+    return True
 
 
 @dataclass(frozen=True)
