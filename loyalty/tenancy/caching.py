@@ -16,7 +16,9 @@ these rows change rarely next to how often they are read.
 - Fail-safe: when Redis is unreachable the cache misses (loyalty/cache.py) and every read goes to the database.
   A write whose bump is lost to an outage leaves entries at most `ENTRY_SECONDS` old.
 - Keys carry the database's name (tests, benchmarks and deployments may share one Redis) and what they are about
-  (the host, or the tenant and user ids); callers still check that what came back belongs to the tenant asked.
+  (the host, or the tenant and user ids); each entry holds the generation it was read in and counts only while
+  that is the current one, so the generation and an entry come back in one round trip (`get_many`). Callers
+  still check that what came back belongs to the tenant asked.
 - Security state that must be live is not cached: whether a member set up TOTP is read on demand
   (`Membership.has_totp`).
 """
@@ -90,16 +92,30 @@ def generation_pinned() -> Iterator[None]:
 
 
 def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS) -> T:
-    """`compute()`, kept for `ENTRY_SECONDS` under `name` in the current generation; None is kept too."""
-    current = generation(using)
-    if current is None:
+    """`compute()`, kept for `ENTRY_SECONDS` under `name` with the generation it was read in; None is kept too.
+
+    An entry counts only while its generation is the current one. The first read of a request fetches the
+    generation and the entry together (one round trip); later reads use the pinned generation.
+    """
+    if not _is_shared() or _written_in_transaction(using):
         return compute()
-    key = f"tenancy:{_database_name(using)}:{current}:{name}"
-    found = cache.get(key, _MISSING)
-    if found is not _MISSING:
-        return found
+    key = f"tenancy:{_database_name(using)}:{name}"
+    pinned = _pinned.get()
+    if pinned is not None and pinned[0] is not None:
+        current, stored = pinned[0], cache.get(key)
+    else:
+        found = cache.get_many([_generation_key(using), key])
+        current, stored = found.get(_generation_key(using)), found.get(key)
+        if current is None:
+            current = generation(using)  # the first ever (or Redis is unreachable: None)
+            if current is None:
+                return compute()
+        elif pinned is not None:
+            pinned[0] = current
+    if stored is not None and stored[0] == current:
+        return stored[1]
     value = compute()
-    cache.set(key, value, ENTRY_SECONDS)
+    cache.set(key, (current, value), ENTRY_SECONDS)
     return value
 
 

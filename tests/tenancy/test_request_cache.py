@@ -239,8 +239,9 @@ def test_another_tenants_membership_under_this_tenants_key_is_never_served(acme:
     """However it got there, a cached row of another tenant (or person) is refused and the database read."""
     foreign = membership_in(globex, globex.partner_user)
     generation = caching.generation()
-    key = f"tenancy:{connection.settings_dict['NAME']}:{generation}:membership:{acme.tenant.pk}:{acme.partner_user.pk}"
-    cache.set(key, foreign, 60)
+    key = f"tenancy:{connection.settings_dict['NAME']}:membership:{acme.tenant.pk}:{acme.partner_user.pk}"
+    cache.set(key, (generation, foreign), 60)
+    assert cache.get(key)[1].tenant_id == globex.tenant.pk
     membership = membership_in(acme, acme.partner_user)
     assert (membership.tenant_id, membership.user_id, membership.partner) == (
         acme.tenant.pk,
