@@ -2,8 +2,8 @@
 
 Every request resolves the host's tenant and the member's membership: two queries before any page's own work.
 Both are cached in the project's cache (Redis) for `ENTRY_SECONDS`, under a key that holds a *generation*: a token
-that every write to a tenant, domain, membership or partner replaces (`TenancyCachedModel`,
-`TenancyCachedQuerySet`), so the next read misses and goes to the database. One token for the whole platform keeps
+that every write to a tenant, domain, membership or partner (and the program's onboarding settings, read on
+every partner's dashboard) replaces (`TenancyCachedModel`, `TenancyCachedQuerySet`), so the next read misses and goes to the database. One token for the whole platform keeps
 invalidation trivially right (any such write invalidates everything) at the price of hit rate after a write;
 these rows change rarely next to how often they are read.
 

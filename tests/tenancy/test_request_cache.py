@@ -16,6 +16,8 @@ from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from enablement.models import Onboarding
+from enablement.selectors import onboarding_get
 from loyalty import cache as fail_open_cache
 from loyalty.tenancy import caching
 from loyalty.tenancy.context import tenant_context
@@ -59,16 +61,15 @@ def test_the_hosts_tenant_and_the_membership_are_read_once_then_from_the_cache(
 
 
 def test_a_cached_dashboard_reads_no_tenant_nor_membership(acme: World, client_for) -> None:
-    """The bench's figure (bench/portal.py): a scored partner's cached dashboard in eight queries."""
+    """The bench's figure (bench/portal.py): a scored partner's cached dashboard in seven queries."""
     scored = silver_with_points(acme, points=1200, earned_days_ago=10)
     client = client_for(scored, scored.partner_user)
     first = client.get("/").content.decode()
     with CaptureQueriesContext(connection) as captured:
         again = client.get("/").content.decode()
     assert tenancy_queries(captured) == []  # the team too comes from its cached fragment
-    # session, user, tier state with its scores' version, account, badges, announcements, onboarding, unread
-    # notifications
-    assert len(captured.captured_queries) == 8, "\n".join(query["sql"] for query in captured.captured_queries)
+    # session, user, tier state with its scores' version, account, badges, announcements, unread notifications
+    assert len(captured.captured_queries) == 7, "\n".join(query["sql"] for query in captured.captured_queries)
     assert per_response(again) == per_response(first)
 
 
@@ -189,6 +190,24 @@ def test_each_write_of_a_membership_or_its_partner_shows_at_once(
     assert _seen(membership_in(acme, acme.partner_user)) == (Role.PARTNER_USER, "Acme Partner One", "active")
     write(acme)
     assert _seen(membership_in(acme, acme.partner_user)) == after
+
+
+def test_the_programs_onboarding_settings_are_cached_and_each_write_shows_at_once(
+    acme: World, django_assert_num_queries
+) -> None:
+    with tenant_context(acme.tenant):
+        assert onboarding_get() is None
+        with django_assert_num_queries(0):
+            assert onboarding_get() is None
+        onboarding = Onboarding.objects.create(steps=["profile"], window_days=30)
+        assert onboarding_get().window_days == 30
+        onboarding.window_days = 60
+        onboarding.save(update_fields=["window_days"])
+        assert onboarding_get().window_days == 60
+        Onboarding.objects.update(is_active=False)
+        assert onboarding_get().is_active is False
+        with django_assert_num_queries(0):
+            assert onboarding_get().tenant_id == acme.tenant.pk
 
 
 def test_a_membership_created_in_bulk_shows_at_once(acme: World, outsider: User) -> None:
