@@ -10,7 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.models import TenantOwnedModel
 from partners.models import Activity, Partner, PartnerType
 
@@ -172,8 +174,11 @@ class OnboardingStep(models.TextChoices):
     DEAL = "deal", _("Register your first deal")
 
 
-class Onboarding(TenantOwnedModel):
-    """The program's onboarding checklist: which steps it asks of new partners, for how long, and its welcome."""
+class Onboarding(TenancyCachedModel, TenantOwnedModel):
+    """The program's onboarding checklist: which steps it asks of new partners, for how long, and its welcome.
+
+    Read on every partner's dashboard, so cached with the tenancy cache (loyalty/tenancy/caching.py): a write
+    replaces its generation."""
 
     is_active = models.BooleanField(default=True, help_text=_("Show the checklist to new partners."))
     steps = models.JSONField(default=list, blank=True, help_text=_("The steps asked, in order."))
@@ -182,6 +187,9 @@ class Onboarding(TenantOwnedModel):
         validators=[MinValueValidator(1)],
         help_text=_("Partners who joined within this many days see the checklist until it is done."),
     )
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+    all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         verbose_name = _("onboarding checklist")

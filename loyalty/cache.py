@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -80,8 +80,32 @@ def _first_count(key: str, delta: int = 1, version: int | None = None) -> int:
     return delta
 
 
+class OneClientPerPool(RedisCacheClient):
+    """Django's Redis client factory, building one `redis.Redis` per connection pool instead of one per call.
+
+    Django's `get_client` builds a new client object for every cache operation (~0.1 ms of Python each, a few per
+    page). A client holds no connection of its own (it borrows one from the pool for each command) and is safe to
+    share between threads, so one per pool is enough.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: str | None = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     """Django's RedisCache whose reads miss and writes are dropped while Redis is unreachable."""
+
+    def __init__(self, server: str, params: dict) -> None:
+        super().__init__(server, params)
+        self._class = OneClientPerPool
 
     get = _failing_open("get", _missing)
     get_many = _failing_open("get_many", _none_found)

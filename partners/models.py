@@ -9,7 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel
 from partners.evidence import evidence_path
@@ -38,8 +40,8 @@ class PartnerType(TenantOwnedModel):
         return self.name
 
 
-class Partner(TenantOwnedModel):
-    """A company in the program."""
+class Partner(TenancyCachedModel, TenantOwnedModel):
+    """A company in the program (cached with its members' memberships: loyalty/tenancy/caching.py)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -61,6 +63,9 @@ class Partner(TenantOwnedModel):
     )
     joined_at = models.DateField(default=timezone.localdate)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+    all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         ordering = ["name"]

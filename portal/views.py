@@ -17,10 +17,12 @@ from funds.selectors import fund_period_current, partner_fund_usage, partner_reb
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
+from loyalty.tenancy.caching import ENTRY_SECONDS, generation
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
 from loyalty.translations import content_version, names_replaced, names_translated
 from partners.models import ActivityKind, Claim, Partner
+from portal.fragments import Fragments
 from tiers.models import Criterion, Metric
 from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get, tier_entitlements
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
@@ -155,7 +157,7 @@ def _in_readers_words(status: PartnerStatus, criterion_labels: dict[int, str]) -
     return gaps, names_replaced(status.score.forecast or {}, tier_names)
 
 
-# Fragments of the dashboard are cached under the versions of what they show (`{% cache %}` in portal/home.html),
+# Fragments of the dashboard are cached under the versions of what they show (`{% fragment %}` in portal/home.html),
 # so an entry or a score changes the key and never the cached text; a day bounds how long an unread one is kept.
 FRAGMENT_SECONDS = 24 * 3600
 
@@ -169,8 +171,10 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
     """A partner's dashboard: tier, progress and gaps, points, benefits, trend and recent movements.
 
     Read on every request: the tier state and the account (one query each, with the versions of the partner's
-    standing and ledger), the current tier's benefits, team and badges. The rest is lazy and feeds the fragments
-    cached under those versions (portal/home.html), so a cached dashboard skips it.
+    standing and ledger) and the badges. The rest is lazy and feeds the fragments cached under those versions
+    (portal/home.html), all read in one round trip (portal/fragments.py), so a cached dashboard skips it: the
+    current tier's benefits (data, beside the live use of funds) and the team (under the tenancy cache's
+    generation, which any membership's write replaces; a minute bounds a renamed member's old name).
     """
     standing = partner_standing_get(partner=partner)
     points = partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS)
@@ -179,7 +183,6 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
     labels = _lazy(lambda: {row["criterion"]: row["label"] for row in criteria_and_kinds[0]})
     words = _lazy(lambda: _in_readers_words(status, labels))  # the score's gaps and forecast, names translated
     tier = standing.state.tier if standing.state else None
-    entitlements = _lazy(lambda: tier_entitlements(tier=tier) if tier else [])
     # Everything a cached fragment's text depends on besides the data: language, time zone, date (the trend's
     # window), currency, and whether the links for partner members are shown.
     setting = ".".join(
@@ -193,6 +196,21 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             content_version(partner.tenant_id),  # the program's words: a translation changes the key
         ]
     )
+    standing_version, ledger_version = f"{setting}.{standing.version}", f"{setting}.{points.version}"
+    memberships = generation()  # None: not cacheable now (loyalty/tenancy/caching.py), the team is read live
+    fragments = Fragments(
+        page=f"dashboard.{partner.pk}",
+        versions={
+            "tier-card": (standing_version, FRAGMENT_SECONDS),
+            "movements": (ledger_version, FRAGMENT_SECONDS),
+            "progress": (standing_version, FRAGMENT_SECONDS),
+            "benefits": (standing_version, FRAGMENT_SECONDS),
+            "next-and-trend": (standing_version, FRAGMENT_SECONDS),
+            "recent": (ledger_version, FRAGMENT_SECONDS),
+            "team": (None if memberships is None else f"{setting}.{memberships}", ENTRY_SECONDS),
+        },
+    )
+    entitlements = _lazy(lambda: fragments.value("benefits", lambda: tier_entitlements(tier=tier) if tier else []))
     return {
         "partner": partner,
         "state": standing.state,
@@ -216,13 +234,13 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             lambda: list(LedgerEntry.objects.filter(account_id=points.account_id).order_by("-created_at", "-pk")[:5])
         ),
         "badges": partner_badges(partner=partner),
-        "team": Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk"),
+        "team": Membership.objects.filter(partner=partner, is_active=True)
+        .select_related("user")
+        .order_by("pk"),  # lazy
         "entitlements": entitlements,
         # How much of the tier's market development funds is used this period, and the rebates accrued: read only
         # when the tier grants them (the template asks for them beside such a benefit).
         "fund_usage": _lazy(lambda: partner_fund_usage(partner=partner)),
         "rebates": _lazy(lambda: partner_rebates_get(partner=partner, period=fund_period_current())),
-        "fragment_seconds": FRAGMENT_SECONDS,
-        "standing_version": f"{setting}.{standing.version}",
-        "ledger_version": f"{setting}.{points.version}",
+        "fragments": fragments,
     }

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from loyalty.api_shape import API_KEY_KEYWORDS, api_not_found, error_body, is_api_path
+from loyalty.tenancy.caching import generation_pinned
 from loyalty.tenancy.context import platform_context, tenant_context
 from loyalty.tenancy.models import SESSION_HOST_KEY, session_host
 from loyalty.tenancy.selectors import is_platform_host, membership_for_user, tenant_for_host
@@ -26,8 +27,9 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # A request never starts in platform mode, whatever the caller's context (a test, a server thread).
-        with platform_context(is_active=False):
+        # A request never starts in platform mode, whatever the caller's context (a test, a server thread). The
+        # tenancy cache's generation is read once per request (until the request itself writes a cached row).
+        with platform_context(is_active=False), generation_pinned():
             return self._resolve(request)
 
     def _resolve(self, request: HttpRequest) -> HttpResponse:
@@ -82,8 +84,9 @@ class StaffMfaMiddleware:
 
     Until they do, every page of their tenant (admin, program dashboard, portfolio…) redirects to allauth's TOTP
     setup, and API calls made with their session are refused; sign-in, sign-out and the MFA pages stay open.
-    Runs after MembershipMiddleware, whose membership query also says whether the user has TOTP. A sign-in through
-    the program's identity provider is not held to it: that provider is where staff prove a second factor.
+    Runs after MembershipMiddleware; whether the user has TOTP is read live (`Membership.has_totp`), never cached.
+    A sign-in through the program's identity provider is not held to it: that provider is where staff prove a
+    second factor.
     """
 
     OPEN_PREFIXES = ("/accounts/", "/static/", "/healthz", "/branding/", "/invitations/")

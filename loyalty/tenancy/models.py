@@ -14,11 +14,13 @@ from django.db import models, router
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.signals import class_prepared
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from django_scopes.exceptions import ScopeError
 
 from loyalty.reasons import CodedReason, reason_shown
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
 
@@ -65,8 +67,8 @@ ACCOUNT_CODE = RegexValidator(
 )
 
 
-class Tenant(models.Model):
-    """A vendor running a loyalty program, with its program-wide settings."""
+class Tenant(TenancyCachedModel):
+    """A vendor running a loyalty program, with its program-wide settings (cached by host: tenancy/caching.py)."""
 
     class PointsExpiry(models.TextChoices):
         NEVER = "never", _("Points never expire")
@@ -84,6 +86,8 @@ class Tenant(models.Model):
     logo = models.ImageField(upload_to="tenants/logos/", blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TenancyCachedManager()
 
     point_value = models.DecimalField(
         max_digits=12,
@@ -176,11 +180,13 @@ class Tenant(models.Model):
         return self.name
 
 
-class Domain(models.Model):
+class Domain(TenancyCachedModel):
     """A custom host name that serves a tenant, besides <slug>.<BASE_DOMAIN>."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
     domain = models.CharField(max_length=253, unique=True)
+
+    objects = TenancyCachedManager()
 
     class Meta:
         ordering = ["domain"]
@@ -400,8 +406,8 @@ PROGRAM_ROLES = frozenset({Role.PROGRAM_MANAGER, Role.OWNER})
 FINANCE_ROLES = frozenset({Role.FINANCE, Role.PROGRAM_MANAGER, Role.OWNER})
 
 
-class Membership(TenantOwnedModel):
-    """A user's role in one tenant; partner roles also name the partner they act for."""
+class Membership(TenancyCachedModel, TenantOwnedModel):
+    """A user's role in one tenant; partner roles also name the partner they act for (cached: tenancy/caching.py)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
@@ -410,6 +416,9 @@ class Membership(TenantOwnedModel):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+    all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         ordering = ["user__email"]
@@ -428,9 +437,21 @@ class Membership(TenantOwnedModel):
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("has_totp", None)  # security state is never cached (tenancy/caching.py)
+        return state
+
     @property
     def is_program_staff(self) -> bool:
         return self.role in PROGRAM_ROLES
+
+    @cached_property
+    def has_totp(self) -> bool:
+        """Whether the member activated TOTP: read live on first use (a cached membership never carries it)."""
+        from allauth.mfa.models import Authenticator  # noqa: PLC0415 - allauth's models load after this app's
+
+        return Authenticator.objects.filter(user_id=self.user_id, type=Authenticator.Type.TOTP).exists()
 
 
 class Invitation(TenantOwnedModel):

@@ -5,7 +5,8 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Exists, OuterRef
 
-from loyalty.tenancy.context import platform_context, tenant_left
+from loyalty.tenancy.caching import cached, host_key
+from loyalty.tenancy.context import current_tenant, platform_context, tenant_left
 from loyalty.tenancy.models import Invitation, Membership, Tenant, User
 
 INVITATION_SALT = "tierline.invitation"
@@ -17,15 +18,21 @@ def is_platform_host(*, host: str) -> bool:
 
 
 def tenant_for_host(*, host: str) -> Tenant | None:
-    """The active tenant that serves `host` (`<slug>.<BASE_DOMAIN>` or a custom domain), or None."""
+    """The active tenant that serves `host` (`<slug>.<BASE_DOMAIN>` or a custom domain), or None.
+
+    Cached for a minute, or until a tenant, domain, membership or partner changes (loyalty/tenancy/caching.py).
+    """
     host = host.lower().rstrip(".")
     suffix = f".{settings.BASE_DOMAIN}"
     if host.endswith(suffix):
         label = host[: -len(suffix)]
         if "." in label:
             return None
-        return Tenant.objects.filter(slug=label, is_active=True).first()
-    return Tenant.objects.filter(domains__domain=host, is_active=True).first()
+        tenant = cached(f"host:{host_key(host)}", lambda: Tenant.objects.filter(slug=label, is_active=True).first())
+        if tenant is not None and tenant.slug != label:  # a key's collision, however unlikely: never another's
+            tenant = Tenant.objects.filter(slug=label, is_active=True).first()
+        return tenant
+    return cached(f"host:{host_key(host)}", lambda: Tenant.objects.filter(domains__domain=host, is_active=True).first())
 
 
 def tenant_base_url(*, tenant: Tenant) -> str:
@@ -35,16 +42,24 @@ def tenant_base_url(*, tenant: Tenant) -> str:
 
 
 def membership_for_user(*, user: User) -> Membership | None:
-    """The user's active membership in the current tenant, with `has_totp`: whether they activated TOTP."""
+    """The user's active membership in the current tenant, with its partner; `has_totp` is always live.
+
+    Cached for a minute, or until a tenant, domain, membership or partner changes (loyalty/tenancy/caching.py).
+    """
     if not user.is_authenticated:
         return None
-    totp = Authenticator.objects.filter(user=OuterRef("user"), type=Authenticator.Type.TOTP)
-    return (
-        Membership.objects.filter(user=user, is_active=True)
-        .select_related("partner")
-        .annotate(has_totp=Exists(totp))
-        .first()
-    )
+    tenant = current_tenant()
+
+    def read() -> Membership | None:
+        # `has_totp` rides along on a read from the database; pickling drops it, so a cached copy reads it anew.
+        totp = Authenticator.objects.filter(user=OuterRef("user"), type=Authenticator.Type.TOTP)
+        memberships = Membership.objects.filter(user=user, is_active=True).select_related("partner")
+        return memberships.annotate(has_totp=Exists(totp)).first()
+
+    membership = cached(f"membership:{tenant.pk}:{user.pk}", read)
+    if membership is not None and (membership.tenant_id != tenant.pk or membership.user_id != user.pk):
+        membership = read()  # never another tenant's or person's row, whatever the cache held
+    return membership
 
 
 def invitation_token(*, invitation: Invitation) -> str:

@@ -98,8 +98,10 @@ def test_a_claim_is_approved_and_its_rescore_runs_in_process(
 
 @pytest.mark.django_db
 def test_api_rate_limit_fails_open_with_one_log_line(
-    redis_down: None, acme: World, settings, caplog: pytest.LogCaptureFixture
+    acme: World, redis_down: None, settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # `acme` first: its writes bump the tenancy cache's generation, which would meet (and log) the outage before
+    # the requests do.
     settings.API_THROTTLE_RATE = "2/min"  # with Redis up, the third request is a 429 (tests/api/test_throttling.py)
     client = api_client(acme, make_key(acme)[1])
     with caplog.at_level(logging.WARNING, logger="loyalty.cache"):

@@ -1,0 +1,192 @@
+"""Tenants by host and memberships, cached in Redis under one platform-wide generation (issue 24, item 3).
+
+Every request resolves the host's tenant and the member's membership: two queries before any page's own work.
+Both are cached in the project's cache (Redis) for `ENTRY_SECONDS`, with the *generation* they were read in: a
+token that every write to a tenant, domain, membership or partner (and the program's onboarding settings, read
+on every partner's dashboard) replaces (`TenancyCachedModel`, `TenancyCachedQuerySet`), so the next read misses
+and goes to the database. One token for the whole platform keeps invalidation trivially right (any such write
+invalidates everything) at the price of hit rate after a write; these rows change rarely next to how often they
+are read.
+
+- The generation is replaced at once (so no reader keeps using entries from before the write) and again when the
+  transaction commits (a reader that fetched the new token before the commit may have cached the old rows under
+  it). Inside a transaction that wrote one of these rows, nothing is read from or written to the cache: the rows
+  are not committed yet, and may never be.
+- Only a shared cache counts: with a per-process cache (LocMemCache, the embedded default) another process's
+  write would not reach this one, so everything is read from the database.
+- Fail-safe: when Redis is unreachable the cache misses (loyalty/cache.py) and every read goes to the database.
+  A write whose bump is lost to an outage leaves entries at most `ENTRY_SECONDS` old.
+- Keys carry the database's name (tests, benchmarks and deployments may share one Redis) and what they are about
+  (the host, or the tenant and user ids); each entry holds the generation it was read in and counts only while
+  that is the current one, so the generation and an entry come back in one round trip (`get_many`). Callers
+  still check that what came back belongs to the tenant asked.
+- Security state that must be live is not cached: whether a member set up TOTP is read on demand
+  (`Membership.has_totp`).
+"""
+
+import functools
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
+
+ENTRY_SECONDS = 60
+
+T = TypeVar("T")
+_MISSING = object()
+# The generation read once for a request (`generation_pinned`): a list, so that a bump anywhere in the request
+# empties it for the rest of the request.
+_pinned: ContextVar[list[str | None] | None] = ContextVar("tierline_tenancy_generation", default=None)
+
+
+def _is_shared() -> bool:
+    return isinstance(caches["default"], RedisCache)
+
+
+def _database_name(using: str = DEFAULT_DB_ALIAS) -> str:
+    return str(connections[using].settings_dict["NAME"])
+
+
+def _generation_key(using: str = DEFAULT_DB_ALIAS) -> str:
+    return f"tenancy:{_database_name(using)}:generation"
+
+
+def _written_in_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the open transaction wrote a cached row (its commit-time bump is pending)."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        return False
+    return any(getattr(callback, "func", None) is _bump for _ids, callback, _robust in connection.run_on_commit)
+
+
+def generation(using: str = DEFAULT_DB_ALIAS) -> str | None:
+    """The current generation, or None when the cache must not be used (see the module's docstring)."""
+    if not _is_shared() or _written_in_transaction(using):
+        return None
+    pinned = _pinned.get()
+    if pinned is not None and pinned[0] is not None:
+        return pinned[0]
+    key = _generation_key(using)
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, uuid.uuid4().hex, None)
+        value = cache.get(key)  # still None: Redis is unreachable (loyalty/cache.py fails open)
+    if pinned is not None:
+        pinned[0] = value
+    return value
+
+
+@contextmanager
+def generation_pinned() -> Iterator[None]:
+    """Read the generation at most once inside the block (a request), unless the block bumps it."""
+    token = _pinned.set([None])
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS) -> T:
+    """`compute()`, kept for `ENTRY_SECONDS` under `name` with the generation it was read in; None is kept too.
+
+    An entry counts only while its generation is the current one. The first read of a request fetches the
+    generation and the entry together (one round trip); later reads use the pinned generation.
+    """
+    if not _is_shared() or _written_in_transaction(using):
+        return compute()
+    key = f"tenancy:{_database_name(using)}:{name}"
+    pinned = _pinned.get()
+    if pinned is not None and pinned[0] is not None:
+        current, stored = pinned[0], cache.get(key)
+    else:
+        found = cache.get_many([_generation_key(using), key])
+        current, stored = found.get(_generation_key(using)), found.get(key)
+        if current is None:
+            current = generation(using)  # the first ever (or Redis is unreachable: None)
+            if current is None:
+                return compute()
+        elif pinned is not None:
+            pinned[0] = current
+    if stored is not None and stored[0] == current:
+        return stored[1]
+    value = compute()
+    cache.set(key, (current, value), ENTRY_SECONDS)
+    return value
+
+
+def host_key(host: str) -> str:
+    """A cache key part for a host name (hashed: a host may be 253 characters)."""
+    return hashlib.blake2b(host.encode(), digest_size=16).hexdigest()
+
+
+def _bump(using: str = DEFAULT_DB_ALIAS) -> None:
+    cache.set(_generation_key(using), uuid.uuid4().hex, None)
+    pinned = _pinned.get()
+    if pinned is not None:
+        pinned[0] = None
+
+
+def generation_bump(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Invalidate every cached tenant and membership: now, and again when the open transaction commits."""
+    if not _is_shared():
+        return
+    _bump(using)
+    # Pending, it also marks the transaction as having written (_written_in_transaction). In autocommit it runs at
+    # once: a second, harmless bump.
+    transaction.on_commit(functools.partial(_bump, using), using=using)
+
+
+class TenancyCachedQuerySet(models.QuerySet):
+    """Bulk writes of a cached model bump the generation (row-by-row writes do in `TenancyCachedModel`)."""
+
+    def _bumped(self) -> None:
+        generation_bump(using=self.db)
+
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        self._bumped()
+        return count
+
+    update.alters_data = True
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        result = super().delete()
+        self._bumped()
+        return result
+
+    delete.alters_data = True
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list:
+        created = super().bulk_create(*args, **kwargs)
+        self._bumped()
+        return created
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        count = super().bulk_update(*args, **kwargs)
+        self._bumped()
+        return count
+
+
+TenancyCachedManager = models.Manager.from_queryset(TenancyCachedQuerySet)
+
+
+class TenancyCachedModel(models.Model):
+    """A model whose rows are cached by loyalty.tenancy.caching: saving or deleting one bumps the generation."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)
+        generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
+        return result

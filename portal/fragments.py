@@ -1,0 +1,57 @@
+"""Cached parts of a page, read from the cache in one round trip (`{% fragment %}`, portal/templatetags/portal_tags.py).
+
+Django's `{% cache %}` reads each fragment on its own when the template reaches it: five fragments, five round
+trips to Redis. Here the page names its fragments and their versions up front; the first one the template (or the
+view) asks for reads them all with one `get_many`, and only those missed are rendered and written back. A fragment
+holds rendered text, or data that a view keeps beside its fragments (the tier's benefits); the version names
+everything it depends on, so a change gives a new key and never a stale text.
+"""
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class Fragments:
+    """The fragments of one page: each name with its version (None: not cached) and how long it is kept."""
+
+    def __init__(self, *, page: str, versions: dict[str, tuple[str | None, int]]) -> None:
+        self._keys = {
+            name: f"fragment.{page}.{name}.{hashlib.md5(version.encode(), usedforsecurity=False).hexdigest()}"
+            for name, (version, _seconds) in versions.items()
+            if version is not None
+        }
+        self._seconds = {name: seconds for name, (_version, seconds) in versions.items()}
+        self._found: dict[str, Any] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        if self._found is None:
+            by_key = cache.get_many(list(self._keys.values())) if self._keys else {}
+            self._found = {name: by_key[key] for name, key in self._keys.items() if key in by_key}
+        return self._found
+
+    def get(self, name: str) -> Any:
+        """The cached value of `name`, or `_MISSING`."""
+        return self._read().get(name, _MISSING) if name in self._keys else _MISSING
+
+    def set(self, name: str, value: Any) -> None:
+        if name in self._keys:
+            self._read()[name] = value
+            cache.set(self._keys[name], value, self._seconds[name])
+
+    def value(self, name: str, compute: Callable[[], T]) -> T:
+        """The cached value of `name`, else `compute()` (then kept)."""
+        found = self.get(name)
+        if found is _MISSING:
+            found = compute()
+            self.set(name, found)
+        return found
+
+    def text(self, name: str, render: Callable[[], str]) -> str:
+        """A fragment's cached text, else `render()` (then kept)."""
+        return self.value(name, render)
