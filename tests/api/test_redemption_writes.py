@@ -24,13 +24,13 @@ from tests.rewards.factories import RewardFactory, give_points
 from tests.support import run_concurrently
 
 REDEMPTIONS = "/api/v1/redemptions/"
-# One automatically approved redemption, from the request's first statement to its last: the tenant by its host
-# comes from the tenancy cache (the warm-up read it), so the request starts with the API key (authentication); the key's claim (one autocommitted INSERT); then one transaction:
-# BEGIN, the partner and the reward named (serializer), the partner's account locked, the key looked up among
-# redemptions, the reward re-read, the redemption and its two history rows, the entry (unless its key is taken:
-# no lookup first), the lots locked, then taken with their allocations (one statement), the account's totals,
-# the webhook endpoints, the partner's members and their preferences, the notification, the stored answer,
-# COMMIT.
+# One automatically approved redemption, from the request's first statement to its last: the tenant by its host comes
+# from the tenancy cache (the warm-up read it), so the request starts with the API key (authentication); the key's
+# claim (one autocommitted INSERT); then one transaction: BEGIN, the partner and the reward named (serializer), the
+# partner's account locked, the key looked up among redemptions, the reward re-read, the redemption and its two
+# history rows, the entry (unless its key is taken: no lookup first), the lots locked, then taken with their
+# allocations (one statement), the account's totals, the webhook endpoints, the partner's members and their
+# preferences, the notification, the stored answer, COMMIT.
 STATEMENTS = 20
 
 
