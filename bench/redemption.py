@@ -45,7 +45,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", plan["port"], timeout=60)
     headers = {"Host": HOST, "Authorization": f"Bearer {plan['tokens'][number]}", "Content-Type": "application/json"}
     interval = plan["interval"]
-    latencies, services, outcomes, replays_differing, errors = [], [], Counter(), 0, []
+    latencies, services, outcomes, replays_differing, errors, starts = [], [], Counter(), 0, [], []
     previous = None  # (key, body, redemption id) of this client's last redemption
     barrier.wait()
     began = time.perf_counter() + chooser.random() * interval  # clients spread over one interval
@@ -76,6 +76,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
         done = time.perf_counter()
         latencies.append(done - scheduled)
         services.append(done - called)
+        starts.append(scheduled)
         if reply.status == 201:
             redemption_id = json.loads(payload)["id"]
             outcomes["replayed" if replaying else "redeemed"] += 1
@@ -88,7 +89,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
         else:
             errors.append(f"client {number}: HTTP {reply.status} {payload[:200]!r}")
     connection.close()
-    results.put((latencies, services, dict(outcomes), replays_differing, errors))
+    results.put((latencies, services, dict(outcomes), replays_differing, errors, starts))
 
 
 class WaitSampler(threading.Thread):
@@ -218,6 +219,10 @@ def main() -> None:
         server.wait(timeout=30)
     sampler.join(timeout=5)
 
+    trace = os.environ.get("REDEMPTION_TRACE")
+    if trace:  # (scheduled start, latency, service time) of every answered request, for a look at the tail
+        rows = [row for result in collected for row in zip(result[5], result[0], result[1], strict=True)]
+        Path(trace).write_text(json.dumps(sorted(rows)))
     latencies = sorted(value for result in collected for value in result[0])
     service_times = sorted(value for result in collected for value in result[1])
     outcomes: Counter[str] = Counter()

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core import signing
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from loyalty.tenancy.context import current_tenant
@@ -33,31 +33,59 @@ class Event:
     audience: str = "partner"
 
 
-def _partner_members(partner_ids: set[int]) -> dict[int, list[int]]:
+# Who hears an event, per partner, and each recipient's saved preferences (None: the defaults), read with them.
+Recipients = tuple[dict[int, list[int]], dict[int, Preference | None]]
+
+
+def _with_preferences(memberships: QuerySet[Membership]) -> QuerySet[Membership]:
+    """The members' saved preferences (this tenant's) joined in, so that no query of their own reads them."""
+    saved = Preference.objects.filter(user_id=OuterRef("user_id"))
+    return memberships.annotate(
+        preference_id=Subquery(saved.values("pk")[:1]),
+        muted_kinds=Subquery(saved.values("muted_kinds")[:1]),
+        digest=Subquery(saved.values("digest")[:1]),
+    )
+
+
+def _preference(user_id: int, preference_id: int | None, muted_kinds: list[str], digest: bool) -> Preference | None:
+    if preference_id is None:
+        return None
+    return Preference(pk=preference_id, user_id=user_id, muted_kinds=muted_kinds, digest=digest)
+
+
+def _partner_members(partner_ids: set[int]) -> Recipients:
     members: dict[int, list[int]] = {}
-    for partner_id, user_id in Membership.objects.filter(
-        partner_id__in=partner_ids, is_active=True, role__in=sorted(PARTNER_ROLES)
-    ).values_list("partner_id", "user_id"):
-        members.setdefault(partner_id, []).append(user_id)
-    return members
+    preferences: dict[int, Preference | None] = {}
+    for partner_id, *saved in _with_preferences(
+        Membership.objects.filter(partner_id__in=partner_ids, is_active=True, role__in=sorted(PARTNER_ROLES))
+    ).values_list("partner_id", "user_id", "preference_id", "muted_kinds", "digest"):
+        members.setdefault(partner_id, []).append(saved[0])
+        preferences[saved[0]] = _preference(*saved)
+    return members, preferences
 
 
-def _staff(partner_ids: set[int]) -> dict[int, list[int]]:
+def _staff(partner_ids: set[int]) -> Recipients:
     """Per partner: the active program managers and owners, and its account manager while an active one."""
     managers = dict(Partner.objects.filter(pk__in=partner_ids).values_list("pk", "account_manager_id"))
     program_staff, account_managers = [], set()
-    for user_id, role in Membership.objects.filter(
-        Q(role__in=sorted(PROGRAM_ROLES)) | Q(role=Role.ACCOUNT_MANAGER, user_id__in=set(managers.values()) - {None}),
-        is_active=True,
-    ).values_list("user_id", "role"):
+    preferences: dict[int, Preference | None] = {}
+    for role, *saved in _with_preferences(
+        Membership.objects.filter(
+            Q(role__in=sorted(PROGRAM_ROLES))
+            | Q(role=Role.ACCOUNT_MANAGER, user_id__in=set(managers.values()) - {None}),
+            is_active=True,
+        )
+    ).values_list("role", "user_id", "preference_id", "muted_kinds", "digest"):
         if role == Role.ACCOUNT_MANAGER:
-            account_managers.add(user_id)
+            account_managers.add(saved[0])
         else:
-            program_staff.append(user_id)
-    return {
+            program_staff.append(saved[0])
+        preferences[saved[0]] = _preference(*saved)
+    members = {
         partner_id: [*program_staff, *([manager] if manager in account_managers else [])]
         for partner_id, manager in managers.items()
     }
+    return members, preferences
 
 
 def _email_state(preference: Preference | None, kind: str) -> str:
@@ -72,20 +100,21 @@ def notifications_raise(*, events: Iterable[Event]) -> None:
     """Notify every active member of each event's partner (or the staff, by the event's audience); events already
     raised add nothing.
 
-    Set-based (three queries whatever the number of events, two more when some are for staff), so the nightly
-    evaluation can raise a chunk's events at once. Emails go out after commit, from a task.
+    Set-based (two queries whatever the number of events: the members with their preferences, and the insert; two
+    more when some are for staff), so the nightly evaluation can raise a chunk's events at once. Emails go out
+    after commit, from a task.
     """
     events = list(events)
     if not events:
         return
     by_audience = {"partner": _partner_members, "staff": _staff}
-    recipients = {
+    found = {
         audience: find({event.partner_id for event in events if event.audience == audience})
         for audience, find in by_audience.items()
         if any(event.audience == audience for event in events)
     }
-    user_ids = {user_id for members in recipients.values() for ids in members.values() for user_id in ids}
-    preferences = {preference.user_id: preference for preference in Preference.objects.filter(user_id__in=user_ids)}
+    recipients = {audience: members for audience, (members, _preferences) in found.items()}
+    preferences = {user_id: saved for _members, each in found.values() for user_id, saved in each.items()}
     tenant = current_tenant()
     rows = [
         Notification(

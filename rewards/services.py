@@ -196,8 +196,7 @@ def _delivery_check(*, reward: Reward, option: str, shipping_address: str) -> tu
     return (option if reward.option_list else ""), (shipping_address if reward.is_shipped else "")
 
 
-@transaction.atomic
-def reward_redeem(
+def reward_redeem_in_transaction(
     *,
     partner: Partner,
     requested_by: User,
@@ -214,32 +213,10 @@ def reward_redeem(
     IdempotencyConflictError. Budgets passed make it wait for approval rather than fail. `points_expected` is the
     cost the member confirmed: when the reward's cost changed since, nothing is redeemed (CostChangedError).
     The redemption returned carries `partner` and `reward` (as current as this transaction read them).
-    """
-    return reward_redeem_in_transaction(
-        partner=partner,
-        requested_by=requested_by,
-        reward=reward,
-        quantity=quantity,
-        idempotency_key=idempotency_key,
-        points_expected=points_expected,
-        option=option,
-        shipping_address=shipping_address,
-    )
 
-
-def reward_redeem_in_transaction(
-    *,
-    partner: Partner,
-    requested_by: User,
-    reward: Reward,
-    quantity: int = 1,
-    idempotency_key: str,
-    points_expected: int | None = None,
-    option: str = "",
-    shipping_address: str = "",
-) -> Redemption:
-    """`reward_redeem` inside the caller's transaction, with no savepoint of its own: for a caller that rolls its
-    whole transaction back on any exception (an API write whose stored answer commits with it, api/idempotency.py).
+    This runs inside the caller's transaction, with no savepoint of its own: for a caller that rolls its whole
+    transaction back on any exception (an API write whose stored answer commits with it, api/idempotency.py).
+    `reward_redeem` runs it in a transaction of its own (a savepoint inside the caller's).
     """
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("reward_redeem_in_transaction runs inside a transaction.")
@@ -325,6 +302,10 @@ def reward_redeem_in_transaction(
         )
         _fulfil_automatically(redemption=redemption, actor=None)
     return redemption
+
+
+# The same arguments, in a transaction of its own (a savepoint inside the caller's): for every other caller.
+reward_redeem = transaction.atomic(reward_redeem_in_transaction)
 
 
 def _history_row(

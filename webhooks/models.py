@@ -9,7 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.models import TenantOwnedModel
 from webhooks.addresses import validate_webhook_url
 
@@ -41,8 +43,9 @@ def generate_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
 
-class WebhookEndpoint(TenantOwnedModel):
-    """A URL of the vendor's that receives signed event notifications."""
+class WebhookEndpoint(TenancyCachedModel, TenantOwnedModel):
+    """A URL of the vendor's that receives signed event notifications (which are active and what they subscribe to
+    is cached with the tenancy rows: loyalty/tenancy/caching.py, `webhook_endpoints_for`)."""
 
     url = models.URLField(max_length=500, validators=[validate_webhook_url])
     description = models.CharField(max_length=200, blank=True)
@@ -55,6 +58,9 @@ class WebhookEndpoint(TenantOwnedModel):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+    all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         ordering = ["url", "pk"]

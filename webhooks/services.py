@@ -68,7 +68,7 @@ def webhook_event_emit(*, event: str, items: list[EventData] | Callable[[], list
         rows += [
             WebhookDelivery(
                 tenant=tenant,
-                endpoint=endpoint,
+                endpoint_id=endpoint_id,
                 event=event,
                 event_id=event_id,
                 event_key=item.key,
@@ -76,7 +76,7 @@ def webhook_event_emit(*, event: str, items: list[EventData] | Callable[[], list
                 next_attempt_at=now,
                 created_at=now,
             )
-            for endpoint in endpoints
+            for endpoint_id in endpoints
         ]
     if not rows:
         return 0

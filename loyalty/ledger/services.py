@@ -3,9 +3,10 @@
 import hashlib
 import re
 from calendar import monthrange
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ParamSpec
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -45,6 +46,7 @@ CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFUND})
 DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE})
 # The most points one manual adjustment may move, whoever approves it: a sanity bound, not a program setting.
 ADJUSTMENT_MAX_POINTS = 10**9
+P = ParamSpec("P")
 
 
 class InsufficientPointsError(ValidationError):
@@ -258,43 +260,6 @@ def _idempotency_conflict() -> IdempotencyConflictError:
     )
 
 
-@transaction.atomic
-def points_post(
-    *,
-    account: PointsAccount,
-    kind: str,
-    points: int,
-    idempotency_key: str,
-    actor: User | None = None,
-    memo: str = "",
-    activity: Cause | None = None,
-    earning_rule: Cause | None = None,
-    reverses: LedgerEntry | None = None,
-    expired_lot: PointsLot | None = None,
-    redemption: Cause | None = None,
-    effective_at: datetime | None = None,
-) -> LedgerEntry:
-    """Append one entry and move lots and the balance with it, in one transaction under the account's lock.
-
-    A repeated call with the same idempotency key returns the first entry; the same key for a different
-    movement raises IdempotencyConflictError. A debit larger than the balance raises InsufficientPointsError.
-    """
-    return points_post_locked(
-        account=account_lock(account_id=account.pk),
-        kind=kind,
-        points=points,
-        idempotency_key=idempotency_key,
-        actor=actor,
-        memo=memo,
-        activity=activity,
-        earning_rule=earning_rule,
-        reverses=reverses,
-        expired_lot=expired_lot,
-        redemption=redemption,
-        effective_at=effective_at,
-    )
-
-
 def points_post_locked(
     *,
     account: PointsAccount,
@@ -383,6 +348,26 @@ def points_post_locked(
     locked.lifetime_earned += earned
     locked.lifetime_redeemed += redeemed
     return entry
+
+
+def _account_locked(post: Callable[P, LedgerEntry]) -> Callable[P, LedgerEntry]:
+    """`post` (a posting for a caller holding the lock) with the lock taken first, typed with `post`'s arguments."""
+
+    @transaction.atomic
+    def points_post(*args: P.args, **kwargs: P.kwargs) -> LedgerEntry:
+        """Append one entry and move lots and the balance with it, in one transaction under the account's lock
+        (a savepoint in the caller's transaction); the arguments of `points_post_locked`.
+
+        A repeated call with the same idempotency key returns the first entry; the same key for a different
+        movement raises IdempotencyConflictError. A debit larger than the balance raises InsufficientPointsError.
+        """
+        kwargs["account"] = account_lock(account_id=kwargs["account"].pk)
+        return post(*args, **kwargs)
+
+    return points_post
+
+
+points_post = _account_locked(points_post_locked)
 
 
 def _entry_for_key(*, idempotency_key: str, account_id: int, kind: str, points: int) -> LedgerEntry | None:

@@ -123,7 +123,7 @@ def test_evaluating_a_chunk_costs_the_same_queries_for_5_and_60_partners(
                 + 1  # SELECT the tenant's active webhook endpoints (none listen: no deliveries to write)
                 + 1  # SELECT the moved tiers' names and ranks, for the upgrade notifications
                 + 1  # SELECT those tiers' benefits (prefetched: the upgrade notification lists them)
-                + 1  # SELECT the moved partners' members (none here: no preferences read, nothing written)
+                + 1  # SELECT the moved partners' members, their preferences joined (none here: nothing written)
                 + 3  # badges for the upgrades: SAVEPOINT, SELECT the active tier-upgrade badges (none), RELEASE
                 + 1  # RELEASE SAVEPOINT (no run this time: no counters to update)
             ) as captured:
