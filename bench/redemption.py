@@ -15,6 +15,7 @@ the previous key, which must return the same redemption. Latency is measured fro
 so a client that falls behind counts its queueing (`p50_ms`, `p99_ms`); the `service_` figures time the HTTP
 exchange alone. While the clients run, the parent samples pg_stat_activity every 20 ms: what the server's backends
 wait on. Afterwards: ledger_verify, balances against the entries, stock against the redemptions.
+REDEMPTION_TRACE=path writes every answered request's (scheduled start, latency, service time) as JSON.
 Prints one `name value` line per figure; see bench/README.md.
 """
 
