@@ -3,10 +3,10 @@
 Every request resolves the host's tenant and the member's membership: two queries before any page's own work.
 Both are cached in the project's cache (Redis) for `ENTRY_SECONDS`, with the *generation* they were read in: a
 token that every write to a tenant, domain, membership or partner (and the program's onboarding settings, read
-on every partner's dashboard) replaces (`TenancyCachedModel`, `TenancyCachedQuerySet`), so the next read misses
-and goes to the database. One token for the whole platform keeps invalidation trivially right (any such write
-invalidates everything) at the price of hit rate after a write; these rows change rarely next to how often they
-are read.
+on every partner's dashboard, and the webhook endpoints, read on every event: webhooks/selectors.py) replaces
+(`TenancyCachedModel`, `TenancyCachedQuerySet`), so the next read misses and goes to the database. One token
+for the whole platform keeps invalidation trivially right (any such write invalidates everything) at the price
+of hit rate after a write; these rows change rarely next to how often they are read.
 
 - The generation is replaced at once (so no reader keeps using entries from before the write) and again when the
   transaction commits (a reader that fetched the new token before the commit may have cached the old rows under
