@@ -169,17 +169,22 @@ def partner_statement_entries(
         entries = entries.filter(effective_at__lt=effective_before)
     if kind:
         entries = entries.filter(kind=kind)
-    return entries.select_related(
-        "actor",
-        "activity",
-        "adjustment_request__decided_by",
-        "earning_rule",
-        "expired_lot",
-        "redemption__reward",
-        "reverses__activity",
-        "reverses__earning_rule",
-        "reverses__redemption__reward",
-    ).order_by("-created_at", "-pk")
+    # What most entries name (an earning's activity and rule) is joined; the rest is fetched for the page's entries
+    # that name it, a query per relation (none when no entry does): a join per relation made the query itself dear
+    # to build and to plan (bench/README.md, "Issue 24, item 3: the load").
+    return (
+        entries.select_related("activity", "earning_rule")
+        .prefetch_related(
+            "actor",
+            "adjustment_request__decided_by",
+            "expired_lot",
+            "redemption__reward",
+            "reverses__activity",
+            "reverses__earning_rule",
+            "reverses__redemption__reward",
+        )
+        .order_by("-created_at", "-pk")
+    )
 
 
 def points_expiring_by_partner(*, partner_ids: QuerySet | list[int], within_days: int) -> dict[int, int]:
