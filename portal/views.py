@@ -24,7 +24,7 @@ from loyalty.translations import content_version, names_replaced, names_translat
 from partners.models import ActivityKind, Claim, Partner
 from portal.fragments import Fragments
 from tiers.models import Criterion, Metric
-from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get, tier_entitlements
+from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
@@ -210,7 +210,8 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             "team": (None if memberships is None else f"{setting}.{memberships}", ENTRY_SECONDS),
         },
     )
-    entitlements = _lazy(lambda: fragments.value("benefits", lambda: tier_entitlements(tier=tier) if tier else []))
+    # On a miss the ladder the status read (its benefits prefetched) names them: no query of its own on a cold page.
+    entitlements = _lazy(lambda: fragments.value("benefits", lambda: status.entitlements))
     return {
         "partner": partner,
         "state": standing.state,
