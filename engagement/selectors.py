@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from engagement.models import Announcement, AnnouncementDelivery, Survey, SurveyResponse
+from loyalty.tenancy.caching import cached
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
 
@@ -19,6 +21,16 @@ def announcements_unread(*, user: User) -> QuerySet[AnnouncementDelivery]:
         AnnouncementDelivery.objects.filter(user=user, read_at=None, announcement__status=Announcement.Status.PUBLISHED)
         .select_related("announcement")
         .order_by("-announcement__publish_at", "-pk")
+    )
+
+
+def announcements_banner(*, user: User) -> list[AnnouncementDelivery]:
+    """The first `BANNER_LIMIT` of `announcements_unread`, kept in the tenancy cache under the announcements'
+    generation (any write of an announcement or a delivery replaces it: loyalty/tenancy/caching.py)."""
+    return cached(
+        f"announcements-banner:{current_tenant().pk}:{user.pk}",
+        lambda: list(announcements_unread(user=user)[:BANNER_LIMIT]),
+        family="announcements",
     )
 
 

@@ -2,6 +2,8 @@
 
 from django.db.models import QuerySet
 
+from loyalty.tenancy.caching import cached
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from notifications.models import Notification
 
@@ -11,4 +13,10 @@ def notifications_for(*, user: User) -> QuerySet[Notification]:
 
 
 def notifications_unread_count(*, user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at=None).count()
+    """The header's count, kept in the tenancy cache under the notifications' generation (any write of one
+    replaces it: loyalty/tenancy/caching.py)."""
+    return cached(
+        f"notifications-unread:{current_tenant().pk}:{user.pk}",
+        lambda: Notification.objects.filter(recipient=user, read_at=None).count(),
+        family="notifications",
+    )

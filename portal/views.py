@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from badges.selectors import partner_badges
 from enablement.selectors import partner_checklist
-from engagement.selectors import BANNER_LIMIT, announcements_unread
+from engagement.selectors import announcements_banner
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     partner = membership.partner
     context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True)
     context["is_partner_member"] = True
-    context["unread_announcements"] = list(announcements_unread(user=request.user)[:BANNER_LIMIT])
+    context["unread_announcements"] = announcements_banner(user=request.user)
     context["checklist"] = partner_checklist(partner=partner)  # onboarding, until done
     return render(request, "portal/home.html", context)
 
