@@ -70,7 +70,10 @@ class PartnerBadge:
 def partner_badges(*, partner: Partner) -> list[PartnerBadge]:
     """The program's active badges and any the partner earned before one was switched off, earned first: one query,
     kept in the tenancy cache under the badges' generation (any write of a badge or an award replaces it)."""
-    return cached(f"partner-badges:{partner.tenant_id}:{partner.pk}", lambda: _partner_badges(partner), family="badges")
+    rows = cached(f"partner-badges:{partner.tenant_id}:{partner.pk}", lambda: _partner_badges(partner), family="badges")
+    if any(row.badge.tenant_id != partner.tenant_id for row in rows):
+        return _partner_badges(partner)  # never another tenant's badges, whatever the cache holds
+    return rows
 
 
 def _partner_badges(partner: Partner) -> list[PartnerBadge]:

@@ -27,11 +27,15 @@ def announcements_unread(*, user: User) -> QuerySet[AnnouncementDelivery]:
 def announcements_banner(*, user: User) -> list[AnnouncementDelivery]:
     """The first `BANNER_LIMIT` of `announcements_unread`, kept in the tenancy cache under the announcements'
     generation (any write of an announcement or a delivery replaces it: loyalty/tenancy/caching.py)."""
-    return cached(
-        f"announcements-banner:{current_tenant().pk}:{user.pk}",
+    tenant_id = current_tenant().pk
+    banner = cached(
+        f"announcements-banner:{tenant_id}:{user.pk}",
         lambda: list(announcements_unread(user=user)[:BANNER_LIMIT]),
         family="announcements",
     )
+    if any((delivery.tenant_id, delivery.user_id) != (tenant_id, user.pk) for delivery in banner):
+        return list(announcements_unread(user=user)[:BANNER_LIMIT])  # never another member's, whatever is cached
+    return banner
 
 
 def announcements_received(*, user: User) -> QuerySet[AnnouncementDelivery]:

@@ -15,8 +15,12 @@ def notifications_for(*, user: User) -> QuerySet[Notification]:
 def notifications_unread_count(*, user: User) -> int:
     """The header's count, kept in the tenancy cache under the notifications' generation (any write of one
     replaces it: loyalty/tenancy/caching.py)."""
-    return cached(
-        f"notifications-unread:{current_tenant().pk}:{user.pk}",
-        lambda: Notification.objects.filter(recipient=user, read_at=None).count(),
+    owner = (current_tenant().pk, user.pk)
+    found_owner, count = cached(
+        "notifications-unread:{}:{}".format(*owner),
+        lambda: (owner, Notification.objects.filter(recipient=user, read_at=None).count()),
         family="notifications",
     )
+    if found_owner != owner:  # never another member's count, whatever the cache holds
+        return Notification.objects.filter(recipient=user, read_at=None).count()
+    return count

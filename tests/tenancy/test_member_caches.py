@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from badges.models import Badge, BadgeAward
@@ -22,6 +23,7 @@ from engagement.models import Announcement, AnnouncementDelivery
 from engagement.selectors import announcements_banner
 from engagement.services import announcement_read, announcements_publish_due
 from loyalty import cache as fail_open_cache
+from loyalty.tenancy import caching
 from loyalty.tenancy.context import tenant_context
 from notifications.models import Kind, Notification
 from notifications.selectors import notifications_unread_count
@@ -200,3 +202,26 @@ def test_redis_down_reads_the_database(acme: World, cache_down: None) -> None:
     assert unread(acme) == 0
     assert banner(acme) == []
     assert badges_of(acme) == []
+
+
+def test_another_members_entries_under_this_members_keys_are_never_served(acme: World, globex: World) -> None:
+    """However they got there, a count, a banner or badges of another tenant or member are refused."""
+    published(globex, "Globex news")
+    notify(globex)
+    with tenant_context(globex.tenant):
+        Badge.objects.create(rule=Badge.Rule.MONTHS_IN_PROGRAM, threshold=1)
+        foreign = {
+            "notifications": ((globex.tenant.pk, globex.partner_user.pk), 1),
+            "announcements": announcements_banner(user=globex.partner_user),
+            "badges": partner_badges(partner=globex.partner),
+        }
+    assert [len(foreign["announcements"]), len(foreign["badges"])] == [1, 1]
+    database = connection.settings_dict["NAME"]
+    names = {
+        "notifications": f"notifications-unread:{acme.tenant.pk}:{acme.partner_user.pk}",
+        "announcements": f"announcements-banner:{acme.tenant.pk}:{acme.partner_user.pk}",
+        "badges": f"partner-badges:{acme.tenant.pk}:{acme.partner.pk}",
+    }
+    for family, name in names.items():
+        cache.set(f"tenancy:{database}:{name}", (caching.generation(family=family), foreign[family]), 60)
+    assert (unread(acme), banner(acme), badges_of(acme)) == (0, [], [])
