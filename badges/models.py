@@ -3,12 +3,16 @@
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.models import TenantOwnedModel
 
 
-class Badge(TenantOwnedModel):
+class Badge(TenancyCachedModel, TenantOwnedModel):
     """A milestone the program recognises: a rule, its threshold, and optional bonus points (through the ledger)."""
+
+    cache_family = "badges"  # a partner's badges (badges.selectors.partner_badges)
 
     class Rule(models.TextChoices):
         DEALS_WON = "deals_won", _("Deal registrations won")
@@ -26,6 +30,8 @@ class Badge(TenantOwnedModel):
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
 
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+
     class Meta:
         ordering = ["position", "pk"]
         constraints = [
@@ -36,12 +42,16 @@ class Badge(TenantOwnedModel):
         return f"{self.get_rule_display()} ≥ {self.threshold}"
 
 
-class BadgeAward(TenantOwnedModel):
+class BadgeAward(TenancyCachedModel, TenantOwnedModel):
     """A partner earned a badge: at most once (the constraint), whoever awards it (nightly run or the trigger)."""
+
+    cache_family = "badges"
 
     badge = models.ForeignKey(Badge, on_delete=models.PROTECT, related_name="awards")
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="badge_awards")
     awarded_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
         ordering = ["-awarded_at", "-pk"]

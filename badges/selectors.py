@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from badges.models import Badge, BadgeAward
 from badges.wording import badge_name
 from deals.models import DealRegistration
+from loyalty.tenancy.caching import cached
 from partners.models import Activity, ActivityKind, Partner
 from tiers.models import TierChange
 
@@ -67,7 +68,15 @@ class PartnerBadge:
 
 
 def partner_badges(*, partner: Partner) -> list[PartnerBadge]:
-    """The program's active badges and any the partner earned before one was switched off, earned first: one query."""
+    """The program's active badges and any the partner earned before one was switched off, earned first: one query,
+    kept in the tenancy cache under the badges' generation (any write of a badge or an award replaces it)."""
+    rows = cached(f"partner-badges:{partner.tenant_id}:{partner.pk}", lambda: _partner_badges(partner), family="badges")
+    if any(row.badge.tenant_id != partner.tenant_id for row in rows):
+        return _partner_badges(partner)  # never another tenant's badges, whatever the cache holds
+    return rows
+
+
+def _partner_badges(partner: Partner) -> list[PartnerBadge]:
     awarded = BadgeAward.objects.filter(badge=OuterRef("pk"), partner=partner)
     badges = (
         Badge.objects.filter(Q(is_active=True) | Exists(awarded))

@@ -19,6 +19,7 @@ from deals.models import DealRegistration
 from loyalty.bulk import columns_insert_new
 from loyalty.ledger.models import EntryKind, PointsAccount
 from loyalty.ledger.services import Credit, points_account_for, points_post_many
+from loyalty.tenancy.caching import generation_bump
 from loyalty.tenancy.context import current_tenant
 from partners.models import Partner
 from tiers.models import TierChange
@@ -62,6 +63,8 @@ def badges_award(
         ]
         if badge.bonus_points:
             credits += [(badge, partner_id) for partner_id in inserted]
+    if written:  # inserted in SQL, past the models' own bumps: the partners' cached badges are stale now
+        generation_bump(family=Badge.cache_family)
     if credits:
         _bonus_credit(credits)
     return written

@@ -7,7 +7,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import TenantOwnedModel
 
@@ -46,8 +48,10 @@ class Targeted(TenantOwnedModel):
         return text_in(self.texts, language)
 
 
-class Announcement(Targeted):
+class Announcement(TenancyCachedModel, Targeted):
     """A message from the program (title, body, optional link), published to its audience at `publish_at`."""
+
+    cache_family = "announcements"  # the banner of unread ones (engagement.selectors.announcements_banner)
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
@@ -59,6 +63,8 @@ class Announcement(Targeted):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+
     class Meta:
         ordering = ["-publish_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "form_key"], name="announcement_form_key_once")]
@@ -68,9 +74,11 @@ class Announcement(Targeted):
         return self.text().get("title", "")
 
 
-class AnnouncementDelivery(TenantOwnedModel):
+class AnnouncementDelivery(TenancyCachedModel, TenantOwnedModel):
     """One member's copy of an announcement, with the audience they were in when it was published (for the read
     counts per tier and partner type) and when they read it. Unique per member: nobody gets it twice."""
+
+    cache_family = "announcements"
 
     announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE, related_name="deliveries")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -79,6 +87,8 @@ class AnnouncementDelivery(TenantOwnedModel):
     partner_type = models.ForeignKey("partners.PartnerType", on_delete=models.PROTECT, related_name="+")
     delivered_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
         constraints = [

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from engagement.models import Announcement, AnnouncementDelivery, Survey, SurveyResponse
+from loyalty.tenancy.caching import cached
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from partners.models import Partner
 
@@ -20,6 +22,20 @@ def announcements_unread(*, user: User) -> QuerySet[AnnouncementDelivery]:
         .select_related("announcement")
         .order_by("-announcement__publish_at", "-pk")
     )
+
+
+def announcements_banner(*, user: User) -> list[AnnouncementDelivery]:
+    """The first `BANNER_LIMIT` of `announcements_unread`, kept in the tenancy cache under the announcements'
+    generation (any write of an announcement or a delivery replaces it: loyalty/tenancy/caching.py)."""
+    tenant_id = current_tenant().pk
+    banner = cached(
+        f"announcements-banner:{tenant_id}:{user.pk}",
+        lambda: list(announcements_unread(user=user)[:BANNER_LIMIT]),
+        family="announcements",
+    )
+    if any((delivery.tenant_id, delivery.user_id) != (tenant_id, user.pk) for delivery in banner):
+        return list(announcements_unread(user=user)[:BANNER_LIMIT])  # never another member's, whatever is cached
+    return banner
 
 
 def announcements_received(*, user: User) -> QuerySet[AnnouncementDelivery]:

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.models import TenantOwnedModel
 
 
@@ -37,9 +39,11 @@ def kinds_for(*, is_partner_member: bool) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Kind.choices if (value in STAFF_KINDS) != is_partner_member]
 
 
-class Notification(TenantOwnedModel):
+class Notification(TenancyCachedModel, TenantOwnedModel):
     """One message to one member about one subject. Unique per (recipient, kind, subject, period), so a
     re-run of whatever raised it (the nightly evaluation, a retried task) never tells anyone twice."""
+
+    cache_family = "notifications"  # the header's unread count (notifications.selectors.notifications_unread_count)
 
     class Email(models.TextChoices):
         PENDING = "pending", _("To send")
@@ -57,6 +61,8 @@ class Notification(TenantOwnedModel):
     read_at = models.DateTimeField(null=True, blank=True)
     email = models.CharField(max_length=16, choices=Email.choices, default=Email.PENDING)
     emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

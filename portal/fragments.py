@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.cache import cache
+from django.db import connection
 
 T = TypeVar("T")
 _MISSING = object()
@@ -21,8 +22,9 @@ class Fragments:
     """The fragments of one page: each name with its version (None: not cached) and how long it is kept."""
 
     def __init__(self, *, page: str, versions: dict[str, tuple[str | None, int]]) -> None:
+        prefix = f"fragment.{connection.settings_dict['NAME']}.{page}"  # deployments and tests may share one Redis
         self._keys = {
-            name: f"fragment.{page}.{name}.{hashlib.md5(version.encode(), usedforsecurity=False).hexdigest()}"
+            name: f"{prefix}.{name}.{hashlib.md5(version.encode(), usedforsecurity=False).hexdigest()}"
             for name, (version, _seconds) in versions.items()
             if version is not None
         }

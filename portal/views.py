@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from badges.selectors import partner_badges
 from enablement.selectors import partner_checklist
-from engagement.selectors import BANNER_LIMIT, announcements_unread
+from engagement.selectors import announcements_banner
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry
 from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
@@ -24,7 +24,7 @@ from loyalty.translations import content_version, names_replaced, names_translat
 from partners.models import ActivityKind, Claim, Partner
 from portal.fragments import Fragments
 from tiers.models import Criterion, Metric
-from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get, tier_entitlements
+from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     partner = membership.partner
     context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True)
     context["is_partner_member"] = True
-    context["unread_announcements"] = list(announcements_unread(user=request.user)[:BANNER_LIMIT])
+    context["unread_announcements"] = announcements_banner(user=request.user)
     context["checklist"] = partner_checklist(partner=partner)  # onboarding, until done
     return render(request, "portal/home.html", context)
 
@@ -210,7 +210,8 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             "team": (None if memberships is None else f"{setting}.{memberships}", ENTRY_SECONDS),
         },
     )
-    entitlements = _lazy(lambda: fragments.value("benefits", lambda: tier_entitlements(tier=tier) if tier else []))
+    # On a miss the ladder the status read (its benefits prefetched) names them: no query of its own on a cold page.
+    entitlements = _lazy(lambda: fragments.value("benefits", lambda: status.entitlements))
     return {
         "partner": partner,
         "state": standing.state,

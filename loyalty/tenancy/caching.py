@@ -20,6 +20,9 @@ of hit rate after a write; these rows change rarely next to how often they are r
   (the host, or the tenant and user ids); each entry holds the generation it was read in and counts only while
   that is the current one, so the generation and an entry come back in one round trip (`get_many`). Callers
   still check that what came back belongs to the tenant asked.
+- Families: other rows read on every page (a member's unread notifications count, unread announcements, a
+  partner's badges) are cached the same way under a generation of their own (`family`), so that their writes,
+  far more frequent, do not empty the tenants and memberships (docs/tenancy.md, "Request cache").
 - Security state that must be live is not cached: whether a member set up TOTP is read on demand
   (`Membership.has_totp`).
 """
@@ -40,9 +43,10 @@ ENTRY_SECONDS = 60
 
 T = TypeVar("T")
 _MISSING = object()
-# The generation read once for a request (`generation_pinned`): a list, so that a bump anywhere in the request
-# empties it for the rest of the request.
-_pinned: ContextVar[list[str | None] | None] = ContextVar("tierline_tenancy_generation", default=None)
+TENANCY = "tenancy"
+# The generations read once for a request (`generation_pinned`), by family: a bump anywhere in the request drops
+# its family's for the rest of the request.
+_pinned: ContextVar[dict[str, str] | None] = ContextVar("tierline_tenancy_generation", default=None)
 
 
 def _is_shared() -> bool:
@@ -53,66 +57,68 @@ def _database_name(using: str = DEFAULT_DB_ALIAS) -> str:
     return str(connections[using].settings_dict["NAME"])
 
 
-def _generation_key(using: str = DEFAULT_DB_ALIAS) -> str:
-    return f"tenancy:{_database_name(using)}:generation"
+def _generation_key(using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> str:
+    return f"tenancy:{_database_name(using)}:generation" + ("" if family == TENANCY else f":{family}")
 
 
 def _written_in_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Whether the open transaction wrote a cached row (its commit-time bump is pending)."""
+    """Whether the open transaction wrote a cached row of any family (its commit-time bump is pending)."""
     connection = connections[using]
     if not connection.in_atomic_block:
         return False
     return any(getattr(callback, "func", None) is _bump for _ids, callback, _robust in connection.run_on_commit)
 
 
-def generation(using: str = DEFAULT_DB_ALIAS) -> str | None:
-    """The current generation, or None when the cache must not be used (see the module's docstring)."""
+def generation(using: str = DEFAULT_DB_ALIAS, *, family: str = TENANCY) -> str | None:
+    """The family's current generation, or None when the cache must not be used (see the module's docstring)."""
     if not _is_shared() or _written_in_transaction(using):
         return None
     pinned = _pinned.get()
-    if pinned is not None and pinned[0] is not None:
-        return pinned[0]
-    key = _generation_key(using)
+    if pinned is not None and family in pinned:
+        return pinned[family]
+    key = _generation_key(using, family)
     value = cache.get(key)
     if value is None:
         cache.add(key, uuid.uuid4().hex, None)
         value = cache.get(key)  # still None: Redis is unreachable (loyalty/cache.py fails open)
-    if pinned is not None:
-        pinned[0] = value
+    if pinned is not None and value is not None:
+        pinned[family] = value
     return value
 
 
 @contextmanager
 def generation_pinned() -> Iterator[None]:
     """Read the generation at most once inside the block (a request), unless the block bumps it."""
-    token = _pinned.set([None])
+    token = _pinned.set({})
     try:
         yield
     finally:
         _pinned.reset(token)
 
 
-def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS) -> T:
-    """`compute()`, kept for `ENTRY_SECONDS` under `name` with the generation it was read in; None is kept too.
+def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> T:
+    """`compute()`, kept for `ENTRY_SECONDS` under `name` with its family's generation it was read in; None is kept
+    too. `name` must say whose it is (the tenant, the user).
 
-    An entry counts only while its generation is the current one. The first read of a request fetches the
-    generation and the entry together (one round trip); later reads use the pinned generation.
+    An entry counts only while its generation is the current one. The first read of a family in a request fetches
+    the generation and the entry together (one round trip); later reads use the pinned generation.
     """
     if not _is_shared() or _written_in_transaction(using):
         return compute()
     key = f"tenancy:{_database_name(using)}:{name}"
     pinned = _pinned.get()
-    if pinned is not None and pinned[0] is not None:
-        current, stored = pinned[0], cache.get(key)
+    if pinned is not None and family in pinned:
+        current, stored = pinned[family], cache.get(key)
     else:
-        found = cache.get_many([_generation_key(using), key])
-        current, stored = found.get(_generation_key(using)), found.get(key)
+        generation_key = _generation_key(using, family)
+        found = cache.get_many([generation_key, key])
+        current, stored = found.get(generation_key), found.get(key)
         if current is None:
-            current = generation(using)  # the first ever (or Redis is unreachable: None)
+            current = generation(using, family=family)  # the first ever (or Redis is unreachable: None)
             if current is None:
                 return compute()
         elif pinned is not None:
-            pinned[0] = current
+            pinned[family] = current
     if stored is not None and stored[0] == current:
         return stored[1]
     value = compute()
@@ -125,28 +131,29 @@ def host_key(host: str) -> str:
     return hashlib.blake2b(host.encode(), digest_size=16).hexdigest()
 
 
-def _bump(using: str = DEFAULT_DB_ALIAS) -> None:
-    cache.set(_generation_key(using), uuid.uuid4().hex, None)
+def _bump(using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
+    cache.set(_generation_key(using, family), uuid.uuid4().hex, None)
     pinned = _pinned.get()
     if pinned is not None:
-        pinned[0] = None
+        pinned.pop(family, None)
 
 
-def generation_bump(*, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Invalidate every cached tenant and membership: now, and again when the open transaction commits."""
+def generation_bump(*, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
+    """Invalidate every cached entry of the family (by default tenants and memberships): now, and again when the
+    open transaction commits."""
     if not _is_shared():
         return
-    _bump(using)
+    _bump(using, family)
     # Pending, it also marks the transaction as having written (_written_in_transaction). In autocommit it runs at
     # once: a second, harmless bump.
-    transaction.on_commit(functools.partial(_bump, using), using=using)
+    transaction.on_commit(functools.partial(_bump, using, family), using=using)
 
 
 class TenancyCachedQuerySet(models.QuerySet):
     """Bulk writes of a cached model bump the generation (row-by-row writes do in `TenancyCachedModel`)."""
 
     def _bumped(self) -> None:
-        generation_bump(using=self.db)
+        generation_bump(using=self.db, family=self.model.cache_family)
 
     def update(self, **kwargs: Any) -> int:
         count = super().update(**kwargs)
@@ -177,16 +184,21 @@ TenancyCachedManager = models.Manager.from_queryset(TenancyCachedQuerySet)
 
 
 class TenancyCachedModel(models.Model):
-    """A model whose rows are cached by loyalty.tenancy.caching: saving or deleting one bumps the generation."""
+    """A model whose rows are cached by loyalty.tenancy.caching: saving or deleting one bumps its family's
+    generation."""
+
+    cache_family = TENANCY
 
     class Meta:
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
-        generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        generation_bump(using=using, family=self.cache_family)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         result = super().delete(*args, **kwargs)
-        generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        generation_bump(using=using, family=self.cache_family)
         return result

@@ -283,9 +283,10 @@ def test_statement_query_count_does_not_grow_with_history(acme: World, client_fo
         )
     _mixed_history(acme, 5, start=0)
     client = client_for(acme, acme.partner_user)
-    # session, user, tenant, membership (with its partner), count of entries, one page of entries with their causes,
-    # unread notifications in the header
-    with django_assert_max_num_queries(7) as few:
+    # session, user, tenant, membership (with its partner), count of entries, one page of entries with their sales
+    # and rules, then what the page's causes name: the adjusting staff, the adjustments' approvals, the redemptions
+    # and their rewards; unread notifications in the header
+    with django_assert_max_num_queries(11) as few:
         response = client.get("/statement/")
     assert len(response.context["rows"]) == 5
     _mixed_history(acme, 55, start=5)
