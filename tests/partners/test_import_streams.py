@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from imports import services as import_services
+from imports.ingest import IngestTurn
 from imports.services import import_job_create, import_job_run
 from loyalty.ledger.selectors import ledger_verify
 from loyalty.tenancy.context import tenant_context
@@ -84,35 +85,62 @@ def chunks_of_six(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_services, "CHUNK_ROWS", CHUNK)
 
 
-def held_back(monkeypatch: pytest.MonkeyPatch, *, first_ids: dict[str, float | Exception]) -> set[int]:
-    """Make the chunk whose first external id is a key of `first_ids` wait that many seconds (or raise that error
-    after a moment); returns the set of threads that ran chunks."""
+def held_back(
+    monkeypatch: pytest.MonkeyPatch, *, first_id: str = "", at_start: bool = False, effect: float | Exception = 0.0
+) -> set[int]:
+    """Hold back the chunk whose first external id is `first_id`, before it starts or once it has inserted its
+    activities (before its turn to post): `effect` seconds, or raise `effect` after a moment. Returns the set of
+    threads that ran chunks."""
     ingest = import_services.activities_ingest
     threads = set()
 
-    def slowed(**options):  # noqa: ANN003, ANN202
+    def hold() -> None:
+        time.sleep(0.3 if isinstance(effect, Exception) else effect)
+        if isinstance(effect, Exception):
+            raise effect
+
+    class HeldTurn:
+        def __init__(self, turn: IngestTurn) -> None:
+            self.turn = turn
+
+        def before_insert(self, external_ids: set[str]) -> None:
+            self.turn.before_insert(external_ids)
+
+        def before_posting(self) -> None:
+            hold()
+            self.turn.before_posting()
+
+    def held(**options):  # noqa: ANN003, ANN202
         threads.add(threading.get_ident())
-        held = first_ids.get(options["rows"][0]["external_id"])
-        if isinstance(held, Exception):
-            time.sleep(0.3)
-            raise held
-        if held:
-            time.sleep(held)
+        if options["rows"][0]["external_id"] == first_id:
+            if at_start:
+                hold()
+            elif options["turn"] is not None:
+                options["turn"] = HeldTurn(options["turn"])
         return ingest(**options)
 
-    monkeypatch.setattr(import_services, "activities_ingest", slowed)
+    monkeypatch.setattr(import_services, "activities_ingest", held)
     return threads
 
 
+@pytest.mark.parametrize(
+    ("first_id", "at_start"),
+    [
+        # The first chunk starts late: the second, which repeats one of its ids, must not insert before it commits.
+        ("S-00", True),
+        # The second chunk waits after inserting: the third, which shares no id with it, must not post before it.
+        ("S-06", False),
+    ],
+)
 def test_two_streams_import_as_one_does(
-    acme: World, globex: World, settings, monkeypatch: pytest.MonkeyPatch, chunks_of_six
+    acme: World, globex: World, settings, monkeypatch: pytest.MonkeyPatch, chunks_of_six, first_id, at_start
 ) -> None:
     outcomes = {}
     for world, streams in ((globex, 1), (acme, 2)):
         other = program(world)
         settings.IMPORT_STREAMS = streams
         job = job_of(world, file_rows(world, other.external_id))
-        threads = held_back(monkeypatch, first_ids={"S-00": 0.5})
+        threads = held_back(monkeypatch, first_id=first_id, at_start=at_start, effect=0.5)
         job = import_run(world, job)
         assert len(threads) == streams
         outcomes[streams] = outcome(world, job)
@@ -132,7 +160,7 @@ def test_a_failed_chunk_stops_the_import_after_the_chunks_before_it_and_the_impo
     settings.IMPORT_STREAMS = 2
     # The second chunk fails after the third has inserted its rows and waits to post: the third is abandoned.
     job = job_of(acme, file_rows(acme, others[acme.tenant.pk]))
-    held_back(monkeypatch, first_ids={"S-06": RuntimeError("The disk is full.")})
+    held_back(monkeypatch, first_id="S-06", effect=RuntimeError("The disk is full."))
     with pytest.raises(RuntimeError, match="The disk is full."):
         import_run(acme, job)
     assert (job.status, job.failure, job.processed_rows, job.created_count) == ("failed", "The disk is full.", 6, 6)
@@ -142,7 +170,7 @@ def test_a_failed_chunk_stops_the_import_after_the_chunks_before_it_and_the_impo
 
     monkeypatch.undo()
     monkeypatch.setattr(import_services, "CHUNK_ROWS", CHUNK)
-    threads = held_back(monkeypatch, first_ids={})
+    threads = held_back(monkeypatch)
     with tenant_context(acme.tenant):
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.IMPORTING)  # as import_job_commit does
     resumed = import_run(acme, job)
