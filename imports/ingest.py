@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.validators import DecimalValidator, MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -119,6 +119,17 @@ def _recorded_reason(*, source: str, approve: bool) -> CodedReason:
     return CodedReason("recorded_approved_from" if approve else "recorded_from", source=source)
 
 
+class IngestTurn(Protocol):
+    """Where a batch that runs beside others of the same job waits for them (`imports.services`' parallel CSV
+    import): both are called inside the batch's transaction, and raise to abandon it."""
+
+    def before_insert(self, external_ids: set[str]) -> None:
+        """Before the batch's activities are inserted."""
+
+    def before_posting(self) -> None:
+        """After they are inserted, before any account is locked."""
+
+
 def activities_ingest(
     *,
     rows: Sequence[Mapping[str, Any]],
@@ -126,6 +137,7 @@ def activities_ingest(
     actor: User | None,
     approve: bool = True,
     dry_run: bool = False,
+    turn: IngestTurn | None = None,
 ) -> list[IngestResult]:
     """Validate and record many activities at once; one result per row, in input order.
 
@@ -133,7 +145,8 @@ def activities_ingest(
     "duplicate". Good rows are written even when others fail. With `approve` (the vendor's own systems are
     trusted) activities are recorded approved and earn points as `activity_approve` would; otherwise they wait
     in the review queue. `dry_run` validates and reports without writing ("created" then means "would be").
-    A constant number of queries per batch, whatever its size.
+    A constant number of queries per batch, whatever its size. `turn` (optional) orders this batch after
+    earlier ones running at the same time.
     """
     if source not in INGEST_SOURCES:
         raise ValidationError({"source": _("Unknown source %(source)r.") % {"source": source}})
@@ -160,8 +173,12 @@ def activities_ingest(
         return [_result(row) for row in parsed]
     staged = copy_ingestion_applies(source=source)
     with transaction.atomic():
+        if turn is not None:
+            turn.before_insert({row.external_id for row in parsed if row.external_id})
         create = _activities_create_staged if staged else _activities_create
         created = create(parsed, source=source, actor=actor, approve=approve)
+        if turn is not None:
+            turn.before_posting()
         if approve and created:
             if staged:
                 activities_points_earn(activities=created, actor=actor)

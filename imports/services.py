@@ -1,18 +1,21 @@
 """CSV import of activities in the tenant admin: upload checks, the dry run, the import itself, in chunks."""
 
+import contextvars
 import csv
 import io
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from imports.ingest import INGEST_FIELDS, IngestStatus, activities_ingest
+from imports.ingest import INGEST_FIELDS, IngestStatus, IngestTurn, activities_ingest
 from loyalty.exports import csv_text
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
@@ -182,8 +185,12 @@ def import_job_run(*, job_id: int, phase: str) -> None:
     try:
         with job.file.open("rb") as binary:
             rows = islice(csv_rows(binary), job.processed_rows, None)
-            while chunk := list(islice(rows, CHUNK_ROWS)):
-                _chunk_run(job=job, chunk=chunk, dry_run=dry_run, seen=seen)
+            chunks = iter(lambda: list(islice(rows, CHUNK_ROWS)), [])
+            if _parallel_applies(job=job, dry_run=dry_run):
+                _chunks_import(job=job, chunks=chunks, streams=settings.IMPORT_STREAMS)
+            else:
+                for chunk in chunks:
+                    _chunk_run(job=job, chunk=chunk, dry_run=dry_run, seen=seen)
     except Exception as error:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.FAILED, failure=str(error)[:2000], finished_at=timezone.now()
@@ -195,14 +202,148 @@ def import_job_run(*, job_id: int, phase: str) -> None:
     )
 
 
+def _parallel_applies(*, job: ImportJob, dry_run: bool) -> bool:
+    """Whether an import's chunks run in several streams: on PostgreSQL, more than one chunk left, and not inside a
+    transaction (each stream commits its own chunks; inside one, the chunks run in it, one after the other)."""
+    return (
+        not dry_run
+        and settings.IMPORT_STREAMS > 1
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and job.total_rows - job.processed_rows > CHUNK_ROWS
+    )
+
+
+class _Abandoned(Exception):
+    """An earlier chunk of the import failed: this one must not commit (one stream would never have run it)."""
+
+
+class _ChunkTurns:
+    """Keeps the chunks of one import, run by several streams at once, to the outcome of one stream running them in
+    order: a chunk inserts its activities only once every earlier chunk has named its external ids, and after
+    every earlier chunk sharing one of them has committed (so a repeat across chunks is a duplicate of the earlier
+    row, and neither insert waits on the other's key); it locks accounts, posts points and saves the job's progress
+    only once every earlier chunk has committed (so the hash chains, caps and progress are in file order). A chunk
+    waits only on earlier ones, which never wait on it: no deadlock. Once a chunk fails, later ones are abandoned.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._external_ids: dict[int, set[str]] = {}
+        self._committed: dict[int, bool] = {}  # chunk number: committed (True) or failed or abandoned (False)
+
+    def turn(self, number: int) -> IngestTurn:
+        """The turn of the chunk `number` (0 for the run's first), to pass to `activities_ingest`."""
+        return _ChunkTurn(turns=self, number=number)
+
+    def finish(self, number: int, *, is_committed: bool) -> None:
+        """The chunk `number` has committed, or will not."""
+        with self._changed:
+            self._committed[number] = is_committed
+            self._changed.notify_all()
+
+    def _wait(self, number: int, earlier_ready: Callable[[int], bool]) -> None:
+        self._changed.wait_for(lambda: all(earlier_ready(earlier) for earlier in range(number)))
+        if not all(self._committed.get(earlier, True) for earlier in range(number)):
+            raise _Abandoned
+
+    def before_insert(self, number: int, external_ids: set[str]) -> None:
+        with self._changed:
+            self._external_ids[number] = external_ids
+            self._changed.notify_all()
+            self._wait(number, lambda earlier: earlier in self._external_ids or earlier in self._committed)
+            self._wait(
+                number,
+                lambda earlier: earlier in self._committed or not (self._external_ids[earlier] & external_ids),
+            )
+
+    def before_posting(self, number: int) -> None:
+        with self._changed:
+            self._wait(number, lambda earlier: earlier in self._committed)
+
+
+class _ChunkTurn:
+    def __init__(self, *, turns: _ChunkTurns, number: int) -> None:
+        self._turns = turns
+        self._number = number
+
+    def before_insert(self, external_ids: set[str]) -> None:
+        self._turns.before_insert(self._number, external_ids)
+
+    def before_posting(self) -> None:
+        self._turns.before_posting(self._number)
+
+
+def _chunks_import(*, job: ImportJob, chunks: Iterator[list[tuple[int, dict[str, str]]]], streams: int) -> None:
+    """Import `chunks` in `streams` threads, each with its own connection, in `_ChunkTurns`' order; raises the
+    error of the first chunk that failed, after every chunk before it has committed (as one stream would)."""
+    turns = _ChunkTurns()
+    taking = threading.Lock()  # the file is read by one stream at a time, chunk after chunk
+    taken = 0
+    failures: dict[int, BaseException] = {}
+
+    def stream() -> None:
+        nonlocal taken
+        try:
+            while True:
+                with taking:
+                    number = taken
+                    if failures:
+                        return
+                    try:
+                        chunk = next(chunks, None)
+                    except Exception as error:  # a file that stops reading fails where one stream would
+                        failures[number] = error
+                        return
+                    if chunk is None:
+                        return
+                    taken += 1
+                try:
+                    _chunk_run(job=job, chunk=chunk, dry_run=False, seen=set(), turn=turns.turn(number))
+                except _Abandoned:
+                    turns.finish(number, is_committed=False)
+                    return
+                except Exception as error:
+                    failures[number] = error
+                    turns.finish(number, is_committed=False)
+                    return
+                turns.finish(number, is_committed=True)
+        finally:
+            connection.close()  # this thread's own
+
+    # Each thread runs in a copy of this context: the tenant, its scope, time zone and language.
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(stream,)) for _ in range(streams)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException as interruption:  # a time limit in this thread: no new chunk, and the taken ones end first
+        with taking:
+            failures[taken] = interruption
+        for thread in threads:
+            thread.join()
+        raise
+    if failures:
+        raise failures[min(failures)]
+
+
 @transaction.atomic
-def _chunk_run(*, job: ImportJob, chunk: list[tuple[int, dict[str, str]]], dry_run: bool, seen: set[str]) -> None:
+def _chunk_run(
+    *,
+    job: ImportJob,
+    chunk: list[tuple[int, dict[str, str]]],
+    dry_run: bool,
+    seen: set[str],
+    turn: IngestTurn | None = None,
+) -> None:
     results = activities_ingest(
         rows=[row for _number, row in chunk],
         source=Activity.Source.CSV,
         actor=job.created_by,
         approve=job.approve,
         dry_run=dry_run,
+        turn=turn,
     )
     counts = {IngestStatus.CREATED: 0, IngestStatus.DUPLICATE: 0, IngestStatus.ERROR: 0}
     errors = []

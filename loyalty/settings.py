@@ -268,6 +268,8 @@ MEDIA_ROOT = Path(env_str("TIERLINE_MEDIA_ROOT", str(BASE_DIR / "var" / "media")
 CODES_ENCRYPTION_KEY = env_str("TIERLINE_CODES_ENCRYPTION_KEY")
 EVIDENCE_MAX_BYTES = env_int("TIERLINE_EVIDENCE_MAX_BYTES", 10 * 2**20)
 IMPORT_MAX_BYTES = env_int("TIERLINE_IMPORT_MAX_BYTES", 32 * 2**20)  # CSV imports of activities
+# A large CSV import's chunks run in this many threads of its worker, each with its own connection (docs/ingestion.md).
+IMPORT_STREAMS = env_int("TIERLINE_IMPORT_STREAMS", 2)
 IMAGE_MAX_BYTES = env_int("TIERLINE_IMAGE_MAX_BYTES", 2 * 2**20)  # tenant logos and reward images
 IMAGE_MAX_PIXELS = 25_000_000  # decoded size: a small file may still unpack into a huge bitmap
 # Request bodies (docs/operations.md, "Abuse controls"): loyalty.limits refuses with 413, before reading, a body
