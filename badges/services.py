@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from badges.models import Badge, BadgeAward
 from badges.selectors import badge_qualifiers
-from badges.wording import badge_name
+from badges.wording import badge_bonus_memo
 from deals.models import DealRegistration
 from loyalty.bulk import columns_insert_new
 from loyalty.ledger.models import EntryKind, PointsAccount
@@ -83,7 +83,7 @@ def _bonus_credit(credits: list[tuple[Badge, int]]) -> None:
                 kind=EntryKind.EARN,
                 points=badge.bonus_points,
                 idempotency_key=bonus_idempotency_key(badge_id=badge.pk, partner_id=partner_id),
-                memo=f"Badge: {badge_name(badge=badge)}",
+                memo=badge_bonus_memo(badge=badge),
             )
             for badge, partner_id in credits
         ]

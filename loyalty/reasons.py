@@ -6,11 +6,14 @@ which exports and webhooks read; pages render `reason_shown`, in the reader's la
 
 Ledger entries are hash-chained and written in bulk by ingestion, so their memo keeps the English text alone: a
 memo that is exactly one of the texts below (with any parameters) is said in the reader's language by
-`memo_shown`; anything else is a person's words and is shown as typed.
+`memo_shown`; anything else is a person's words and is shown as typed. A parameter may itself be an English text
+of a layer above (a badge's name): that layer registers how to say it (`param_wording_register`), and a text it
+does not recognise leaves the memo as typed.
 """
 
 import contextlib
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import Any
@@ -39,9 +42,18 @@ REASONS: dict[str, Promise] = {
     "extended": _("Extended by %(days)s days, until %(date)s: %(reason)s"),
     "protection_ended": _("Protection ended on %(date)s."),
     "not_recovered": _("%(reason)s (%(points)s points already spent could not be recovered)"),
+    "badge_bonus": _("Badge: %(badge)s"),
 }
 # Parameters named so hold a day (stored ISO 8601) and are written the reader's way.
 DATE_PARAMS = frozenset({"date"})
+# Parameters named so hold an English text of a layer above, said in the reader's language by the function that
+# layer registers at start-up (it raises ValueError for a text it does not know).
+_PARAM_WORDING: dict[str, Callable[[str], str]] = {}
+
+
+def param_wording_register(name: str, wording: Callable[[str], str]) -> None:
+    """Say the parameter `name` (its English text) in the reader's language with `wording` (see `_PARAM_WORDING`)."""
+    _PARAM_WORDING[name] = wording
 
 
 def _rendered(code: str, params: dict[str, Any], *, stored: bool = False) -> str:
@@ -50,6 +62,8 @@ def _rendered(code: str, params: dict[str, Any], *, stored: bool = False) -> str
     for name in set() if stored else DATE_PARAMS & values.keys():
         with contextlib.suppress(TypeError, ValueError):
             values[name] = date_format(date.fromisoformat(values[name]), "DATE_FORMAT")
+    for name in set() if stored else _PARAM_WORDING.keys() & values.keys():
+        values[name] = _PARAM_WORDING[name](values[name])
     return str(REASONS[code] % values) if values else str(REASONS[code])
 
 
@@ -85,7 +99,7 @@ def reason_shown(text: str, code: str = "", params: dict[str, Any] | None = None
 
 
 # The system texts a ledger memo can hold (see the module's docstring).
-MEMO_CODES = ("cancelled_by_partner", "not_recovered")
+MEMO_CODES = ("cancelled_by_partner", "not_recovered", "badge_bonus")
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 

@@ -1,4 +1,5 @@
-"""The portal's own tags: `{% when %}` (a list's date) and `{% fragment %}` (a part cached with its page's others)."""
+"""The portal's own tags: `{% when %}` (a list's date), `{% fragment %}` (a part cached with its page's others) and
+the `memo_shown` filter (a ledger memo in the reader's language when it is a system text: loyalty/reasons.py)."""
 
 from datetime import date, datetime
 
@@ -11,7 +12,10 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
+from loyalty.reasons import memo_shown
+
 register = template.Library()
+register.filter("memo_shown", memo_shown)
 
 
 @register.simple_tag

@@ -6,13 +6,15 @@ from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from badges.models import Badge, BadgeAward
 from badges.services import badges_award
 from badges.tasks import award_all_tenants
 from deals.services import deal_approve, deal_mark_won
 from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
+from loyalty.ledger.services import points_account_for, points_post
+from loyalty.reasons import memo_shown
 from loyalty.tenancy.context import tenant_context
 from partners.models import ActivityKind
 from tests.conftest import World
@@ -199,3 +201,57 @@ def test_the_bonus_is_an_earn_entry_keyed_by_badge_and_partner(certified: World)
     assert entry.kind == EntryKind.EARN
     assert entry.idempotency_key == f"badge:{badge.pk}:partner:{certified.partner.pk}"
     assert entry.memo == "Badge: 5 certifications"
+
+
+def test_the_bonus_memo_is_english_whatever_language_awards_it_and_read_in_the_readers_language(
+    acme: World, client_for
+) -> None:
+    make_badges(acme)
+    with tenant_context(acme.tenant):
+        for code in ("C1", "C2", "C3", "C4", "C5"):
+            activity(acme.partner, ActivityKind.CERTIFICATION, timezone.localdate(), code=code)
+        with translation.override("es"):  # an approval or a run in Spanish
+            badges_award()
+        entry = LedgerEntry.objects.get(idempotency_key__startswith="badge:")
+        # Posted before the memo was a system text: the same English words, read the same way.
+        points_post(
+            account=points_account_for(partner=acme.partner),
+            kind=EntryKind.EARN,
+            points=100,
+            idempotency_key="badge:old:memo",
+            memo="Badge: First deal won",
+        )
+    assert entry.memo == "Badge: 5 certifications"
+    acme.partner_user.language = "es"
+    acme.partner_user.save(update_fields=["language"])
+
+    for path in ("/statement/", "/"):
+        spanish = client_for(acme, acme.partner_user).get(path).content.decode()
+        english = client_for(acme, acme.partner_admin).get(path).content.decode()
+        assert "Insignia: 5 certificaciones" in spanish, path
+        assert "Insignia: Primera oportunidad ganada" in spanish, path
+        assert "Badge:" not in spanish, path
+        assert "Badge: 5 certifications" in english, path
+        assert "Badge: First deal won" in english, path
+
+
+@pytest.mark.parametrize(
+    ("memo", "spanish"),
+    [
+        ("Badge: First deal won", "Insignia: Primera oportunidad ganada"),
+        ("Badge: 3 deals won", "Insignia: 3 oportunidades ganadas"),
+        ("Badge: First certification", "Insignia: Primera certificación"),
+        ("Badge: 1 year in the program", "Insignia: 1 año en el programa"),
+        ("Badge: 2 years in the program", "Insignia: 2 años en el programa"),
+        ("Badge: 18 months in the program", "Insignia: 18 meses en el programa"),
+        ("Badge: First tier upgrade", "Insignia: Primera subida de nivel"),
+        ("Badge: 5 certificaciones", "Badge: 5 certificaciones"),  # a name posted in Spanish: as typed
+        ("Badge: gold star", "Badge: gold star"),  # a person's words
+        ("Badge: 5 years in the program, twice", "Badge: 5 years in the program, twice"),
+    ],
+)
+def test_a_stored_badge_memo_is_said_in_the_readers_language_when_it_names_a_badge(memo: str, spanish: str) -> None:
+    with translation.override("es"):
+        assert memo_shown(memo) == spanish
+    with translation.override("en"):
+        assert memo_shown(memo) == memo
