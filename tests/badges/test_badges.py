@@ -153,12 +153,17 @@ def test_awards_stay_in_their_tenant(acme: World, globex: World) -> None:
 
 @pytest.fixture
 def certified(acme: World) -> World:
-    make_badges(acme)
-    with tenant_context(acme.tenant):
+    return certify(acme)
+
+
+def certify(world: World) -> World:
+    """The world's badges, and five certifications that earn its partner the certifications one (250 points)."""
+    make_badges(world)
+    with tenant_context(world.tenant):
         for code in ("C1", "C2", "C3", "C4", "C5"):
-            activity(acme.partner, ActivityKind.CERTIFICATION, timezone.localdate(), code=code)
+            activity(world.partner, ActivityKind.CERTIFICATION, timezone.localdate(), code=code)
         badges_award()
-    return acme
+    return world
 
 
 def test_dashboard_shows_earned_badges_first_and_the_rest_to_earn(certified: World, client_for) -> None:
@@ -206,12 +211,9 @@ def test_the_bonus_is_an_earn_entry_keyed_by_badge_and_partner(certified: World)
 def test_the_bonus_memo_is_english_whatever_language_awards_it_and_read_in_the_readers_language(
     acme: World, client_for
 ) -> None:
-    make_badges(acme)
+    with translation.override("es"):  # an approval or a run in Spanish
+        certify(acme)
     with tenant_context(acme.tenant):
-        for code in ("C1", "C2", "C3", "C4", "C5"):
-            activity(acme.partner, ActivityKind.CERTIFICATION, timezone.localdate(), code=code)
-        with translation.override("es"):  # an approval or a run in Spanish
-            badges_award()
         entry = LedgerEntry.objects.get(idempotency_key__startswith="badge:")
         # Posted before the memo was a system text: the same English words, read the same way.
         points_post(
