@@ -1,6 +1,5 @@
 """Writes of the tier engine: evaluations (nightly and instant), the downgrade policy, pins and publishing."""
 
-import contextvars
 import copy
 import threading
 import time
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, columns_insert_new
 from loyalty.events import event_emit
+from loyalty.streams import streams_run
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.translations import translations_by_text, translations_without
@@ -437,20 +437,11 @@ def evaluation_chunks_inline(*, run: EvaluationRun, chunks: list[list[int]], str
         finally:
             connection.close()  # this thread's own
 
-    # Each thread runs in a copy of this context: the tenant (and so the row-level security setting), its scope.
-    count = min(streams, len(chunks))
-    threads = [threading.Thread(target=contextvars.copy_context().run, args=(stream,)) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    except BaseException as interruption:  # a time limit in this thread: no new chunk, and the taken ones end first
+    def interrupted(interruption: BaseException) -> None:  # a time limit: no new chunk, the taken ones end first
         with taking:
             failures[-1] = interruption
-        for thread in threads:
-            thread.join()
-        raise
+
+    streams_run(stream, count=min(streams, len(chunks)), interrupted=interrupted)
     if failures:
         raise failures[min(failures)]
 
