@@ -6,7 +6,6 @@ from collections import Counter
 
 import pytest
 from django.db import connection
-from pytest_django.fixtures import SettingsWrapper
 
 import tiers.services
 from loyalty.tenancy.context import tenant_context
@@ -49,7 +48,7 @@ def forget(world: World) -> None:
         EvaluationRun.objects.all().delete()
 
 
-def test_two_streams_write_what_one_writes(small_chunks: None, acme: World, settings: SettingsWrapper) -> None:
+def test_two_streams_write_what_one_writes(small_chunks: None, acme: World, settings) -> None:
     program(acme)
     ids = populate(acme)
     today = today_in(acme)
@@ -83,7 +82,7 @@ def test_two_streams_write_what_one_writes(small_chunks: None, acme: World, sett
 
 
 def test_a_failing_chunk_in_two_streams_fails_the_run_and_a_rerun_completes_it(
-    small_chunks: None, acme: World, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+    small_chunks: None, acme: World, settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     program(acme)
     ids = populate(acme)
