@@ -5,7 +5,7 @@
 
 The database named in DATABASE_URL (it must contain "bench") is dropped, recreated and migrated; one tenant
 with N partners of two types and N×M approved activities over 15 months is generated server-side, with the
-demo's tier model (tiers/demo.py). Then it measures the full evaluation (`tenant_evaluate`, chunks run inline)
+demo's tier model (tiers/demo.py). Then it measures the full evaluation (`tenant_evaluate`, chunks run in place)
 and the floor (one aggregate query over the same activities) and prints one `name value` line per figure.
 See bench/README.md.
 """
@@ -15,6 +15,7 @@ import cProfile
 import os
 import pstats
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from decimal import Decimal
@@ -232,14 +233,16 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
+    from django.db.backends.signals import connection_created
     from django.utils import timezone
 
     from loyalty.tenancy.context import tenant_context
     from tiers.metrics import qualification_window
     from tiers.models import PartnerScore, TierModel
-    from tiers.services import CHUNK_SIZE, evaluation_chunk, tenant_evaluate
+    from tiers.services import CHUNK_SIZE, tenant_evaluate
 
     if connection.vendor != "postgresql":
         sys.exit("bench/evaluation.py measures PostgreSQL only.")
@@ -279,27 +282,36 @@ def main() -> None:
     floor_seconds = min(floor() for _ in range(3))
 
     queries = 0
+    counting = threading.Lock()
 
     def count(execute, sql, params, many, context):  # noqa: ANN001, ANN202 - Django's execute wrapper signature
         nonlocal queries
-        queries += 1
+        with counting:
+            queries += 1
         return execute(sql, params, many, context)
+
+    # The chunks' threads (settings.EVALUATION_STREAMS) open their own connections: counted too.
+    def counted(sender, connection, **kwargs):  # noqa: ANN001, ANN003, ANN202, ARG001 - a signal receiver
+        connection.execute_wrappers.append(count)
+
+    connection_created.connect(counted, weak=False)
 
     # Where the chunks' time goes: the scoring (SQL, or the engine), its writes, and the forecasts (Python).
     import tiers.services as services
 
-    # Wall-clock and this process's CPU time: on a shared machine the CPU figures are the comparable ones (the
-    # scoring's work is mostly PostgreSQL's, so its CPU figure here is small).
+    # Wall-clock and the calling thread's CPU time: on a shared machine the CPU figures are the comparable ones (the
+    # scoring's work is mostly PostgreSQL's, so its CPU figure here is small). With several streams the wall-clock
+    # figures add up the threads' overlapping times; the CPU figures stay each thread's own.
     spent = {"scoring": 0.0, "forecasts": 0.0, "scoring_cpu": 0.0, "forecasts_cpu": 0.0}
 
     def timing(name: str, function):  # noqa: ANN001, ANN202 - wraps any service function
         def call(**kwargs):  # noqa: ANN003, ANN202
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(**kwargs)
             finally:
                 spent[name] += time.perf_counter() - started
-                spent[f"{name}_cpu"] += time.process_time() - cpu
+                spent[f"{name}_cpu"] += time.thread_time() - cpu
 
         return call
 
@@ -316,15 +328,14 @@ def main() -> None:
     log("evaluating")
     profiler = cProfile.Profile() if arguments.profile else None
     with tenant_context(tenant), connection.execute_wrapper(count):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        summary = tenant_evaluate(
-            evaluated_on=today, dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
-        )
+        # As the `evaluate` command: the chunks in place, in settings.EVALUATION_STREAMS threads (1: one by one).
+        summary = tenant_evaluate(evaluated_on=today)
         if profiler:
             profiler.disable()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         scored = PartnerScore.objects.filter(evaluated_on=today).count()
     assert summary is not None
     assert summary.evaluated == scored == arguments.partners, (summary, scored)
@@ -340,6 +351,8 @@ def main() -> None:
     figure("evaluation.forecast_seconds", f"{spent['forecasts']:.2f}")
     figure("evaluation.scoring_cpu_seconds", f"{spent['scoring_cpu']:.2f}")
     figure("evaluation.forecast_cpu_seconds", f"{spent['forecasts_cpu']:.2f}")
+    figure("evaluation.cpu_seconds", f"{cpu:.2f}")
+    figure("evaluation.streams", settings.EVALUATION_STREAMS)
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(30)

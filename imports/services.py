@@ -1,6 +1,5 @@
 """CSV import of activities in the tenant admin: upload checks, the dry run, the import itself, in chunks."""
 
-import contextvars
 import csv
 import io
 import threading
@@ -17,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from imports.ingest import INGEST_FIELDS, IngestStatus, IngestTurn, activities_ingest
 from loyalty.exports import csv_text
+from loyalty.streams import streams_run
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
@@ -311,19 +311,11 @@ def _chunks_import(*, job: ImportJob, chunks: Iterator[list[tuple[int, dict[str,
         finally:
             connection.close()  # this thread's own
 
-    # Each thread runs in a copy of this context: the tenant, its scope, time zone and language.
-    threads = [threading.Thread(target=contextvars.copy_context().run, args=(stream,)) for _ in range(streams)]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    except BaseException as interruption:  # a time limit in this thread: no new chunk, and the taken ones end first
+    def interrupted(interruption: BaseException) -> None:  # a time limit: no new chunk, the taken ones end first
         with taking:
             failures[taken] = interruption
-        for thread in threads:
-            thread.join()
-        raise
+
+    streams_run(stream, count=streams, interrupted=interrupted)
     if failures:
         raise failures[min(failures)]
 

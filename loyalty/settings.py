@@ -182,6 +182,9 @@ DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
 # Partners per nightly evaluation chunk (tiers/services.py); smaller only where a test needs chunks quick under load.
 TIERLINE_EVALUATION_CHUNK_SIZE = env_int("TIERLINE_EVALUATION_CHUNK_SIZE", 5000)
+# An evaluation run in place (the `evaluate` command, the demo, bench/evaluation.py) runs its chunks in this many
+# threads, each with its own connection and transactions: one chunk's SQL overlaps another's Python (docs/forecasts.md).
+EVALUATION_STREAMS = env_int("TIERLINE_EVALUATION_STREAMS", 2)
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
         DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True

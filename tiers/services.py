@@ -1,5 +1,7 @@
 """Writes of the tier engine: evaluations (nightly and instant), the downgrade policy, pins and publishing."""
 
+import copy
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import columns_insert, columns_insert_new
 from loyalty.events import event_emit
+from loyalty.streams import streams_run
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.translations import translations_by_text, translations_without
@@ -401,6 +404,48 @@ def evaluation_chunk(*, run: EvaluationRun, partner_ids: list[int]) -> ChunkResu
     return result
 
 
+def evaluation_chunks_inline(*, run: EvaluationRun, chunks: list[list[int]], streams: int) -> None:
+    """Run a run's chunks in this process. In `streams` threads when that applies (PostgreSQL, more than one chunk,
+    not inside a transaction): each thread has its own connection, and each chunk its own transaction, as two
+    Celery workers would run them; while one chunk's statements run in PostgreSQL (psycopg2 lets go of the
+    interpreter), another's forecasts run in Python. Chunks are independent (their own partners, locked; the run's
+    counters are `F()` updates), so the rows written are the same in any order. After a chunk fails, no thread
+    starts another; the first failure (in chunk order) is raised once every taken chunk has ended."""
+    if streams < 2 or len(chunks) < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        for chunk in chunks:
+            evaluation_chunk(run=run, partner_ids=chunk)
+        return
+    run.tier_model  # noqa: B018 - loaded once here, as the first chunk would, and copied with the run
+    taking = threading.Lock()
+    waiting = iter(enumerate(chunks))
+    failures: dict[int, BaseException] = {}
+
+    def stream() -> None:
+        try:
+            while True:
+                with taking:
+                    taken = None if failures else next(waiting, None)
+                if taken is None:
+                    return
+                number, chunk = taken
+                try:
+                    evaluation_chunk(run=copy.copy(run), partner_ids=chunk)  # a failure writes to its own copy
+                except Exception as error:
+                    with taking:
+                        failures[number] = error
+                    return
+        finally:
+            connection.close()  # this thread's own
+
+    def interrupted(interruption: BaseException) -> None:  # a time limit: no new chunk, the taken ones end first
+        with taking:
+            failures[-1] = interruption
+
+    streams_run(stream, count=min(streams, len(chunks)), interrupted=interrupted)
+    if failures:
+        raise failures[min(failures)]
+
+
 def evaluation_finish(*, run: EvaluationRun) -> None:
     EvaluationRun.objects.filter(pk=run.pk, done__gte=F("total")).exclude(status=EvaluationRun.Status.COMPLETED).update(
         status=EvaluationRun.Status.COMPLETED, finished_at=timezone.now()
@@ -451,18 +496,22 @@ def evaluation_runs_resume_stalled(
 
 
 def tenant_evaluate(
-    *, evaluated_on: date, dispatch: Callable[[EvaluationRun, list[int]], object]
+    *, evaluated_on: date, dispatch: Callable[[EvaluationRun, list[int]], object] | None = None
 ) -> EvaluationSummary | None:
     """Evaluate every partner of the current tenant for a date, chunk by chunk through `dispatch`.
 
-    The nightly task dispatches chunks to Celery; the `evaluate` command runs them in place. None when no
-    tier model is in force on that date.
+    The nightly task dispatches chunks to Celery; the `evaluate` command runs them in place (no `dispatch`:
+    `evaluation_chunks_inline`). None when no tier model is in force on that date.
     """
     started = time.monotonic()
     tier_models_activate_due(on=evaluated_on)
     run, chunks = evaluation_start(evaluated_on=evaluated_on)
-    for chunk in chunks:
-        dispatch(run, chunk)
+    if dispatch is None:
+        if run is not None:
+            evaluation_chunks_inline(run=run, chunks=chunks, streams=settings.EVALUATION_STREAMS)
+    else:
+        for chunk in chunks:
+            dispatch(run, chunk)
     if run is None:
         return None
     run.refresh_from_db()

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from loyalty.tenancy.commands import TenantCommand
 from loyalty.tenancy.models import Tenant
-from tiers.services import evaluation_chunk, tenant_evaluate
+from tiers.services import tenant_evaluate
 
 
 class Command(TenantCommand):
@@ -18,9 +18,7 @@ class Command(TenantCommand):
 
     def handle_tenant(self, tenant: Tenant, *args: Any, date: date | None, **options: Any) -> None:
         evaluated_on = date or timezone.localdate()
-        summary = tenant_evaluate(
-            evaluated_on=evaluated_on, dispatch=lambda run, chunk: evaluation_chunk(run=run, partner_ids=chunk)
-        )
+        summary = tenant_evaluate(evaluated_on=evaluated_on)  # the chunks in place, in EVALUATION_STREAMS threads
         if summary is None:
             raise CommandError("No tier model is in force on that date.")
         same = summary.evaluated - summary.upgrades - summary.downgrades
