@@ -13,7 +13,7 @@ from django_scopes import ScopedManager
 
 from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel, tenant_key_in_composite
+from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel
 from partners.evidence import evidence_path
 
 
@@ -70,9 +70,7 @@ class Partner(TenancyCachedModel, TenantOwnedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "external_id"], name="partner_external_id_unique_per_tenant"),
-            # What activities' composite key (tenant, partner) refers to (loyalty/tenancy/composite_keys.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="partner_tenant_and_id"),
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="partner_external_id_unique_per_tenant")
         ]
         indexes = [
             models.Index(fields=["tenant", "account_manager"], name="partner_tenant_account_manager"),
@@ -110,10 +108,7 @@ class Activity(TenantOwnedModel):
 
     # Looked up through activity_partner_kind_time, which leads with the tenant: an index of its own would only
     # cost each insert (bulk ingestion, docs/ingestion.md).
-    # One composite key (tenant, partner) → partner (tenant, id) instead of a key each (loyalty/tenancy/
-    # composite_keys.py, migration 0015): one check per inserted activity fewer.
-    tenant = tenant_key_in_composite()
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities", db_constraint=False)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities")
     kind = models.CharField(max_length=32, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)

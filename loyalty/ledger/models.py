@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
-from loyalty.tenancy.models import TenantOwnedModel, tenant_key_in_composite
+from loyalty.tenancy.models import TenantOwnedModel
 
 
 class AppendOnlyError(Exception):
@@ -31,8 +31,6 @@ class PointsAccount(TenantOwnedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "partner"], name="points_account_one_per_partner"),
-            # What entries' and lots' composite keys (tenant, account) refer to (loyalty/tenancy/composite_keys.py).
-            models.UniqueConstraint(fields=["tenant", "id"], name="points_account_tenant_and_id"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="points_account_balance_not_negative"),
         ]
 
@@ -68,10 +66,7 @@ class LedgerEntry(TenantOwnedModel):
     every index costs each insert, and bulk ingestion inserts ~1.4 entries per activity (docs/ingestion.md).
     """
 
-    # One composite key (tenant, account) → account (tenant, id) instead of a key each (loyalty/tenancy/
-    # composite_keys.py, migration 0010): one check per inserted entry fewer, and the account's tenant is the entry's.
-    tenant = tenant_key_in_composite()
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -166,9 +161,7 @@ class PointsLot(TenantOwnedModel):
     """Points credited together, expiring together; debits consume lots first-to-expire."""
 
     # Looked up through points_lot_account_expiry, which leads with the tenant (see LedgerEntry).
-    # Keyed (tenant, account) → account (tenant, id), as entries are.
-    tenant = tenant_key_in_composite()
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_constraint=False)
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
     entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
