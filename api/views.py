@@ -428,6 +428,7 @@ class RedemptionList(Redemptions, generics.ListAPIView):
             idempotency_key=idempotency_key,
             option=form.validated_data["option"],
             shipping_address=form.validated_data["shipping_address"],
+            reward_read_in_transaction=True,  # by the serializer, above, in the decorator's transaction
         )
         # As written, with its partner and reward: no re-read.
         return Response(serializers.RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)

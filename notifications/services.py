@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core import signing
+from django.db import connections, router
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -54,13 +55,30 @@ def _preference(user_id: int, preference_id: int | None, muted_kinds: list[str],
 
 
 def _partner_members(partner_ids: set[int]) -> Recipients:
+    """The partners' active members, each with their saved preferences in this tenant: one join, written out (the
+    ORM's correlated subqueries cost more to build than the query costs to run, on every redemption)."""
     members: dict[int, list[int]] = {}
     preferences: dict[int, Preference | None] = {}
-    for partner_id, *saved in _with_preferences(
-        Membership.objects.filter(partner_id__in=partner_ids, is_active=True, role__in=sorted(PARTNER_ROLES))
-    ).values_list("partner_id", "user_id", "preference_id", "muted_kinds", "digest"):
-        members.setdefault(partner_id, []).append(saved[0])
-        preferences[saved[0]] = _preference(*saved)
+    if not partner_ids:
+        return members, preferences
+    connection = connections[router.db_for_read(Membership)]
+    muted_kinds = Preference._meta.get_field("muted_kinds")
+    partners, roles = sorted(partner_ids), sorted(PARTNER_ROLES)
+    tenant_id = current_tenant().pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.partner_id, m.user_id, p.id, p.muted_kinds, p.digest "  # noqa: S608 - tables from _meta
+            f"FROM {Membership._meta.db_table} m LEFT JOIN {Preference._meta.db_table} p "
+            "ON p.tenant_id = m.tenant_id AND p.user_id = m.user_id "
+            f"WHERE m.tenant_id = %s AND m.is_active = %s AND m.partner_id IN ({', '.join(['%s'] * len(partners))}) "
+            f"AND m.role IN ({', '.join(['%s'] * len(roles))}) ORDER BY m.id",
+            [tenant_id, True, *partners, *roles],
+        )
+        for partner_id, user_id, preference_id, muted, digest in cursor.fetchall():
+            members.setdefault(partner_id, []).append(user_id)
+            preferences[user_id] = _preference(
+                user_id, preference_id, muted_kinds.from_db_value(muted, None, connection), bool(digest)
+            )
     return members, preferences
 
 

@@ -206,6 +206,7 @@ def reward_redeem_in_transaction(
     points_expected: int | None = None,
     option: str = "",
     shipping_address: str = "",
+    reward_read_in_transaction: bool = False,
 ) -> Redemption:
     """Redeem in one transaction: check tier, availability, stock, limit and balance; debit; take stock; record.
 
@@ -217,6 +218,10 @@ def reward_redeem_in_transaction(
     This runs inside the caller's transaction, with no savepoint of its own: for a caller that rolls its whole
     transaction back on any exception (an API write whose stored answer commits with it, api/idempotency.py).
     `reward_redeem` runs it in a transaction of its own (a savepoint inside the caller's).
+
+    `reward_read_in_transaction`: the caller read `reward` in this same transaction (the API's serializer), so a
+    reward without a monthly cap is used as read, not read again (a second unlocked read is no more current under
+    READ COMMITTED; stock is taken by a conditional update anyway); one with a cap is locked (`reward_lock`).
     """
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("reward_redeem_in_transaction runs inside a transaction.")
@@ -230,7 +235,12 @@ def reward_redeem_in_transaction(
             existing.partner, existing.reward = partner, reward  # the same rows: no second read
             return existing
         raise IdempotencyConflictError({"idempotency_key": _("This key was already used for another redemption.")})
-    current_reward = reward_for_redemption(reward_id=reward.pk)
+    if not reward_read_in_transaction:
+        current_reward = reward_for_redemption(reward_id=reward.pk)
+    elif reward.monthly_cap_points is None:
+        current_reward = reward
+    else:
+        current_reward = reward_lock(reward_id=reward.pk)
     option, shipping_address = _delivery_check(reward=current_reward, option=option, shipping_address=shipping_address)
     facts = redeemer_facts(partner=partner, rewards=[current_reward], balance=account.balance)
     refusal = redemption_refusal(reward=current_reward, partner=partner, quantity=quantity, facts=facts)

@@ -8,10 +8,10 @@ on every partner's dashboard, and the webhook endpoints, read on every event: we
 for the whole platform keeps invalidation trivially right (any such write invalidates everything) at the price
 of hit rate after a write; these rows change rarely next to how often they are read.
 
-- The generation is replaced at once (so no reader keeps using entries from before the write) and again when the
-  transaction commits (a reader that fetched the new token before the commit may have cached the old rows under
-  it). Inside a transaction that wrote one of these rows, nothing is read from or written to the cache: the rows
-  are not committed yet, and may never be.
+- The generation is replaced when the write commits (once per transaction and family, however many rows it
+  wrote): until then every other reader sees the committed rows, which the entries match. Inside a transaction
+  that wrote one of these rows, nothing is read from or written to the cache: the rows are not committed yet,
+  and may never be.
 - Only a shared cache counts: with a per-process cache (LocMemCache, the embedded default) another process's
   write would not reach this one, so everything is read from the database.
 - Fail-safe: when Redis is unreachable the cache misses (loyalty/cache.py) and every read goes to the database.
@@ -138,14 +138,29 @@ def _bump(using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
         pinned.pop(family, None)
 
 
+def _bump_pending(using: str, family: str) -> bool:
+    """Whether the family's bump is already pending in a savepoint that encloses this point: one that rolls back
+    only with it, so with the write that asks again."""
+    connection = connections[using]
+    enclosing = set(connection.savepoint_ids)
+    return any(
+        getattr(callback, "func", None) is _bump and callback.args == (using, family) and set(ids) <= enclosing
+        for ids, callback, _robust in connection.run_on_commit
+    )
+
+
 def generation_bump(*, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
-    """Invalidate every cached entry of the family (by default tenants and memberships): now, and again when the
-    open transaction commits."""
+    """Invalidate every cached entry of the family (by default tenants and memberships) when the write commits: at
+    once in autocommit, else once at the commit of the open transaction, however many writes it made.
+
+    Until then no bump is needed: other processes read the committed rows, which the entries still match, and this
+    transaction reads nothing from the cache (the pending bump marks it as having written:
+    _written_in_transaction). A rollback drops the bump with the writes.
+    """
     if not _is_shared():
         return
-    _bump(using, family)
-    # Pending, it also marks the transaction as having written (_written_in_transaction). In autocommit it runs at
-    # once: a second, harmless bump.
+    if connections[using].in_atomic_block and _bump_pending(using, family):
+        return
     transaction.on_commit(functools.partial(_bump, using, family), using=using)
 
 

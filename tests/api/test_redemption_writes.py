@@ -27,11 +27,12 @@ REDEMPTIONS = "/api/v1/redemptions/"
 # One automatically approved redemption, from the request's first statement to its last: the tenant by its host comes
 # from the tenancy cache (the warm-up read it), so the request starts with the API key (authentication); the key's
 # claim (one autocommitted INSERT); then one transaction: BEGIN, the partner and the reward named (serializer), the
-# partner's account locked, the key looked up among redemptions, the reward re-read, the redemption and its two
-# history rows, the entry (unless its key is taken: no lookup first), the lots locked, then taken with their
-# allocations (one statement), the account's totals, the partner's members with their preferences (one statement),
-# the notification, the stored answer, COMMIT. The webhook endpoints come from the tenancy cache.
-STATEMENTS = 18
+# partner's account locked, the key looked up among redemptions (the reward as the serializer read it in this
+# transaction: re-read only to lock one with a monthly cap), the redemption and its two history rows, the entry
+# (unless its key is taken: no lookup first), the lots locked, then taken with their allocations (one statement),
+# the account's totals, the partner's members with their preferences (one statement), the notification, the stored
+# answer, COMMIT. The webhook endpoints come from the tenancy cache.
+STATEMENTS = 17
 
 
 def redeem_over_api(client: Client, world: World, reward: Reward, key: str):
@@ -56,6 +57,26 @@ def reward(acme: World) -> Reward:
         for index, points in enumerate([60, 140, 800]):
             give_points(acme.partner, points, f"seed-{index}", days_ago=3 - index)
         return RewardFactory(points_cost=100)
+
+
+def reward_reads(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries if query["sql"].startswith('SELECT "rewards_reward"')]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reward_is_read_once_unless_a_monthly_cap_needs_it_locked(acme: World, reward: Reward) -> None:
+    client = api_client(acme, make_key(acme)[1])
+    assert redeem_over_api(client, acme, reward, "warm-up").status_code == 201
+    with CaptureQueriesContext(connection) as captured:
+        assert redeem_over_api(client, acme, reward, "uncapped").status_code == 201
+    assert len(reward_reads(captured)) == 1  # the serializer's; the service uses it
+    with tenant_context(acme.tenant):
+        capped = RewardFactory(points_cost=100, monthly_cap_points=10_000)
+    with CaptureQueriesContext(connection) as captured:
+        assert redeem_over_api(client, acme, capped, "capped").status_code == 201
+    reads = reward_reads(captured)
+    assert len(reads) == 2
+    assert reads[1].endswith("FOR UPDATE")  # the period's sum must not move while it is checked
 
 
 @pytest.mark.django_db(transaction=True)
