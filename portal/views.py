@@ -13,16 +13,17 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy
 
 from badges.selectors import partner_badges
-from enablement.selectors import partner_checklist
-from engagement.selectors import announcements_banner
+from enablement.selectors import onboarding_entry, partner_checklist
+from engagement.selectors import announcements_banner, announcements_banner_entry
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
 from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
-from loyalty.tenancy.caching import ENTRY_SECONDS, generation
+from loyalty.tenancy.caching import ENTRY_SECONDS, generation, prefetch
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
-from loyalty.translations import content_version, names_replaced, names_translated
+from loyalty.translations import content_version, content_version_key, names_replaced, names_translated
+from notifications.selectors import notifications_unread_entry
 from partners.models import ActivityKind, Claim, Partner
 from portal.fragments import Fragments
 from tiers.models import Criterion, Metric, PartnerScore, PartnerTier
@@ -43,7 +44,18 @@ def home(request: HttpRequest) -> HttpResponse:
         # Staff start where their work is: the program dashboard and its queues, or the account manager's worklist.
         return redirect("portal:program" if membership.is_program_staff else "portal:portfolio")
     partner = membership.partner
-    context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True)
+    # What the page asks of the cache besides its fragment, in one round trip: the header's unread count, the
+    # banner, the checklist's settings, the badges' generation and the program's words' version.
+    found = prefetch(
+        [
+            notifications_unread_entry(user=request.user),
+            announcements_banner_entry(user=request.user),
+            onboarding_entry(),
+        ],
+        families=["badges"],
+        keys=[content_version_key(partner.tenant_id)],
+    )
+    context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True, found=found)
     context["is_partner_member"] = True
     context["unread_announcements"] = announcements_banner(user=request.user)
     context["checklist"] = partner_checklist(partner=partner)  # onboarding, until done
@@ -206,7 +218,7 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str]
     return ".".join(values[:9]), ".".join(values[9:])
 
 
-def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False) -> dict:
+def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False, found: dict | None = None) -> dict:
     """A partner's dashboard: tier, progress and gaps, points, benefits, trend, recent movements, team and badges.
 
     The whole of it is one fragment (`dashboard`, portal/home.html) kept under everything it shows: the versions of
@@ -236,7 +248,7 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             timezone.localdate().isoformat(),
             currency,
             str(int(is_partner_member)),
-            content_version(partner.tenant_id),  # the program's words: a translation changes the key
+            content_version(partner.tenant_id, found=found),  # the program's words: a translation changes the key
         ]
     )
     standing_version, ledger_version = f"{setting}.{standing_versions}", f"{setting}.{points_version}"
