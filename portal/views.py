@@ -297,9 +297,9 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             lambda: list(LedgerEntry.objects.filter(account_id=points.account_id).order_by("-created_at", "-pk")[:5])
         ),
         "badges": _lazy(lambda: partner_badges(partner=partner)),
-        "team": Membership.objects.filter(partner=partner, is_active=True)
-        .select_related("user")
-        .order_by("pk"),  # lazy
+        "team": _lazy(
+            lambda: list(Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk"))
+        ),
         "entitlements": entitlements,
         # How much of the tier's market development funds is used this period, and the rebates accrued: read only
         # when the tier grants them (the template asks for them beside such a benefit, in a hole: live).
