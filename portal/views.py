@@ -298,7 +298,9 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
         ),
         "badges": _lazy(lambda: partner_badges(partner=partner)),
         "team": _lazy(
-            lambda: list(Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk"))
+            lambda: list(
+                Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk")
+            )
         ),
         "entitlements": entitlements,
         # How much of the tier's market development funds is used this period, and the rebates accrued: read only
