@@ -1,7 +1,7 @@
 """The server-rendered pages of a tenant's site."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy
 
@@ -17,7 +18,7 @@ from enablement.selectors import onboarding_entry, partner_checklist
 from engagement.selectors import announcements_banner, announcements_banner_entry
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
-from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
+from loyalty.ledger.selectors import PartnerPoints, points_movements_by_partner
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
 from loyalty.tenancy.caching import ENTRY_SECONDS, generation, prefetch
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
@@ -181,8 +182,9 @@ def _lazy(compute: Callable[[], object]) -> SimpleLazyObject:
     return SimpleLazyObject(compute)
 
 
-def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str]:
-    """The versions of a partner's standing and of its points, in one query of plain SQL (no ORM to compile).
+def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str, PartnerPoints]:
+    """The versions of a partner's standing and of its points, and the points themselves (as `partner_points_get`
+    gives them), in one query of plain SQL (no ORM to compile).
 
     Standing: the tier state's fields, and the count, last id and last computation time of the partner's scores (a
     new score, a replaced one or a deleted one moves it; published tier models never change). Points: the account's
@@ -201,6 +203,7 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str]
         SELECT state.id, state.tier_id, state.since, state.below_since, state.pinned_tier_id, state.pinned_until,
                scores.score_count, scores.score_last, scores.score_computed,
                account.id, account.balance, account.chain_head, account.updated_at,
+               account.lifetime_earned, account.lifetime_redeemed,
                (SELECT SUM(lot.remaining) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
                   AND lot.expires_at > %s AND lot.expires_at <= %s),
                (SELECT MIN(lot.expires_at) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
@@ -215,7 +218,16 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str]
         cursor.execute(sql, [now, until, now, until, partner_id, partner_id, partner_id])
         row = cursor.fetchone()
     values = ["" if value is None else str(value) for value in row]
-    return ".".join(values[:9]), ".".join(values[9:])
+    standing, points_version = ".".join(values[:9]), ".".join(values[9:13] + values[15:])
+    account_id, balance, _head, _updated, earned, redeemed, expiring, first_expiry = row[9:]
+    if account_id is None:
+        return standing, points_version, PartnerPoints(0, 0, 0, 0, None)
+    if isinstance(first_expiry, str):  # SQLite answers plain SQL's timestamps as text (UTC)
+        first_expiry = parse_datetime(first_expiry).replace(tzinfo=UTC)
+    points = PartnerPoints(
+        balance, earned, redeemed, expiring or 0, first_expiry, account_id=account_id, version=points_version
+    )
+    return standing, points_version, points
 
 
 def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False, found: dict | None = None) -> dict:
@@ -229,9 +241,8 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
     them all, portal/fragments.py) and everything else is lazy: read only by what is rendered. The use of funds and
     the rebates accrued stay live (`{% hole %}`): money moves apart from points.
     """
-    standing_versions, points_version = _dashboard_versions(partner.pk, within_days=EXPIRING_WINDOW_DAYS)
+    standing_versions, points_version, points = _dashboard_versions(partner.pk, within_days=EXPIRING_WINDOW_DAYS)
     standing = _lazy(lambda: partner_standing_get(partner=partner))
-    points = _lazy(lambda: partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS))
     status = _lazy(lambda: partner_status_get(partner=partner, standing=standing))
     criteria_and_kinds = _lazy(lambda: _criteria_rows(status, currency))
     labels = _lazy(lambda: {row["criterion"]: row["label"] for row in criteria_and_kinds[0]})
