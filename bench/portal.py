@@ -19,7 +19,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -240,15 +240,19 @@ def fragments_missed() -> Iterator[None]:
     """Every request misses the dashboard's cached fragments: the versions that key them change each time."""
     from portal import views
 
-    standing_get, points_get = views.partner_standing_get, views.partner_points_get
+    versions = views._dashboard_versions
     fresh = itertools.count()
     run = uuid.uuid4().hex  # a shared cache (Redis) keeps an earlier run's fragments: never reuse their keys
-    views.partner_standing_get = lambda **kwargs: replace(standing_get(**kwargs), version=f"{run}.{next(fresh)}")
-    views.partner_points_get = lambda **kwargs: replace(points_get(**kwargs), version=f"{run}.{next(fresh)}")
+
+    def missed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the wrapped function's
+        standing, points_version, points = versions(*args, **kwargs)
+        return f"{run}.{next(fresh)}.{standing}", f"{run}.{next(fresh)}.{points_version}", points
+
+    views._dashboard_versions = missed
     try:
         yield
     finally:
-        views.partner_standing_get, views.partner_points_get = standing_get, points_get
+        views._dashboard_versions = versions
 
 
 if __name__ == "__main__":

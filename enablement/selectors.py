@@ -21,7 +21,7 @@ from enablement.models import (
     Resource,
     WelcomeText,
 )
-from loyalty.tenancy.caching import cached
+from loyalty.tenancy.caching import TENANCY, cached
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import PARTNER_ROLES, Invitation, Membership
 from partners.models import Activity, ActivityKind, Partner
@@ -148,10 +148,15 @@ def course_completion_get(*, course: Course, user_id: int) -> CourseCompletion |
 # --- Onboarding ----------------------------------------------------------------------------------------------------
 
 
+def onboarding_entry() -> tuple[str, str]:
+    """The tenancy cache's name and family of the program's checklist settings (for `prefetch`)."""
+    return f"onboarding:{current_tenant().pk}", TENANCY
+
+
 def onboarding_get() -> Onboarding | None:
     """The program's checklist settings (None until staff set it up in the admin), from the tenancy cache."""
     tenant = current_tenant()
-    onboarding = cached(f"onboarding:{tenant.pk}", lambda: Onboarding.objects.first())
+    onboarding = cached(onboarding_entry()[0], lambda: Onboarding.objects.first())
     if onboarding is not None and onboarding.tenant_id != tenant.pk:  # never another program's, whatever was cached
         onboarding = Onboarding.objects.first()
     return onboarding

@@ -24,15 +24,17 @@ def announcements_unread(*, user: User) -> QuerySet[AnnouncementDelivery]:
     )
 
 
+def announcements_banner_entry(*, user: User) -> tuple[str, str]:
+    """The tenancy cache's name and family of the member's banner (for `prefetch`)."""
+    return f"announcements-banner:{current_tenant().pk}:{user.pk}", "announcements"
+
+
 def announcements_banner(*, user: User) -> list[AnnouncementDelivery]:
     """The first `BANNER_LIMIT` of `announcements_unread`, kept in the tenancy cache under the announcements'
     generation (any write of an announcement or a delivery replaces it: loyalty/tenancy/caching.py)."""
     tenant_id = current_tenant().pk
-    banner = cached(
-        f"announcements-banner:{tenant_id}:{user.pk}",
-        lambda: list(announcements_unread(user=user)[:BANNER_LIMIT]),
-        family="announcements",
-    )
+    name, family = announcements_banner_entry(user=user)
+    banner = cached(name, lambda: list(announcements_unread(user=user)[:BANNER_LIMIT]), family=family)
     if any((delivery.tenant_id, delivery.user_id) != (tenant_id, user.pk) for delivery in banner):
         return list(announcements_unread(user=user)[:BANNER_LIMIT])  # never another member's, whatever is cached
     return banner

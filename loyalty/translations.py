@@ -159,9 +159,16 @@ def _version_key(tenant_id: int) -> str:
     return f"tierline:program-content:{tenant_id}"
 
 
-def content_version(tenant_id: int) -> str:
-    """A token that changes whenever the program's translations do: part of every cached fragment's key."""
-    return str(cache.get(_version_key(tenant_id), 0))
+def content_version_key(tenant_id: int) -> str:
+    """The cache key of `content_version` (for a page that reads it with others in one round trip)."""
+    return _version_key(tenant_id)
+
+
+def content_version(tenant_id: int, *, found: dict | None = None) -> str:
+    """A token that changes whenever the program's translations do: part of every cached fragment's key. `found`:
+    the cache's answer for `content_version_key` read ahead with others (absent there: not in the cache)."""
+    key = _version_key(tenant_id)
+    return str((found if found is not None else {key: cache.get(key, 0)}).get(key, 0))
 
 
 def content_changed(tenant_id: int) -> None:

@@ -5,6 +5,11 @@ trips to Redis. Here the page names its fragments and their versions up front; t
 view) asks for reads them all with one `get_many`, and only those missed are rendered and written back. A fragment
 holds rendered text, or data that a view keeps beside its fragments (the tier's benefits); the version names
 everything it depends on, so a change gives a new key and never a stale text.
+
+A rendered fragment is kept with a *marker* (random, made when it is rendered) that stands in its text for what
+differs per response or must stay live: the CSP nonce (`{% fragment_nonce %}`) and holes (`{% hole %}`), parts
+rendered afresh on every response from the live context (portal/templatetags/portal_tags.py). A fragment inside
+another being rendered hands its marks on to the outer one, so they stay live in the outer text too.
 """
 
 import hashlib
@@ -22,7 +27,8 @@ class Fragments:
     """The fragments of one page: each name with its version (None: not cached) and how long it is kept."""
 
     def __init__(self, *, page: str, versions: dict[str, tuple[str | None, int]]) -> None:
-        prefix = f"fragment.{connection.settings_dict['NAME']}.{page}"  # deployments and tests may share one Redis
+        # "fragment2": texts are kept with their marker (an older release kept bare text under "fragment").
+        prefix = f"fragment2.{connection.settings_dict['NAME']}.{page}"  # deployments and tests may share one Redis
         self._keys = {
             name: f"{prefix}.{name}.{hashlib.md5(version.encode(), usedforsecurity=False).hexdigest()}"
             for name, (version, _seconds) in versions.items()

@@ -1,29 +1,33 @@
 """The server-rendered pages of a tenant's site."""
 
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy
 
 from badges.selectors import partner_badges
-from enablement.selectors import partner_checklist
-from engagement.selectors import announcements_banner
+from enablement.selectors import onboarding_entry, partner_checklist
+from engagement.selectors import announcements_banner, announcements_banner_entry
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
-from loyalty.ledger.models import LedgerEntry
-from loyalty.ledger.selectors import partner_points_get, points_movements_by_partner
+from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.selectors import PartnerPoints, points_movements_by_partner
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
-from loyalty.tenancy.caching import ENTRY_SECONDS, generation
+from loyalty.tenancy.caching import ENTRY_SECONDS, generation, prefetch
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
 from loyalty.tenancy.permissions import membership_required
-from loyalty.translations import content_version, names_replaced, names_translated
+from loyalty.translations import content_version, content_version_key, names_replaced, names_translated
+from notifications.selectors import notifications_unread_entry
 from partners.models import ActivityKind, Claim, Partner
 from portal.fragments import Fragments
-from tiers.models import Criterion, Metric
+from tiers.models import Criterion, Metric, PartnerScore, PartnerTier
 from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
@@ -41,7 +45,18 @@ def home(request: HttpRequest) -> HttpResponse:
         # Staff start where their work is: the program dashboard and its queues, or the account manager's worklist.
         return redirect("portal:program" if membership.is_program_staff else "portal:portfolio")
     partner = membership.partner
-    context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True)
+    # What the page asks of the cache besides its fragment, in one round trip: the header's unread count, the
+    # banner, the checklist's settings, the badges' generation and the program's words' version.
+    found = prefetch(
+        [
+            notifications_unread_entry(user=request.user),
+            announcements_banner_entry(user=request.user),
+            onboarding_entry(),
+        ],
+        families=["badges"],
+        keys=[content_version_key(partner.tenant_id)],
+    )
+    context = _dashboard(partner, currency=request.tenant.currency, is_partner_member=True, found=found)
     context["is_partner_member"] = True
     context["unread_announcements"] = announcements_banner(user=request.user)
     context["checklist"] = partner_checklist(partner=partner)  # onboarding, until done
@@ -167,22 +182,73 @@ def _lazy(compute: Callable[[], object]) -> SimpleLazyObject:
     return SimpleLazyObject(compute)
 
 
-def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False) -> dict:
-    """A partner's dashboard: tier, progress and gaps, points, benefits, trend and recent movements.
+def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str, PartnerPoints]:
+    """The versions of a partner's standing and of its points, and the points themselves (as `partner_points_get`
+    gives them), in one query of plain SQL (no ORM to compile).
 
-    Read on every request: the tier state and the account (one query each, with the versions of the partner's
-    standing and ledger) and the badges. The rest is lazy and feeds the fragments cached under those versions
-    (portal/home.html), all read in one round trip (portal/fragments.py), so a cached dashboard skips it: the
-    current tier's benefits (data, beside the live use of funds) and the team (under the tenancy cache's
-    generation, which any membership's write replaces; a minute bounds a renamed member's old name).
+    Standing: the tier state's fields, and the count, last id and last computation time of the partner's scores (a
+    new score, a replaced one or a deleted one moves it; published tier models never change). Points: the account's
+    id, balance, chain head (the hash of its last entry) and update time, and the points expiring within the window
+    from now with the first expiry (they move with the clock as well as with postings). The same fields as
+    `partner_standing_get` and `partner_points_get` read, so every writer that changes those changes these.
     """
-    standing = partner_standing_get(partner=partner)
-    points = partner_points_get(partner_id=partner.pk, expiring_within_days=EXPIRING_WINDOW_DAYS)
+    now = timezone.now()
+    tables = {
+        "state": PartnerTier._meta.db_table,
+        "score": PartnerScore._meta.db_table,
+        "account": PointsAccount._meta.db_table,
+        "lot": PointsLot._meta.db_table,
+    }
+    sql = """
+        SELECT state.id, state.tier_id, state.since, state.below_since, state.pinned_tier_id, state.pinned_until,
+               scores.score_count, scores.score_last, scores.score_computed,
+               account.id, account.balance, account.chain_head, account.updated_at,
+               account.lifetime_earned, account.lifetime_redeemed,
+               (SELECT SUM(lot.remaining) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
+                  AND lot.expires_at > %s AND lot.expires_at <= %s),
+               (SELECT MIN(lot.expires_at) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
+                  AND lot.expires_at > %s AND lot.expires_at <= %s)
+        FROM (SELECT COUNT(*) AS score_count, MAX(id) AS score_last, MAX(computed_at) AS score_computed
+              FROM {score} WHERE partner_id = %s) scores
+        LEFT JOIN {state} state ON state.partner_id = %s
+        LEFT JOIN {account} account ON account.partner_id = %s
+    """.format(**tables)  # noqa: S608 - table names from the models, values as parameters
+    until = now + timedelta(days=within_days)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, until, now, until, partner_id, partner_id, partner_id])
+        row = cursor.fetchone()
+    values = ["" if value is None else str(value) for value in row]
+    standing, points_version = ".".join(values[:9]), ".".join(values[9:13] + values[15:])
+    account_id, balance, _head, _updated, earned, redeemed, expiring, first_expiry = row[9:]
+    if account_id is None:
+        return standing, points_version, PartnerPoints(0, 0, 0, 0, None)
+    if isinstance(first_expiry, str):  # SQLite answers plain SQL's timestamps as text (UTC)
+        first_expiry = parse_datetime(first_expiry).replace(tzinfo=UTC)
+    points = PartnerPoints(
+        balance, earned, redeemed, expiring or 0, first_expiry, account_id=account_id, version=points_version
+    )
+    return standing, points_version, points
+
+
+def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = False, found: dict | None = None) -> dict:
+    """A partner's dashboard: tier, progress and gaps, points, benefits, trend, recent movements, team and badges.
+
+    The whole of it is one fragment (`dashboard`, portal/home.html) kept under everything it shows: the versions of
+    the partner's standing and points (`_dashboard_versions`: one query), the badges' generation and the tenancy
+    cache's (the team), the reader's language, time zone, date, the currency and the program's words; it lives
+    `ENTRY_SECONDS` (a renamed member's old name in the team lasts no longer). A warm dashboard is that query and
+    one cache read. On a miss the parts are fragments of their own under the narrower versions (one cache read for
+    them all, portal/fragments.py) and everything else is lazy: read only by what is rendered. The use of funds and
+    the rebates accrued stay live (`{% hole %}`): money moves apart from points.
+    """
+    standing_versions, points_version, points = _dashboard_versions(partner.pk, within_days=EXPIRING_WINDOW_DAYS)
+    standing = _lazy(lambda: partner_standing_get(partner=partner))
     status = _lazy(lambda: partner_status_get(partner=partner, standing=standing))
     criteria_and_kinds = _lazy(lambda: _criteria_rows(status, currency))
     labels = _lazy(lambda: {row["criterion"]: row["label"] for row in criteria_and_kinds[0]})
     words = _lazy(lambda: _in_readers_words(status, labels))  # the score's gaps and forecast, names translated
-    tier = standing.state.tier if standing.state else None
+    state = _lazy(lambda: standing.state)
+    tier = _lazy(lambda: standing.state.tier if standing.state else None)
     # Everything a cached fragment's text depends on besides the data: language, time zone, date (the trend's
     # window), currency, and whether the links for partner members are shown.
     setting = ".".join(
@@ -193,13 +259,18 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
             timezone.localdate().isoformat(),
             currency,
             str(int(is_partner_member)),
-            content_version(partner.tenant_id),  # the program's words: a translation changes the key
+            content_version(partner.tenant_id, found=found),  # the program's words: a translation changes the key
         ]
     )
-    standing_version, ledger_version = f"{setting}.{standing.version}", f"{setting}.{points.version}"
+    standing_version, ledger_version = f"{setting}.{standing_versions}", f"{setting}.{points_version}"
     memberships = generation()  # None: not cacheable now (loyalty/tenancy/caching.py), the team is read live
+    badges = generation(family="badges")
+    whole = None
+    if memberships is not None and badges is not None:
+        whole = f"{standing_version}.{points_version}.{memberships}.{badges}"
+    page = f"dashboard.{partner.pk}"
     fragments = Fragments(
-        page=f"dashboard.{partner.pk}",
+        page=page,
         versions={
             "tier-card": (standing_version, FRAGMENT_SECONDS),
             "movements": (ledger_version, FRAGMENT_SECONDS),
@@ -214,12 +285,14 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
     entitlements = _lazy(lambda: fragments.value("benefits", lambda: status.entitlements))
     return {
         "partner": partner,
-        "state": standing.state,
+        "state": state,
         "tier": tier,
         "status": status,
         "points": points,
-        "expiring_sentence": points_expiring_sentence(
-            points=points.expiring_soon, first_expiry=points.first_expiry, within_days=EXPIRING_WINDOW_DAYS
+        "expiring_sentence": _lazy(
+            lambda: points_expiring_sentence(
+                points=points.expiring_soon, first_expiry=points.first_expiry, within_days=EXPIRING_WINDOW_DAYS
+            )
         ),
         "movements": _lazy(lambda: _movements(partner)),
         "criteria": _lazy(lambda: criteria_and_kinds[0]),
@@ -234,14 +307,17 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
         "recent": _lazy(
             lambda: list(LedgerEntry.objects.filter(account_id=points.account_id).order_by("-created_at", "-pk")[:5])
         ),
-        "badges": partner_badges(partner=partner),
-        "team": Membership.objects.filter(partner=partner, is_active=True)
-        .select_related("user")
-        .order_by("pk"),  # lazy
+        "badges": _lazy(lambda: partner_badges(partner=partner)),
+        "team": _lazy(
+            lambda: list(
+                Membership.objects.filter(partner=partner, is_active=True).select_related("user").order_by("pk")
+            )
+        ),
         "entitlements": entitlements,
         # How much of the tier's market development funds is used this period, and the rebates accrued: read only
-        # when the tier grants them (the template asks for them beside such a benefit).
+        # when the tier grants them (the template asks for them beside such a benefit, in a hole: live).
         "fund_usage": _lazy(lambda: partner_fund_usage(partner=partner)),
         "rebates": _lazy(lambda: partner_rebates_get(partner=partner, period=fund_period_current())),
         "fragments": fragments,
+        "dashboard_fragment": Fragments(page=page, versions={"dashboard": (whole, ENTRY_SECONDS)}),
     }

@@ -30,7 +30,7 @@ of hit rate after a write; these rows change rarely next to how often they are r
 import functools
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -47,6 +47,8 @@ TENANCY = "tenancy"
 # The generations read once for a request (`generation_pinned`), by family: a bump anywhere in the request drops
 # its family's for the rest of the request.
 _pinned: ContextVar[dict[str, str] | None] = ContextVar("tierline_tenancy_generation", default=None)
+# Entries read ahead for a request (`prefetch`), by cache key (None: not in the cache), each used once by `cached`.
+_fetched: ContextVar[dict[str, Any] | None] = ContextVar("tierline_tenancy_fetched", default=None)
 
 
 def _is_shared() -> bool:
@@ -89,11 +91,38 @@ def generation(using: str = DEFAULT_DB_ALIAS, *, family: str = TENANCY) -> str |
 @contextmanager
 def generation_pinned() -> Iterator[None]:
     """Read the generation at most once inside the block (a request), unless the block bumps it."""
-    token = _pinned.set({})
+    token, fetched = _pinned.set({}), _fetched.set({})
     try:
         yield
     finally:
         _pinned.reset(token)
+        _fetched.reset(fetched)
+
+
+def prefetch(
+    entries: Iterable[tuple[str, str]] = (),
+    *,
+    families: Iterable[str] = (),
+    keys: Iterable[str] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> dict[str, Any]:
+    """Read in one round trip what this request will ask of the cache: the `(name, family)` entries that `cached`
+    will be asked for, their families' generations and those of `families` (pinned for the request), and other
+    cache `keys` (returned, those found). Outside a request (no pinned generations), in a transaction that wrote a
+    cached row or without a shared cache, only `keys` are read."""
+    entries, keys = list(entries), list(keys)
+    pinned, fetched = _pinned.get(), _fetched.get()
+    usable = pinned is not None and fetched is not None and _is_shared() and not _written_in_transaction(using)
+    entry_keys = [f"tenancy:{_database_name(using)}:{name}" for name, _family in entries] if usable else []
+    wanted = {family for _name, family in entries} | set(families) if usable else set()
+    generation_keys = {family: _generation_key(using, family) for family in wanted if family not in pinned}
+    found = cache.get_many([*keys, *entry_keys, *generation_keys.values()]) if keys or entry_keys or wanted else {}
+    if usable:
+        for family, key in generation_keys.items():
+            if key in found:  # absent (the first ever): `generation` makes it when asked
+                pinned[family] = found[key]
+        fetched.update({key: found.get(key) for key in entry_keys})
+    return {key: found[key] for key in keys if key in found}
 
 
 def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> T:
@@ -108,7 +137,9 @@ def cached(name: str, compute: Callable[[], T], *, using: str = DEFAULT_DB_ALIAS
     key = f"tenancy:{_database_name(using)}:{name}"
     pinned = _pinned.get()
     if pinned is not None and family in pinned:
-        current, stored = pinned[family], cache.get(key)
+        fetched = _fetched.get()
+        current = pinned[family]
+        stored = fetched.pop(key) if fetched is not None and key in fetched else cache.get(key)
     else:
         generation_key = _generation_key(using, family)
         found = cache.get_many([generation_key, key])

@@ -1,6 +1,8 @@
-"""The portal's own tags: `{% when %}` (a list's date), `{% fragment %}` (a part cached with its page's others) and
+"""The portal's own tags: `{% when %}` (a list's date), `{% fragment %}` (a part cached with its page's others, with
+`{% hole %}` and `{% fragment_nonce %}` for what stays live in it) and
 the `memo_shown` filter (a ledger memo in the reader's language when it is a system text: loyalty/reasons.py)."""
 
+import uuid
 from datetime import date, datetime
 
 from django import template
@@ -8,7 +10,7 @@ from django.template.base import FilterExpression, Node, NodeList, Parser, Token
 from django.template.context import Context
 from django.template.defaultfilters import date as date_filter
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
@@ -43,15 +45,71 @@ def when(sorted: datetime | date | None, dated: datetime | date | None = None, f
     return shown
 
 
+class HoleNode(Node):
+    """A part of a cached fragment rendered afresh on every response (`{% hole %}`)."""
+
+    def __init__(self, nodelist: NodeList, name: str) -> None:
+        self.nodelist, self.name = nodelist, name
+
+    def render(self, context: Context) -> str:
+        marker = context.get(MARKER)
+        if marker:  # inside a fragment being rendered for the cache: a mark, filled on every response
+            return f"{marker}.hole.{self.name}"
+        return self.nodelist.render(context)
+
+
+MARKER = "fragment_marker"  # the context variable naming the marker of the fragment being rendered
+
+
 class FragmentNode(Node):
     def __init__(self, nodelist: NodeList, fragments: FilterExpression, name: FilterExpression) -> None:
         self.nodelist, self.fragments, self.name = nodelist, fragments, name
+        self.holes = {hole.name: hole for hole in nodelist.get_nodes_by_type(HoleNode)}
 
     def render(self, context: Context) -> str:
         fragments = self.fragments.resolve(context)
         if not fragments:  # a page that caches nothing renders the block each time
             return self.nodelist.render(context)
-        return fragments.text(self.name.resolve(context), lambda: self.nodelist.render(context))
+
+        def fresh() -> tuple[str, str]:
+            marker = uuid.uuid4().hex
+            with context.push({MARKER: marker}):
+                return marker, self.nodelist.render(context)
+
+        marker, text = fragments.text(self.name.resolve(context), fresh)
+        # Fill the marks: with the enclosing fragment's own marks while it is being rendered, else with this
+        # response's nonce and the holes rendered now.
+        enclosing = context.get(MARKER)
+        text = text.replace(f"{marker}.nonce", f"{enclosing}.nonce" if enclosing else _nonce(context))
+        for name, hole in self.holes.items():
+            mark = f"{marker}.hole.{name}"
+            if mark in text:
+                text = text.replace(mark, f"{enclosing}.hole.{name}" if enclosing else hole.nodelist.render(context))
+        return mark_safe(text)  # noqa: S308 - rendered by the template engine, autoescaped; the marks are ours
+
+
+def _nonce(context: Context) -> str:
+    request = context.get("request")
+    return str(getattr(request, "csp_nonce", "")) if request is not None else ""
+
+
+@register.simple_tag(takes_context=True)
+def fragment_nonce(context: Context) -> str:
+    """The CSP nonce inside a `{% fragment %}`: a mark in the cached text, this response's nonce when served."""
+    marker = context.get(MARKER)
+    return f"{marker}.nonce" if marker else _nonce(context)
+
+
+@register.tag
+def hole(parser: Parser, token: Token) -> HoleNode:
+    """`{% hole "name" %}…{% endhole %}` inside a `{% fragment %}`: rendered on every response from the live context
+    (the fragment's cached text keeps a mark in its place), so what it shows needs no part in the fragment's key."""
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError(f"'{bits[0]}' takes a name.")
+    nodelist = parser.parse(("endhole",))
+    parser.delete_first_token()
+    return HoleNode(nodelist, bits[1].strip("\"'"))
 
 
 @register.tag

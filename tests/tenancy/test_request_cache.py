@@ -61,16 +61,17 @@ def test_the_hosts_tenant_and_the_membership_are_read_once_then_from_the_cache(
 
 
 def test_a_cached_dashboard_reads_no_tenant_nor_membership(acme: World, client_for) -> None:
-    """The bench's figure (bench/portal.py): a scored partner's cached dashboard in four queries."""
+    """The bench's figure (bench/portal.py): a scored partner's cached dashboard in three queries."""
     scored = silver_with_points(acme, points=1200, earned_days_ago=10)
     client = client_for(scored, scored.partner_user)
     first = client.get("/").content.decode()
     with CaptureQueriesContext(connection) as captured:
         again = client.get("/").content.decode()
     assert tenancy_queries(captured) == []  # the team too comes from its cached fragment
-    # session, user, tier state with its scores' version, account; the badges, the unread announcements and the
-    # unread notifications count come from the cache too (tests/tenancy/test_member_caches.py)
-    assert len(captured.captured_queries) == 4, "\n".join(query["sql"] for query in captured.captured_queries)
+    # session, user, the versions of the partner's standing and points; the page is one cached fragment
+    # (tests/portal/test_dashboard_whole.py), the unread announcements and notifications count come from the cache
+    # too (tests/tenancy/test_member_caches.py)
+    assert len(captured.captured_queries) == 3, "\n".join(query["sql"] for query in captured.captured_queries)
     assert per_response(again) == per_response(first)
 
 
