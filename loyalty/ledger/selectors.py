@@ -97,6 +97,11 @@ class PartnerPoints:
     version: str = "none"
 
 
+def partner_balance_get(*, partner_id: int) -> int:
+    """The partner's balance alone (one query of one column): for pages that show no expiry, like the catalog."""
+    return PointsAccount.objects.filter(partner_id=partner_id).values_list("balance", flat=True).first() or 0
+
+
 def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> PartnerPoints:
     """A partner's balance and the points that expire soon (one query: the lots' sums are subqueries)."""
     now = timezone.now()
