@@ -315,7 +315,9 @@ def test_a_short_page_of_earnings_reads_no_count_and_no_approvals(acme: World, c
 
 def test_the_second_page_and_an_adjustment_on_it_read_as_before(acme: World, client_for) -> None:
     with tenant_context(acme.tenant):
-        points_adjust(partner=acme.partner, points=7, reason="Oldest goodwill", actor=acme.manager, idempotency_key="old")
+        points_adjust(
+            partner=acme.partner, points=7, reason="Oldest goodwill", actor=acme.manager, idempotency_key="old"
+        )
         account = points_account_for(partner=acme.partner)
         for index in range(55):
             points_post(account=account, kind=EntryKind.EARN, points=1, idempotency_key=f"page-{index}")
