@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from loyalty.ledger.selectors import partner_points_get
+from loyalty.ledger.selectors import partner_balance_get, partner_points_get
 from loyalty.ledger.services import IdempotencyConflictError
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
@@ -73,18 +73,18 @@ class RedeemForm(forms.Form):
 @partner_member_required
 def catalog(request: HttpRequest) -> HttpResponse:
     partner = request.membership.partner
-    points = partner_points_get(partner_id=partner.pk)
+    balance = partner_balance_get(partner_id=partner.pk)  # the page shows no expiry: the balance alone
     filters = CatalogFilterForm(request.GET or None)
     kind, affordable = "", False
     if filters.is_valid():
         kind, affordable = filters.cleaned_data["kind"], filters.cleaned_data["affordable"]
-    entries = reward_catalog_get(partner=partner, balance=points.balance, kind=kind, affordable_only=affordable)
+    entries = reward_catalog_get(partner=partner, balance=balance, kind=kind, affordable_only=affordable)
     return render(
         request,
         "portal/rewards/catalog.html",
         {
             "partner": partner,
-            "points": points,
+            "balance": balance,
             "filters": filters,
             "entries": entries,
             "is_filtered": bool(kind or affordable),

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.exports import csv_download, csv_line
 from loyalty.ledger.models import EntryKind, LedgerEntry
-from loyalty.ledger.selectors import partner_statement_entries
+from loyalty.ledger.selectors import partner_statement_entries, statement_approvals_attach
 from loyalty.ledger.wording import signed_points
 from loyalty.reasons import memo_shown
 from loyalty.tenancy.context import current_tenant, tenant_context
@@ -139,13 +139,29 @@ def entry_cause(entry: LedgerEntry) -> str:
     return memo_shown(entry.memo)
 
 
+def _page_of(entries: QuerySet[LedgerEntry], number: str | None) -> Page:
+    """The asked page of entries with their adjustments' approvals. The first page (the one nearly everybody asks)
+    is read first: when it is not full it holds every entry, so the paginator counts it without a count query."""
+    if number in (None, "", "1"):
+        first = list(entries[: PAGE_SIZE + 1])
+        if len(first) <= PAGE_SIZE:
+            page = Paginator(first, PAGE_SIZE).page(1)
+        else:
+            page = Page(first[:PAGE_SIZE], 1, Paginator(entries, PAGE_SIZE))
+    else:
+        page = Paginator(entries, PAGE_SIZE).get_page(number)
+        page.object_list = list(page.object_list)
+    statement_approvals_attach(page.object_list)
+    return page
+
+
 @membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 def statement(request: HttpRequest) -> HttpResponse:
     """The partner's own ledger entries, newest first, 50 a page."""
     form = StatementFilterForm(request.GET)  # every field is optional: no parameters, no filters
     page, status = None, 400
     if form.is_valid():
-        page, status = Paginator(_filtered_entries(request, form), PAGE_SIZE).get_page(request.GET.get("page")), 200
+        page, status = _page_of(_filtered_entries(request, form), request.GET.get("page")), 200
     rows = [
         {"entry": entry, "points": signed_points(entry.points), "cause": entry_cause(entry)}
         for entry in (page if page is not None else [])
@@ -175,7 +191,7 @@ def _csv_lines(tenant: Tenant, entries: QuerySet[LedgerEntry], language: str) ->
             chunk = entries
             if last is not None:
                 chunk = chunk.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, pk__lt=last.pk))
-            batch = list(chunk[:CSV_CHUNK_SIZE])
+            batch = statement_approvals_attach(list(chunk[:CSV_CHUNK_SIZE]))
             lines = "".join(_csv_line(entry) for entry in batch)
         if lines:
             yield lines

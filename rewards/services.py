@@ -63,8 +63,7 @@ def period_start(period: str, today: date) -> datetime | None:
 
 def partner_tier_rank(*, partner: Partner) -> int:
     """The rank of the partner's current tier (0: no tier yet)."""
-    state = PartnerTier.objects.filter(partner=partner).select_related("tier").first()
-    return state.tier.rank if state else 0
+    return PartnerTier.objects.filter(partner=partner).values_list("tier__rank", flat=True).first() or 0
 
 
 @dataclass(frozen=True)

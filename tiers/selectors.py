@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -13,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.bulk import AnyOf
 from loyalty.ledger.selectors import points_expiring_by_partner
 from loyalty.tenancy.context import current_tenant
-from loyalty.translations import reader_language
+from loyalty.translations import content_version, reader_language
 from partners.models import Activity, Partner
-from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierBenefit, TierChange
+from tiers.models import EvaluationRun, PartnerScore, PartnerTier, Tier, TierBenefit, TierChange, TierModel
 from tiers.wording import entitlement_label, gate_phrase
 
 
@@ -143,6 +145,31 @@ def partner_standing_get(*, partner: Partner) -> PartnerStanding:
     return PartnerStanding(state, ".".join(str(value) for value in values + scored))
 
 
+LADDER_SECONDS = 3600
+
+
+def tier_ladder(*, model_id: int, is_published: bool = False) -> list[Tier]:
+    """The model's tiers, lowest rank first, with their benefits prefetched (two queries).
+
+    An active or retired model's tiers and benefits never change (only a draft's are edited: tiers/admin.py,
+    `tier_model_draft_save`), but their words may be translated: so its ladder, the same for every partner on it,
+    is kept in the cache under the program content's version (loyalty/translations.py), an hour at most.
+    """
+
+    def read() -> list[Tier]:
+        return list(Tier.objects.filter(model_id=model_id).order_by("rank").prefetch_related("benefits"))
+
+    if not is_published:
+        return read()
+    tenant_id = current_tenant().pk
+    key = f"tier-ladder.{connection.settings_dict['NAME']}.{tenant_id}.{model_id}.{content_version(tenant_id)}"
+    tiers = cache.get(key)
+    if tiers is None or any(tier.tenant_id != tenant_id or tier.model_id != model_id for tier in tiers):
+        tiers = read()
+        cache.set(key, tiers, LADDER_SECONDS)
+    return tiers
+
+
 def partner_status_get(*, partner: Partner, months: int = 12, standing: PartnerStanding | None = None) -> PartnerStatus:
     """The partner's tier, latest score (nightly or instant), the next tier, a pending downgrade and the trend.
 
@@ -158,9 +185,14 @@ def partner_status_get(*, partner: Partner, months: int = 12, standing: PartnerS
         .first()
     )
     model_id = score.tier_model_id if score else (state.tier.model_id if state else None)
-    tiers = (
-        list(Tier.objects.filter(model_id=model_id).order_by("rank").prefetch_related("benefits")) if model_id else []
+    # The partner's tier names its model's status (joined): an active or retired model's ladder is never edited
+    # again (a scheduled one may go back to draft), so it is read from the cache.
+    is_published = (
+        state is not None
+        and state.tier.model_id == model_id
+        and state.tier.model.status in {TierModel.Status.ACTIVE, TierModel.Status.RETIRED}
     )
+    tiers = tier_ladder(model_id=model_id, is_published=is_published) if model_id else []
     current_rank = state.tier.rank if state else 0
     next_tier = next((tier for tier in tiers if tier.rank > current_rank), None)
     downgrade_on = None

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, prefetch_related_objects
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -97,6 +97,11 @@ class PartnerPoints:
     version: str = "none"
 
 
+def partner_balance_get(*, partner_id: int) -> int:
+    """The partner's balance alone (one query of one column): for pages that show no expiry, like the catalog."""
+    return PointsAccount.objects.filter(partner_id=partner_id).values_list("balance", flat=True).first() or 0
+
+
 def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> PartnerPoints:
     """A partner's balance and the points that expire soon (one query: the lots' sums are subqueries)."""
     now = timezone.now()
@@ -170,14 +175,14 @@ def partner_statement_entries(
     if kind:
         entries = entries.filter(kind=kind)
     # What most entries name (an earning's activity and rule) is joined; the rest is fetched for the page's entries
-    # that name it, a query per relation (none when no entry does; the adjustment approvals always). One join per
-    # relation made the query dear to build and above all to plan: 6-20 ms per page against 0.4 ms with two joins
-    # (bench/README.md, "Issue 24, item 3: the load").
+    # that name it, a query per relation (none when no entry does). One join per relation made the query dear to
+    # build and above all to plan: 6-20 ms per page against 0.4 ms with two joins (bench/README.md, "Issue 24,
+    # item 3: the load"). The adjustments' approvals are a reverse relation, which a prefetch reads for every
+    # entry: `statement_approvals_attach` reads them for the adjustments only.
     return (
         entries.select_related("activity", "earning_rule")
         .prefetch_related(
             "actor",
-            Prefetch("adjustment_request", queryset=AdjustmentRequest.objects.select_related("decided_by")),
             "expired_lot",
             "redemption__reward",
             Prefetch("reverses", queryset=LedgerEntry.objects.select_related("activity", "earning_rule")),
@@ -185,6 +190,19 @@ def partner_statement_entries(
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def statement_approvals_attach(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """The approvals (with who decided) of the adjustments among `entries` and the adjustments they reverse,
+    attached as `adjustment_request`: one query when there is one, none otherwise (a page of earnings)."""
+    reversed_entries = [entry.reverses for entry in entries if entry.kind == EntryKind.REVERSE and entry.reverses_id]
+    adjustments = [entry for entry in [*entries, *reversed_entries] if entry.kind == EntryKind.ADJUST]
+    if adjustments:
+        prefetch_related_objects(
+            adjustments,
+            Prefetch("adjustment_request", queryset=AdjustmentRequest.objects.select_related("decided_by")),
+        )
+    return entries
 
 
 def points_expiring_by_partner(*, partner_ids: QuerySet | list[int], within_days: int) -> dict[int, int]:

@@ -63,5 +63,6 @@ def test_page_queries_do_not_grow_with_ten_thousand_entries(acme: World, client_
     small = queries_for(client, path)
     add_history(acme, 9_990)
     large = queries_for(client, path)
-    assert (path, large) == (path, small)
+    # The statement's first page, once full, adds the count of entries (a short one holds them all: no count).
+    assert (path, large) == (path, small + (path == "/statement/"))
     assert small <= (16 if path == "/" else 15)  # the home also lists badges, the onboarding and announcements

@@ -108,9 +108,9 @@ def test_catalog_query_count_does_not_grow_with_the_catalog(
 
         add(3, 0)
     client = client_for(acme, acme.partner_user)
-    # session, user, tenant + domain, membership, account, expiring lots, rewards, tier rank, tier names, limit usage,
-    # unread notifications in the header
-    budget = 12
+    # session, user, tenant + domain, membership, the balance, rewards, tier rank, tier names, limit usage, unread
+    # notifications in the header
+    budget = 10
     with django_assert_max_num_queries(budget):
         assert len(client.get("/rewards/").context["entries"]) == 3
     with tenant_context(acme.tenant):
