@@ -25,6 +25,17 @@ hypothesis_settings.register_profile("ci", derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_cleared_once() -> None:
+    """Empty the cache once, before the first test. Redis outlives a run, and a new test database numbers its rows
+    from 1 again: an earlier run's entries (fragments and ladders keyed by ids and versions) would be read as this
+    run's."""
+    from django.core.cache import caches
+
+    for alias in settings.CACHES:
+        caches[alias].clear()
+
+
 @dataclass
 class World:
     """One tenant's cast: staff of every role, a partner with its admin and user, and a partner nobody manages."""
