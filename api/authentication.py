@@ -61,7 +61,8 @@ def _api_key(tenant_id: int, prefix: str, token: str) -> ApiKey | None:
     token_digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
     api_key = cached(
         f"api_key:{tenant_id}:{token_digest}",
-        lambda: ApiKey.objects.filter(prefix=prefix).select_related("created_by").first(),
+        # Not the author's password hash: it has no business in the cache (nor on this path).
+        lambda: ApiKey.objects.filter(prefix=prefix).select_related("created_by").defer("created_by__password").first(),
         family=ApiKey.cache_family,
     )
     return api_key if api_key is not None and api_key.tenant_id == tenant_id else None
