@@ -1,5 +1,6 @@
 """API key authentication: a key of the host's tenant (portal sessions use DRF's SessionAuthentication)."""
 
+import hashlib
 import hmac
 
 from django.utils import timezone
@@ -10,6 +11,7 @@ from rest_framework.request import Request
 from api.models import ApiKey
 from api.services import KEY_PREFIX, api_key_touch, secret_digest
 from loyalty.api_shape import API_KEY_KEYWORDS as KEYWORDS
+from loyalty.tenancy.caching import cached
 
 # Compared against when the prefix names no key, so an unknown key costs the same as a wrong secret.
 _UNKNOWN_KEY_HASH = secret_digest("")
@@ -34,7 +36,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise invalid
         _kind, prefix, secret = parts
-        api_key = ApiKey.objects.filter(prefix=prefix).select_related("created_by").first()
+        api_key = _api_key(request.tenant.pk, prefix, token.strip())
         expected = api_key.secret_hash if api_key is not None else _UNKNOWN_KEY_HASH
         if not hmac.compare_digest(expected, secret_digest(secret)) or api_key is None:
             raise invalid
@@ -49,6 +51,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+def _api_key(tenant_id: int, prefix: str, token: str) -> ApiKey | None:
+    """The host's tenant's key of that prefix, with its author, through the request cache (family "api_keys": any
+    write to a key, its revocation included, bumps it at commit). The entry is named by a digest of the whole
+    token, never the token, so only a request holding the right secret finds it; the secret is checked on every
+    request all the same."""
+    token_digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
+    api_key = cached(
+        f"api_key:{tenant_id}:{token_digest}",
+        # Not the author's password hash: it has no business in the cache (nor on this path).
+        lambda: ApiKey.objects.filter(prefix=prefix).select_related("created_by").defer("created_by__password").first(),
+        family=ApiKey.cache_family,
+    )
+    return api_key if api_key is not None and api_key.tenant_id == tenant_id else None
 
 
 class ApiKeyUser:

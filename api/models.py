@@ -4,7 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.models import TenantOwnedModel
 
 # What each scope allows; the API's views name the scopes they need per method.
@@ -29,11 +31,16 @@ SCOPES = {
 }
 
 
-class ApiKey(TenantOwnedModel):
+class ApiKey(TenancyCachedModel, TenantOwnedModel):
     """A tenant's API key. Only the SHA-256 of its secret is stored; the full key is shown once, at creation.
 
     The secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force.
+
+    Read per request through the request cache (api/authentication.py), under a family of its own: every write
+    (created, revoked, touched, edited, deleted, its author deleted: api/apps.py) bumps it when it commits.
     """
+
+    cache_family = "api_keys"
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, editable=False, help_text=_("Identifies the key; not a secret."))
@@ -46,6 +53,9 @@ class ApiKey(TenantOwnedModel):
     expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never expires."))
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
+    all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         ordering = ["-created_at", "-pk"]
