@@ -15,7 +15,9 @@ the previous key, which must return the same redemption. Latency is measured fro
 so a client that falls behind counts its queueing (`p50_ms`, `p99_ms`); the `service_` figures time the HTTP
 exchange alone. While the clients run, the parent samples pg_stat_activity every 20 ms: what the server's backends
 wait on. Afterwards: ledger_verify, balances against the entries, stock against the redemptions.
-REDEMPTION_TRACE=path writes every answered request's (scheduled start, latency, service time) as JSON.
+REDEMPTION_TRACE=path writes every answered request's (scheduled start, latency, service time, kind: "hot",
+"stocked", "any" or "replay", HTTP status, Idempotency-Key) as JSON; with GUNICORN_CMD_ARGS="--access-logfile …
+--access-logformat '%({idempotency-key}i)s %(p)s %(D)s'" the server's own time and worker match each row.
 Prints one `name value` line per figure; see bench/README.md.
 """
 
@@ -47,6 +49,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
     headers = {"Host": HOST, "Authorization": f"Bearer {plan['tokens'][number]}", "Content-Type": "application/json"}
     interval = plan["interval"]
     latencies, services, outcomes, replays_differing, errors, starts = [], [], Counter(), 0, [], []
+    kinds = []  # (what was asked, HTTP status, Idempotency-Key) of each answered request, for REDEMPTION_TRACE
     previous = None  # (key, body, redemption id) of this client's last redemption
     barrier.wait()
     began = time.perf_counter() + chooser.random() * interval  # clients spread over one interval
@@ -56,8 +59,10 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
         replaying = previous is not None and index % 10 == 9
         if replaying:
             key, body, first_id = previous  # a client retrying after a lost response
+            kind = "replay"
         else:
             pick = chooser.random()
+            kind = "hot" if pick < 0.2 else "stocked" if pick < 0.4 else "any"
             partner = (
                 plan["partners"][chooser.randrange(HOT_PARTNERS)] if pick < 0.2 else chooser.choice(plan["partners"])
             )
@@ -78,6 +83,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
         latencies.append(done - scheduled)
         services.append(done - called)
         starts.append(scheduled)
+        kinds.append((kind, reply.status, key))
         if reply.status == 201:
             redemption_id = json.loads(payload)["id"]
             outcomes["replayed" if replaying else "redeemed"] += 1
@@ -90,7 +96,7 @@ def client(number: int, plan: dict, barrier: object, results: object) -> None:
         else:
             errors.append(f"client {number}: HTTP {reply.status} {payload[:200]!r}")
     connection.close()
-    results.put((latencies, services, dict(outcomes), replays_differing, errors, starts))
+    results.put((latencies, services, dict(outcomes), replays_differing, errors, starts, kinds))
 
 
 class WaitSampler(threading.Thread):
@@ -221,8 +227,12 @@ def main() -> None:
     sampler.join(timeout=5)
 
     trace = os.environ.get("REDEMPTION_TRACE")
-    if trace:  # (scheduled start, latency, service time) of every answered request, for a look at the tail
-        rows = [row for result in collected for row in zip(result[5], result[0], result[1], strict=True)]
+    if trace:  # (scheduled start, latency, service time, kind, status, key) of every answered request, for the tail
+        rows = [
+            (start, latency, service, *kind)
+            for result in collected
+            for start, latency, service, kind in zip(result[5], result[0], result[1], result[6], strict=True)
+        ]
         Path(trace).write_text(json.dumps(sorted(rows)))
     latencies = sorted(value for result in collected for value in result[0])
     service_times = sorted(value for result in collected for value in result[1])
