@@ -18,7 +18,7 @@ application = get_wsgi_application()
 get_resolver().url_patterns  # noqa: B018 - the property imports the URL configuration
 # Celery's publishing machinery, which a worker's first task published at a commit built otherwise (the task registry,
 # the AMQP routes, the broker's transport: ~25 modules): a cold worker's first redemption cost 130-140 ms of CPU
-# against ~25 ms (bench/README.md, "Issue 24, item 4: the first second").
+# against ~25 ms (bench/README.md, "Issue 24, item 4: the tail's requests").
 publishing_prepare()
 # The loaded application (modules, settings, URL patterns: a few hundred thousand objects) lives as long as the
 # worker: moved out of the collector's generations, a full collection no longer walks it. Without this the

@@ -25,7 +25,7 @@ def test_a_worker_imports_the_views_before_its_first_request() -> None:
 
 
 def test_a_worker_prepares_task_publishing_without_connecting_to_the_broker() -> None:
-    """A cold worker's first redemption cost 130-140 ms of CPU against ~25 (bench/README.md, "the first second"):
+    """A cold worker's first redemption cost 130-140 ms of CPU against ~25 (bench/README.md, "the tail's requests"):
     Celery's task registry, routes, event dispatcher and the broker's transport, built by the first task published.
     They are built as the worker starts, and a broker that does not answer does not hold the start up."""
     probe = (
