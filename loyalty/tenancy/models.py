@@ -582,6 +582,8 @@ class SecurityEvent(AuditEntry):
 SESSION_HOST_KEY = "tierline_host"
 # How many programs the person belongs to, counted at sign-in: the header offers "Switch program" from two on.
 SESSION_PROGRAM_COUNT_KEY = "tierline_program_count"
+# The tenancy cache's generation that count was read in: counted again once it moved (context_processors.py).
+SESSION_PROGRAM_GENERATION_KEY = "tierline_program_count_generation"
 
 
 def session_host(request: object) -> int | str:
