@@ -20,7 +20,7 @@ from django_scopes import ScopedManager
 from django_scopes.exceptions import ScopeError
 
 from loyalty.reasons import CodedReason, reason_shown
-from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel, generation_bump
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
 
@@ -215,6 +215,10 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra_fields)
 
 
+# What `User.__str__` shows: a write to any of them reaches the cached pages that name members.
+SHOWN_FIELDS = frozenset({"first_name", "last_name", "email"})
+
+
 class User(AbstractUser):
     """A person, global to the platform: one email login across every program they belong to."""
 
@@ -238,6 +242,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved; a change to how the user is shown (`SHOWN_FIELDS`) replaces the tenancy cache's entries, which
+        show members by name (a partner's team on its dashboard), as a membership's write would."""
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or not SHOWN_FIELDS.isdisjoint(update_fields):
+            generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
 
 
 def _constraint_field(constraint: models.BaseConstraint) -> str | None:
@@ -570,6 +582,8 @@ class SecurityEvent(AuditEntry):
 SESSION_HOST_KEY = "tierline_host"
 # How many programs the person belongs to, counted at sign-in: the header offers "Switch program" from two on.
 SESSION_PROGRAM_COUNT_KEY = "tierline_program_count"
+# The tenancy cache's generation that count was read in: counted again once it moved (context_processors.py).
+SESSION_PROGRAM_GENERATION_KEY = "tierline_program_count_generation"
 
 
 def session_host(request: object) -> int | str:

@@ -10,8 +10,8 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import Signal
 from django.http import HttpRequest
 
-from loyalty.tenancy.models import SESSION_HOST_KEY, SESSION_PROGRAM_COUNT_KEY, AuditEntry, User, session_host
-from loyalty.tenancy.selectors import memberships_everywhere
+from loyalty.tenancy.context_processors import program_count_recorded
+from loyalty.tenancy.models import SESSION_HOST_KEY, AuditEntry, User, session_host
 from loyalty.tenancy.services import audit_record
 
 Category = AuditEntry.Category
@@ -71,8 +71,9 @@ def signed_in(sender: type, request: HttpRequest, user: User, **kwargs) -> None:
     if request is not None and hasattr(request, "tenant") and hasattr(request, "session"):
         # The session belongs to the host it was opened on (MembershipMiddleware refuses it anywhere else).
         request.session[SESSION_HOST_KEY] = session_host(request)
-        # Counted once here rather than on every page (it reads across tenants, outside the host's scope).
-        request.session[SESSION_PROGRAM_COUNT_KEY] = len(memberships_everywhere(user=user))
+        # Counted here rather than on every page (it reads across tenants, outside the host's scope), and again
+        # only after a tenancy write (context_processors.py).
+        program_count_recorded(request, user)
     method, data = sign_in_method(request) if request is not None and hasattr(request, "session") else ("", {})
     changes = {"sign_in": data} if data else None
     _record(request, category=Category.SIGN_IN, summary=f"Signed in {method}".strip(), actor=user, changes=changes)

@@ -164,6 +164,30 @@ def test_a_new_team_member_shows_at_once(scored: World, client_for) -> None:
     assert "Nora Newcomer" in warm(client)
 
 
+def test_a_renamed_team_member_shows_at_once(scored: World, client_for) -> None:
+    """The team lists members by name: renaming one (the platform's admin, single sign-on) is a write to the user,
+    not to the membership, and must still replace the cached team."""
+    client = client_for(scored, scored.partner_user)
+    colleague = UserFactory(email="colleague@acme.example", first_name="Olga", last_name="Oldname")
+    with tenant_context(scored.tenant):
+        Membership.objects.create(user=colleague, role=Role.PARTNER_USER, partner=scored.partner)
+    assert "Olga Oldname" in warm(client)
+    colleague.last_name = "Newname"
+    colleague.save()
+    page = warm(client)
+    assert "Olga Newname" in page
+    assert "Olga Oldname" not in page
+
+
+def test_a_members_sign_in_keeps_the_cached_team(scored: World, client_for) -> None:
+    """Only what the team shows replaces it: recording a sign-in (`last_login`) does not."""
+    client = client_for(scored, scored.partner_user)
+    warm(client)
+    scored.partner_user.last_login = timezone.now()
+    scored.partner_user.save(update_fields=["last_login"])
+    warm(client)
+
+
 def test_the_members_language_shows_at_once(scored: World, client_for) -> None:
     client = client_for(scored, scored.partner_user)
     assert "Recent points" in warm(client)

@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
@@ -170,6 +171,20 @@ def test_the_header_offers_a_program_switch_to_a_person_in_two_programs(acme, gl
     page = signed_in_with_password(acme, person).get("/").content.decode()
     assert 'class="program-switch">Switch program (2)</a>' in page
     assert 'href="http://localhost/programs/" class="program-switch"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not settings.REDIS_URL, reason="a write reaches other sessions through the shared cache (Redis)")
+def test_the_program_switch_follows_a_membership_ended_in_the_other_program(acme, globex, person) -> None:
+    """Counted at sign-in, the switch is counted again once another program's decision changed the memberships:
+    the partner admin at Globex removes the person, and Acme's next page no longer offers a switch."""
+    client = signed_in_with_password(acme, person)
+    assert "Switch program (2)" in client.get("/").content.decode()
+    with tenant_context(globex.tenant):
+        membership = Membership.objects.get(user=person)
+        membership.is_active = False
+        membership.save()
+    assert "program-switch" not in client.get("/").content.decode()
 
 
 def test_no_program_switch_for_a_person_in_one_program(acme, globex) -> None:
