@@ -13,7 +13,7 @@ database, gets none). The migration is non-atomic: the index is built `CONCURREN
 then validated, so that a populated database keeps taking writes (docs/tenancy.md says what each step locks).
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 def _on_postgresql(forward_sql: list[str], backward_sql: list[str]) -> migrations.RunPython:
@@ -59,3 +59,23 @@ def composite_key_add(*, table: str, column: str, parent: str) -> migrations.Run
         ],
         [f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"'],
     )
+
+
+def composite_key_replace(
+    *, model_name: str, table: str, field_name: str, field: models.ForeignKey, parent: str
+) -> list[migrations.operations.base.Operation]:
+    """The composite key on `table`, then its two single-column keys dropped: `field` (the parent's, now with
+    `db_constraint=False`) and the tenant's. Reversed, the single-column keys come back before the composite goes."""
+    tenant = models.ForeignKey(
+        "tenancy.tenant",
+        db_constraint=False,
+        db_index=False,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    return [
+        composite_key_add(table=table, column=f"{field_name}_id", parent=parent),
+        migrations.AlterField(model_name=model_name, name=field_name, field=field),
+        migrations.AlterField(model_name=model_name, name="tenant", field=tenant),
+    ]

@@ -3,10 +3,9 @@
 composite key added `NOT VALID` and validated, then the two single-column keys dropped. Reversed in the opposite
 order (the single-column keys come back validated)."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty.tenancy.composite_keys import composite_key_add, parent_key_add
+from loyalty.tenancy.composite_keys import composite_key_replace, parent_key_add
 
 
 class Migration(migrations.Migration):
@@ -19,28 +18,17 @@ class Migration(migrations.Migration):
 
     operations = [
         parent_key_add(table="partners_partner", name="partner_tenant_id"),
-        composite_key_add(table="partners_activity", column="partner_id", parent="partners_partner"),
-        migrations.AlterField(
+        *composite_key_replace(
             model_name="activity",
-            name="partner",
+            table="partners_activity",
+            field_name="partner",
             field=models.ForeignKey(
                 db_constraint=False,
                 db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=models.PROTECT,
                 related_name="activities",
                 to="partners.partner",
             ),
-        ),
-        migrations.AlterField(
-            model_name="activity",
-            name="tenant",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                editable=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="tenancy.tenant",
-            ),
+            parent="partners_partner",
         ),
     ]

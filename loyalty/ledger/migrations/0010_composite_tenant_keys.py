@@ -1,12 +1,19 @@
 """Entries and lots keyed (tenant, account) → account (tenant, id) in place of the tenant's and the account's own keys
-(loyalty/tenancy/composite_keys.py, docs/tenancy.md): the accounts' unique (tenant, id) index built concurrently, the
-composite keys added `NOT VALID` and validated, then the four single-column keys dropped. Reversed in the opposite
-order (the single-column keys come back validated)."""
+(loyalty/tenancy/composite_keys.py, docs/tenancy.md), as activities are keyed to partners (partners 0015)."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty.tenancy.composite_keys import composite_key_add, parent_key_add
+from loyalty.tenancy.composite_keys import composite_key_replace, parent_key_add
+
+
+def _account(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        db_constraint=False,
+        db_index=False,
+        on_delete=models.PROTECT,
+        related_name=related_name,
+        to="ledger.pointsaccount",
+    )
 
 
 class Migration(migrations.Migration):
@@ -19,52 +26,18 @@ class Migration(migrations.Migration):
 
     operations = [
         parent_key_add(table="ledger_pointsaccount", name="points_account_tenant_id"),
-        composite_key_add(table="ledger_ledgerentry", column="account_id", parent="ledger_pointsaccount"),
-        composite_key_add(table="ledger_pointslot", column="account_id", parent="ledger_pointsaccount"),
-        migrations.AlterField(
+        *composite_key_replace(
             model_name="ledgerentry",
-            name="account",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="entries",
-                to="ledger.pointsaccount",
-            ),
+            table="ledger_ledgerentry",
+            field_name="account",
+            field=_account("entries"),
+            parent="ledger_pointsaccount",
         ),
-        migrations.AlterField(
-            model_name="ledgerentry",
-            name="tenant",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                editable=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="tenancy.tenant",
-            ),
-        ),
-        migrations.AlterField(
+        *composite_key_replace(
             model_name="pointslot",
-            name="account",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="lots",
-                to="ledger.pointsaccount",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="pointslot",
-            name="tenant",
-            field=models.ForeignKey(
-                db_constraint=False,
-                db_index=False,
-                editable=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="tenancy.tenant",
-            ),
+            table="ledger_pointslot",
+            field_name="account",
+            field=_account("lots"),
+            parent="ledger_pointsaccount",
         ),
     ]
