@@ -13,7 +13,7 @@ from django_scopes import ScopedManager
 
 from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
 from loyalty.tenancy.context import current_tenant
-from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel
+from loyalty.tenancy.models import Role, StatusChange, TenantOwnedModel, tenant_key_in_composite
 from partners.evidence import evidence_path
 
 
@@ -108,7 +108,11 @@ class Activity(TenantOwnedModel):
 
     # Looked up through activity_partner_kind_time, which leads with the tenant: an index of its own would only
     # cost each insert (bulk ingestion, docs/ingestion.md).
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities")
+    # One composite key (tenant, partner) → partner (tenant, id) in place of a key each (loyalty/tenancy/
+    # composite_keys.py, migration 0015): a check per inserted activity fewer, and the partner's tenant is the
+    # activity's. Partners carry the unique index `partner_tenant_id` for it, which only the database knows.
+    tenant = tenant_key_in_composite()
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities", db_constraint=False)
     kind = models.CharField(max_length=32, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField()
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
-from loyalty.tenancy.models import TenantOwnedModel
+from loyalty.tenancy.models import TenantOwnedModel, tenant_key_in_composite
 
 
 class AppendOnlyError(Exception):
@@ -18,7 +18,11 @@ class AppendOnlyError(Exception):
 
 
 class PointsAccount(TenantOwnedModel):
-    """A partner's points: `balance` always equals the sum of its entries and of its lots' remaining points."""
+    """A partner's points: `balance` always equals the sum of its entries and of its lots' remaining points.
+
+    Entries and lots refer to it by (tenant, id) through the unique index `points_account_tenant_id`, which only
+    the database knows (migration 0010, loyalty/tenancy/composite_keys.py).
+    """
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="points_accounts")
     balance = models.BigIntegerField(default=0)
@@ -66,7 +70,10 @@ class LedgerEntry(TenantOwnedModel):
     every index costs each insert, and bulk ingestion inserts ~1.4 entries per activity (docs/ingestion.md).
     """
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    # One composite key (tenant, account) → account (tenant, id) in place of a key each (loyalty/tenancy/
+    # composite_keys.py, migration 0010): a check per inserted entry fewer, and the account's tenant is the entry's.
+    tenant = tenant_key_in_composite()
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -161,7 +168,9 @@ class PointsLot(TenantOwnedModel):
     """Points credited together, expiring together; debits consume lots first-to-expire."""
 
     # Looked up through points_lot_account_expiry, which leads with the tenant (see LedgerEntry).
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    # Keyed (tenant, account) → account (tenant, id), as entries are.
+    tenant = tenant_key_in_composite()
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_constraint=False)
     entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()

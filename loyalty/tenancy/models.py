@@ -264,6 +264,12 @@ def _constraint_field(constraint: models.BaseConstraint) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+def tenant_key_in_composite() -> models.ForeignKey:
+    """`TenantOwnedModel.tenant` for a model whose composite key (tenant, parent) → parent (tenant, id) stands in for
+    the tenant's own foreign key (loyalty/tenancy/composite_keys.py): no database constraint of its own."""
+    return models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False, db_constraint=False)
+
+
 class TenantOwnedModel(models.Model):
     """Base of every tenant-owned model.
 

@@ -1,0 +1,81 @@
+"""Composite foreign keys `(tenant_id, <column>) → <parent>(tenant_id, id)` on PostgreSQL, for the hot ingestion
+tables (docs/tenancy.md, "Composite keys on the ingestion tables").
+
+Every foreign key costs PostgreSQL one trigger call, index probe and `FOR KEY SHARE` row lock per inserted row
+(deferred to the commit). Where a row names both its tenant and a tenant-owned parent, one composite key does the
+work of the two single-column keys it replaces, and more: the parent exists, its tenant is the row's (a cross-tenant
+link is refused by the database, not only by `_check_related_tenants`), and the tenant exists because the parent's
+own key says so. The parent carries a unique index on (tenant_id, id) for the key to refer to.
+
+Django declares no composite foreign keys: the models keep their `ForeignKey` fields (`db_constraint=False` on the
+two replaced) and a migration adds the index and the key with these operations, database-only (SQLite, the demo's
+database, gets none). The migration is non-atomic: the index is built `CONCURRENTLY`, the key added `NOT VALID`
+then validated, so that a populated database keeps taking writes (docs/tenancy.md says what each step locks).
+"""
+
+from django.db import migrations, models
+
+
+def _on_postgresql(forward_sql: list[str], backward_sql: list[str]) -> migrations.RunPython:
+    def forward(apps, schema_editor) -> None:  # noqa: ANN001 - RunPython's signature
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in forward_sql:
+                schema_editor.execute(statement)
+
+    def backward(apps, schema_editor) -> None:  # noqa: ANN001
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in backward_sql:
+                schema_editor.execute(statement)
+
+    return migrations.RunPython(forward, backward, elidable=False)
+
+
+def parent_key_add(*, table: str, name: str) -> migrations.RunPython:
+    """The unique index (tenant_id, id) of `table` that composite keys refer to, built without blocking writes, and
+    the table analyzed: without statistics, a check on a table small enough for another tenant-led index to fit in
+    one page may be planned through that index (all the tenant's rows read per check; docs/tenancy.md)."""
+    return _on_postgresql(
+        [
+            f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "{table}" ("tenant_id", "id")',
+            f'ANALYZE "{table}"',
+        ],
+        [f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'],
+    )
+
+
+def composite_key_name(table: str, column: str) -> str:
+    return f"{table}_tenant_{column}_fk"[:63]
+
+
+def composite_key_add(*, table: str, column: str, parent: str) -> migrations.RunPython:
+    """`(tenant_id, column) → parent(tenant_id, id)`, deferred like Django's own keys: added `NOT VALID` (no scan
+    under the lock that blocks writes), then validated (a scan under a lock that lets writes through)."""
+    name = composite_key_name(table, column)
+    return _on_postgresql(
+        [
+            f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ("tenant_id", "{column}")'
+            f' REFERENCES "{parent}" ("tenant_id", "id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
+            f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"',
+        ],
+        [f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"'],
+    )
+
+
+def composite_key_replace(
+    *, model_name: str, table: str, field_name: str, field: models.ForeignKey, parent: str
+) -> list[migrations.operations.base.Operation]:
+    """The composite key on `table`, then its two single-column keys dropped: `field` (the parent's, now with
+    `db_constraint=False`) and the tenant's. Reversed, the single-column keys come back before the composite goes."""
+    tenant = models.ForeignKey(
+        "tenancy.tenant",
+        db_constraint=False,
+        db_index=False,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    return [
+        composite_key_add(table=table, column=f"{field_name}_id", parent=parent),
+        migrations.AlterField(model_name=model_name, name=field_name, field=field),
+        migrations.AlterField(model_name=model_name, name="tenant", field=tenant),
+    ]
