@@ -14,6 +14,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from itertools import accumulate, pairwise
 from typing import Any
 
@@ -55,6 +56,10 @@ class ForecastPlan:
         default_factory=dict, init=False, repr=False, compare=False
     )
     by_checkpoint: tuple[list[Decimal], list[int]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @cached_property
+    def checkpoints_iso(self) -> tuple[str, ...]:
+        return tuple(checkpoint.isoformat() for checkpoint in self.checkpoints)
 
     @property
     def horizon(self) -> date | None:
@@ -623,26 +628,31 @@ def _criteria(
         gap["criterion"]: Decimal(gap["increase"]) for gap in evaluation.gaps.get("criteria", []) if gap.get("alone")
     }
     rows = []
+    recent_of, leaving_of, iso_of = history.recent, history.leaving, plan.checkpoints_iso
     for criterion in pathway.criteria:
         spec = criterion.spec
-        row = {"criterion": criterion.id, "label": criterion.label, "metric": spec[0], "kind": spec[1]}
-        if spec not in history.recent:
-            rows.append(row | {"additive": False})
+        recent = recent_of.get(spec)
+        if recent is None:
+            rows.append(
+                {
+                    "criterion": criterion.id,
+                    "label": criterion.label,
+                    "metric": spec[0],
+                    "kind": spec[1],
+                    "additive": False,
+                }
+            )
             continue
-        leaving = history.leaving.get(spec, [])
-        next_rolloff = next(
-            (
-                {"on": checkpoint.isoformat(), "amount": str(amount.quantize(CENT))}
-                for amount, checkpoint in zip(leaving, plan.checkpoints, strict=False)
-                if amount > 0
-            ),
-            None,
-        )
+        next_rolloff = None
+        for amount, on in zip(leaving_of.get(spec, ()), iso_of, strict=False):
+            if amount > 0:
+                next_rolloff = {"on": on, "amount": str(amount.quantize(CENT))}
+                break
+        pace = pace_per_day(history, spec)
         alone_on = None
         if criterion.id in increases:
             value = evaluation.values.get(spec, ZERO)
             target = value + increases[criterion.id]
-            pace = pace_per_day(history, spec)
 
             def covered(
                 day: date,
@@ -660,11 +670,14 @@ def _criteria(
             found = None if top is not None and top < target else first_day(covered, plan, rises=rises)
             alone_on = found.isoformat() if found else None
         rows.append(
-            row
-            | {
+            {
+                "criterion": criterion.id,
+                "label": criterion.label,
+                "metric": spec[0],
+                "kind": spec[1],
                 "additive": True,
-                "recent": str(history.recent[spec].quantize(CENT)),
-                "pace_per_30_days": str((pace_per_day(history, spec) * 30).quantize(CENT, ROUND_HALF_UP)),
+                "recent": str(recent.quantize(CENT)),
+                "pace_per_30_days": str((pace * 30).quantize(CENT, ROUND_HALF_UP)),
                 "next_rolloff": next_rolloff,
                 "alone_on": alone_on,
             }
