@@ -152,13 +152,17 @@ def forecast_histories(
     pace, *slices = metric_values_by_window(
         specs=specs, partner_ids=partner_ids, windows=[plan.pace_window, *plan.slices]
     )
-    # Per metric its pace and slices' values by partner, looked up once rather than once per partner.
-    columns = [(spec, pace[spec], [values[spec] for values in slices]) for spec in specs]
-    for partner_id, history in histories.items():
-        recent, leaving = history.recent, history.leaving
-        for spec, paced, by_slice in columns:
-            recent[spec] = paced.get(partner_id, ZERO)
-            leaving[spec] = [values.get(partner_id, ZERO) for values in by_slice]
+    # Zero everywhere, then each value measured in its place: most partners have nothing in most slices.
+    for spec in specs:
+        leaving = {partner_id: [ZERO] * len(slices) for partner_id in partner_ids}
+        for number, values in enumerate(slices):
+            for partner_id, value in values[spec].items():
+                if partner_id in leaving:  # a source reads the chunk's partners; anyone else stays out
+                    leaving[partner_id][number] = value
+        recent = pace[spec]
+        for partner_id, history in histories.items():
+            history.recent[spec] = recent.get(partner_id, ZERO)
+            history.leaving[spec] = leaving[partner_id]
     return histories
 
 
