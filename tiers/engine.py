@@ -81,6 +81,8 @@ class Scorecard:
     model: TierModel
     tiers: tuple[LoadedTier, ...]  # by rank, lowest first
     pathways: tuple[LoadedPathway, ...]
+    # What the forecasts work out from the scorecard per partner type (`tiers.forecasts._shape`), kept with it.
+    shapes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def specs(self) -> list[MetricSpecKey]:
         criteria = [criterion.spec for pathway in self.pathways for criterion in pathway.criteria]

@@ -8,13 +8,16 @@ scorecard; the nightly run's `PreparedProjection` gives the same results with le
 query per chunk measures the pace window and the twelve month slices at once (`metric_values_by_window`).
 """
 
+import gc
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import pairwise
+from functools import cached_property
+from itertools import accumulate, pairwise
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -24,6 +27,7 @@ from tiers.engine import (
     HUNDRED,
     ZERO,
     Evaluation,
+    LoadedCriterion,
     LoadedTier,
     Scorecard,
     criterion_contribution,
@@ -54,6 +58,10 @@ class ForecastPlan:
         default_factory=dict, init=False, repr=False, compare=False
     )
     by_checkpoint: tuple[list[Decimal], list[int]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @cached_property
+    def checkpoints_iso(self) -> tuple[str, ...]:
+        return tuple(checkpoint.isoformat() for checkpoint in self.checkpoints)
 
     @property
     def horizon(self) -> date | None:
@@ -146,10 +154,17 @@ def forecast_histories(
     pace, *slices = metric_values_by_window(
         specs=specs, partner_ids=partner_ids, windows=[plan.pace_window, *plan.slices]
     )
-    for partner_id, history in histories.items():
-        for spec in specs:
-            history.recent[spec] = pace[spec].get(partner_id, ZERO)
-            history.leaving[spec] = [values[spec].get(partner_id, ZERO) for values in slices]
+    # Zero everywhere, then each value measured in its place: most partners have nothing in most slices.
+    for spec in specs:
+        leaving = {partner_id: [ZERO] * len(slices) for partner_id in partner_ids}
+        for number, values in enumerate(slices):
+            for partner_id, value in values[spec].items():
+                if partner_id in leaving:  # a source reads the chunk's partners; anyone else stays out
+                    leaving[partner_id][number] = value
+        recent = pace[spec]
+        for partner_id, history in histories.items():
+            history.recent[spec] = recent.get(partner_id, ZERO)
+            history.leaving[spec] = leaving[partner_id]
     return histories
 
 
@@ -157,11 +172,8 @@ def _gone_by(history: PartnerHistory, spec: MetricSpecKey, plan: ForecastPlan) -
     """What has left by each checkpoint: a running sum kept per partner, added in the same order as one by one."""
     gone_by = history.gone_by.get(spec)
     if gone_by is None:
-        gone_by = [ZERO]
         leaving = history.leaving[spec][: len(plan.checkpoints)]
-        for amount in leaving:
-            gone_by.append(gone_by[-1] + amount)
-        history.gone_by[spec] = gone_by
+        gone_by = history.gone_by[spec] = list(accumulate(leaving, initial=ZERO))
         # From checkpoint k to k + 1, gone_by[k + 1] grows by leaving[k + 1]: a rounded sum never falls when what
         # is added is not negative, never rises when it is not positive.
         later = leaving[1:]
@@ -333,6 +345,73 @@ def _together(directions: Iterable[int | None]) -> int | None:
     return moving.pop() if moving else 0
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What `PreparedProjection` works out from the scorecard, a partner type and the moved metrics alone: the same
+    for every partner of that type, so kept on the scorecard (`Scorecard.shapes`).
+
+    `tracks`: per admitted track its total weight, its terms — per criterion the place of its metric among the
+    moved ones, weight, target, cap, the contribution at the cap (`engine.criterion_contribution`'s arithmetic,
+    in its order) and None; for a metric that does not move, zeros in their place — and `fixed`, those
+    criteria's places in the terms. `tiers`: per tier, highest first, its minimum, its gates on moved metrics
+    (place, minimum) and the others (metric, minimum). `monotone`: a score and a rank never fall when a value
+    rises (positive weights and targets, tiers by rank); a hand-built scorecard that breaks it gets no `trend`."""
+
+    tracks: list[tuple[Decimal, list[tuple], list[tuple[int, LoadedCriterion]]]]
+    tiers: list[tuple[LoadedTier, Decimal, list[tuple[int, Decimal]], list[tuple[MetricSpecKey, Decimal]]]]
+    monotone: bool
+
+
+def _shape(scorecard: Scorecard, partner_type_id: int, moved: tuple[MetricSpecKey, ...]) -> _Shape:
+    found = scorecard.shapes.get((partner_type_id, moved))
+    if found is not None:
+        return found
+    position = {spec: number for number, spec in enumerate(moved)}
+    tracks = []
+    for pathway in scorecard.pathways:
+        if not pathway.criteria or not pathway.admits(partner_type_id):
+            continue
+        total_weight, terms, fixed = pathway.total_weight, [], []
+        for criterion in pathway.criteria:
+            if criterion.spec in position:
+                weight, cap = criterion.weight, criterion.cap
+                capped = weight * cap / total_weight * HUNDRED if total_weight else None
+                terms.append((position[criterion.spec], weight, criterion.target, cap, capped, None))
+            else:
+                fixed.append((len(terms), criterion))
+                terms.append(None)
+        tracks.append((total_weight, terms, fixed))
+    tiers = [
+        (
+            tier,
+            tier.minimum_score,
+            [(position[gate.spec], gate.minimum) for gate in tier.gates if gate.spec in position],
+            [(gate.spec, gate.minimum) for gate in tier.gates if gate.spec not in position],
+        )
+        for tier in reversed(scorecard.tiers)
+    ]
+    monotone = all(
+        total_weight > 0 and all(term[1] > 0 and term[2] > 0 for term in terms if term is not None)
+        for total_weight, terms, _fixed in tracks
+    ) and all(lower.rank < higher.rank for lower, higher in pairwise(scorecard.tiers))
+    found = scorecard.shapes[partner_type_id, moved] = _Shape(tracks, tiers, monotone)
+    return found
+
+
+def _fixed_terms(
+    terms: list[tuple],
+    fixed: list[tuple[int, LoadedCriterion]],
+    values: dict[MetricSpecKey, Decimal],
+    total_weight: Decimal,
+) -> list[tuple]:
+    """A track's terms with the contributions of the criteria on metrics that do not move, from today's values."""
+    terms = list(terms)
+    for place, criterion in fixed:
+        contribution = criterion_contribution(values.get(criterion.spec, ZERO), criterion, total_weight)
+        terms[place] = (0, ZERO, ZERO, ZERO, ZERO, contribution)
+    return terms
+
+
 class PreparedProjection(Projection):
     """`Projection`'s results for less: the nightly forecasts' projection.
 
@@ -355,7 +434,7 @@ class PreparedProjection(Projection):
         scorecard, values, history, plan = self.scorecard, self.values, self.history, self.plan
         with_pace, partner_type_id = self.with_pace, self.partner_type_id
         self.moved_specs = list(history.recent)
-        self.places = position = {spec: number for number, spec in enumerate(self.moved_specs)}
+        self.places = {spec: number for number, spec in enumerate(self.moved_specs)}
         # Per moved metric: today's value, its pace (None: without), the slices leaving, their running sums and
         # the last one's place.
         self.moved = []
@@ -364,44 +443,19 @@ class PreparedProjection(Projection):
             pace = pace_per_day(history, spec) if with_pace else None
             gone_by = _gone_by(history, spec, plan) if leaving else None
             self.moved.append((value, pace, leaving, gone_by, len(gone_by) - 1 if gone_by else 0))
-        tracks = [pathway for pathway in scorecard.pathways if pathway.criteria and pathway.admits(partner_type_id)]
-        # Per admitted track: its total weight and per criterion, the place of its metric among the moved ones with
-        # weight, target and cap, or (a metric the projection does not move) its contribution, once.
+        shape = _shape(scorecard, partner_type_id, tuple(self.moved_specs))
+        # Per admitted track: its total weight and its terms (`_Shape`'s), with the contribution of each criterion
+        # on a metric the projection does not move worked out once.
         self.tracks = [
-            (
-                pathway.total_weight,
-                [
-                    (position[criterion.spec], criterion.weight, criterion.target, criterion.cap, None)
-                    if criterion.spec in position
-                    else (
-                        0,
-                        ZERO,
-                        ZERO,
-                        ZERO,
-                        criterion_contribution(values.get(criterion.spec, ZERO), criterion, pathway.total_weight),
-                    )
-                    for criterion in pathway.criteria
-                ],
-            )
-            for pathway in tracks
+            (total_weight, _fixed_terms(terms, fixed, values, total_weight) if fixed else terms)
+            for total_weight, terms, fixed in shape.tracks
         ]
         # Per tier, highest first: its minimum, its gates on moved metrics, and whether the others are all met.
         self.tier_checks = [
-            (
-                tier,
-                tier.minimum_score,
-                [(position[gate.spec], gate.minimum) for gate in tier.gates if gate.spec in position],
-                all(values.get(gate.spec, ZERO) >= gate.minimum for gate in tier.gates if gate.spec not in position),
-            )
-            for tier in reversed(scorecard.tiers)
+            (tier, minimum, gates, all(values.get(spec, ZERO) >= least for spec, least in others))
+            for tier, minimum, gates, others in shape.tiers
         ]
-        # A score and a rank never fall when a value rises: so the model requires (positive weights and targets,
-        # tiers by rank); a hand-built scorecard that breaks it gets no `trend`.
-        self.monotone = all(
-            total_weight > 0
-            and all(weight > 0 and target > 0 for _i, weight, target, _c, constant in terms if constant is None)
-            for total_weight, terms in self.tracks
-        ) and all(lower.rank < higher.rank for lower, higher in pairwise(scorecard.tiers))
+        self.monotone = shape.monotone
         self._reset()
 
     def _reset(self) -> None:
@@ -479,19 +533,22 @@ class PreparedProjection(Projection):
             plan = self.plan
             days, passed = plan.at_checkpoints()
             columns = []
+            # `max(ZERO, …)` inline, as in `_moved_values`.
             for value, pace, leaving, gone_by, last in self.moved:
                 if leaving:
-                    gone = [gone_by[min(number, last)] for number in passed]
+                    gone = [gone_by[number if number < last else last] for number in passed]
                     if pace is None:
-                        columns.append([max(ZERO, value - amount) for amount in gone])
+                        column = [left if (left := value - amount) > ZERO else ZERO for amount in gone]
                     else:
-                        columns.append(
-                            [max(ZERO, value - amount + pace * d) for amount, d in zip(gone, days, strict=True)]
-                        )
+                        column = [
+                            left if (left := value - amount + pace * d) > ZERO else ZERO
+                            for amount, d in zip(gone, days, strict=True)
+                        ]
                 elif pace is None:
-                    columns.append([max(ZERO, value)] * len(days))
+                    column = [value if value > ZERO else ZERO] * len(days)
                 else:
-                    columns.append([max(ZERO, value + pace * d) for d in days])
+                    column = [left if (left := value + pace * d) > ZERO else ZERO for d in days]
+                columns.append(column)
             values_on = self.values_on
             for checkpoint, values in zip(plan.checkpoints, zip(*columns, strict=True), strict=False):
                 values_on.setdefault(checkpoint, list(values))
@@ -522,22 +579,21 @@ class PreparedProjection(Projection):
         best = None
         for total_weight, terms in self.tracks:
             exact = ZERO
-            for index, weight, target, cap, constant in terms:
+            for index, weight, target, cap, capped, constant in terms:
                 if constant is None:
                     # engine.criterion_contribution's arithmetic, in its order (the min of two inline: as `min`,
-                    # the cap only when below the ratio).
+                    # the cap only when below the ratio, and then its contribution is the track's constant).
                     ratio = moved[index] / target
-                    constant = weight * (cap if cap < ratio else ratio) / total_weight * HUNDRED
+                    constant = capped if cap < ratio else weight * ratio / total_weight * HUNDRED
                 exact += constant
             score = exact.quantize(CENT, ROUND_HALF_UP)
             if best is None or score > best:
                 best = score
         best = ZERO if best is None else best
-        found = (best, None)
         for tier, minimum, gates, others_met in self.tier_checks:
-            if others_met and best >= minimum and all(moved[index] >= gate for index, gate in gates):
+            if others_met and best >= minimum and (not gates or all(moved[index] >= gate for index, gate in gates)):
                 return (best, tier)
-        return found
+        return (best, None)
 
     def on(self, day: date) -> tuple[Decimal, LoadedTier | None, dict]:
         result = self.days.get(day)
@@ -578,26 +634,31 @@ def _criteria(
         gap["criterion"]: Decimal(gap["increase"]) for gap in evaluation.gaps.get("criteria", []) if gap.get("alone")
     }
     rows = []
+    recent_of, leaving_of, iso_of = history.recent, history.leaving, plan.checkpoints_iso
     for criterion in pathway.criteria:
         spec = criterion.spec
-        row = {"criterion": criterion.id, "label": criterion.label, "metric": spec[0], "kind": spec[1]}
-        if spec not in history.recent:
-            rows.append(row | {"additive": False})
+        recent = recent_of.get(spec)
+        if recent is None:
+            rows.append(
+                {
+                    "criterion": criterion.id,
+                    "label": criterion.label,
+                    "metric": spec[0],
+                    "kind": spec[1],
+                    "additive": False,
+                }
+            )
             continue
-        leaving = history.leaving.get(spec, [])
-        next_rolloff = next(
-            (
-                {"on": checkpoint.isoformat(), "amount": str(amount.quantize(CENT))}
-                for amount, checkpoint in zip(leaving, plan.checkpoints, strict=False)
-                if amount > 0
-            ),
-            None,
-        )
+        next_rolloff = None
+        for amount, on in zip(leaving_of.get(spec, ()), iso_of, strict=False):
+            if amount > 0:
+                next_rolloff = {"on": on, "amount": str(amount.quantize(CENT))}
+                break
+        pace = pace_per_day(history, spec)
         alone_on = None
         if criterion.id in increases:
             value = evaluation.values.get(spec, ZERO)
             target = value + increases[criterion.id]
-            pace = pace_per_day(history, spec)
 
             def covered(
                 day: date,
@@ -615,11 +676,14 @@ def _criteria(
             found = None if top is not None and top < target else first_day(covered, plan, rises=rises)
             alone_on = found.isoformat() if found else None
         rows.append(
-            row
-            | {
+            {
+                "criterion": criterion.id,
+                "label": criterion.label,
+                "metric": spec[0],
+                "kind": spec[1],
                 "additive": True,
-                "recent": str(history.recent[spec].quantize(CENT)),
-                "pace_per_30_days": str((pace_per_day(history, spec) * 30).quantize(CENT, ROUND_HALF_UP)),
+                "recent": str(recent.quantize(CENT)),
+                "pace_per_30_days": str((pace * 30).quantize(CENT, ROUND_HALF_UP)),
                 "next_rolloff": next_rolloff,
                 "alone_on": alone_on,
             }
@@ -769,16 +833,34 @@ def forecasts_for_chunk(
 ) -> dict[int, dict]:
     """Every partner's forecast for a chunk the engine has just evaluated: one more aggregate query (see above)."""
     plan = forecast_plan(model=scorecard.model, window=window)
-    histories = forecast_histories(scorecard=scorecard, partner_ids=[pk for pk, _type in partners], plan=plan)
-    return {
-        partner_id: forecast_one(
-            scorecard=scorecard,
-            plan=plan,
-            evaluation=evaluations[partner_id],
-            partner_type_id=partner_type_id,
-            history=histories[partner_id],
-            held=held.get(partner_id),
-            projection=PreparedProjection,
-        )
-        for partner_id, partner_type_id in partners
-    }
+    with _collection_paused():
+        histories = forecast_histories(scorecard=scorecard, partner_ids=[pk for pk, _type in partners], plan=plan)
+        return {
+            partner_id: forecast_one(
+                scorecard=scorecard,
+                plan=plan,
+                evaluation=evaluations[partner_id],
+                partner_type_id=partner_type_id,
+                history=histories[partner_id],
+                held=held.get(partner_id),
+                projection=PreparedProjection,
+            )
+            for partner_id, partner_type_id in partners
+        }
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a chunk's forecasts run: they make millions of objects (the
+    histories' rows and lists, then each day's Decimals, lists and dicts) and no cycles, yet every few hundred
+    allocations set off a collection that walks the process's live objects (~18 % of the forecasts' CPU,
+    bench/README.md). Process-wide: with several streams the first to finish turns it back on, which costs only
+    the others' time; left off if it was off already."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()

@@ -1,11 +1,12 @@
 """Forecast arithmetic on hand-built histories: steady pace, no pace, a roll-off that drops a tier, a gate unmet."""
 
+import gc
 from datetime import date, timedelta
 from decimal import Decimal
 
 from tests.tiers.factories import CERTIFICATIONS, REVENUE, loaded_criterion, loaded_pathway, loaded_tier, scorecard
 from tiers.engine import LoadedGate, evaluate_one
-from tiers.forecasts import PartnerHistory, forecast_one, forecast_plan
+from tiers.forecasts import PartnerHistory, PreparedProjection, _collection_paused, forecast_one, forecast_plan
 from tiers.metrics import qualification_window
 
 TODAY = date(2026, 1, 15)
@@ -153,3 +154,38 @@ def test_a_gate_still_unmet_stops_the_forecast_even_when_the_score_gets_there() 
             "value": "1.00",
         }
     ]
+
+
+def test_partners_of_one_type_share_what_the_scorecard_alone_decides() -> None:
+    card = revenue_card(gold_gate=True)
+    plan, _forecast = forecast(card, revenue="50000", recent="0", leaving={}, held=None)
+    history = PartnerHistory(recent={REVENUE: ZERO}, leaving={REVENUE: [ZERO] * 12})
+    projections = [
+        PreparedProjection(
+            scorecard=card,
+            partner_type_id=1,
+            values={REVENUE: Decimal(revenue), CERTIFICATIONS: Decimal(certifications)},
+            history=history,
+            plan=plan,
+            with_pace=False,
+        )
+        for revenue, certifications in (("70000", "2"), ("70000", "1"))
+    ]
+    assert len(card.shapes) == 1
+    assert projections[0].tracks[0][1] is projections[1].tracks[0][1]  # the same terms, worked out once
+    # The gate on a metric that does not move is each partner's own: Gold for the first only.
+    assert [projection.rank_on(plan.checkpoints[0]) for projection in projections] == [3, 2]
+
+
+def test_the_collector_is_paused_only_while_a_chunk_s_forecasts_run() -> None:
+    assert gc.isenabled()
+    with _collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # left off, as it was
+    finally:
+        gc.enable()
