@@ -20,7 +20,7 @@ from django_scopes import ScopedManager
 from django_scopes.exceptions import ScopeError
 
 from loyalty.reasons import CodedReason, reason_shown
-from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel, generation_bump
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
 
@@ -238,6 +238,15 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saved, and when it may have changed how the person is named (`__str__`), the tenancy generation bumped:
+        pages cached under it name members (a partner's team on its dashboard: portal/views.py). A login (only
+        `last_login`) does not bump."""
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or not {"first_name", "last_name", "email"}.isdisjoint(update_fields):
+            generation_bump(using=kwargs.get("using") or router.db_for_write(User, instance=self))
 
 
 def _constraint_field(constraint: models.BaseConstraint) -> str | None:

@@ -164,6 +164,19 @@ def test_a_new_team_member_shows_at_once(scored: World, client_for) -> None:
     assert "Nora Newcomer" in warm(client)
 
 
+def test_a_renamed_team_member_shows_at_once(scored: World, client_for) -> None:
+    newcomer = UserFactory(email="newcomer@acme.example", first_name="Nora", last_name="Newcomer")
+    with tenant_context(scored.tenant):
+        Membership.objects.create(user=newcomer, role=Role.PARTNER_USER, partner=scored.partner)
+    client = client_for(scored, scored.partner_user)
+    assert "Nora Newcomer" in warm(client)
+    newcomer.last_name = "Married"
+    newcomer.save(update_fields=["last_name"])
+    page = client.get("/").content.decode()
+    assert "Nora Married" in page
+    assert "Nora Newcomer" not in page
+
+
 def test_the_members_language_shows_at_once(scored: World, client_for) -> None:
     client = client_for(scored, scored.partner_user)
     assert "Recent points" in warm(client)
