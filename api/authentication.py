@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from api.models import ApiKey
 from api.services import KEY_PREFIX, api_key_touch, secret_digest
 from loyalty.api_shape import API_KEY_KEYWORDS as KEYWORDS
-from loyalty.tenancy.caching import cached
+from loyalty.tenancy.caching import cached, cached_replace
 
 # Compared against when the prefix names no key, so an unknown key costs the same as a wrong secret.
 _UNKNOWN_KEY_HASH = secret_digest("")
@@ -36,7 +36,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise invalid
         _kind, prefix, secret = parts
-        api_key = _api_key(request.tenant.pk, prefix, token.strip())
+        entry = _api_key_entry(request.tenant.pk, token.strip())
+        api_key = _api_key(request.tenant.pk, prefix, entry)
         expected = api_key.secret_hash if api_key is not None else _UNKNOWN_KEY_HASH
         if not hmac.compare_digest(expected, secret_digest(secret)) or api_key is None:
             raise invalid
@@ -45,7 +46,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("This API key was revoked."))
         if not api_key.is_usable_at(now):
             raise exceptions.AuthenticationFailed(_("This API key has expired."))
-        api_key_touch(api_key=api_key, now=now)
+        if api_key_touch(api_key=api_key, now=now):  # the cached key's generation stays: put the new time in it
+            cached_replace(entry, api_key, family=ApiKey.cache_family)
         # DRF needs a user; the key's author acts (None for keys made from the command line).
         return ApiKeyUser(api_key), api_key
 
@@ -53,14 +55,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def _api_key(tenant_id: int, prefix: str, token: str) -> ApiKey | None:
-    """The host's tenant's key of that prefix, with its author, through the request cache (family "api_keys": any
-    write to a key, its revocation included, bumps it at commit). The entry is named by a digest of the whole
-    token, never the token, so only a request holding the right secret finds it; the secret is checked on every
-    request all the same."""
-    token_digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
+def _api_key_entry(tenant_id: int, token: str) -> str:
+    """The name of a key's entry in the request cache: the tenant and a digest of the whole token, never the token,
+    so only a request holding the right secret finds it."""
+    return f"api_key:{tenant_id}:{hashlib.blake2b(token.encode(), digest_size=16).hexdigest()}"
+
+
+def _api_key(tenant_id: int, prefix: str, entry: str) -> ApiKey | None:
+    """The host's tenant's key of that prefix, with its author, through the request cache under `entry` (family
+    "api_keys": any write to a key but its last use, its revocation included, bumps it at commit). The secret is
+    checked on every request all the same."""
     api_key = cached(
-        f"api_key:{tenant_id}:{token_digest}",
+        entry,
         # Not the author's password hash: it has no business in the cache (nor on this path).
         lambda: ApiKey.objects.filter(prefix=prefix).select_related("created_by").defer("created_by__password").first(),
         family=ApiKey.cache_family,

@@ -37,10 +37,12 @@ class ApiKey(TenancyCachedModel, TenantOwnedModel):
     The secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force.
 
     Read per request through the request cache (api/authentication.py), under a family of its own: every write
-    (created, revoked, touched, edited, deleted, its author deleted: api/apps.py) bumps it when it commits.
+    (created, revoked, edited, deleted, its author deleted: api/apps.py) bumps it when it commits; the touch of
+    `last_used_at` does not (authentication does not depend on it), so busy keys do not empty each other's entries.
     """
 
     cache_family = "api_keys"
+    uncached_fields = frozenset({"last_used_at"})
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, editable=False, help_text=_("Identifies the key; not a secret."))

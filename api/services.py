@@ -72,14 +72,16 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-def api_key_touch(*, api_key: ApiKey, now: datetime) -> None:
-    """Record that the key was used, at most once a minute per key (one UPDATE, no read-modify-write)."""
+def api_key_touch(*, api_key: ApiKey, now: datetime) -> bool:
+    """Record that the key was used, at most once a minute per key (one UPDATE, no read-modify-write); whether it
+    was due. The cached keys' generation stays (`ApiKey.uncached_fields`)."""
     if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_PRECISION:
-        return
+        return False
     ApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
     ).update(last_used_at=now)
     api_key.last_used_at = now
+    return True
 
 
 @dataclass(frozen=True)

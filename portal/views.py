@@ -18,7 +18,7 @@ from enablement.selectors import onboarding_entry, partner_checklist
 from engagement.selectors import announcements_banner, announcements_banner_entry
 from funds.selectors import fund_period_current, partner_fund_usage, partner_rebates_get
 from loyalty.ledger.models import LedgerEntry, PointsAccount, PointsLot
-from loyalty.ledger.selectors import PartnerPoints, points_movements_by_partner
+from loyalty.ledger.selectors import POINTS_VERSION_FIELDS, PartnerPoints, points_movements_by_partner
 from loyalty.ledger.wording import MOVEMENT_LABELS, points_expiring_sentence, signed_points
 from loyalty.tenancy.caching import ENTRY_SECONDS, generation, prefetch
 from loyalty.tenancy.models import PARTNER_ROLES, Membership, Role
@@ -28,7 +28,7 @@ from notifications.selectors import notifications_unread_entry
 from partners.models import ActivityKind, Claim, Partner
 from portal.fragments import Fragments
 from tiers.models import Criterion, Metric, PartnerScore, PartnerTier
-from tiers.selectors import PartnerStatus, partner_standing_get, partner_status_get
+from tiers.selectors import STANDING_VERSION_FIELDS, PartnerStatus, partner_standing_get, partner_status_get
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
 
 TREND_WIDTH, TREND_HEIGHT = 320, 80
@@ -186,11 +186,12 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str,
     """The versions of a partner's standing and of its points, and the points themselves (as `partner_points_get`
     gives them), in one query of plain SQL (no ORM to compile).
 
-    Standing: the tier state's fields, and the count, last id and last computation time of the partner's scores (a
-    new score, a replaced one or a deleted one moves it; published tier models never change). Points: the account's
-    id, balance, chain head (the hash of its last entry) and update time, and the points expiring within the window
-    from now with the first expiry (they move with the clock as well as with postings). The same fields as
-    `partner_standing_get` and `partner_points_get` read, so every writer that changes those changes these.
+    Standing: the tier state's fields that `partner_standing_get` makes its version of (`STANDING_VERSION_FIELDS`),
+    and the count, last id and last computation time of the partner's scores (a new score, a replaced one or a
+    deleted one moves it; published tier models never change). Points: the account's fields `partner_points_get`
+    makes its version of (`POINTS_VERSION_FIELDS`), and the points expiring within the window from now with the
+    first expiry (they move with the clock as well as with postings). The same lists as those selectors read, so
+    every writer that changes those changes these (tests/portal/test_dashboard_versions.py).
     """
     now = timezone.now()
     tables = {
@@ -198,28 +199,35 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str,
         "score": PartnerScore._meta.db_table,
         "account": PointsAccount._meta.db_table,
         "lot": PointsLot._meta.db_table,
+        "state_columns": ", ".join(
+            f"state.{PartnerTier._meta.get_field(name).column}" for name in STANDING_VERSION_FIELDS
+        ),
+        "account_columns": ", ".join(
+            f"account.{PointsAccount._meta.get_field(name).column}" for name in POINTS_VERSION_FIELDS
+        ),
     }
     sql = """
-        SELECT state.id, state.tier_id, state.since, state.below_since, state.pinned_tier_id, state.pinned_until,
-               scores.score_count, scores.score_last, scores.score_computed,
-               account.id, account.balance, account.chain_head, account.updated_at,
-               account.lifetime_earned, account.lifetime_redeemed,
+        SELECT {state_columns}, scores.score_count, scores.score_last, scores.score_computed, {account_columns},
                (SELECT SUM(lot.remaining) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
                   AND lot.expires_at > %s AND lot.expires_at <= %s),
                (SELECT MIN(lot.expires_at) FROM {lot} lot WHERE lot.account_id = account.id AND lot.remaining > 0
-                  AND lot.expires_at > %s AND lot.expires_at <= %s)
+                  AND lot.expires_at > %s AND lot.expires_at <= %s),
+               account.id, account.balance, account.lifetime_earned, account.lifetime_redeemed
         FROM (SELECT COUNT(*) AS score_count, MAX(id) AS score_last, MAX(computed_at) AS score_computed
               FROM {score} WHERE partner_id = %s) scores
         LEFT JOIN {state} state ON state.partner_id = %s
         LEFT JOIN {account} account ON account.partner_id = %s
-    """.format(**tables)  # noqa: S608 - table names from the models, values as parameters
+    """.format(**tables)  # noqa: S608 - table and column names from the models, values as parameters
     until = now + timedelta(days=within_days)
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, until, now, until, partner_id, partner_id, partner_id])
         row = cursor.fetchone()
     values = ["" if value is None else str(value) for value in row]
-    standing, points_version = ".".join(values[:9]), ".".join(values[9:13] + values[15:])
-    account_id, balance, _head, _updated, earned, redeemed, expiring, first_expiry = row[9:]
+    standing_end = len(STANDING_VERSION_FIELDS) + 3
+    points_end = standing_end + len(POINTS_VERSION_FIELDS) + 2
+    standing, points_version = ".".join(values[:standing_end]), ".".join(values[standing_end:points_end])
+    expiring, first_expiry = row[points_end - 2 : points_end]
+    account_id, balance, earned, redeemed = row[points_end:]
     if account_id is None:
         return standing, points_version, PartnerPoints(0, 0, 0, 0, None)
     if isinstance(first_expiry, str):  # SQLite answers plain SQL's timestamps as text (UTC)
@@ -235,8 +243,13 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
 
     The whole of it is one fragment (`dashboard`, portal/home.html) kept under everything it shows: the versions of
     the partner's standing and points (`_dashboard_versions`: one query), the badges' generation and the tenancy
+<<<<<<< ours
     cache's (the team: a member's rename bumps it too, `User.save`), the reader's language, time zone, date, the
     currency and the program's words; it lives `ENTRY_SECONDS`. A warm dashboard is that query and
+=======
+    cache's (the team: a member renamed bumps it, `User.save`), the reader's language, time zone, date, the currency
+    and the program's words; it lives `ENTRY_SECONDS`. A warm dashboard is that query and
+>>>>>>> theirs
     one cache read. On a miss the parts are fragments of their own under the narrower versions (one cache read for
     them all, portal/fragments.py) and everything else is lazy: read only by what is rendered. The use of funds and
     the rebates accrued stay live (`{% hole %}`): money moves apart from points.

@@ -127,6 +127,11 @@ class PartnerStanding:
     version: str
 
 
+# The tier state's fields its standing's version is made of (with the scores'): all the portal shows of the state.
+# portal/views.py `_dashboard_versions` reads the same list.
+STANDING_VERSION_FIELDS = ("id", "tier", "since", "below_since", "pinned_tier", "pinned_until")
+
+
 def partner_standing_get(*, partner: Partner) -> PartnerStanding:
     """The partner's tier state and its standing's version: one query (two for a partner without a tier yet)."""
     scores = PartnerScore.objects.filter(partner=partner).order_by().values("partner")
@@ -138,7 +143,7 @@ def partner_standing_get(*, partner: Partner) -> PartnerStanding:
     state = PartnerTier.objects.filter(partner=partner).select_related("tier__model").annotate(**fingerprint).first()
     if state is not None:
         scored = [state.score_count, state.score_last, state.score_computed]
-        values = [state.pk, state.tier_id, state.since, state.below_since, state.pinned_tier_id, state.pinned_until]
+        values = [getattr(state, PartnerTier._meta.get_field(name).attname) for name in STANDING_VERSION_FIELDS]
     else:
         scored = list(Partner.objects.filter(pk=partner.pk).annotate(**fingerprint).values_list(*fingerprint).get())
         values = ["no tier"]

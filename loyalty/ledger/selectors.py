@@ -102,6 +102,11 @@ def partner_balance_get(*, partner_id: int) -> int:
     return PointsAccount.objects.filter(partner_id=partner_id).values_list("balance", flat=True).first() or 0
 
 
+# The account's fields its points' version is made of: the chain head names the last posting. portal/views.py
+# `_dashboard_versions` reads the same list.
+POINTS_VERSION_FIELDS = ("id", "balance", "chain_head", "updated_at")
+
+
 def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> PartnerPoints:
     """A partner's balance and the points that expire soon (one query: the lots' sums are subqueries)."""
     now = timezone.now()
@@ -128,7 +133,7 @@ def partner_points_get(*, partner_id: int, expiring_within_days: int = 90) -> Pa
         account.expiring_soon or 0,
         account.first_expiry,
         account_id=account.pk,
-        version=f"{account.pk}.{account.balance}.{account.chain_head}.{account.updated_at.timestamp()}",
+        version=".".join(str(getattr(account, name)) for name in POINTS_VERSION_FIELDS),
     )
 
 

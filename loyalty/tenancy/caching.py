@@ -27,9 +27,9 @@ of hit rate after a write; these rows change rarely next to how often they are r
   (`Membership.has_totp`).
 """
 
-import functools
 import hashlib
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 ENTRY_SECONDS = 60
 
@@ -63,12 +64,34 @@ def _generation_key(using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> str
     return f"tenancy:{_database_name(using)}:generation" + ("" if family == TENANCY else f":{family}")
 
 
+class _PendingBump:
+    """A family's bump waiting for the commit of the transaction that wrote (`generation_bump`): registered with
+    `transaction.on_commit`, and recorded (weakly) in `_pending` with the savepoints open when it was registered."""
+
+    def __init__(self, using: str, family: str, savepoint_ids: Iterable[str | None]) -> None:
+        self.using, self.family, self.savepoint_ids = using, family, frozenset(savepoint_ids)
+
+    def __call__(self) -> None:
+        _bump(self.using, self.family)
+
+
+# Per connection, the bumps pending in its transaction. Django holds the only strong reference to each (its
+# on-commit callbacks) and drops it when it runs the callback at the commit, or discards it with a rolled-back
+# transaction or savepoint; the record, weak, forgets it then too, so it always agrees with what will run.
+_pending: weakref.WeakKeyDictionary[BaseDatabaseWrapper, weakref.WeakSet[_PendingBump]] = weakref.WeakKeyDictionary()
+
+
+def _pending_bumps(using: str) -> weakref.WeakSet[_PendingBump]:
+    connection = connections[using]
+    pending = _pending.get(connection)
+    if pending is None:
+        pending = _pending[connection] = weakref.WeakSet()
+    return pending
+
+
 def _written_in_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
     """Whether the open transaction wrote a cached row of any family (its commit-time bump is pending)."""
-    connection = connections[using]
-    if not connection.in_atomic_block:
-        return False
-    return any(getattr(callback, "func", None) is _bump for _ids, callback, _robust in connection.run_on_commit)
+    return connections[using].in_atomic_block and bool(_pending_bumps(using))
 
 
 def generation(using: str = DEFAULT_DB_ALIAS, *, family: str = TENANCY) -> str | None:
@@ -172,12 +195,8 @@ def _bump(using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
 def _bump_pending(using: str, family: str) -> bool:
     """Whether the family's bump is already pending in a savepoint that encloses this point: one that rolls back
     only with it, so with the write that asks again."""
-    connection = connections[using]
-    enclosing = set(connection.savepoint_ids)
-    return any(
-        getattr(callback, "func", None) is _bump and callback.args == (using, family) and set(ids) <= enclosing
-        for ids, callback, _robust in connection.run_on_commit
-    )
+    enclosing = set(connections[using].savepoint_ids)
+    return any(bump.family == family and bump.savepoint_ids <= enclosing for bump in _pending_bumps(using))
 
 
 def generation_bump(*, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
@@ -190,20 +209,37 @@ def generation_bump(*, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> 
     """
     if not _is_shared():
         return
-    if connections[using].in_atomic_block and _bump_pending(using, family):
+    connection = connections[using]
+    if connection.in_atomic_block and _bump_pending(using, family):
         return
-    transaction.on_commit(functools.partial(_bump, using, family), using=using)
+    bump = _PendingBump(using, family, connection.savepoint_ids)
+    transaction.on_commit(bump, using=using)  # at once in autocommit
+    if connection.in_atomic_block:
+        _pending_bumps(using).add(bump)
+
+
+def cached_replace(name: str, value: Any, *, using: str = DEFAULT_DB_ALIAS, family: str = TENANCY) -> None:
+    """Put `value` in place of the entry `cached` gave for `name` in this request, under the generation it was read
+    in: after a write of fields that do not bump (`TenancyCachedModel.uncached_fields`), so that later requests see
+    it. Only inside a request that read the family's generation and did not bump it since; an entry under a
+    generation replaced meanwhile never counts."""
+    pinned = _pinned.get()
+    if pinned is None or family not in pinned or not _is_shared() or _written_in_transaction(using):
+        return
+    cache.set(f"tenancy:{_database_name(using)}:{name}", (pinned[family], value), ENTRY_SECONDS)
 
 
 class TenancyCachedQuerySet(models.QuerySet):
-    """Bulk writes of a cached model bump the generation (row-by-row writes do in `TenancyCachedModel`)."""
+    """Bulk writes of a cached model bump the generation (row-by-row writes do in `TenancyCachedModel`), unless they
+    write only its `uncached_fields`."""
 
-    def _bumped(self) -> None:
-        generation_bump(using=self.db, family=self.model.cache_family)
+    def _bumped(self, fields: Iterable[str] | None = None) -> None:
+        if fields is None or not set(fields) <= self.model.uncached_fields:
+            generation_bump(using=self.db, family=self.model.cache_family)
 
     def update(self, **kwargs: Any) -> int:
         count = super().update(**kwargs)
-        self._bumped()
+        self._bumped(kwargs)
         return count
 
     update.alters_data = True
@@ -220,9 +256,10 @@ class TenancyCachedQuerySet(models.QuerySet):
         self._bumped()
         return created
 
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        count = super().bulk_update(*args, **kwargs)
-        self._bumped()
+    def bulk_update(self, objs: Iterable[models.Model], fields: Iterable[str], *args: Any, **kwargs: Any) -> int:
+        fields = list(fields)
+        count = super().bulk_update(objs, fields, *args, **kwargs)
+        self._bumped(fields)
         return count
 
 
@@ -231,15 +268,21 @@ TenancyCachedManager = models.Manager.from_queryset(TenancyCachedQuerySet)
 
 class TenancyCachedModel(models.Model):
     """A model whose rows are cached by loyalty.tenancy.caching: saving or deleting one bumps its family's
-    generation."""
+    generation, unless the write names only `uncached_fields`."""
 
     cache_family = TENANCY
+    # Fields no use of the family's entries depends on (an API key's last use): writing only these does not bump, and
+    # entries may hold them out of date (`cached_replace` puts a write's value in place for the request's own).
+    uncached_fields: frozenset[str] = frozenset()
 
     class Meta:
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) <= self.uncached_fields:
+            return
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         generation_bump(using=using, family=self.cache_family)
 

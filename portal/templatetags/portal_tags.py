@@ -3,6 +3,7 @@
 the `memo_shown` filter (a ledger memo in the reader's language when it is a system text: loyalty/reasons.py)."""
 
 import uuid
+from copy import copy
 from datetime import date, datetime
 
 from django import template
@@ -54,8 +55,23 @@ class HoleNode(Node):
     def render(self, context: Context) -> str:
         marker = context.get(MARKER)
         if marker:  # inside a fragment being rendered for the cache: a mark, filled on every response
+            self._refuse_what_the_fragment_binds(context)
             return f"{marker}.hole.{self.name}"
         return self.nodelist.render(context)
+
+    def _refuse_what_the_fragment_binds(self, context: Context) -> None:
+        """A hole is filled from the context its outermost fragment is rendered in, not from the one it sits in: one
+        that reads what the fragment binds around it (a `{% for %}`'s item, a `{% with %}`) would come out wrong on
+        every response, so it is refused on the first render that shows the difference."""
+        outermost = next(index for index, layer in enumerate(context.dicts) if MARKER in layer)
+        filled, here = copy(context), copy(context)
+        filled.dicts = context.dicts[:outermost]
+        here.dicts = [layer for layer in context.dicts if MARKER not in layer]
+        if self.nodelist.render(filled) != self.nodelist.render(here):
+            raise template.TemplateSyntaxError(
+                f"The hole {self.name!r} reads what its fragment binds around it ({{% for %}}, {{% with %}}): a hole "
+                "is filled from the page's context. Move it out of that block, or name what it reads in the page's."
+            )
 
 
 MARKER = "fragment_marker"  # the context variable naming the marker of the fragment being rendered
