@@ -243,13 +243,8 @@ def _dashboard(partner: Partner, *, currency: str, is_partner_member: bool = Fal
 
     The whole of it is one fragment (`dashboard`, portal/home.html) kept under everything it shows: the versions of
     the partner's standing and points (`_dashboard_versions`: one query), the badges' generation and the tenancy
-<<<<<<< ours
     cache's (the team: a member's rename bumps it too, `User.save`), the reader's language, time zone, date, the
     currency and the program's words; it lives `ENTRY_SECONDS`. A warm dashboard is that query and
-=======
-    cache's (the team: a member renamed bumps it, `User.save`), the reader's language, time zone, date, the currency
-    and the program's words; it lives `ENTRY_SECONDS`. A warm dashboard is that query and
->>>>>>> theirs
     one cache read. On a miss the parts are fragments of their own under the narrower versions (one cache read for
     them all, portal/fragments.py) and everything else is lazy: read only by what is rendered. The use of funds and
     the rebates accrued stay live (`{% hole %}`): money moves apart from points.
