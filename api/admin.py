@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from api.forms import ApiKeyForm
 from api.models import ApiKey
@@ -36,11 +37,11 @@ class ApiKeyAdmin(TenantModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False  # revoked keys stay, so the ledger's "via API key …" always names a known key
 
-    @admin.display(description="Scopes")
+    @admin.display(description=_("Scopes"))
     def scope_list(self, api_key: ApiKey) -> str:
         return ", ".join(api_key.scopes)
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, api_key: ApiKey) -> str:
         if api_key.revoked_at is not None:
             return "revoked"
@@ -57,25 +58,27 @@ class ApiKeyAdmin(TenantModelAdmin):
         """The one page that ever shows the key."""
         context = {
             **self.admin_site.each_context(request),
-            "title": "API key created",
+            "title": _("API key created"),
             "opts": self.model._meta,
             "api_key": obj,
             "token": request.api_key_token,
         }
         return TemplateResponse(request, "api/apikey_created.html", context)
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> TemplateResponse | None:
         if page := action_confirm(
             request,
             queryset,
             action="revoke",
-            title="Revoke API keys",
-            consequences=["Every request signed with these keys is refused from now on; a revoked key cannot return."],
+            title=_("Revoke API keys"),
+            consequences=[
+                _("Every request signed with these keys is refused from now on; a revoked key cannot return.")
+            ],
         ):
             return page
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
             self.audit_action(request, api_key, "Revoked")
-        self.message_user(request, f"{queryset.count()} revoked.", messages.SUCCESS)
+        self.message_user(request, _("%(count)s revoked.") % {"count": queryset.count()}, messages.SUCCESS)
         return None

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from deals.models import DealConflict, DealEvent, DealRegistration, DealSettings
 from deals.services import deal_approve, deal_reject
@@ -25,15 +26,15 @@ class DealEventInline(HistoryInline):
 class DealConflictInline(ReadOnlyInline):
     model = DealConflict
     fk_name = "deal"
-    verbose_name_plural = "Conflicts found on submission"
+    verbose_name_plural = _("Conflicts found on submission")
     fields = ["other", "other_partner", "other_status", "rule", "score", "is_same_partner"]
     readonly_fields = fields
 
-    @admin.display(description="Partner")
+    @admin.display(description=_("Partner"))
     def other_partner(self, conflict: DealConflict) -> str:
         return str(conflict.other.partner)
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def other_status(self, conflict: DealConflict) -> str:
         return conflict.other.get_status_display()
 
@@ -60,7 +61,7 @@ class DealRegistrationAdmin(ReviewActions, TenantModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in DealRegistration._meta.fields if field.name != "tenant"]
     inlines = [DealConflictInline, DealEventInline]
-    review_title = "Reject deal registrations (the partner reads the reason)"
+    review_title = _("Reject deal registrations (the partner reads the reason)")
     pending_status = DealRegistration.Status.SUBMITTED
 
     @staticmethod
@@ -71,7 +72,7 @@ class DealRegistrationAdmin(ReviewActions, TenantModelAdmin):
     def reject_service(deal: DealRegistration, actor: User, reason: str) -> object:
         return deal_reject(deal=deal, actor=actor, reason=reason)
 
-    @admin.action(description="Approve the selected rows (first submitted first)")
+    @admin.action(description=_("Approve the selected rows (first submitted first)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[DealRegistration]) -> None:
         # First come, first approved: of two conflicting registrations approved together, the earlier one wins.
         super().approve(request, queryset.order_by("submitted_at", "pk"))
@@ -79,7 +80,7 @@ class DealRegistrationAdmin(ReviewActions, TenantModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[DealRegistration]:
         return super().get_queryset(request).annotate(conflict_count=Count("conflicts"))
 
-    @admin.display(description="Conflicts", ordering="conflict_count")
+    @admin.display(description=_("Conflicts"), ordering="conflict_count")
     def conflicts_found(self, deal: DealRegistration) -> int:
         return deal.conflict_count
 
@@ -104,7 +105,7 @@ class DealSettingsForm(forms.ModelForm):
     def clean(self) -> dict:
         # One row per program: a second is a form error (the constraint would make it a 500).
         if self.instance.pk is None and DealSettings.objects.exists():
-            raise forms.ValidationError("This program already has its deal settings: change that row instead.")
+            raise forms.ValidationError(_("This program already has its deal settings: change that row instead."))
         return super().clean()
 
 

@@ -27,9 +27,9 @@ class EarningRuleAdmin(TenantModelAdmin):
     filter_horizontal = ["partner_types"]
     fieldsets = [
         (None, {"fields": ["name", "activity_kind", "is_active"]}),
-        ("Points", {"fields": ["basis", "rate", "applies_tier_multiplier"]}),
-        ("Conditions", {"fields": ["partner_types", "product_categories", "minimum_amount", "code"]}),
-        ("Campaign window and cap", {"fields": ["valid_from", "valid_until", "cap_points", "cap_period"]}),
+        (_("Points"), {"fields": ["basis", "rate", "applies_tier_multiplier"]}),
+        (_("Conditions"), {"fields": ["partner_types", "product_categories", "minimum_amount", "code"]}),
+        (_("Campaign window and cap"), {"fields": ["valid_from", "valid_until", "cap_points", "cap_period"]}),
     ]
 
     def get_urls(self) -> list:
@@ -49,7 +49,7 @@ class EarningRuleAdmin(TenantModelAdmin):
         result = rule_simulate(rule=rule, months=form.cleaned_data["months"]) if form.is_valid() else None
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Simulate {rule.name}",
+            "title": _("Simulate %(rule)s") % {"rule": rule.name},
             "rule": rule,
             "form": form,
             "result": result,

@@ -4,6 +4,7 @@ change only through `funds.services`, from the portal's review queues or the all
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from funds.models import FundAccount, FundClaim, FundEntry, FundPayout, FundPeriod, FundRequest
 from funds.services import fund_accrue, fund_allocate
@@ -16,7 +17,7 @@ class FundPeriodAdmin(TenantModelAdmin):
     list_filter = ["kind"]
     actions = ["allocate"]
 
-    @admin.action(description="Allocate funds (tier allocation once, accrual brought up to date)")
+    @admin.action(description=_("Allocate funds (tier allocation once, accrual brought up to date)"))
     def allocate(self, request: HttpRequest, queryset: QuerySet[FundPeriod]) -> None:
         for period in queryset:
             allocated = fund_allocate(period=period)
@@ -24,8 +25,16 @@ class FundPeriodAdmin(TenantModelAdmin):
             self.audit_action(request, period, f"Allocated {len(allocated.credited)}, accrued {len(accrued.credited)}")
             self.message_user(
                 request,
-                f"{period}: {len(allocated.credited)} partner(s) allocated by tier, {len(allocated.skipped)} without "
-                f"an allocation, {len(accrued.credited)} accrual(s) posted.",
+                _(
+                    "%(period)s: %(allocated)s partner(s) allocated by tier, %(skipped)s without an allocation, "
+                    "%(accrued)s accrual(s) posted."
+                )
+                % {
+                    "period": period,
+                    "allocated": len(allocated.credited),
+                    "skipped": len(allocated.skipped),
+                    "accrued": len(accrued.credited),
+                },
                 messages.SUCCESS,
             )
 

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from earning.services import (
@@ -47,7 +48,7 @@ class MemberInline(ReadOnlyInline):
     fields = ["user", "role", "is_active", "created_at"]
     readonly_fields = fields
     show_change_link = True
-    verbose_name_plural = "members"
+    verbose_name_plural = _("members")
 
 
 SCORE_HISTORY_LENGTH = 12
@@ -73,8 +74,8 @@ class PartnerAdmin(TenantModelAdmin):
     readonly_fields = ["points_summary", "tier_summary", "score_history"]
     fieldsets = [
         (None, {"fields": ["external_id", "name", "partner_type", "region", "segment", "account_manager"]}),
-        ("Status", {"fields": ["joined_at", "status"]}),
-        ("Points, tier and scores", {"fields": ["points_summary", "tier_summary", "score_history"]}),
+        (_("Status"), {"fields": ["joined_at", "status"]}),
+        (_("Points, tier and scores"), {"fields": ["points_summary", "tier_summary", "score_history"]}),
     ]
 
     def get_inlines(self, request: HttpRequest, obj: Partner | None) -> list:
@@ -91,22 +92,22 @@ class PartnerAdmin(TenantModelAdmin):
             )
         )
 
-    @admin.display(description="Tier", ordering="tier_name")
+    @admin.display(description=_("Tier"), ordering="tier_name")
     def current_tier(self, partner: Partner) -> str:
         return partner.tier_name or "—"
 
-    @admin.display(description="Points", ordering="points_balance")
+    @admin.display(description=_("Points"), ordering="points_balance")
     def balance(self, partner: Partner) -> str:
         return "—" if partner.points_balance is None else f"{partner.points_balance:,}"
 
-    @admin.display(description="Points account")
+    @admin.display(description=_("Points account"))
     def points_summary(self, partner: Partner) -> str:
         account = PointsAccount.objects.filter(partner=partner).first()
         if account is None:
-            return "No points yet."
+            return _("No points yet.")
         entries = reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
         return format_html(
-            '{} points (earned {}, redeemed {}) · <a href="{}">Entries</a> · <a href="{}">Adjust</a>',
+            _('{} points (earned {}, redeemed {}) · <a href="{}">Entries</a> · <a href="{}">Adjust</a>'),
             f"{account.balance:,}",
             f"{account.lifetime_earned:,}",
             f"{account.lifetime_redeemed:,}",
@@ -114,25 +115,25 @@ class PartnerAdmin(TenantModelAdmin):
             reverse("admin:ledger_pointsaccount_adjust", args=[account.pk]),
         )
 
-    @admin.display(description="Current tier")
+    @admin.display(description=_("Current tier"))
     def tier_summary(self, partner: Partner) -> str:
         state = PartnerTier.objects.filter(partner=partner).select_related("tier", "pinned_tier").first()
         if state is None:
-            return "Not evaluated yet."
+            return _("Not evaluated yet.")
         pinned = (
-            format_html(" · pinned to {} until {}", state.pinned_tier.name, state.pinned_until)
+            format_html(_(" · pinned to {} until {}"), state.pinned_tier.name, state.pinned_until)
             if state.pinned_tier
             else ""
         )
         return format_html(
-            '{} since {}{} · <a href="{}">Pin a tier</a>',
+            _('{} since {}{} · <a href="{}">Pin a tier</a>'),
             state.tier.name,
             state.since,
             pinned,
             reverse("admin:tiers_partnertier_change", args=[state.pk]),
         )
 
-    @admin.display(description="Score history")
+    @admin.display(description=_("Score history"))
     def score_history(self, partner: Partner) -> str:
         scores = (
             PartnerScore.objects.filter(partner=partner)
@@ -168,7 +169,7 @@ class ActivityAdmin(ReviewActions, TenantModelAdmin):
     date_hierarchy = "occurred_at"
     readonly_fields = [field.name for field in Activity._meta.fields if field.name != "tenant"]
     inlines = [ActivityStatusChangeInline]
-    review_title = "Reject activities (approved ones have their points reversed)"
+    review_title = _("Reject activities (approved ones have their points reversed)")
     pending_status = Activity.Status.PENDING
 
     @staticmethod
@@ -220,7 +221,7 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         "review_note",
     ]
     readonly_fields = fields
-    review_title = "Reject claims"
+    review_title = _("Reject claims")
     pending_status = Claim.Status.PENDING
     waiting_since = "submitted_at"
 
@@ -238,7 +239,7 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    @admin.display(description="Needs review because")
+    @admin.display(description=_("Needs review because"))
     def flags(self, claim: Claim) -> str:
         labels = {
             "duplicate": "resembles an earlier claim",
@@ -247,13 +248,13 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         }
         return ", ".join(labels.get(reason, reason) for reason in claim.review_reasons) or "—"
 
-    @admin.display(description="Evidence")
+    @admin.display(description=_("Evidence"))
     def evidence_link(self, claim: Claim) -> str:
         if not claim.activity.evidence:
             return "—"
-        return format_html('<a href="{}">View</a>', reverse("activity_evidence", args=[claim.activity_id]))
+        return format_html(_('<a href="{}">View</a>'), reverse("activity_evidence", args=[claim.activity_id]))
 
-    @admin.display(description="Evidence")
+    @admin.display(description=_("Evidence"))
     def evidence_preview(self, claim: Claim) -> str:
         """Images inline; PDFs open in a new tab (the file is served sandboxed, never framed)."""
         evidence = claim.activity.evidence
@@ -263,12 +264,12 @@ class ClaimAdmin(ReviewActions, TenantModelAdmin):
         name = claim.activity.metadata.get("evidence_name", evidence.name)
         if Path(evidence.name).suffix.lower() in {".png", ".jpg", ".jpeg"}:
             return format_html(
-                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Evidence: {}" width="320"></a>',
+                _('<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Evidence: {}" width="320"></a>'),
                 url,
                 url,
                 name,
             )
-        return format_html('<a href="{}" target="_blank" rel="noopener">Open {} (PDF) in a new tab</a>', url, name)
+        return format_html(_('<a href="{}" target="_blank" rel="noopener">Open {} (PDF) in a new tab</a>'), url, name)
 
 
 # The CSV import of activities lives in its own module (registered on the same site).
@@ -297,10 +298,12 @@ class ExchangeRateForm(forms.ModelForm):
 
 class RatesImportForm(forms.Form):
     text = forms.CharField(
-        label="Rates",
+        label=_("Rates"),
         widget=forms.Textarea(attrs={"rows": 12, "cols": 60}),
-        help_text="One rate a line: currency,day,rate — e.g. EUR,2026-03-04,1.0842 (units of the program's "
-        "currency for one unit of that currency). A day that has a rate is corrected.",
+        help_text=_(
+            "One rate a line: currency,day,rate — e.g. EUR,2026-03-04,1.0842 (units of the program's "
+            "currency for one unit of that currency). A day that has a rate is corrected."
+        ),
     )
 
 
@@ -332,12 +335,15 @@ class ExchangeRateAdmin(TenantModelAdmin):
             else:
                 converted = sum(change.activities for change in changes)
                 self.message_user(
-                    request, f"{len(changes)} rates saved; {converted} activities re-converted.", messages.SUCCESS
+                    request,
+                    _("%(rates)s rates saved; %(activities)s activities re-converted.")
+                    % {"rates": len(changes), "activities": converted},
+                    messages.SUCCESS,
                 )
                 return redirect("admin:partners_exchangerate_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Import exchange rates",
+            "title": _("Import exchange rates"),
             "opts": self.opts,
             "form": form,
         }

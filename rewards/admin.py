@@ -27,11 +27,11 @@ class RewardAdmin(TenantModelAdmin):
     fieldsets = [
         (None, {"fields": ["sku", "name", "description", "kind", "image", "status"]}),
         (
-            "Price and eligibility",
+            _("Price and eligibility"),
             {"fields": ["points_cost", "minimum_tier_rank", "available_from", "available_until"]},
         ),
-        ("Stock and limits", {"fields": ["stock", "limit_per_partner", "limit_period", "monthly_cap_points"]}),
-        ("Fulfilment", {"fields": ["fulfilment", "requires_approval"]}),
+        (_("Stock and limits"), {"fields": ["stock", "limit_per_partner", "limit_period", "monthly_cap_points"]}),
+        (_("Fulfilment"), {"fields": ["fulfilment", "requires_approval"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reward]:
@@ -56,12 +56,12 @@ class RewardAdmin(TenantModelAdmin):
             return _("Any tier")
         return reward.minimum_tier_name or _("Rank %(rank)s") % {"rank": reward.minimum_tier_rank}
 
-    @admin.display(description="Codes")
+    @admin.display(description=_("Codes"))
     def codes(self, reward: Reward) -> str:
         if reward.fulfilment != Reward.Fulfilment.CODE_POOL:
             return "—"
         url = reverse("admin:rewards_reward_load_codes", args=[reward.pk])
-        return format_html('{} free · <a href="{}">Load codes</a>', reward.free_codes, url)
+        return format_html(_('{} free · <a href="{}">Load codes</a>'), reward.free_codes, url)
 
     def has_delete_permission(self, request: HttpRequest, obj: Reward | None = None) -> bool:
         # Rewards with history are retired, never deleted.
@@ -88,11 +88,15 @@ class RewardAdmin(TenantModelAdmin):
                 form.add_error("codes", error)
             else:
                 self.audit_action(request, reward, f"Loaded {loaded} codes")
-                self.message_user(request, f"{loaded} codes loaded into {reward}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("%(count)s codes loaded into %(reward)s.") % {"count": loaded, "reward": reward},
+                    messages.SUCCESS,
+                )
                 return redirect("admin:rewards_reward_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Load codes into {reward}",
+            "title": _("Load codes into %(reward)s") % {"reward": reward},
             "opts": self.opts,
             "form": form,
         }
@@ -125,7 +129,7 @@ class RedemptionAdmin(ReviewActions, TenantModelAdmin):
     readonly_fields = [field.name for field in Redemption._meta.fields if field.name != "tenant"]
     inlines = [RedemptionEventInline]
     actions = ["approve", "reject", "fulfil"]
-    review_title = "Reject redemptions (the points are refunded)"
+    review_title = _("Reject redemptions (the points are refunded)")
     pending_status = Redemption.Status.REQUESTED
 
     @staticmethod
@@ -136,7 +140,7 @@ class RedemptionAdmin(ReviewActions, TenantModelAdmin):
     def reject_service(redemption: Redemption, actor: User, reason: str) -> object:
         return redemption_reject(redemption=redemption, actor=actor, reason=reason)
 
-    @admin.display(description="Waits because")
+    @admin.display(description=_("Waits because"))
     def waits_because(self, redemption: Redemption) -> str:
         labels = {
             "approval_required": "the reward needs approval",
@@ -145,7 +149,7 @@ class RedemptionAdmin(ReviewActions, TenantModelAdmin):
         }
         return ", ".join(labels.get(reason, reason) for reason in redemption.review_reasons) or "—"
 
-    @admin.action(description="Mark the selected approved redemptions as fulfilled")
+    @admin.action(description=_("Mark the selected approved redemptions as fulfilled"))
     def fulfil(self, request: HttpRequest, queryset: QuerySet[Redemption]) -> None:
         self._apply(request, queryset, "fulfilled", lambda row: redemption_fulfil(redemption=row, actor=request.user))
 

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
 from loyalty.tenancy.admin_sites import TenantModelAdmin, tenant_admin_site
@@ -42,7 +43,7 @@ class ProviderForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.client_secret and "client_secret" in self.fields:
-            self.fields["client_secret"].help_text = "Saved (not shown). Leave blank to keep it, or type a new one."
+            self.fields["client_secret"].help_text = _("Saved (not shown). Leave blank to keep it, or type a new one.")
 
     def clean_client_secret(self) -> str:
         return self.cleaned_data.get("client_secret") or (self.instance.client_secret if self.instance.pk else "")
@@ -58,20 +59,20 @@ class IdentityProviderAdmin(TenantModelAdmin):
     list_filter = ["protocol", "is_active", "required_for_staff"]
     fieldsets = [
         (None, {"fields": ["name", "protocol", "is_active"]}),
-        ("Connection (OpenID Connect: issuer and client; SAML: the IdP fields)", {"fields": CONNECTION}),
-        ("Who may sign in, and as what", {"fields": [*WHO[:2], "default_partner", *WHO[2:]]}),
-        ("Give your identity provider", {"fields": ["redirect_uri"]}),
+        (_("Connection (OpenID Connect: issuer and client; SAML: the IdP fields)"), {"fields": CONNECTION}),
+        (_("Who may sign in, and as what"), {"fields": [*WHO[:2], "default_partner", *WHO[2:]]}),
+        (_("Give your identity provider"), {"fields": ["redirect_uri"]}),
     ]
     readonly_fields = ["redirect_uri"]
 
     def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs) -> forms.Field | None:
         return super().formfield_for_dbfield(db_field, request, **field_options(db_field, kwargs))
 
-    @admin.display(description="Redirect URI / SAML metadata")
+    @admin.display(description=_("Redirect URI / SAML metadata"))
     def redirect_uri(self, provider: IdentityProvider) -> str:
         """What the identity provider's administrator needs from us (once the provider is saved)."""
         if provider.pk is None:
-            return "Shown once saved."
+            return _("Shown once saved.")
         if provider.protocol == IdentityProvider.Protocol.OIDC:
             return f"/accounts/oidc/{provider.provider_id}/login/callback/ (on this program's host)"
         return f"/accounts/saml/{provider.provider_id}/metadata/ (on this program's host)"
@@ -105,8 +106,8 @@ class PlatformIdentityProviderAdmin(admin.ModelAdmin):
     list_filter = ["protocol", "is_active", "tenant"]
     fieldsets = [
         (None, {"fields": ["program", "name", "protocol", "is_active"]}),
-        ("Connection", {"fields": CONNECTION}),
-        ("Who may sign in, and as what", {"fields": WHO}),
+        (_("Connection"), {"fields": CONNECTION}),
+        (_("Who may sign in, and as what"), {"fields": WHO}),
     ]
 
     def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs) -> forms.Field | None:

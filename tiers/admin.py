@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantInlineMixin, TenantModelAdmin, tenant_admin_site
@@ -133,12 +134,12 @@ class TierInline(DraftInline):
     readonly_fields = ["edit_gates"]
     ordering = ["rank"]
 
-    @admin.display(description="Gates and benefits")
+    @admin.display(description=_("Gates and benefits"))
     def edit_gates(self, tier: Tier) -> str:
         if tier.pk is None:
             return "—"
         return format_html(
-            '<a href="{}">{} gate(s), {} benefit(s)</a>',
+            _('<a href="{}">{} gate(s), {} benefit(s)</a>'),
             reverse("admin:tiers_tier_change", args=[tier.pk]),
             tier.gates.count(),
             tier.benefits.count(),
@@ -150,12 +151,12 @@ class PathwayInline(DraftInline):
     fields = ["name", "partner_types", "edit_criteria"]
     readonly_fields = ["edit_criteria"]
 
-    @admin.display(description="Criteria")
+    @admin.display(description=_("Criteria"))
     def edit_criteria(self, pathway: Pathway) -> str:
         if pathway.pk is None:
             return "—"
         return format_html(
-            '<a href="{}">{} criteria</a>',
+            _('<a href="{}">{} criteria</a>'),
             reverse("admin:tiers_pathway_change", args=[pathway.pk]),
             pathway.criteria.count(),
         )
@@ -174,7 +175,7 @@ class TierModelAdmin(DraftModelAdmin):
     @admin.display(description="")
     def model_actions(self, model: TierModel) -> str:
         simulate_url = reverse("admin:tiers_tiermodel_simulate", args=[model.pk])
-        return format_html('<a href="{}">Simulate</a>', simulate_url)
+        return format_html(_('<a href="{}">Simulate</a>'), simulate_url)
 
     def get_urls(self) -> list:
         return [
@@ -197,7 +198,7 @@ class TierModelAdmin(DraftModelAdmin):
         result = simulate(model=model, evaluated_on=timezone.localdate())
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Simulation of {model}",
+            "title": _("Simulation of %(model)s") % {"model": model},
             "opts": self.opts,
             "model": model,
             "in_force": tier_model_for(evaluated_on=timezone.localdate()),
@@ -217,7 +218,7 @@ class TierModelAdmin(DraftModelAdmin):
         """GET: what publishing would do (when, who moves, cost, problems). POST with `confirm`: publish."""
         model = get_object_or_404(TierModel, pk=model_id)
         if model.status != TierModel.Status.DRAFT:
-            self.message_user(request, f"{model} is already published.", messages.INFO)
+            self.message_user(request, _("%(model)s is already published.") % {"model": model}, messages.INFO)
             return redirect("admin:tiers_tiermodel_change", model.pk)
         if request.method == "POST" and request.POST.get("confirm") == str(model.version):
             try:
@@ -231,7 +232,7 @@ class TierModelAdmin(DraftModelAdmin):
                 return redirect("admin:tiers_tiermodel_change", model.pk)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Publish {model}",
+            "title": _("Publish %(model)s") % {"model": model},
             "opts": self.opts,
             "model": model,
             "plan": publication_plan(model=model),
@@ -319,15 +320,18 @@ class EvaluationRunAdmin(ReadOnlyModelAdmin):
             target=request.tenant,
             summary=f"Started the evaluation of {today}",
         )
-        self.message_user(request, f"The evaluation of {today} is queued; this page follows its progress.")
+        self.message_user(
+            request, _("The evaluation of %(day)s is queued; this page follows its progress.") % {"day": today}
+        )
         return redirect("admin:tiers_evaluationrun_changelist")
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, run: EvaluationRun) -> str:
         return format_html(
-            '<progress value="{}" max="{}" aria-label="Partners evaluated">{} / {}</progress> {} / {}',
+            '<progress value="{}" max="{}" aria-label="{}">{} / {}</progress> {} / {}',
             run.done,
             max(run.total, 1),
+            _("Partners evaluated"),
             run.done,
             run.total,
             run.done,

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.admin_sites import (
     ReadOnlyInline,
@@ -39,27 +40,29 @@ class WebhookEndpointAdmin(TenantModelAdmin):
         # The secret exists once the endpoint is saved.
         return [*fields, "signing_secret", "created_at"] if obj is not None else fields
 
-    @admin.display(description="Events")
+    @admin.display(description=_("Events"))
     def subscribed_events(self, endpoint: WebhookEndpoint) -> str:
         return ", ".join(endpoint.events)
 
-    @admin.display(description="Signing secret")
+    @admin.display(description=_("Signing secret"))
     def signing_secret(self, endpoint: WebhookEndpoint) -> str:
         return format_html(
-            "<code>{}</code><br>Verify the Tierline-Signature header of each request with it "
-            "(docs/webhooks.md). Rotate it with the action in the list.",
+            _(
+                "<code>{}</code><br>Verify the Tierline-Signature header of each request with it "
+                "(docs/webhooks.md). Rotate it with the action in the list."
+            ),
             endpoint.secret,
         )
 
-    @admin.action(description="Rotate the signing secret of the selected endpoints")
+    @admin.action(description=_("Rotate the signing secret of the selected endpoints"))
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> TemplateResponse | None:
         if page := action_confirm(
             request,
             queryset,
             action="rotate_secret",
-            title="Rotate signing secrets",
+            title=_("Rotate signing secrets"),
             consequences=[
-                "The old secret stops signing at once: receivers reject deliveries until they have the new one."
+                _("The old secret stops signing at once: receivers reject deliveries until they have the new one.")
             ],
         ):
             return page
@@ -68,18 +71,21 @@ class WebhookEndpointAdmin(TenantModelAdmin):
             self.audit_action(request, endpoint, "Rotated the signing secret")
         self.message_user(
             request,
-            f"New secret for {queryset.count()} endpoint(s); give it to the receiver now, the old one no longer signs.",
+            _("New secret for %(count)s endpoint(s); give it to the receiver now, the old one no longer signs.")
+            % {"count": queryset.count()},
             messages.SUCCESS,
         )
         return None
 
-    @admin.action(description="Send a test event to the selected endpoints")
+    @admin.action(description=_("Send a test event to the selected endpoints"))
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             webhook_test_send(endpoint=endpoint)
             self.audit_action(request, endpoint, "Sent a test event")
         self.message_user(
-            request, f"Test event queued for {queryset.count()} endpoint(s); see the delivery log.", messages.SUCCESS
+            request,
+            _("Test event queued for %(count)s endpoint(s); see the delivery log.") % {"count": queryset.count()},
+            messages.SUCCESS,
         )
 
 
@@ -123,22 +129,24 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     class Media:
         css = {"all": ["webhooks/admin.css"]}
 
-    @admin.display(description="Event", ordering="event")
+    @admin.display(description=_("Event"), ordering="event")
     def event_type(self, delivery: WebhookDelivery) -> str:
         return delivery.event  # the name receivers see in Tierline-Event
 
-    @admin.display(description="Last error")
+    @admin.display(description=_("Last error"))
     def short_error(self, delivery: WebhookDelivery) -> str:
         return delivery.last_error[:60]
 
-    @admin.display(description="Payload")
+    @admin.display(description=_("Payload"))
     def pretty_payload(self, delivery: WebhookDelivery) -> str:
         return format_html("<pre>{}</pre>", json.dumps(delivery.payload, indent=2))
 
-    @admin.action(description="Resend the selected deliveries (a new delivery; the log keeps the old one)")
+    @admin.action(description=_("Resend the selected deliveries (a new delivery; the log keeps the old one)"))
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         deliveries = list(queryset.select_related("endpoint"))
         for delivery in deliveries:
             again = webhook_delivery_resend(delivery=delivery)
             self.audit_action(request, delivery, f"Resent as delivery {again.pk}")
-        self.message_user(request, f"{len(deliveries)} delivery(ies) queued again.", messages.SUCCESS)
+        self.message_user(
+            request, _("%(count)s delivery(ies) queued again.") % {"count": len(deliveries)}, messages.SUCCESS
+        )

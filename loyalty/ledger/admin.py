@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger.forms import AdjustmentForm
 from loyalty.ledger.models import AdjustmentRequest, LedgerEntry, PointsAccount
@@ -32,7 +33,7 @@ class PointsAccountAdmin(ReadOnlyModelAdmin):
     def actions_column(self, account: PointsAccount) -> str:
         entries = reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
         adjust = reverse("admin:ledger_pointsaccount_adjust", args=[account.pk])
-        return format_html('<a href="{}">Entries</a> · <a href="{}">Adjust</a>', entries, adjust)
+        return format_html(_('<a href="{}">Entries</a> · <a href="{}">Adjust</a>'), entries, adjust)
 
     def get_urls(self) -> list:
         return [
@@ -81,7 +82,7 @@ class PointsAccountAdmin(ReadOnlyModelAdmin):
                     return self._adjusted(request, account, result, repeat=repeat)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Adjust the points of {account.partner}",
+            "title": _("Adjust the points of %(partner)s") % {"partner": account.partner},
             "account": account,
             "form": form,
             "preview": preview,
@@ -96,13 +97,16 @@ class PointsAccountAdmin(ReadOnlyModelAdmin):
                 self.audit_action(request, account, f"Asked to adjust by {result.points:+d} points: {result.reason}")
             self.message_user(
                 request,
-                f"{result.points:+,d} points for {account.partner} wait for a second program manager or owner.",
+                _("%(points)s points for %(partner)s wait for a second program manager or owner.")
+                % {"points": f"{result.points:+,d}", "partner": account.partner},
                 messages.WARNING,
             )
             return redirect(reverse("admin:ledger_adjustmentrequest_change", args=[result.pk]))
         if not repeat:
             self.audit_action(request, account, f"Adjusted by {result.points:+d} points: {result.memo}")
-        self.message_user(request, f"Adjusted {account.partner}'s points.", messages.SUCCESS)
+        self.message_user(
+            request, _("Adjusted the points of %(partner)s.") % {"partner": account.partner}, messages.SUCCESS
+        )
         return redirect(reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}")
 
 
@@ -117,7 +121,7 @@ class AdjustmentRequestAdmin(ReviewActions, TenantModelAdmin):
     search_fields = ["account__partner__name", "reason"]
     list_select_related = ["account__partner", "requested_by", "decided_by"]
     readonly_fields = [field.name for field in AdjustmentRequest._meta.fields if field.name != "tenant"]
-    review_title = "Reject adjustments (nothing is posted)"
+    review_title = _("Reject adjustments (nothing is posted)")
     pending_status = AdjustmentRequest.Status.PENDING
     waiting_since = "requested_at"
 
@@ -129,15 +133,15 @@ class AdjustmentRequestAdmin(ReviewActions, TenantModelAdmin):
     def reject_service(request: AdjustmentRequest, actor: User, reason: str) -> object:
         return adjustment_reject(request=request, approver=actor, note=reason)
 
-    @admin.display(description="Partner", ordering="account__partner__name")
+    @admin.display(description=_("Partner"), ordering="account__partner__name")
     def partner(self, request: AdjustmentRequest) -> str:
         return request.account.partner.name
 
-    @admin.display(description="Points", ordering="points")
+    @admin.display(description=_("Points"), ordering="points")
     def points_at_stake(self, request: AdjustmentRequest) -> str:
         return f"{request.points:+,}"
 
-    @admin.display(description="Balance now")
+    @admin.display(description=_("Balance now"))
     def balance(self, request: AdjustmentRequest) -> str:
         return f"{request.account.balance:,}"
 
@@ -157,7 +161,7 @@ class LedgerEntryAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    @admin.display(description="Partner", ordering="account__partner__name")
+    @admin.display(description=_("Partner"), ordering="account__partner__name")
     def partner(self, entry: LedgerEntry) -> str:
         return entry.account.partner.name
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import HttpResponse, TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import PeriodicTask
 
 from loyalty.tenancy.admin_sites import ReadOnlyModelAdmin, TenantModelAdmin, action_confirm, tenant_admin_site
@@ -48,9 +49,9 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "first_name", "last_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Personal info", {"fields": ["first_name", "last_name"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser"]}),
-        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+        (_("Personal info"), {"fields": ["first_name", "last_name"]}),
+        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
@@ -102,7 +103,7 @@ class InvitationAdmin(TenantModelAdmin):
     def log_addition(self, request: HttpRequest, obj: models.Model, message: object) -> None:
         """invitation_create records the invitation, as it does for partner admins inviting from the portal."""
 
-    @admin.action(description="Send the selected invitations again")
+    @admin.action(description=_("Send the selected invitations again"))
     def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         sent = 0
         for invitation in queryset:
@@ -110,21 +111,21 @@ class InvitationAdmin(TenantModelAdmin):
                 invitation_resend(invitation=invitation)
                 self.audit_action(request, invitation, "Sent again")
                 sent += 1
-        self.message_user(request, f"{sent} invitation(s) sent again.", messages.SUCCESS)
+        self.message_user(request, _("%(count)s invitation(s) sent again.") % {"count": sent}, messages.SUCCESS)
 
-    @admin.action(description="Revoke the selected invitations")
+    @admin.action(description=_("Revoke the selected invitations"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> TemplateResponse | None:
         if page := action_confirm(
             request,
             queryset,
             action="revoke",
-            title="Revoke invitations",
-            consequences=["The links in their emails stop working; the same addresses can be invited again."],
+            title=_("Revoke invitations"),
+            consequences=[_("The links in their emails stop working; the same addresses can be invited again.")],
         ):
             return page
         for invitation in queryset:
             invitation_revoke(invitation=invitation, actor=request.user)  # the service records it
-        self.message_user(request, "Invitations revoked.", messages.SUCCESS)
+        self.message_user(request, _("Invitations revoked."), messages.SUCCESS)
         return None
 
 
@@ -135,10 +136,13 @@ class ProgramSettingsAdmin(TenantModelAdmin):
     form = TenantLogoForm
 
     fieldsets = [
-        ("Program", {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
-        ("Points", {"fields": ["point_value", "points_expiry", "points_expiry_months", "monthly_redemption_budget"]}),
+        (_("Program"), {"fields": ["name", "slug", "currency", "time_zone", "language", "brand_colour", "logo"]}),
         (
-            "Claims",
+            _("Points"),
+            {"fields": ["point_value", "points_expiry", "points_expiry_months", "monthly_redemption_budget"]},
+        ),
+        (
+            _("Claims"),
             {
                 "fields": [
                     "activity_max_age_days",
@@ -148,10 +152,10 @@ class ProgramSettingsAdmin(TenantModelAdmin):
                 ]
             },
         ),
-        ("Points adjustments", {"fields": ["adjustment_approval_points"]}),
-        ("Joining", {"fields": ["applications_open"]}),
+        (_("Points adjustments"), {"fields": ["adjustment_approval_points"]}),
+        (_("Joining"), {"fields": ["applications_open"]}),
         (
-            "Finance journal",
+            _("Finance journal"),
             {
                 "fields": [
                     "journal_expense_account",
@@ -203,7 +207,7 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="Changes")
+    @admin.display(description=_("Changes"))
     def details(self, entry: AuditEntry) -> str:
         return render_to_string("admin/includes/audit_changes.html", {"entry": entry})
 
@@ -211,15 +215,15 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
 class SignInMethodFilter(admin.SimpleListFilter):
     """Who signed in how: the method the sign-in entry keeps (loyalty/tenancy/signals.py)."""
 
-    title = "sign-in method"
+    title = _("sign-in method")
     parameter_name = "sign_in"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [
-            ("password", "Password"),
-            ("sso", "Single sign-on"),
-            ("handoff", "Hand-off from My programs"),
-            ("mfa", "With a second factor"),
+            ("password", _("Password")),
+            ("sso", _("Single sign-on")),
+            ("handoff", _("Hand-off from My programs")),
+            ("mfa", _("With a second factor")),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -254,6 +258,6 @@ class ScheduleAdmin(ReadOnlyModelAdmin):
     readonly_fields = fields
     ordering = ["name"]
 
-    @admin.display(description="When")
+    @admin.display(description=_("When"))
     def schedule(self, task: PeriodicTask) -> str:
         return str(task.crontab or task.interval or task.solar or task.clocked or "—")

@@ -37,9 +37,9 @@ class AllauthLoginMixin:
 
 
 class PlatformAdminSite(AllauthLoginMixin, admin.AdminSite):
-    site_header = "Tierline platform"
-    site_title = "Tierline platform"
-    index_title = "Tenants and platform settings"
+    site_header = _("Tierline platform")
+    site_title = _("Tierline platform")
+    index_title = _("Tenants and platform settings")
 
     def has_permission(self, request: HttpRequest) -> bool:
         return getattr(request, "tenant", None) is None and request.user.is_active and request.user.is_superuser
@@ -64,7 +64,7 @@ class TenantAdminSite(AllauthLoginMixin, admin.AdminSite):
     """
 
     site_title = "Tierline"
-    index_title = "Program administration"
+    index_title = _("Program administration")
     index_template = "admin/tenant_index.html"
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -287,7 +287,7 @@ class TenantModelAdmin(admin.ModelAdmin):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
-            "title": f"History: {obj}",
+            "title": _("History: %(object)s") % {"object": obj},
             "subtitle": None,
             "object": obj,
             "opts": self.opts,
@@ -368,6 +368,14 @@ class TenantInlineMixin:
         return self.admin_site.has_permission(request)
 
 
+# A decision's success message by its verb (the verb itself goes to the audit log as it is).
+DECISIONS_DONE = {
+    "approved": _("%(count)s approved."),
+    "rejected": _("%(count)s rejected."),
+    "fulfilled": _("%(count)s fulfilled."),
+}
+
+
 class ReviewActions:
     """Review queues: approve and reject (with a reason) in bulk from the list, or one row from its page.
 
@@ -422,9 +430,9 @@ class ReviewActions:
             reject = self.reject_service
             self._apply(request, [row], "rejected", lambda item: reject(item, request.user, reason), note=reason)
         elif decision == "reject":
-            self.message_user(request, "Give a reason to reject; it is shown to the partner.", messages.ERROR)
+            self.message_user(request, _("Give a reason to reject; it is shown to the partner."), messages.ERROR)
         else:
-            return HttpResponseBadRequest("Unknown decision.")
+            return HttpResponseBadRequest(_("Unknown decision."))
         opts = self.model._meta
         return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", row.pk)
 
@@ -440,13 +448,13 @@ class ReviewActions:
                 done += 1
             except ValidationError as error:
                 self.message_user(request, f"{row}: {' '.join(error.messages)}", messages.ERROR)
-        self.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+        self.message_user(request, DECISIONS_DONE[verb] % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description="Approve the selected rows")
+    @admin.action(description=_("Approve the selected rows"))
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._apply(request, queryset, "approved", lambda row: self.approve_service(row, request.user))
 
-    @admin.action(description="Reject the selected rows, with a reason")
+    @admin.action(description=_("Reject the selected rows, with a reason"))
     def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         reason = action_reason(request, queryset, action="reject", title=self.review_title)
         if isinstance(reason, TemplateResponse):
