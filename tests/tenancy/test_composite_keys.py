@@ -10,11 +10,12 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.models import LedgerEntry, PointsLot
 from loyalty.ledger.services import points_account_for
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Partner
 from tests.conftest import World
+from tests.factories import unposted_entry
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the composite keys are PostgreSQL's")
 
@@ -32,18 +33,6 @@ def _accepted(rows: list) -> None:
 
 def _activity(world: World, partner: Partner) -> Activity:
     return Activity(tenant=world.tenant, partner=partner, kind="marketing", occurred_at=timezone.now(), source="api")
-
-
-def _entry(world: World, account: PointsAccount, key: str) -> LedgerEntry:
-    return LedgerEntry(
-        tenant=world.tenant,
-        account=account,
-        kind=EntryKind.ADJUST,
-        points=1,
-        balance_after=1,
-        idempotency_key=key,
-        entry_hash="0" * 64,
-    )
 
 
 @pytest.fixture
@@ -65,8 +54,9 @@ def test_an_entry_or_lot_on_another_tenants_account_is_refused(acme: World, glob
         theirs = points_account_for(partner=globex.partner)
     with tenant_context(acme.tenant):
         ours = points_account_for(partner=acme.partner)
-        _refused([_entry(acme, theirs, "theirs")], constraint="ledger_ledgerentry_tenant_account_id_fk")
-        _accepted([_entry(acme, ours, "ours")])
+        theirs_entry = unposted_entry(tenant=acme.tenant, account=theirs, idempotency_key="theirs")
+        _refused([theirs_entry], constraint="ledger_ledgerentry_tenant_account_id_fk")
+        _accepted([unposted_entry(tenant=acme.tenant, account=ours, idempotency_key="ours")])
         entry = LedgerEntry.objects.get(idempotency_key="ours")
         lot = {"tenant": acme.tenant, "entry": entry, "points": 1, "remaining": 1, "earned_at": timezone.now()}
         _refused([PointsLot(account=theirs, **lot)], constraint="ledger_pointslot_tenant_account_id_fk")
