@@ -12,6 +12,7 @@ from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_tot
 from allauth.mfa.utils import decrypt
 from django.utils import timezone
 
+from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
 from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import PROGRAM_ROLES, Domain, Invitation, Membership, Role, Tenant, User
 from partners.models import Partner, PartnerType
@@ -129,3 +130,28 @@ class InvitationFactory(TenantOwnedFactory):
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
     role = Role.PROGRAM_MANAGER
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+def unposted_entry(
+    *,
+    account: PointsAccount,
+    idempotency_key: str,
+    tenant: Tenant | None = None,
+    kind: str = EntryKind.ADJUST,
+    points: int = 1,
+    balance_after: int = 1,
+    **fields: Any,
+) -> LedgerEntry:
+    """A ledger entry built past the posting service, for `bulk_create` (as a bulk writer would): in the account's
+    tenant unless another is given, outside the hash chain (`ledger_verify` would flag it; the pages never re-check
+    the chain)."""
+    return LedgerEntry(
+        tenant_id=tenant.pk if tenant else account.tenant_id,
+        account=account,
+        kind=kind,
+        points=points,
+        balance_after=balance_after,
+        idempotency_key=idempotency_key,
+        entry_hash="0" * 64,
+        **fields,
+    )

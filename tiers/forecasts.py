@@ -9,6 +9,7 @@ query per chunk measures the pace window and the twelve month slices at once (`m
 """
 
 import gc
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -849,18 +850,29 @@ def forecasts_for_chunk(
         }
 
 
+_pause_lock = threading.Lock()
+_pause_depth = 0  # the streams inside `_collection_paused` now
+_pause_found_enabled = False  # whether the first of them found the collector on
+
+
 @contextmanager
 def _collection_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a chunk's forecasts run: they make millions of objects (the
     histories' rows and lists, then each day's Decimals, lists and dicts) and no cycles, yet every few hundred
     allocations set off a collection that walks the process's live objects (~18 % of the forecasts' CPU,
-    bench/README.md). Process-wide: with several streams the first to finish turns it back on, which costs only
-    the others' time; left off if it was off already."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
+    bench/README.md). The switch is process-wide and the evaluation's streams are threads, so the pauses are
+    counted: the first stream in turns it off, the last one out turns it back on, and only if it was on when the
+    first came in (a process that runs with it off keeps it off)."""
+    global _pause_depth, _pause_found_enabled  # one count per process, as the switch is
+    with _pause_lock:
+        if _pause_depth == 0:
+            _pause_found_enabled = gc.isenabled()
+            gc.disable()
+        _pause_depth += 1
     try:
         yield
     finally:
-        if paused:
-            gc.enable()
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0 and _pause_found_enabled:
+                gc.enable()

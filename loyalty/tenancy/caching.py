@@ -229,6 +229,16 @@ def cached_replace(name: str, value: Any, *, using: str = DEFAULT_DB_ALIAS, fami
     cache.set(f"tenancy:{_database_name(using)}:{name}", (pinned[family], value), ENTRY_SECONDS)
 
 
+def saved_fields(save_kwargs: dict[str, Any]) -> frozenset[str] | None:
+    """A save's `update_fields` (None: every field), read once and put back as a set: Django takes any iterable and
+    reads it once, so a generator would be empty by the time the save asks whether to bump."""
+    update_fields = save_kwargs.get("update_fields")
+    if update_fields is None:
+        return None
+    save_kwargs["update_fields"] = update_fields = frozenset(update_fields)
+    return update_fields
+
+
 class TenancyCachedQuerySet(models.QuerySet):
     """Bulk writes of a cached model bump the generation (row-by-row writes do in `TenancyCachedModel`), unless they
     write only its `uncached_fields`."""
@@ -279,9 +289,9 @@ class TenancyCachedModel(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = saved_fields(kwargs)
         super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and set(update_fields) <= self.uncached_fields:
+        if update_fields is not None and update_fields <= self.uncached_fields:
             return
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         generation_bump(using=using, family=self.cache_family)

@@ -49,12 +49,20 @@ def composite_key_name(table: str, column: str) -> str:
 
 def composite_key_add(*, table: str, column: str, parent: str) -> migrations.RunPython:
     """`(tenant_id, column) → parent(tenant_id, id)`, deferred like Django's own keys: added `NOT VALID` (no scan
-    under the lock that blocks writes), then validated (a scan under a lock that lets writes through)."""
+    under the lock that blocks writes), then validated (a scan under a lock that lets writes through).
+
+    The migration is not atomic, so this step may run again: after a failed validation (a row of another tenant's
+    parent, written in bulk before the key; a lock timeout) the key is left `NOT VALID`. PostgreSQL has no
+    `ADD CONSTRAINT IF NOT EXISTS`, and a `DROP CONSTRAINT IF EXISTS` would take `ACCESS EXCLUSIVE` (reads wait
+    too) even with no key to drop: the key is added only when the table has none of that name."""
     name = composite_key_name(table, column)
     return _on_postgresql(
         [
-            f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ("tenant_id", "{column}")'
-            f' REFERENCES "{parent}" ("tenant_id", "id") DEFERRABLE INITIALLY DEFERRED NOT VALID',
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = '\"{table}\"'::regclass"
+            f" AND conname = '{name}') THEN"
+            f' ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ("tenant_id", "{column}")'
+            f' REFERENCES "{parent}" ("tenant_id", "id") DEFERRABLE INITIALLY DEFERRED NOT VALID;'
+            " END IF; END $$",
             f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"',
         ],
         [f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"'],

@@ -20,7 +20,7 @@ from django_scopes import ScopedManager
 from django_scopes.exceptions import ScopeError
 
 from loyalty.reasons import CodedReason, reason_shown
-from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel, generation_bump
+from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel, generation_bump, saved_fields
 
 _current_tenant: ContextVar["Tenant | None"] = ContextVar("tierline_current_tenant", default=None)
 
@@ -246,8 +246,8 @@ class User(AbstractUser):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Saved; a change to how the user is shown (`SHOWN_FIELDS`) replaces the tenancy cache's entries, which
         show members by name (a partner's team on its dashboard), as a membership's write would."""
+        update_fields = saved_fields(kwargs)
         super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
         if update_fields is None or not SHOWN_FIELDS.isdisjoint(update_fields):
             generation_bump(using=kwargs.get("using") or router.db_for_write(type(self), instance=self))
 

@@ -10,6 +10,7 @@ from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import points_account_for, points_post
 from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
+from tests.factories import unposted_entry
 from tests.portal.test_dashboard import sale, silver_with_points
 from tiers.models import PartnerScore, PartnerTier
 from tiers.services import partner_rescore
@@ -69,8 +70,7 @@ def test_an_entry_written_past_the_posting_service_still_changes_the_balance_key
         now = timezone.now()
         LedgerEntry.objects.bulk_create(
             [
-                LedgerEntry(
-                    tenant=scored.tenant,
+                unposted_entry(
                     account=account,
                     kind=EntryKind.EARN,
                     points=5,
@@ -79,7 +79,6 @@ def test_an_entry_written_past_the_posting_service_still_changes_the_balance_key
                     effective_at=now,
                     memo="Bulk",
                     idempotency_key="bulk",
-                    entry_hash="0" * 64,
                 )
             ]
         )

@@ -12,6 +12,7 @@ from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.services import points_account_for
 from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
+from tests.factories import unposted_entry
 from tests.rewards.factories import RewardFactory
 
 PAGES = ["/", "/rewards/", "/rewards/history/", "/statement/", "/claims/", "/team/"]
@@ -25,8 +26,7 @@ def add_history(world: World, count: int) -> None:
         now = timezone.now()
         LedgerEntry.objects.bulk_create(
             [
-                LedgerEntry(
-                    tenant_id=world.tenant.pk,
+                unposted_entry(
                     account=account,
                     kind=EntryKind.EARN,
                     points=10,
@@ -35,7 +35,6 @@ def add_history(world: World, count: int) -> None:
                     effective_at=now - timedelta(minutes=count - index),
                     memo="Bulk history",
                     idempotency_key=f"history:{start + index}",
-                    entry_hash="0" * 64,
                 )
                 for index in range(count)
             ],

@@ -7,14 +7,18 @@ account. The checks are deferred to the commit; `SET CONSTRAINTS ALL IMMEDIATE` 
 """
 
 import pytest
+from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount, PointsLot
+from loyalty.ledger.models import LedgerEntry, PointsLot
 from loyalty.ledger.services import points_account_for
+from loyalty.tenancy.composite_keys import composite_key_add, composite_key_name
 from loyalty.tenancy.context import tenant_context
 from partners.models import Activity, Partner
 from tests.conftest import World
+from tests.factories import unposted_entry
+from tests.support import execute_as_table_owner
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the composite keys are PostgreSQL's")
 
@@ -32,18 +36,6 @@ def _accepted(rows: list) -> None:
 
 def _activity(world: World, partner: Partner) -> Activity:
     return Activity(tenant=world.tenant, partner=partner, kind="marketing", occurred_at=timezone.now(), source="api")
-
-
-def _entry(world: World, account: PointsAccount, key: str) -> LedgerEntry:
-    return LedgerEntry(
-        tenant=world.tenant,
-        account=account,
-        kind=EntryKind.ADJUST,
-        points=1,
-        balance_after=1,
-        idempotency_key=key,
-        entry_hash="0" * 64,
-    )
 
 
 @pytest.fixture
@@ -65,9 +57,40 @@ def test_an_entry_or_lot_on_another_tenants_account_is_refused(acme: World, glob
         theirs = points_account_for(partner=globex.partner)
     with tenant_context(acme.tenant):
         ours = points_account_for(partner=acme.partner)
-        _refused([_entry(acme, theirs, "theirs")], constraint="ledger_ledgerentry_tenant_account_id_fk")
-        _accepted([_entry(acme, ours, "ours")])
+        theirs_entry = unposted_entry(tenant=acme.tenant, account=theirs, idempotency_key="theirs")
+        _refused([theirs_entry], constraint="ledger_ledgerentry_tenant_account_id_fk")
+        _accepted([unposted_entry(tenant=acme.tenant, account=ours, idempotency_key="ours")])
         entry = LedgerEntry.objects.get(idempotency_key="ours")
         lot = {"tenant": acme.tenant, "entry": entry, "points": 1, "remaining": 1, "earned_at": timezone.now()}
         _refused([PointsLot(account=theirs, **lot)], constraint="ledger_pointslot_tenant_account_id_fk")
         _accepted([PointsLot(account=ours, **lot)])
+
+
+class _OwnerSchemaEditor:
+    """What the composite keys' operations use of a schema editor, their statements run as the tables' owner."""
+
+    connection = connection
+
+    @staticmethod
+    def execute(sql: str) -> None:
+        execute_as_table_owner(sql)
+
+
+def _key_is_validated(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT convalidated FROM pg_constraint WHERE conname = %s", [name])
+        return [row[0] for row in cursor.fetchall()] == [True]
+
+
+def test_a_composite_key_migration_stopped_before_its_validation_runs_again(db: None) -> None:
+    """The migration is not atomic: when the key's validation fails (a row of another tenant's, written in bulk
+    before the key existed; a lock timeout), the key stays `NOT VALID`. Run again once that is mended, it adds the
+    key again and validates it, rather than stopping at "already exists"."""
+    table, name = "partners_activity", composite_key_name("partners_activity", "partner_id")
+    execute_as_table_owner(
+        f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}", ADD CONSTRAINT "{name}" FOREIGN KEY ("tenant_id",'
+        ' "partner_id") REFERENCES "partners_partner" ("tenant_id", "id") DEFERRABLE INITIALLY DEFERRED NOT VALID'
+    )
+    assert not _key_is_validated(name)
+    composite_key_add(table=table, column="partner_id", parent="partners_partner").code(apps, _OwnerSchemaEditor)
+    assert _key_is_validated(name)

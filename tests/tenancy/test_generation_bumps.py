@@ -111,3 +111,12 @@ def test_a_member_renamed_bumps_and_a_login_does_not(acme: World, bumps: list[st
     acme.partner_user.first_name = "Renamed"
     acme.partner_user.save(update_fields=["first_name"])
     assert bumps == [caching.TENANCY]
+
+
+def test_a_write_naming_its_fields_in_a_generator_still_bumps(acme: World, bumps: list[str]) -> None:
+    """Django takes any iterable of field names and reads it once: the save must not find it empty afterwards."""
+    acme.tenant.name = "Acme Generated"
+    acme.tenant.save(update_fields=(name for name in ["name"]))
+    acme.partner_user.first_name = "Generated"
+    acme.partner_user.save(update_fields=(name for name in ["first_name"]))
+    assert bumps == [caching.TENANCY, caching.TENANCY]

@@ -1,8 +1,11 @@
 """Forecast arithmetic on hand-built histories: steady pace, no pace, a roll-off that drops a tier, a gate unmet."""
 
 import gc
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
+
+import pytest
 
 from tests.tiers.factories import CERTIFICATIONS, REVENUE, loaded_criterion, loaded_pathway, loaded_tier, scorecard
 from tiers.engine import LoadedGate, evaluate_one
@@ -188,4 +191,69 @@ def test_the_collector_is_paused_only_while_a_chunk_s_forecasts_run() -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()  # left off, as it was
     finally:
+        gc.enable()
+
+
+class Stream:
+    """A thread inside `_collection_paused` from `enter()` until `leave()`, as one evaluation stream's chunk."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self) -> None:
+        with _collection_paused():
+            self.entered.set()
+            self.release.wait(timeout=10)
+
+    def enter(self) -> None:
+        self.thread.start()
+        assert self.entered.wait(timeout=10)
+
+    def leave(self) -> None:
+        self.release.set()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@pytest.mark.parametrize("last_to_leave", ["first", "second"])
+def test_the_collector_stays_paused_until_the_last_stream_leaves(last_to_leave: str) -> None:
+    first, second = Stream(), Stream()
+    try:
+        assert gc.isenabled()
+        first.enter()
+        assert not gc.isenabled()
+        second.enter()
+        assert not gc.isenabled()
+        leaving, staying = (second, first) if last_to_leave == "first" else (first, second)
+        leaving.leave()
+        assert not gc.isenabled()  # the other stream still runs its forecasts
+        staying.leave()
+        assert gc.isenabled()
+        # A later chunk pauses it again and turns it back on.
+        third = Stream()
+        third.enter()
+        assert not gc.isenabled()
+        third.leave()
+        assert gc.isenabled()
+    finally:
+        first.release.set()
+        second.release.set()
+        gc.enable()
+
+
+def test_the_collector_stays_off_in_a_process_that_had_it_off_whatever_the_streams_order() -> None:
+    gc.disable()
+    first, second = Stream(), Stream()
+    try:
+        first.enter()
+        second.enter()
+        first.leave()
+        assert not gc.isenabled()
+        second.leave()
+        assert not gc.isenabled()  # left off, as the process had it
+    finally:
+        first.release.set()
+        second.release.set()
         gc.enable()
