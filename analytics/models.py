@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.tenancy.models import TenantOwnedModel
 from partners.models import ActivityKind, Partner
@@ -48,6 +49,8 @@ class PartnerMonth(TenantOwnedModel):
     refreshed_at = models.DateTimeField()  # the refresh that wrote the row
 
     class Meta:
+        verbose_name = _("partner month")
+        verbose_name_plural = _("partner months")
         constraints = [
             # The page reads one month of every partner, in partner order (to merge with the partners): with every
             # column included, PostgreSQL answers from the index alone.
@@ -76,6 +79,8 @@ class RollupState(TenantOwnedModel):
     duration = models.DurationField(default=timedelta(0), help_text="How long the last refresh took.")
 
     class Meta:
+        verbose_name = _("rollup state")
+        verbose_name_plural = _("rollup states")
         constraints = [models.UniqueConstraint(fields=["tenant"], name="rollup_state_one_per_tenant")]
 
     def __str__(self) -> str:

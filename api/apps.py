@@ -1,12 +1,13 @@
 """The REST API app: API keys, idempotency records, and the /api/v1/ endpoints."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiConfig(AppConfig):
     name = "api"
     label = "api"
-    verbose_name = "API"
+    verbose_name = _("API")
 
     def ready(self) -> None:
         from django.conf import settings

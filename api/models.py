@@ -62,6 +62,7 @@ class ApiKey(TenancyCachedModel, TenantOwnedModel):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         constraints = [models.UniqueConstraint(fields=["tenant", "prefix"], name="api_key_prefix_unique_per_tenant")]
 
     def __str__(self) -> str:
@@ -92,6 +93,8 @@ class IdempotencyRecord(TenantOwnedModel):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique_per_tenant")]
         # The hourly purge is platform-wide, by age alone.
         indexes = [models.Index(fields=["created_at"], name="idempotency_created_at")]

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BadgesConfig(AppConfig):
     name = "badges"
+    verbose_name = _("Badges")
 
     def ready(self) -> None:
         from badges.wording import badge_name_shown

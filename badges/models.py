@@ -33,6 +33,8 @@ class Badge(TenancyCachedModel, TenantOwnedModel):
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
+        verbose_name = _("badge")
+        verbose_name_plural = _("badges")
         ordering = ["position", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "rule", "threshold"], name="badge_one_per_rule_and_threshold"),
@@ -54,6 +56,8 @@ class BadgeAward(TenancyCachedModel, TenantOwnedModel):
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
+        verbose_name = _("badge award")
+        verbose_name_plural = _("badge awards")
         ordering = ["-awarded_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "badge", "partner"], name="badge_award_once_per_partner"),

@@ -37,7 +37,8 @@ class DealSettings(TenantOwnedModel):
     )
 
     class Meta:
-        verbose_name_plural = "deal settings"
+        verbose_name = _("deal settings")
+        verbose_name_plural = _("deal settings")
         constraints = [models.UniqueConstraint(fields=["tenant"], name="deal_settings_one_per_tenant")]
 
     def __str__(self) -> str:
@@ -97,6 +98,8 @@ class DealRegistration(TenantOwnedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("deal registration")
+        verbose_name_plural = _("deal registrations")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -145,6 +148,8 @@ class DealEvent(StatusChange):
     to_status = models.CharField(max_length=16, choices=DealRegistration.Status.choices)
 
     class Meta:
+        verbose_name = _("deal event")
+        verbose_name_plural = _("deal events")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["tenant", "deal"], name="deal_event_deal")]
 
@@ -169,6 +174,8 @@ class DealConflict(TenantOwnedModel):
     detected_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("deal conflict")
+        verbose_name_plural = _("deal conflicts")
         ordering = ["-score", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "deal", "other"], name="deal_conflict_once_per_pair"),
@@ -193,6 +200,8 @@ class DealAttachment(TenantOwnedModel):
     uploaded_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("deal attachment")
+        verbose_name_plural = _("deal attachments")
         ordering = ["pk"]
         indexes = [models.Index(fields=["tenant", "deal"], name="deal_attachment_deal")]
 

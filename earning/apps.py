@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EarningConfig(AppConfig):
     name = "earning"
     label = "earning"
-    verbose_name = "Earning rules"
+    verbose_name = _("Earning rules")

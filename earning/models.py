@@ -49,6 +49,8 @@ class EarningRule(Translatable, TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
         db_table = "ledger_earningrule"  # the table predates this app (moved from the ledger, state only)
         ordering = ["activity_kind", "name"]
         constraints = [

@@ -49,6 +49,8 @@ class Resource(Gated):
     url = models.URLField(_("link"), blank=True, max_length=500, help_text=_("Or a link to the resource elsewhere."))
 
     class Meta:
+        verbose_name = _("resource")
+        verbose_name_plural = _("resources")
         ordering = ["position", "title", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -83,6 +85,8 @@ class Course(Gated):
     )
 
     class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
         ordering = ["position", "title", "pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="course_code_unique_per_tenant")]
 
@@ -102,6 +106,8 @@ class QuizQuestion(TenantOwnedModel):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("quiz question")
+        verbose_name_plural = _("quiz questions")
         ordering = ["position", "pk"]
         indexes = [models.Index(fields=["tenant", "course"], name="quiz_question_course")]
 
@@ -133,6 +139,8 @@ class CourseCompletion(TenantOwnedModel):
     activity = models.ForeignKey(Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
+        verbose_name = _("course completion")
+        verbose_name_plural = _("course completions")
         ordering = ["-completed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "course", "user"], name="course_completion_once_per_member")
@@ -161,6 +169,8 @@ class PartnerProfile(TenantOwnedModel):
     )
 
     class Meta:
+        verbose_name = _("partner profile")
+        verbose_name_plural = _("partner profiles")
         constraints = [models.UniqueConstraint(fields=["tenant", "partner"], name="partner_profile_one_per_partner")]
 
     def __str__(self) -> str:
@@ -193,6 +203,7 @@ class Onboarding(TenancyCachedModel, TenantOwnedModel):
 
     class Meta:
         verbose_name = _("onboarding checklist")
+        verbose_name_plural = _("onboarding checklists")
         constraints = [models.UniqueConstraint(fields=["tenant"], name="onboarding_one_per_tenant")]
 
     def __str__(self) -> str:
@@ -207,6 +218,8 @@ class WelcomeText(TenantOwnedModel):
     text = models.TextField(max_length=2000)
 
     class Meta:
+        verbose_name = _("welcome text")
+        verbose_name_plural = _("welcome texts")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "onboarding", "language"], name="welcome_text_one_per_language")
         ]

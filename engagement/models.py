@@ -66,6 +66,8 @@ class Announcement(TenancyCachedModel, Targeted):
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
         ordering = ["-publish_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "form_key"], name="announcement_form_key_once")]
         indexes = [models.Index(fields=["tenant", "status", "publish_at"], name="announcement_due")]
@@ -91,6 +93,8 @@ class AnnouncementDelivery(TenancyCachedModel, TenantOwnedModel):
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
+        verbose_name = _("announcement delivery")
+        verbose_name_plural = _("announcement deliveries")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "announcement", "user"], name="announcement_once_per_member")
         ]
@@ -111,6 +115,8 @@ class Survey(Targeted):
     is_open = models.BooleanField(default=True, help_text=_("Closed surveys are sent to nobody and take no answers."))
 
     class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
         ordering = ["-opens_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "form_key"], name="survey_form_key_once")]
         indexes = [models.Index(fields=["tenant", "is_open", "opens_at"], name="survey_due")]
@@ -156,6 +162,8 @@ class SurveyResponse(TenantOwnedModel):
     answers = models.JSONField(default=list, blank=True)
 
     class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
         ordering = ["-invited_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "survey", "period", "user"], name="survey_once_per_period"),

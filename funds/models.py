@@ -57,6 +57,8 @@ class FundPeriod(TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("fund period")
+        verbose_name_plural = _("fund periods")
         ordering = ["-starts_on"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kind", "starts_on"], name="fund_period_unique_start"),
@@ -97,6 +99,8 @@ class FundAccount(TenantOwnedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("fund account")
+        verbose_name_plural = _("fund accounts")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "partner", "period", "purpose"], name="fund_account_one_per_period_and_purpose"
@@ -163,7 +167,8 @@ class FundEntry(TenantOwnedModel):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        verbose_name_plural = "fund entries"
+        verbose_name = _("fund entry")
+        verbose_name_plural = _("fund entries")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="fund_entry_idempotency_key_unique"),
             models.CheckConstraint(
@@ -240,6 +245,8 @@ class FundRequest(TenantOwnedModel):
     idempotency_key = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = _("fund request")
+        verbose_name_plural = _("fund requests")
         ordering = ["-submitted_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="fund_request_idempotency_key_unique"),
@@ -291,6 +298,8 @@ class FundClaim(TenantOwnedModel):
     idempotency_key = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = _("fund claim")
+        verbose_name_plural = _("fund claims")
         ordering = ["-submitted_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="fund_claim_idempotency_key_unique"),
@@ -334,6 +343,8 @@ class FundProof(TenantOwnedModel):
     original_name = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = _("fund proof")
+        verbose_name_plural = _("fund proofs")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -359,6 +370,8 @@ class FundPayout(TenantOwnedModel):
     issued_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("fund payout")
+        verbose_name_plural = _("fund payouts")
         ordering = ["-issued_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="fund_payout_number_unique"),
@@ -384,6 +397,8 @@ class RebateAccrual(TenantOwnedModel):
     reversed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("rebate accrual")
+        verbose_name_plural = _("rebate accruals")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "activity"], name="rebate_accrual_one_per_sale"),
             models.CheckConstraint(condition=Q(amount__gte=0, rate__gte=0), name="rebate_accrual_not_negative"),

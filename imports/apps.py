@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ImportsConfig(AppConfig):
     name = "imports"
     label = "imports"
-    verbose_name = "Imports"
+    verbose_name = _("Imports")

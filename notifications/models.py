@@ -65,6 +65,8 @@ class Notification(TenancyCachedModel, TenantOwnedModel):
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -88,6 +90,8 @@ class Preference(TenantOwnedModel):
     digest = models.BooleanField(default=False, help_text=_("One email a day with everything new."))
 
     class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="notification_preference_per_user")]
 
     def __str__(self) -> str:

@@ -33,6 +33,8 @@ class PartnerType(TenantOwnedModel):
     name = models.CharField(max_length=100)
 
     class Meta:
+        verbose_name = _("partner type")
+        verbose_name_plural = _("partner types")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["tenant", "code"], name="partner_type_code_unique_per_tenant")]
 
@@ -68,6 +70,8 @@ class Partner(TenancyCachedModel, TenantOwnedModel):
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "external_id"], name="partner_external_id_unique_per_tenant")
@@ -139,7 +143,8 @@ class Activity(TenantOwnedModel):
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
-        verbose_name_plural = "activities"
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "source", "external_id"],
@@ -188,6 +193,8 @@ class ActivityStatusChange(StatusChange):
     to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
 
     class Meta:
+        verbose_name = _("activity status change")
+        verbose_name_plural = _("activity status changes")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["tenant", "activity"], name="activity_change_activity")]
 
@@ -225,6 +232,8 @@ class Claim(TenantOwnedModel):
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("claim")
+        verbose_name_plural = _("claims")
         ordering = ["-submitted_at", "-pk"]
         indexes = [
             models.Index(fields=["tenant", "status", "submitted_at"], name="claim_status_time"),
@@ -249,6 +258,8 @@ class PartnerNote(TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("partner note")
+        verbose_name_plural = _("partner notes")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["tenant", "partner", "created_at"], name="partner_note_partner_time")]
 
@@ -296,7 +307,8 @@ class ImportJob(TenantOwnedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "CSV import"
+        verbose_name = _("CSV import")
+        verbose_name_plural = _("CSV imports")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["tenant", "created_at"], name="import_job_tenant_time")]
 
@@ -338,6 +350,8 @@ class PartnerApplication(TenantOwnedModel):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     class Meta:
+        verbose_name = _("partner application")
+        verbose_name_plural = _("partner applications")
         ordering = ["-submitted_at", "-pk"]
         indexes = [
             models.Index(fields=["tenant", "status", "submitted_at"], name="application_status_time"),
@@ -374,6 +388,8 @@ class ExchangeRate(TenantOwnedModel):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
         ordering = ["-day", "currency"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "currency", "day"], name="exchange_rate_unique_per_day"),

@@ -67,6 +67,8 @@ class Reward(Translatable, TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["points_cost", "name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "sku"], name="reward_sku_unique_per_tenant"),
@@ -100,6 +102,8 @@ class GiftCode(TenantOwnedModel):
     loaded_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("gift code")
+        verbose_name_plural = _("gift codes")
         indexes = [models.Index(fields=["tenant", "reward", "redemption"], name="gift_code_free")]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "reward", "code_digest"], name="gift_code_once_per_pool"),
@@ -133,6 +137,8 @@ class Redemption(TenantOwnedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="redemption_idempotency_key_unique"),
@@ -155,5 +161,7 @@ class RedemptionEvent(StatusChange):
     to_status = models.CharField(max_length=16, choices=Redemption.Status.choices)
 
     class Meta:
+        verbose_name = _("redemption event")
+        verbose_name_plural = _("redemption events")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["tenant", "redemption"], name="redemption_event_redemption")]

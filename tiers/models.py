@@ -87,6 +87,8 @@ class TierModel(TenantOwnedModel):
     revision_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
+        verbose_name = _("tier model")
+        verbose_name_plural = _("tier models")
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
@@ -117,6 +119,8 @@ class Tier(Translatable, TenantOwnedModel):
     colour = models.CharField(max_length=7, default="#6b7280")
 
     class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
         ordering = ["model", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "model", "rank"], name="tier_rank_unique_per_model"),
@@ -170,6 +174,8 @@ class TierBenefit(Translatable, TenantOwnedModel):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("tier benefit")
+        verbose_name_plural = _("tier benefits")
         ordering = ["tier", "position", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -221,6 +227,8 @@ class TierGate(Translatable, TenantOwnedModel, MetricSpec):
     minimum = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
 
     class Meta:
+        verbose_name = _("tier gate")
+        verbose_name_plural = _("tier gates")
         constraints = [models.CheckConstraint(condition=Q(minimum__gt=0), name="tier_gate_minimum_positive")]
 
     def __str__(self) -> str:
@@ -239,6 +247,8 @@ class Pathway(Translatable, TenantOwnedModel):
     )
 
     class Meta:
+        verbose_name = _("pathway")
+        verbose_name_plural = _("pathways")
         ordering = ["model", "pk"]
 
     def __str__(self) -> str:
@@ -262,7 +272,8 @@ class Criterion(Translatable, TenantOwnedModel, MetricSpec):
 
     class Meta:
         ordering = ["pathway", "pk"]
-        verbose_name_plural = "criteria"
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
         constraints = [
             models.CheckConstraint(condition=Q(target__gt=0), name="criterion_target_positive"),
             models.CheckConstraint(condition=Q(weight__gt=0), name="criterion_weight_positive"),
@@ -296,6 +307,8 @@ class EvaluationRun(TenantOwnedModel):
     progressed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("evaluation run")
+        verbose_name_plural = _("evaluation runs")
         ordering = ["-evaluated_on"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "evaluated_on"], name="evaluation_run_one_per_day"),
@@ -349,6 +362,8 @@ class PartnerScore(TenantOwnedModel):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("partner score")
+        verbose_name_plural = _("partner scores")
         ordering = ["-evaluated_on", "-computed_at"]
         constraints = [
             models.UniqueConstraint(
@@ -375,6 +390,8 @@ class PartnerTier(TenantOwnedModel):
     )
 
     class Meta:
+        verbose_name = _("partner tier")
+        verbose_name_plural = _("partner tiers")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "partner"], name="partner_tier_one_per_partner"),
             models.CheckConstraint(
@@ -412,6 +429,8 @@ class TierChange(TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
         ordering = ["-created_at"]
         constraints = [
             # A re-run of the same evaluation never records the same move twice.

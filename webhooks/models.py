@@ -63,6 +63,8 @@ class WebhookEndpoint(TenancyCachedModel, TenantOwnedModel):
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["url", "pk"]
         indexes = [models.Index(fields=["tenant", "is_active"], name="webhook_endpoint_active")]
 
@@ -101,6 +103,7 @@ class WebhookDelivery(TenantOwnedModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
@@ -134,6 +137,8 @@ class WebhookAttempt(TenantOwnedModel):
     retry_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: no retry (delivered or given up)."))
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]
         indexes = [models.Index(fields=["tenant", "delivery"], name="webhook_attempt_delivery")]
 

@@ -33,6 +33,8 @@ class PointsAccount(TenantOwnedModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "partner"], name="points_account_one_per_partner"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="points_account_balance_not_negative"),
@@ -128,7 +130,8 @@ class LedgerEntry(TenantOwnedModel):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="ledger_entry_idempotency_key_unique"),
             models.CheckConstraint(condition=~Q(points=0), name="ledger_entry_points_not_zero"),
@@ -178,6 +181,8 @@ class PointsLot(TenantOwnedModel):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
         ordering = [F("expires_at").asc(nulls_last=True), "earned_at", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="points_lot_points_positive"),
@@ -204,6 +209,8 @@ class LotAllocation(TenantOwnedModel):
     points = models.BigIntegerField()
 
     class Meta:
+        verbose_name = _("lot allocation")
+        verbose_name_plural = _("lot allocations")
         constraints = [models.CheckConstraint(condition=~Q(points=0), name="lot_allocation_points_not_zero")]
         indexes = [models.Index(fields=["tenant", "entry"], name="lot_allocation_entry")]
 
@@ -234,6 +241,8 @@ class AdjustmentRequest(TenantOwnedModel):
     )
 
     class Meta:
+        verbose_name = _("adjustment request")
+        verbose_name_plural = _("adjustment requests")
         ordering = ["-requested_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "idempotency_key"], name="adjustment_request_key_unique"),

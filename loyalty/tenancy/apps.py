@@ -1,12 +1,13 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class TenancyConfig(AppConfig):
     name = "loyalty.tenancy"
     label = "tenancy"
-    verbose_name = "Tenancy and identities"
+    verbose_name = _("Tenancy and identities")
 
     def ready(self) -> None:
         from loyalty.tenancy import rls, signals

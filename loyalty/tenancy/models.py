@@ -174,6 +174,8 @@ class Tenant(TenancyCachedModel):
     )
 
     class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -189,6 +191,8 @@ class Domain(TenancyCachedModel):
     objects = TenancyCachedManager()
 
     class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
         ordering = ["domain"]
 
     def __str__(self) -> str:
@@ -238,6 +242,8 @@ class User(AbstractUser):
     objects = UserManager()
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         ordering = ["email"]
 
     def __str__(self) -> str:
@@ -439,6 +445,8 @@ class Membership(TenancyCachedModel, TenantOwnedModel):
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         ordering = ["user__email"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_user_and_tenant"),
@@ -492,6 +500,8 @@ class Invitation(TenantOwnedModel):
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "email"], name="invitation_tenant_email")]
 
@@ -609,6 +619,10 @@ class SignInHandoff(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in handoff")
+        verbose_name_plural = _("sign-in handoffs")
 
     def __str__(self) -> str:
         return f"{self.user} → {self.tenant}"

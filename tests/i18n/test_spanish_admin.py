@@ -1,6 +1,12 @@
-"""A program manager who chose Spanish reads the tenant admin's own words (actions, messages) in Spanish."""
+"""A program manager who chose Spanish reads the tenant admin's own words (actions, messages, names) in Spanish."""
 
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import models
+from django.utils import translation
 
 from tests.conftest import World
 from tests.i18n.test_spanish_pages import speaks
@@ -17,6 +23,7 @@ def test_review_actions_speak_the_managers_language(acme: World, client_for) -> 
     assert '<option value="reject">Rechazar las filas seleccionadas, con un motivo</option>' in page
     assert "Approve the selected rows" not in page
     assert "Reject the selected rows" not in page
+    assert "Seleccione actividad a modificar" in page
 
 
 def test_review_decision_is_reported_in_the_managers_language(acme: World, client_for) -> None:
@@ -30,3 +37,57 @@ def test_review_decision_is_reported_in_the_managers_language(acme: World, clien
     page = response.content.decode()
     assert "Aprobadas: 1." in page
     assert "1 approved." not in page
+
+
+def _project_models() -> list[type[models.Model]]:
+    """Every model of the project's own apps (not Django's, nor a dependency's in the virtualenv)."""
+    root = Path(settings.BASE_DIR).resolve()
+    return [
+        model
+        for model in apps.get_models()
+        if Path(model._meta.app_config.path).resolve().is_relative_to(root)
+        and "site-packages" not in Path(model._meta.app_config.path).parts
+    ]
+
+
+def test_every_project_model_has_a_spanish_name_and_plural() -> None:
+    """Named in its Meta, not derived from the class name (which no catalogue can translate), and translated."""
+    project_models = _project_models()
+    untranslated = []
+    for model in project_models:
+        options = model._meta
+        for attribute in ("verbose_name", "verbose_name_plural"):
+            with translation.override("en"):
+                english = str(getattr(options, attribute))
+            with translation.override("es"):
+                spanish = str(getattr(options, attribute))
+            if attribute not in options.original_attrs or spanish == english:
+                untranslated.append(f"{options.label}.{attribute}: {english!r} -> {spanish!r}")
+
+    assert len(project_models) > 70
+    assert untranslated == []
+
+
+def test_changelist_and_add_form_name_the_reward_in_spanish(acme: World, client_for) -> None:
+    speaks(acme.manager, "es")
+    client = client_for(acme, acme.manager)
+
+    changelist = client.get("/admin/rewards/reward/").content.decode()
+    add_form = client.get("/admin/rewards/reward/add/").content.decode()
+
+    assert "Seleccione recompensa a modificar" in changelist
+    assert "Añadir recompensa" in changelist
+    assert "<h1>Añadir recompensa</h1>" in add_form
+    assert "Seleccione reward a modificar" not in changelist
+    assert "Añadir reward" not in add_form
+
+
+def test_index_names_the_apps_in_spanish(acme: World, client_for) -> None:
+    speaks(acme.manager, "es")
+
+    index = client_for(acme, acme.manager).get("/admin/").content.decode()
+
+    assert "Formación y recursos" in index
+    assert "Libro de puntos" in index
+    assert "Enablement" not in index
+    assert "Points ledger" not in index
