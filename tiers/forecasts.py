@@ -5,7 +5,7 @@ grows at its pace of the last 90 days and loses, month by month, what leaves a r
 each month); metrics that are not additive (growth %, valid certifications) stay at today's value. The engine's own
 `qualify` scores the projected values (`Projection`, the reference), so a forecast can never disagree with the
 scorecard; the nightly run's `PreparedProjection` gives the same results with less work per day. One extra aggregate
-query per chunk measures the pace window and the twelve month slices at once (`metric_values_by_window`).
+query per chunk measures the pace window and the twelve month slices at once (`metric_series_by_window`).
 """
 
 import gc
@@ -34,7 +34,7 @@ from tiers.engine import (
     criterion_contribution,
     qualify,
 )
-from tiers.metrics import MetricSpecKey, Window, metric_values_by_window
+from tiers.metrics import MetricSpecKey, Window, metric_series_by_window
 from tiers.models import Metric, TierModel
 
 PACE_DAYS = 90
@@ -149,23 +149,15 @@ def forecast_histories(
     """The chunk's histories: one aggregate query over activities for the pace window and every slice, plus one
     per window for a metric that is not over activities (points) and for each source another app adds."""
     specs = additive_specs(scorecard)
-    histories = {partner_id: PartnerHistory() for partner_id in partner_ids}
     if not specs or not partner_ids:
-        return histories
-    pace, *slices = metric_values_by_window(
-        specs=specs, partner_ids=partner_ids, windows=[plan.pace_window, *plan.slices]
-    )
-    # Zero everywhere, then each value measured in its place: most partners have nothing in most slices.
-    for spec in specs:
-        leaving = {partner_id: [ZERO] * len(slices) for partner_id in partner_ids}
-        for number, values in enumerate(slices):
-            for partner_id, value in values[spec].items():
-                if partner_id in leaving:  # a source reads the chunk's partners; anyone else stays out
-                    leaving[partner_id][number] = value
-        recent = pace[spec]
-        for partner_id, history in histories.items():
-            history.recent[spec] = recent.get(partner_id, ZERO)
-            history.leaving[spec] = leaving[partner_id]
+        return {partner_id: PartnerHistory() for partner_id in partner_ids}
+    series = metric_series_by_window(specs=specs, partner_ids=partner_ids, windows=[plan.pace_window, *plan.slices])
+    histories: dict[int, PartnerHistory] = {}
+    for partner_id in partner_ids:
+        by_spec = series[partner_id]
+        histories[partner_id] = PartnerHistory(
+            recent={spec: by_spec[spec][0] for spec in specs}, leaving={spec: by_spec[spec][1:] for spec in specs}
+        )
     return histories
 
 
@@ -842,7 +834,8 @@ def forecasts_for_chunk(
                 plan=plan,
                 evaluation=evaluations[partner_id],
                 partner_type_id=partner_type_id,
-                history=histories[partner_id],
+                # Each history dropped once used: none is left for the collector to walk when it resumes.
+                history=histories.pop(partner_id),
                 held=held.get(partner_id),
                 projection=PreparedProjection,
             )

@@ -10,7 +10,7 @@ are added to the metric's own (one query each per chunk, whatever the number of 
 counted in `deals` add to `deal_registrations` this way.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -29,6 +29,7 @@ from partners.models import Activity, ActivityKind
 from tiers.models import Metric, TierModel
 
 MetricSpecKey = tuple[str, str, str]  # (metric, activity kind, code)
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -214,12 +215,9 @@ def activity_metric_values_by_window(
         return results
     activities, measures = activity_measures_queryset(specs=distinct, partner_ids=partner_ids, windows=windows)
     # Per measure, in the columns' order: where its result goes, its value function, its columns (after partner_id).
-    readers, offset = [], 1
-    for number, by_spec in enumerate(measures):
-        for spec, measure in by_spec.items():
-            width = len(measure.aggregates)
-            readers.append((results[number][spec], measure.value, offset, offset + width))
-            offset += width
+    readers = [
+        (results[number][spec], measure.value, start, end) for number, spec, measure, start, end in _columns(measures)
+    ]
     for row in rows_read(activities):
         partner_id = row[0]
         for by_partner, value_of, start, end in readers:
@@ -227,6 +225,19 @@ def activity_metric_values_by_window(
             if value is not None:
                 by_partner[partner_id] = value
     return results
+
+
+def _columns(
+    measures: list[dict[MetricSpecKey, ActivityMeasure]],
+) -> Iterator[tuple[int, MetricSpecKey, ActivityMeasure, int, int]]:
+    """Each measure of `activity_measures_queryset`'s, in its columns' order: the window's number, the spec, the
+    measure and its columns in a row (`start` to `end`, after partner_id)."""
+    start = 1
+    for number, by_spec in enumerate(measures):
+        for spec, measure in by_spec.items():
+            end = start + len(measure.aggregates)
+            yield number, spec, measure, start, end
+            start = end
 
 
 def activity_measures_queryset(
@@ -329,18 +340,80 @@ def metric_values_by_window(
         specs=[spec for spec in distinct if spec[0] in ACTIVITY_MEASURES], partner_ids=partner_ids, windows=windows
     )
     for spec in distinct:
-        if spec[0] in ACTIVITY_MEASURES:
-            continue
-        if spec[0] in BY_WINDOW:
-            measured = BY_WINDOW[spec[0]](partner_ids, windows)
-        else:
-            measured = [REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2]) for window in windows]
-        for values, by_partner in zip(by_window, measured, strict=True):
-            values[spec] = by_partner
+        if spec[0] not in ACTIVITY_MEASURES:
+            for values, by_partner in zip(by_window, _own_values(spec, partner_ids, windows), strict=True):
+                values[spec] = by_partner
     for spec in distinct:
-        for source in metric_sources(spec[0]):
-            for values, by_partner in zip(by_window, source(partner_ids=partner_ids, windows=windows), strict=True):
-                for partner_id, value in by_partner.items():
-                    if value:
-                        values[spec][partner_id] = values[spec].get(partner_id, Decimal(0)) + value
+        for number, partner_id, value in _source_values(spec, partner_ids, windows):
+            by_partner = by_window[number][spec]
+            by_partner[partner_id] = by_partner.get(partner_id, Decimal(0)) + value
     return [{spec: values[spec] for spec in distinct} for values in by_window]
+
+
+def metric_series_by_window(
+    *, specs: Iterable[MetricSpecKey], partner_ids: list[int], windows: list[Window]
+) -> dict[int, dict[MetricSpecKey, list[Decimal]]]:
+    """`metric_values_by_window`'s values turned round, from the same queries: per partner of the chunk and spec,
+    its value in each window (zero where it has none). The activity query's rows go straight into each partner's
+    lists: the forecasts read some 65 values a row, which dicts per window and spec would only scatter."""
+    distinct = list(dict.fromkeys(specs))
+    activity_specs = [spec for spec in distinct if spec[0] in ACTIVITY_MEASURES]
+    series: dict[int, dict[MetricSpecKey, list[Decimal]]] = {}
+    if activity_specs and windows:
+        activities, measures = activity_measures_queryset(
+            specs=activity_specs, partner_ids=partner_ids, windows=windows
+        )
+        # Per spec, per window in order: the measure's value function and its columns.
+        readers: dict[MetricSpecKey, list[tuple[Callable[..., Decimal | None], int, int]]] = {
+            spec: [] for spec in activity_specs
+        }
+        for _number, spec, measure, start, end in _columns(measures):
+            readers[spec].append((measure.value, start, end))
+        for row in rows_read(activities):
+            series[row[0]] = {
+                spec: [
+                    ZERO
+                    if (value := value_of(row[start]) if end == start + 1 else value_of(*row[start:end])) is None
+                    else value
+                    for value_of, start, end in columns
+                ]
+                for spec, columns in readers.items()
+            }
+    for partner_id in partner_ids:
+        if partner_id not in series:
+            series[partner_id] = {spec: [ZERO] * len(windows) for spec in activity_specs}
+    for spec in distinct:
+        if spec[0] not in ACTIVITY_MEASURES:
+            for by_spec in series.values():
+                by_spec[spec] = [ZERO] * len(windows)
+            for number, by_partner in zip(range(len(windows)), _own_values(spec, partner_ids, windows), strict=True):
+                for partner_id, value in by_partner.items():
+                    if partner_id in series:
+                        series[partner_id][spec][number] = value
+    for spec in distinct:
+        for number, partner_id, value in _source_values(spec, partner_ids, windows):
+            if partner_id in series:  # a source reads the chunk's partners; anyone else stays out
+                values = series[partner_id][spec]
+                values[number] = values[number] + value
+    return series
+
+
+def _own_values(spec: MetricSpecKey, partner_ids: list[int], windows: list[Window]) -> list[dict[int, Decimal]]:
+    """A metric not over activities, per window: one query for all windows where it can (`BY_WINDOW`), else one
+    per window."""
+    if spec[0] in BY_WINDOW:
+        return BY_WINDOW[spec[0]](partner_ids, windows)
+    return [REGISTRY[spec[0]](partner_ids, window, spec[1], spec[2]) for window in windows]
+
+
+def _source_values(
+    spec: MetricSpecKey, partner_ids: list[int], windows: list[Window]
+) -> Iterator[tuple[int, int, Decimal]]:
+    """What other apps add to the metric (`metric_sources`): (window's number, partner, value), each value not zero."""
+    for source in metric_sources(spec[0]):
+        for number, by_partner in zip(
+            range(len(windows)), source(partner_ids=partner_ids, windows=windows), strict=True
+        ):
+            for partner_id, value in by_partner.items():
+                if value:
+                    yield number, partner_id, value

@@ -30,6 +30,7 @@ from tests.tiers.test_sql_scoring_property import (
     scorecards,
 )
 from tiers.engine import (
+    ZERO,
     LoadedCriterion,
     LoadedGate,
     LoadedPathway,
@@ -51,7 +52,7 @@ from tiers.forecasts import (
     forecast_plan,
     forecasts_for_chunk,
 )
-from tiers.metrics import Window, qualification_window
+from tiers.metrics import Window, metric_values_by_window, qualification_window
 from tiers.models import Metric, TierModel
 
 ADDITIVE = [spec for spec in SPECS if spec[0] in ADDITIVE_METRICS]
@@ -307,6 +308,17 @@ def test_a_chunks_forecasts_are_the_reference_forecasts_of_its_partners(
 
         plan = forecast_plan(model=model, window=window)
         histories = forecast_histories(scorecard=scorecard, partner_ids=[pk for pk, _type in chunk], plan=plan)
+        # The histories read the rows straight into lists: the values `metric_values_by_window` gives per window,
+        # zero where none, the same Decimals (repr: exponents too) in the specs' order.
+        specs = additive_specs(scorecard)
+        pace, *slices = metric_values_by_window(
+            specs=specs, partner_ids=[pk for pk, _type in chunk], windows=[plan.pace_window, *plan.slices]
+        )
+        for partner_id, _type in chunk:
+            recent = {spec: pace[spec].get(partner_id, ZERO) for spec in specs}
+            leaving = {spec: [values[spec].get(partner_id, ZERO) for values in slices] for spec in specs}
+            assert repr(histories[partner_id].recent) == repr(recent)
+            assert repr(histories[partner_id].leaving) == repr(leaving)
         assert sorted(nightly) == sorted(partner_id for partner_id, _type in chunk)
         for partner_id, partner_type_id in chunk:
             reference = forecast_one(
