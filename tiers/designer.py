@@ -199,7 +199,8 @@ class MoverExplainer:
 
 
 def _number(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """A threshold or target as the reader writes numbers: 240,000 and 67.5; 240.000 and 67,5 in Spanish."""
+    return formats.number_format(Decimal(f"{value.normalize():f}"), use_l10n=True, force_grouping=True)
 
 
 # --- Why a partner lands where it does, under the draft and under the model in force ------------------------------

@@ -939,3 +939,20 @@ def test_home_lists_what_was_published_by_whom(program: Fixture, client_for) -> 
     page = client_for(program.world, program.world.manager).get(HOME).content.decode()
     assert "Partner Program v1" in page
     assert program.world.manager.get_full_name() in page
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", "target 100,000 → 50,000."), ("es", "objetivo 100.000 → 50.000.")]
+)
+def test_what_changes_shows_numbers_as_the_reader_writes_them(
+    program: Fixture, client_for, language: str, expected: str
+) -> None:
+    """The publish page's list of changes read "objetivo 300000 → 240000" beside "De 11 socios", "1.250 puntos"."""
+    draft = start(client_for, program)
+    manager = program.world.manager
+    manager.language = language
+    manager.save(update_fields=["language"])
+    client = client_for(program.world, manager)
+    response = client.post(draft_url(draft), form_data(draft, **{"criterion-0-target": "50000"}) | {"action": "save"})
+    assert response.status_code == 302
+    assert expected in client.get(publish_url(draft)).content.decode()
