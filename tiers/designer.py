@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from tiers.engine import LoadedCriterion, LoadedGate, LoadedPathway, LoadedTier, Scorecard, evaluate_one, scorecard_load
 from tiers.metrics import MetricSpecKey
-from tiers.models import Metric, TierModel
+from tiers.models import Metric, TierChange, TierModel
 from tiers.simulation import NO_TIER, Mover, Population, SimulationResult, population_load, simulate_scorecard
 from tiers.validation import CriterionDraft, PathwayDraft, Problem, TierDraft, draft_problems
 from tiers.wording import gap_sentence, progress_text
@@ -120,13 +120,21 @@ _populations_lock = threading.Lock()
 def designer_population(
     *, model: TierModel, evaluated_on: date, specs: list[MetricSpecKey], reread: bool = False
 ) -> Population:
-    """Today's population for a draft, read at most every POPULATION_SECONDS (or when `reread`)."""
+    """Today's population for a draft, read at most every POPULATION_SECONDS (or when `reread`), and again once a
+    tier held has moved (a nightly run, a new model's first run, a pin): the tiers held are what the what-if
+    compares with, and the publish page, which reads them afresh, must say the same."""
     key = (model.tenant_id, model.pk, evaluated_on, model.window, model.fiscal_year_start_month)
+    last_move = TierChange.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     with _populations_lock:
         population = _populations.pop(key, None)
-    fresh = population is not None and (timezone.now() - population.read_at).total_seconds() < POPULATION_SECONDS
+    fresh = (
+        population is not None
+        and population.last_move == last_move
+        and (timezone.now() - population.read_at).total_seconds() < POPULATION_SECONDS
+    )
     if reread or not fresh:
         population = population_load(model=model, evaluated_on=evaluated_on, specs=specs)
+        population.last_move = last_move
     population.specs_load(specs)  # a criterion on a metric not read yet
     with _populations_lock:
         _populations[key] = population
@@ -191,7 +199,8 @@ class MoverExplainer:
 
 
 def _number(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    """A threshold or target as the reader writes numbers: 240,000 and 67.5; 240.000 and 67,5 in Spanish."""
+    return formats.number_format(Decimal(f"{value.normalize():f}"), use_l10n=True, force_grouping=True)
 
 
 # --- Why a partner lands where it does, under the draft and under the model in force ------------------------------

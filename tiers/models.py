@@ -198,7 +198,7 @@ class TierBenefit(Translatable, TenantOwnedModel):
             raise ValidationError({"value": _("Deal protection is a whole number of days.")})
         if unit == "amount" and len(self.currency) != 3:
             raise ValidationError({"currency": _("Give the currency of the allocation (e.g. USD).")})
-        if not unit and not self.text.strip():
+        if self.kind == BenefitKind.TEXT and not self.text.strip():  # support and early access have default words
             raise ValidationError({"text": _("Say what the benefit is.")})
 
 

@@ -339,9 +339,11 @@ def _apply_decision(
     if decision.cause is None or previous_tier_id == decision.tier.id:
         return
     previous = scorecard.tier_by_id(previous_tier_id) if previous_tier_id else None
-    if previous is not None and previous.rank > decision.tier.rank:
+    # Across a model change the tier held is the old model's: its rank (annotated when loaded) says up or down.
+    previous_rank = previous.rank if previous is not None else getattr(state, "held_rank", None)
+    if previous_rank is not None and previous_rank > decision.tier.rank:
         batch.result.downgrades += 1
-    elif previous is not None:
+    elif previous_rank is not None and previous_rank < decision.tier.rank:
         batch.result.upgrades += 1
     for name, value in (
         ("partner_id", partner_id),

@@ -43,6 +43,7 @@ class Population:
     current_multiplier: list[Decimal] = field(default_factory=list)  # 1 without a tier
     earned: list[Decimal] = field(default_factory=list)  # points earned in the window (at the current multiplier)
     current_names: dict[int, str] = field(default_factory=dict)  # rank → name of the tier partners hold there
+    last_move: int = 0  # the latest TierChange when the tiers held were read (tiers/designer.py reads again after)
     values: dict[MetricSpecKey, dict[int, Decimal]] = field(default_factory=dict)
     # Scores per set of pathways (`_pathways_key`), the most recent last: see `population_scores`.
     scored: dict[tuple, "Scored"] = field(default_factory=dict, repr=False)

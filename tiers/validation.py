@@ -163,7 +163,8 @@ def benefit_problems(benefit: BenefitDraft, *, where: str) -> list[Problem]:
         return [Problem(_("Deal protection is a whole number of days."), where, "value")]
     if unit == "amount" and len(benefit.currency) != 3:
         return [Problem(_("Give the currency of the allocation (e.g. USD)."), where, "currency")]
-    if not unit and not benefit.text.strip():
+    # Only an "other" benefit is its text; support and early access read well without one (tiers/wording.py).
+    if benefit.kind == BenefitKind.TEXT and not benefit.text.strip():
         return [Problem(_("Say what the benefit is."), where, "text")]
     return []
 

@@ -20,28 +20,29 @@ from loyalty.reasons import memo_shown
 register = template.Library()
 register.filter("memo_shown", memo_shown)
 
+# The day a row is about, in the style of the row's own date: a long date beside a long one, a short beside a short.
+DAY_FORMATS = {"DATETIME_FORMAT": "DATE_FORMAT", "SHORT_DATETIME_FORMAT": "SHORT_DATE_FORMAT"}
+
 
 @register.simple_tag
 def when(sorted: datetime | date | None, dated: datetime | date | None = None, format: str = "") -> SafeString:  # noqa: A002 - the template's names
     """A list's date: `sorted` (what the list is ordered by, shown first) and, when it falls on another day,
     `dated` (the day the row is about: an activity's or invoice's date). `format` defaults to
-    SHORT_DATETIME_FORMAT.
+    SHORT_DATETIME_FORMAT; `dated` takes its date-only counterpart (DATE_FORMAT beside DATE_FORMAT or
+    DATETIME_FORMAT, SHORT_DATE_FORMAT beside the short ones), so one line never mixes two styles.
 
     A tag rather than an included template: it runs once per row of long lists (the statement), where an
     `{% include %}` costs a context push and a template lookup each time.
     """
     sorted, dated = template_localtime(sorted), template_localtime(dated)
-    shown = format_html(
-        '<time datetime="{}">{}</time>',
-        date_filter(sorted, "c"),
-        date_filter(sorted, format or "SHORT_DATETIME_FORMAT"),
-    )
+    format = format or "SHORT_DATETIME_FORMAT"  # noqa: A001 - the template's name
+    shown = format_html('<time datetime="{}">{}</time>', date_filter(sorted, "c"), date_filter(sorted, format))
     if dated and date_filter(dated, "Y-m-d") != date_filter(sorted, "Y-m-d"):
         shown += format_html(
             ' <small class="muted dated">{} <time datetime="{}">{}</time></small>',
             gettext("dated"),
             date_filter(dated, "c"),
-            date_filter(dated, "SHORT_DATE_FORMAT"),
+            date_filter(dated, DAY_FORMATS.get(format, format)),
         )
     return shown
 

@@ -22,6 +22,7 @@ from tests.conftest import World
 from tests.portal.test_program import Fixture, add_partners, build_program
 from tiers.designer import designer_populations_forget
 from tiers.models import Criterion, Tier, TierBenefit, TierModel
+from tiers.services import partner_tier_pin
 
 HOME = "/program/designer/"
 START = "/program/designer/start/"
@@ -161,6 +162,22 @@ def test_the_copy_moves_only_the_partner_whose_score_fell(program: Fixture, clie
         ("Charlie", "Gold", "Registered")
     ]
     assert [row.why for row in response.context["workspace"].movers] == ["Score 0.00 is below Gold's minimum of 65."]
+
+
+def test_a_tier_moved_since_the_page_was_read_is_compared_afresh(program: Fixture, client_for) -> None:
+    """The population is kept between requests, but not past a move of a tier held: after Charlie drops to
+    Registered (here a pin; a nightly run or a new model's first run alike), the draft moves no one, as the
+    publish page says (it read "1 partner would move" on one worker and "0" on the other)."""
+    draft = start(client_for, program)
+    client = client_for(program.world, program.world.manager)
+    assert len(client.get(draft_url(draft)).context["workspace"].result.movers) == 1
+    with tenant_context(program.world.tenant):
+        charlie = Partner.objects.get(name="Charlie")
+        registered = Tier.objects.get(model=program.program.model, name="Registered")
+        until = timezone.localdate() + timedelta(days=30)
+        partner_tier_pin(partner=charlie, tier=registered, until=until, reason="Audit", actor=program.world.manager)
+    assert client.get(draft_url(draft)).context["workspace"].result.movers == []
+    assert "0 partners would move" in client.get(f"{draft_url(draft)}publish/").content.decode()
 
 
 def test_moving_gold_up_re_simulates_without_saving(program: Fixture, client_for) -> None:
@@ -554,7 +571,11 @@ def test_read_again_picks_up_new_partners(program: Fixture, client_for) -> None:
     draft = start(client_for, program)
     client = client_for(program.world, program.world.manager)
     assert client.get(draft_url(draft)).context["workspace"].result.partners == 5
-    add_partners(program, 3)
+    with tenant_context(program.world.tenant):  # not scored yet: no tier held has moved, the page keeps what it read
+        for index in range(3):
+            Partner.objects.create(
+                external_id=f"NEW-{index}", name=f"New {index}", partner_type=program.world.partner_type
+            )
     assert client.post(draft_url(draft), form_data(draft)).context["workspace"].result.partners == 5
     response = client.post(draft_url(draft), form_data(draft) | {"action": "reread"})
     assert response.context["workspace"].result.partners == 8
@@ -918,3 +939,20 @@ def test_home_lists_what_was_published_by_whom(program: Fixture, client_for) -> 
     page = client_for(program.world, program.world.manager).get(HOME).content.decode()
     assert "Partner Program v1" in page
     assert program.world.manager.get_full_name() in page
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("en", "target 100,000 → 50,000."), ("es", "objetivo 100.000 → 50.000.")]
+)
+def test_what_changes_shows_numbers_as_the_reader_writes_them(
+    program: Fixture, client_for, language: str, expected: str
+) -> None:
+    """The publish page's list of changes read "objetivo 300000 → 240000" beside "De 11 socios", "1.250 puntos"."""
+    draft = start(client_for, program)
+    manager = program.world.manager
+    manager.language = language
+    manager.save(update_fields=["language"])
+    client = client_for(program.world, manager)
+    response = client.post(draft_url(draft), form_data(draft, **{"criterion-0-target": "50000"}) | {"action": "save"})
+    assert response.status_code == 302
+    assert expected in client.get(publish_url(draft)).content.decode()

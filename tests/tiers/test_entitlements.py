@@ -12,6 +12,8 @@ from tests.conftest import World
 from tests.tiers.factories import revenue_program
 from tiers.models import BenefitKind, PartnerTier, TierBenefit
 from tiers.selectors import partner_entitlement_value, partner_entitlements, tier_entitlements
+from tiers.validation import BenefitDraft, benefit_problems
+from tiers.wording import entitlement_label
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +113,20 @@ def test_a_benefit_without_what_its_kind_needs_is_a_field_error(acme: World, fie
         with pytest.raises(ValidationError) as raised:
             TierBenefit(tier=gold, **fields).full_clean()
         assert error_field in raised.value.message_dict
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [(BenefitKind.EARLY_ACCESS, "Early access to new products"), (BenefitKind.SUPPORT_LEVEL, "Priority support")],
+)
+def test_a_benefit_whose_kind_says_it_all_needs_no_text(acme: World, kind: str, label: str) -> None:
+    """The seeded Platinum's "early access" has no text: the designer refused every copy of the model in force."""
+    with tenant_context(acme.tenant):
+        gold = revenue_program().tiers["Gold"]
+        TierBenefit(tier=gold, kind=kind).full_clean()
+        draft = BenefitDraft(kind=kind, value=None, currency="", text="")
+        assert benefit_problems(draft, where="benefit:3:0") == []
+        assert entitlement_label(kind=kind, value=None, currency="", text="") == label
 
 
 def test_the_database_refuses_a_rate_above_100_percent(acme: World) -> None:

@@ -79,3 +79,20 @@ def test_a_new_model_that_places_a_partner_higher_moves_it_at_once(
     second = publish(version=2, policy=TierModel.PublicationDowngrades.PROTECT)
     evaluate(acme, second, D0 + timedelta(days=1))
     assert state_of(acme) == ("Gold", D0 + timedelta(days=1), None)
+
+
+def test_the_runs_counts_include_moves_across_a_model_change(acme: World, publish: Callable[..., Program]) -> None:
+    """The preview said "1 up": the first run under the new model counts that move (it read "0 up, 0 down")."""
+    first = publish(version=1, tiers=HIGHER_GOLD)
+    revenue(acme, "70000")
+    evaluate(acme, first, D0)
+    second = publish(version=2)
+    moved = evaluate(acme, second, D0 + timedelta(days=1))
+    assert (moved.upgrades, moved.downgrades) == (1, 0)  # Silver of v1 → Gold of v2
+    third = publish(version=3)
+    same_rank = evaluate(acme, third, D0 + timedelta(days=2))
+    assert (same_rank.upgrades, same_rank.downgrades) == (0, 0)  # Gold of v2 → Gold of v3: no move
+    assert [(old, new, cause) for old, new, cause, _day in moves(acme)][1:] == [
+        ("Silver", "Gold", "model_change"),
+        ("Gold", "Gold", "model_change"),
+    ]
