@@ -32,21 +32,24 @@ class PartnerMonth(TenantOwnedModel):
     """
 
     # Looked up through partner_month_unique, which leads with the tenant.
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
-    month = models.DateField(help_text="The month's first day, in the tenant's time zone.")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("partner")
+    )
+    month = models.DateField(help_text="The month's first day, in the tenant's time zone.", verbose_name=_("month"))
     # Every count and sum is up to and including the month.
-    activities = models.PositiveIntegerField()
+    activities = models.PositiveIntegerField(verbose_name=_("activities"))
     # Σ amount_converted of the approved sales (the program's currency, docs/currencies.md).
-    sales = models.DecimalField(max_digits=18, decimal_places=2)
-    sales_count = models.PositiveIntegerField()
-    deal_registrations = models.PositiveIntegerField()
-    trainings = models.PositiveIntegerField()
-    certifications = models.PositiveIntegerField()
-    marketing = models.PositiveIntegerField()
-    referrals = models.PositiveIntegerField()
-    customs = models.PositiveIntegerField()
-    last_occurred_at = models.DateTimeField()  # the last approved activity up to the month's end
-    refreshed_at = models.DateTimeField()  # the refresh that wrote the row
+    sales = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("sales"))
+    sales_count = models.PositiveIntegerField(verbose_name=_("sales count"))
+    deal_registrations = models.PositiveIntegerField(verbose_name=_("deal registrations"))
+    trainings = models.PositiveIntegerField(verbose_name=_("trainings"))
+    certifications = models.PositiveIntegerField(verbose_name=_("certifications"))
+    marketing = models.PositiveIntegerField(verbose_name=_("marketing"))
+    referrals = models.PositiveIntegerField(verbose_name=_("referrals"))
+    customs = models.PositiveIntegerField(verbose_name=_("customs"))
+    # The last approved activity up to the month's end.
+    last_occurred_at = models.DateTimeField(verbose_name=_("last occurred at"))
+    refreshed_at = models.DateTimeField(verbose_name=_("refreshed at"))  # the refresh that wrote the row
 
     class Meta:
         verbose_name = _("partner month")
@@ -69,14 +72,22 @@ class PartnerMonth(TenantOwnedModel):
 class RollupState(TenantOwnedModel):
     """How far the tenant's rollup goes: months before `covered_until` are in it, as of `refreshed_at`."""
 
-    covered_until = models.DateField(help_text="First day of the first month not in the rollup (the open month).")
-    time_zone = models.CharField(max_length=64, help_text="The time zone the months were cut in.")
-    refreshed_at = models.DateTimeField(help_text="When the last refresh started: later changes are not in it.")
-    months_rebuilt = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Empty: every month (a full rebuild)."
+    covered_until = models.DateField(
+        help_text="First day of the first month not in the rollup (the open month).", verbose_name=_("covered until")
     )
-    rows_written = models.PositiveIntegerField(default=0)
-    duration = models.DurationField(default=timedelta(0), help_text="How long the last refresh took.")
+    time_zone = models.CharField(
+        max_length=64, help_text="The time zone the months were cut in.", verbose_name=_("time zone")
+    )
+    refreshed_at = models.DateTimeField(
+        help_text="When the last refresh started: later changes are not in it.", verbose_name=_("refreshed at")
+    )
+    months_rebuilt = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: every month (a full rebuild).", verbose_name=_("months rebuilt")
+    )
+    rows_written = models.PositiveIntegerField(default=0, verbose_name=_("rows written"))
+    duration = models.DurationField(
+        default=timedelta(0), help_text="How long the last refresh took.", verbose_name=_("duration")
+    )
 
     class Meta:
         verbose_name = _("rollup state")

@@ -44,17 +44,27 @@ class ApiKey(TenancyCachedModel, TenantOwnedModel):
     cache_family = "api_keys"
     uncached_fields = frozenset({"last_used_at"})
 
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, editable=False, help_text=_("Identifies the key; not a secret."))
-    secret_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text=_("Identifies the key; not a secret."), verbose_name=_("prefix")
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never expires."))
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False, verbose_name=_("secret hash"))
+    scopes = models.JSONField(default=list, verbose_name=_("scopes"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty: never expires."), verbose_name=_("expires at")
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
@@ -84,13 +94,15 @@ class IdempotencyRecord(TenantOwnedModel):
     so a second request with the same key while the first is in flight is refused instead of running twice.
     """
 
-    key = models.CharField(max_length=200)
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path, body and API key."))
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(max_length=200, verbose_name=_("key"))
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("API key"))
+    fingerprint = models.CharField(
+        max_length=64, help_text=_("SHA-256 of method, path, body and API key."), verbose_name=_("fingerprint")
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
         verbose_name = _("idempotency record")

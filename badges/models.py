@@ -20,15 +20,17 @@ class Badge(TenancyCachedModel, TenantOwnedModel):
         MONTHS_IN_PROGRAM = "months_in_program", _("Months in the program")
         TIER_UPGRADES = "tier_upgrades", _("Tier upgrades")
 
-    rule = models.CharField(max_length=32, choices=Rule.choices)
+    rule = models.CharField(max_length=32, choices=Rule.choices, verbose_name=_("rule"))
     threshold = models.PositiveIntegerField(
-        default=1, help_text=_("How many (deals, certifications, months, upgrades).")
+        default=1, help_text=_("How many (deals, certifications, months, upgrades)."), verbose_name=_("threshold")
     )
     bonus_points = models.PositiveIntegerField(
-        default=0, help_text=_("Points credited once when a partner earns the badge (0: none).")
+        default=0,
+        help_text=_("Points credited once when a partner earns the badge (0: none)."),
+        verbose_name=_("bonus points"),
     )
-    is_active = models.BooleanField(default=True)
-    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
@@ -49,9 +51,11 @@ class BadgeAward(TenancyCachedModel, TenantOwnedModel):
 
     cache_family = "badges"
 
-    badge = models.ForeignKey(Badge, on_delete=models.PROTECT, related_name="awards")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="badge_awards")
-    awarded_at = models.DateTimeField(default=timezone.now)
+    badge = models.ForeignKey(Badge, on_delete=models.PROTECT, related_name="awards", verbose_name=_("badge"))
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="badge_awards", verbose_name=_("partner")
+    )
+    awarded_at = models.DateTimeField(default=timezone.now, verbose_name=_("awarded at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 

@@ -24,16 +24,26 @@ class DealSettings(TenantOwnedModel):
         APPROVED = "approved", _("Approved registrations (approved, won, lost or expired later)")
         WON = "won", _("Won registrations only")
 
-    conflict_policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.FIRST_COME)
+    conflict_policy = models.CharField(
+        max_length=16, choices=Policy.choices, default=Policy.FIRST_COME, verbose_name=_("conflict policy")
+    )
     default_protection_days = models.PositiveSmallIntegerField(
-        default=30, help_text=_("Protection for a partner whose tier grants no deal protection.")
+        default=30,
+        help_text=_("Protection for a partner whose tier grants no deal protection."),
+        verbose_name=_("default protection days"),
     )
     recently_won_days = models.PositiveSmallIntegerField(
-        default=180, help_text=_("A won registration conflicts with new ones for the same customer this long.")
+        default=180,
+        help_text=_("A won registration conflicts with new ones for the same customer this long."),
+        verbose_name=_("recently won days"),
     )
-    scorecard_counts = models.CharField(max_length=16, choices=Counts.choices, default=Counts.APPROVED)
+    scorecard_counts = models.CharField(
+        max_length=16, choices=Counts.choices, default=Counts.APPROVED, verbose_name=_("scorecard counts")
+    )
     reminder_days = models.PositiveSmallIntegerField(
-        default=14, help_text=_("Remind the partner this many days before protection lapses.")
+        default=14,
+        help_text=_("Remind the partner this many days before protection lapses."),
+        verbose_name=_("reminder days"),
     )
 
     class Meta:
@@ -62,40 +72,67 @@ class DealRegistration(TenantOwnedModel):
         CSV = "csv", _("CSV import")
         ADMIN = "admin", _("Admin")
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="deals")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="deals", verbose_name=_("partner")
+    )
     registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registered by"),
     )
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PORTAL)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PORTAL, verbose_name=_("source"))
     external_id = models.CharField(
-        max_length=200, blank=True, help_text=_("The opportunity's id in the partner's or vendor's CRM.")
+        max_length=200,
+        blank=True,
+        help_text=_("The opportunity's id in the partner's or vendor's CRM."),
+        verbose_name=_("external ID"),
     )
-    customer_name = models.CharField(max_length=200)
-    customer_key = models.CharField(max_length=200, editable=False, help_text=_("The name normalised for matching."))
-    customer_domain = models.CharField(max_length=253, blank=True)
-    customer_country = CountryField(blank=True)
+    customer_name = models.CharField(max_length=200, verbose_name=_("customer name"))
+    customer_key = models.CharField(
+        max_length=200, editable=False, help_text=_("The name normalised for matching."), verbose_name=_("customer key")
+    )
+    customer_domain = models.CharField(max_length=253, blank=True, verbose_name=_("customer domain"))
+    customer_country = CountryField(blank=True, verbose_name=_("customer country"))
     customer_tax_id = models.CharField(
-        max_length=50, blank=True, validators=[RegexValidator(r"^[A-Z0-9]*$", _("Letters and digits only."))]
+        max_length=50,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z0-9]*$", _("Letters and digits only."))],
+        verbose_name=_("customer tax ID"),
     )
-    contact_name = models.CharField(max_length=200, blank=True)
-    contact_email = models.EmailField(blank=True)
-    products = models.CharField(max_length=500, blank=True, help_text=_("Products or categories, as the CRM says."))
-    amount = models.DecimalField(max_digits=14, decimal_places=2, validators=[MinValueValidator(0)])
-    currency = models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$")])
-    expected_close = models.DateField()
-    notes = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    protection_days = models.PositiveSmallIntegerField(null=True, blank=True)
-    protected_until = models.DateField(null=True, blank=True, help_text=_("Last day of protection (inclusive)."))
-    extended_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    contact_name = models.CharField(max_length=200, blank=True, verbose_name=_("contact name"))
+    contact_email = models.EmailField(blank=True, verbose_name=_("contact email"))
+    products = models.CharField(
+        max_length=500, blank=True, help_text=_("Products or categories, as the CRM says."), verbose_name=_("products")
+    )
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)], verbose_name=_("amount")
+    )
+    currency = models.CharField(max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$")], verbose_name=_("currency"))
+    expected_close = models.DateField(verbose_name=_("expected close"))
+    notes = models.TextField(blank=True, verbose_name=_("notes"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
+    protection_days = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("protection days"))
+    protected_until = models.DateField(
+        null=True, blank=True, help_text=_("Last day of protection (inclusive)."), verbose_name=_("protected until")
+    )
+    extended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("extended at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
     sale_activity = models.OneToOneField(
-        "partners.Activity", on_delete=models.PROTECT, null=True, blank=True, related_name="deal", editable=False
+        "partners.Activity",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deal",
+        editable=False,
+        verbose_name=_("sale activity"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("deal registration")
@@ -143,9 +180,11 @@ class DealRegistration(TenantOwnedModel):
 class DealEvent(StatusChange):
     """Who moved a registration, when and why (an extension is a move from approved to approved)."""
 
-    deal = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, choices=DealRegistration.Status.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=DealRegistration.Status.choices)
+    deal = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="events", verbose_name=_("deal"))
+    from_status = models.CharField(
+        max_length=16, choices=DealRegistration.Status.choices, blank=True, verbose_name=_("from status")
+    )
+    to_status = models.CharField(max_length=16, choices=DealRegistration.Status.choices, verbose_name=_("to status"))
 
     class Meta:
         verbose_name = _("deal event")
@@ -166,12 +205,19 @@ class DealConflict(TenantOwnedModel):
         NAME = "name", _("Same name once normalised")
         SIMILAR_NAME = "similar_name", _("Similar name")
 
-    deal = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="conflicts")
-    other = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="+")
-    rule = models.CharField(max_length=16, choices=Rule.choices)
-    score = models.DecimalField(max_digits=4, decimal_places=3, help_text=_("Similarity from 0 to 1."))
-    is_same_partner = models.BooleanField(default=False)
-    detected_at = models.DateTimeField(default=timezone.now, editable=False)
+    deal = models.ForeignKey(
+        DealRegistration, on_delete=models.CASCADE, related_name="conflicts", verbose_name=_("deal")
+    )
+    other = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="+", verbose_name=_("other"))
+    rule = models.CharField(max_length=16, choices=Rule.choices, verbose_name=_("rule"))
+    score = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        help_text=_("Similarity from 0 to 1."),
+        verbose_name=pgettext_lazy("model field", "score"),
+    )
+    is_same_partner = models.BooleanField(default=False, verbose_name=_("is same partner"))
+    detected_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("detected at"))
 
     class Meta:
         verbose_name = _("deal conflict")
@@ -190,14 +236,21 @@ class DealAttachment(TenantOwnedModel):
     """A file backing a registration (the customer's request, a quote, a bill of materials), scanned by content
     (loyalty.uploads.EVIDENCE: PDF, PNG, JPEG) like claim evidence and stored under a random name."""
 
-    deal = models.ForeignKey(DealRegistration, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=evidence_path, max_length=200)
-    content_type = models.CharField(max_length=100)
-    original_name = models.CharField(max_length=200)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    deal = models.ForeignKey(
+        DealRegistration, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("deal")
     )
-    uploaded_at = models.DateTimeField(default=timezone.now, editable=False)
+    file = models.FileField(upload_to=evidence_path, max_length=200, verbose_name=_("file"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    original_name = models.CharField(max_length=200, verbose_name=_("original name"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("uploaded at"))
 
     class Meta:
         verbose_name = _("deal attachment")

@@ -30,23 +30,43 @@ class EarningRule(Translatable, TenantOwnedModel):
         YEAR = "year", _("Per year")
         EVER = "ever", _("Over the rule's life")
 
-    name = models.CharField(max_length=200)
-    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices, verbose_name=_("activity kind"))
     partner_types = models.ManyToManyField(
-        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
+        "partners.PartnerType",
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: every partner type."),
+        verbose_name=_("partner types"),
     )
-    product_categories = models.JSONField(default=list, blank=True, help_text=_("Empty: every category."))
-    minimum_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    code = models.CharField(max_length=100, blank=True, help_text=_("Only activities with this code. Empty: any."))
-    basis = models.CharField(max_length=32, choices=Basis.choices)
-    rate = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))])
-    applies_tier_multiplier = models.BooleanField(default=True)
-    valid_from = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: first day."))
-    valid_until = models.DateField(null=True, blank=True, help_text=_("Campaigns and SPIFFs: last day."))
-    cap_points = models.PositiveIntegerField(null=True, blank=True, help_text=_("Most points per partner per period."))
-    cap_period = models.CharField(max_length=16, choices=CapPeriod.choices, default=CapPeriod.YEAR)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    product_categories = models.JSONField(
+        default=list, blank=True, help_text=_("Empty: every category."), verbose_name=_("product categories")
+    )
+    minimum_amount = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, verbose_name=_("minimum amount")
+    )
+    code = models.CharField(
+        max_length=100, blank=True, help_text=_("Only activities with this code. Empty: any."), verbose_name=_("code")
+    )
+    basis = models.CharField(max_length=32, choices=Basis.choices, verbose_name=_("basis"))
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))], verbose_name=_("rate")
+    )
+    applies_tier_multiplier = models.BooleanField(default=True, verbose_name=_("applies tier multiplier"))
+    valid_from = models.DateField(
+        null=True, blank=True, help_text=_("Campaigns and SPIFFs: first day."), verbose_name=_("valid from")
+    )
+    valid_until = models.DateField(
+        null=True, blank=True, help_text=_("Campaigns and SPIFFs: last day."), verbose_name=_("valid until")
+    )
+    cap_points = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Most points per partner per period."), verbose_name=_("cap points")
+    )
+    cap_period = models.CharField(
+        max_length=16, choices=CapPeriod.choices, default=CapPeriod.YEAR, verbose_name=_("cap period")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("earning rule")

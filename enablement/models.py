@@ -26,14 +26,25 @@ class Gated(TenantOwnedModel):
     """Who may open an item: partners of these types (none chosen: every type) at this tier or above."""
 
     minimum_tier_rank = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text=_("Rank of the lowest tier that may open it (1 = entry tier). Empty: anyone.")
+        null=True,
+        blank=True,
+        help_text=_("Rank of the lowest tier that may open it (1 = entry tier). Empty: anyone."),
+        verbose_name=_("minimum tier rank"),
     )
     partner_types = models.ManyToManyField(
-        PartnerType, blank=True, related_name="+", help_text=_("Leave empty for every partner type.")
+        PartnerType,
+        blank=True,
+        related_name="+",
+        help_text=_("Leave empty for every partner type."),
+        verbose_name=_("partner types"),
     )
-    is_published = models.BooleanField(default=True, help_text=_("Unpublished items are hidden from partners."))
-    position = models.PositiveSmallIntegerField(default=0, help_text=_("Lower numbers are listed first."))
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    is_published = models.BooleanField(
+        default=True, help_text=_("Unpublished items are hidden from partners."), verbose_name=_("is published")
+    )
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Lower numbers are listed first."), verbose_name=_("position")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         abstract = True
@@ -42,10 +53,18 @@ class Gated(TenantOwnedModel):
 class Resource(Gated):
     """A file (scanned on upload, served only to entitled partners) or a link: sales decks, price lists, guides."""
 
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, max_length=2000)
-    file = models.FileField(upload_to=resource_path, blank=True, max_length=200, help_text=_("A PDF, PNG or JPEG."))
-    file_name = models.CharField(max_length=200, blank=True, editable=False, help_text=_("The uploaded file's name."))
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    description = models.TextField(blank=True, max_length=2000, verbose_name=_("description"))
+    file = models.FileField(
+        upload_to=resource_path, blank=True, max_length=200, help_text=_("A PDF, PNG or JPEG."), verbose_name=_("file")
+    )
+    file_name = models.CharField(
+        max_length=200,
+        blank=True,
+        editable=False,
+        help_text=_("The uploaded file's name."),
+        verbose_name=_("file name"),
+    )
     url = models.URLField(_("link"), blank=True, max_length=500, help_text=_("Or a link to the resource elsewhere."))
 
     class Meta:
@@ -73,15 +92,18 @@ class Course(Gated):
     """A course: material to study (a link), an optional quiz; completing it records one training activity."""
 
     code = models.SlugField(
-        max_length=100, help_text=_("The course id: recorded as the training activity's code (earning rules, tiers).")
+        max_length=100,
+        help_text=_("The course id: recorded as the training activity's code (earning rules, tiers)."),
+        verbose_name=_("code"),
     )
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, max_length=4000)
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    description = models.TextField(blank=True, max_length=4000, verbose_name=_("description"))
     material_url = models.URLField(_("material link"), blank=True, max_length=500)
     pass_percent = models.PositiveSmallIntegerField(
         default=80,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("Share of quiz answers that must be right to pass (a course without questions is completed)."),
+        verbose_name=_("pass percent"),
     )
 
     class Meta:
@@ -97,13 +119,15 @@ class Course(Gated):
 class QuizQuestion(TenantOwnedModel):
     """A multiple-choice question of a course's quiz: the choices one per line, the right one by its number."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="questions")
-    prompt = models.CharField(max_length=500)
-    choices = models.TextField(help_text=_("One choice per line (2 to 8)."), max_length=2000)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="questions", verbose_name=_("course"))
+    prompt = models.CharField(max_length=500, verbose_name=_("prompt"))
+    choices = models.TextField(help_text=_("One choice per line (2 to 8)."), max_length=2000, verbose_name=_("choices"))
     correct_choice = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1)], help_text=_("The number of the right choice (1 = first line).")
+        validators=[MinValueValidator(1)],
+        help_text=_("The number of the right choice (1 = first line)."),
+        verbose_name=_("correct choice"),
     )
-    position = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         verbose_name = _("quiz question")
@@ -131,12 +155,18 @@ class QuizQuestion(TenantOwnedModel):
 class CourseCompletion(TenantOwnedModel):
     """A member completed (or passed) a course, once: the training activity it recorded is linked here."""
 
-    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="completions")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    completed_at = models.DateTimeField(default=timezone.now)
-    score_percent = models.PositiveSmallIntegerField(null=True, blank=True, help_text=_("The quiz result, if any."))
-    activity = models.ForeignKey(Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="completions", verbose_name=_("course"))
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("partner"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    completed_at = models.DateTimeField(default=timezone.now, verbose_name=_("completed at"))
+    score_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("The quiz result, if any."), verbose_name=_("score percent")
+    )
+    activity = models.ForeignKey(
+        Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("activity")
+    )
 
     class Meta:
         verbose_name = _("course completion")
@@ -159,13 +189,18 @@ class CourseCompletion(TenantOwnedModel):
 class PartnerProfile(TenantOwnedModel):
     """What a partner says about itself (the onboarding's first step): website, phone, what it does."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", verbose_name=_("partner"))
     website = models.URLField(_("website"), max_length=200)
     phone = models.CharField(_("phone"), max_length=40)
     description = models.TextField(_("what your company does"), max_length=1000)
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("updated by"),
     )
 
     class Meta:
@@ -190,12 +225,17 @@ class Onboarding(TenancyCachedModel, TenantOwnedModel):
     Read on every partner's dashboard, so cached with the tenancy cache (loyalty/tenancy/caching.py): a write
     replaces its generation."""
 
-    is_active = models.BooleanField(default=True, help_text=_("Show the checklist to new partners."))
-    steps = models.JSONField(default=list, blank=True, help_text=_("The steps asked, in order."))
+    is_active = models.BooleanField(
+        default=True, help_text=_("Show the checklist to new partners."), verbose_name=_("is active")
+    )
+    steps = models.JSONField(
+        default=list, blank=True, help_text=_("The steps asked, in order."), verbose_name=_("steps")
+    )
     window_days = models.PositiveSmallIntegerField(
         default=365,
         validators=[MinValueValidator(1)],
         help_text=_("Partners who joined within this many days see the checklist until it is done."),
+        verbose_name=_("window days"),
     )
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
@@ -213,9 +253,11 @@ class Onboarding(TenancyCachedModel, TenantOwnedModel):
 class WelcomeText(TenantOwnedModel):
     """The program's own welcome at the top of the checklist, one per language."""
 
-    onboarding = models.ForeignKey(Onboarding, on_delete=models.CASCADE, related_name="welcome_texts")
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
-    text = models.TextField(max_length=2000)
+    onboarding = models.ForeignKey(
+        Onboarding, on_delete=models.CASCADE, related_name="welcome_texts", verbose_name=_("onboarding")
+    )
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, verbose_name=_("language"))
+    text = models.TextField(max_length=2000, verbose_name=_("text"))
 
     class Meta:
         verbose_name = _("welcome text")

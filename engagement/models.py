@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
@@ -29,16 +29,29 @@ class Targeted(TenantOwnedModel):
     """An audience: partners of these tiers, of these partner types and in these regions; an empty list is no limit
     (all lists empty: everyone). Only active partners' active members are reached."""
 
-    tiers = models.ManyToManyField("tiers.Tier", blank=True, related_name="+")
-    partner_types = models.ManyToManyField("partners.PartnerType", blank=True, related_name="+")
-    regions = models.JSONField(default=list, blank=True)
-    texts = models.JSONField(default=dict, help_text=_("The texts in each of the program's languages."))
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    tiers = models.ManyToManyField("tiers.Tier", blank=True, related_name="+", verbose_name=_("tiers"))
+    partner_types = models.ManyToManyField(
+        "partners.PartnerType", blank=True, related_name="+", verbose_name=_("partner types")
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    regions = models.JSONField(default=list, blank=True, verbose_name=_("regions"))
+    texts = models.JSONField(
+        default=dict, help_text=_("The texts in each of the program's languages."), verbose_name=_("texts")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     form_key = models.UUIDField(
-        null=True, blank=True, editable=False, help_text=_("The staff form's key: a second submit creates nothing.")
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The staff form's key: a second submit creates nothing."),
+        verbose_name=_("form key"),
     )
 
     class Meta:
@@ -58,10 +71,10 @@ class Announcement(TenancyCachedModel, Targeted):
         PUBLISHED = "published", _("Published")
         CANCELLED = "cancelled", _("Cancelled")
 
-    link = models.URLField(max_length=500, blank=True)
-    publish_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
-    published_at = models.DateTimeField(null=True, blank=True)
+    link = models.URLField(max_length=500, blank=True, verbose_name=_("link"))
+    publish_at = models.DateTimeField(verbose_name=_("publish at"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED, verbose_name=_("status"))
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
@@ -82,13 +95,23 @@ class AnnouncementDelivery(TenancyCachedModel, TenantOwnedModel):
 
     cache_family = "announcements"
 
-    announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE, related_name="deliveries")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
-    tier = models.ForeignKey("tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    partner_type = models.ForeignKey("partners.PartnerType", on_delete=models.PROTECT, related_name="+")
-    delivered_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    announcement = models.ForeignKey(
+        Announcement, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("announcement")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="+", verbose_name=_("partner")
+    )
+    tier = models.ForeignKey(
+        "tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
+    partner_type = models.ForeignKey(
+        "partners.PartnerType", on_delete=models.PROTECT, related_name="+", verbose_name=_("partner type")
+    )
+    delivered_at = models.DateTimeField(default=timezone.now, verbose_name=_("delivered at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
@@ -110,9 +133,11 @@ class Survey(Targeted):
         QUARTERLY = "quarterly", _("Every quarter")
         YEARLY = "yearly", _("Every year")
 
-    cadence = models.CharField(max_length=16, choices=Cadence.choices, default=Cadence.ONCE)
-    opens_at = models.DateTimeField()
-    is_open = models.BooleanField(default=True, help_text=_("Closed surveys are sent to nobody and take no answers."))
+    cadence = models.CharField(max_length=16, choices=Cadence.choices, default=Cadence.ONCE, verbose_name=_("cadence"))
+    opens_at = models.DateTimeField(verbose_name=_("opens at"))
+    is_open = models.BooleanField(
+        default=True, help_text=_("Closed surveys are sent to nobody and take no answers."), verbose_name=_("is open")
+    )
 
     class Meta:
         verbose_name = _("survey")
@@ -149,17 +174,25 @@ class SurveyResponse(TenantOwnedModel):
     only while it is still empty. The member's audience at sending time is kept for the figures by tier and type.
     """
 
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
-    period = models.CharField(max_length=16)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
-    tier = models.ForeignKey("tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    partner_type = models.ForeignKey("partners.PartnerType", on_delete=models.PROTECT, related_name="+")
-    invited_at = models.DateTimeField(default=timezone.now)
-    answered_at = models.DateTimeField(null=True, blank=True)
-    score = models.PositiveSmallIntegerField(null=True, blank=True)
-    comment = models.TextField(blank=True)
-    answers = models.JSONField(default=list, blank=True)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses", verbose_name=_("survey"))
+    period = models.CharField(max_length=16, verbose_name=_("period"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="+", verbose_name=_("partner")
+    )
+    tier = models.ForeignKey(
+        "tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
+    partner_type = models.ForeignKey(
+        "partners.PartnerType", on_delete=models.PROTECT, related_name="+", verbose_name=_("partner type")
+    )
+    invited_at = models.DateTimeField(default=timezone.now, verbose_name=_("invited at"))
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
+    score = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=pgettext_lazy("model field", "score"))
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+    answers = models.JSONField(default=list, blank=True, verbose_name=_("answers"))
 
     class Meta:
         verbose_name = _("survey response")

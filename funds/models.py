@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 from loyalty.tenancy.models import TenantOwnedModel
@@ -33,16 +34,17 @@ class FundPeriod(TenantOwnedModel):
         HALF = "half", _("Half year")
         YEAR = "year", _("Year")
 
-    name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.QUARTER)
-    starts_on = models.DateField()
-    ends_on = models.DateField(help_text=_("Last day of the period."))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.QUARTER, verbose_name=_("kind"))
+    starts_on = models.DateField(verbose_name=_("starts on"))
+    ends_on = models.DateField(help_text=_("Last day of the period."), verbose_name=_("ends on"))
     accrual_percent = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=Decimal(0),
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
         help_text=_("Funds accrued as a percentage of each partner's approved sales in the period (0: none)."),
+        verbose_name=_("accrual percent"),
     )
     max_reimbursement_percent = models.DecimalField(
         max_digits=5,
@@ -50,11 +52,14 @@ class FundPeriod(TenantOwnedModel):
         default=Decimal(100),
         validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(100))],
         help_text=_("The most of an activity's cost that a claim may reimburse."),
+        verbose_name=_("max reimbursement percent"),
     )
     claim_window_days = models.PositiveSmallIntegerField(
-        default=60, help_text=_("Days after the activity within which its claim must arrive.")
+        default=60,
+        help_text=_("Days after the activity within which its claim must arrive."),
+        verbose_name=_("claim window days"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("fund period")
@@ -87,16 +92,20 @@ class FundAccount(TenantOwnedModel):
         MDF = "mdf", _("Market development funds")
         REBATE = "rebate", _("Rebates")
 
-    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.MDF)
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="fund_accounts")
-    period = models.ForeignKey(FundPeriod, on_delete=models.PROTECT, related_name="accounts")
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.MDF, verbose_name=_("purpose"))
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="fund_accounts", verbose_name=_("partner")
+    )
+    period = models.ForeignKey(FundPeriod, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("period"))
     # The tier whose entitlement decided the allocation (budgets are reported by it), kept if tiers move later.
-    tier = models.ForeignKey("tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    currency = models.CharField(**CURRENCY)
-    available = models.DecimalField(**MONEY, default=Decimal(0))
-    committed = models.DecimalField(**MONEY, default=Decimal(0))
-    chain_head = models.CharField(max_length=64, default="", editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
+    tier = models.ForeignKey(
+        "tiers.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
+    currency = models.CharField(**CURRENCY, verbose_name=_("currency"))
+    available = models.DecimalField(**MONEY, default=Decimal(0), verbose_name=pgettext_lazy("model field", "available"))
+    committed = models.DecimalField(**MONEY, default=Decimal(0), verbose_name=_("committed"))
+    chain_head = models.CharField(max_length=64, default="", editable=False, verbose_name=_("chain head"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("fund account")
@@ -143,24 +152,38 @@ class FundEntry(TenantOwnedModel):
     pre-approval); pay takes it out of `committed` (a payout). Append-only, like the points ledger.
     """
 
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=16, choices=FundEntryKind.choices)
-    available_delta = models.DecimalField(**MONEY)
-    committed_delta = models.DecimalField(**MONEY)
-    available_after = models.DecimalField(**MONEY)
-    committed_after = models.DecimalField(**MONEY)
-    currency = models.CharField(**CURRENCY)
-    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        FundAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
+    )
+    kind = models.CharField(max_length=16, choices=FundEntryKind.choices, verbose_name=_("kind"))
+    available_delta = models.DecimalField(**MONEY, verbose_name=_("available delta"))
+    committed_delta = models.DecimalField(**MONEY, verbose_name=_("committed delta"))
+    available_after = models.DecimalField(**MONEY, verbose_name=_("available after"))
+    committed_after = models.DecimalField(**MONEY, verbose_name=_("committed after"))
+    currency = models.CharField(**CURRENCY, verbose_name=_("currency"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    memo = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=200)
+    memo = models.TextField(blank=True, verbose_name=_("memo"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
     request = models.ForeignKey(
-        "funds.FundRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        "funds.FundRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        verbose_name=_("request"),
     )
-    claim = models.ForeignKey("funds.FundClaim", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    entry_hash = models.CharField(max_length=64, editable=False)
+    claim = models.ForeignKey(
+        "funds.FundClaim", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("claim")
+    )
+    entry_hash = models.CharField(max_length=64, editable=False, verbose_name=_("entry hash"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=FundEntryManager)
     all_tenants = FundEntryManager()
@@ -223,26 +246,37 @@ class FundRequest(TenantOwnedModel):
         PAID = "paid", _("Paid")
         EXPIRED = "expired", _("Expired")
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="fund_requests")
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="requests")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    activity_type = models.CharField(max_length=16, choices=ActivityType.choices)
-    title = models.CharField(max_length=200)
-    description = models.TextField()
-    planned_on = models.DateField()
-    expected_results = models.TextField(blank=True)
-    requested_amount = models.DecimalField(**MONEY)
-    approved_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    currency = models.CharField(**CURRENCY)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
-    decision_reason = models.TextField(blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="fund_requests", verbose_name=_("partner")
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    claim_deadline = models.DateField(null=True, blank=True)
-    submitted_at = models.DateTimeField(default=timezone.now)
-    idempotency_key = models.CharField(max_length=200)
+    account = models.ForeignKey(
+        FundAccount, on_delete=models.PROTECT, related_name="requests", verbose_name=_("account")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    activity_type = models.CharField(max_length=16, choices=ActivityType.choices, verbose_name=_("activity type"))
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    description = models.TextField(verbose_name=_("description"))
+    planned_on = models.DateField(verbose_name=_("planned on"))
+    expected_results = models.TextField(blank=True, verbose_name=_("expected results"))
+    requested_amount = models.DecimalField(**MONEY, verbose_name=_("requested amount"))
+    approved_amount = models.DecimalField(**MONEY, null=True, blank=True, verbose_name=_("approved amount"))
+    currency = models.CharField(**CURRENCY, verbose_name=_("currency"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, verbose_name=_("status"))
+    decision_reason = models.TextField(blank=True, verbose_name=_("decision reason"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    claim_deadline = models.DateField(null=True, blank=True, verbose_name=_("claim deadline"))
+    submitted_at = models.DateTimeField(default=timezone.now, verbose_name=_("submitted at"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
 
     class Meta:
         verbose_name = _("fund request")
@@ -278,24 +312,35 @@ class FundClaim(TenantOwnedModel):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    request = models.ForeignKey(FundRequest, on_delete=models.PROTECT, related_name="claims")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="fund_claims")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    performed_on = models.DateField()
-    total_cost = models.DecimalField(**MONEY)
-    amount = models.DecimalField(**MONEY, help_text=_("The reimbursement claimed."))
-    approved_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    currency = models.CharField(**CURRENCY)
-    results = models.TextField(help_text=_("What the activity achieved: attendees, leads, opportunities."))
-    leads_generated = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
-    decision_reason = models.TextField(blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    request = models.ForeignKey(FundRequest, on_delete=models.PROTECT, related_name="claims", verbose_name=_("request"))
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="fund_claims", verbose_name=_("partner")
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(default=timezone.now)
-    idempotency_key = models.CharField(max_length=200)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
+    )
+    performed_on = models.DateField(verbose_name=_("performed on"))
+    total_cost = models.DecimalField(**MONEY, verbose_name=_("total cost"))
+    amount = models.DecimalField(**MONEY, help_text=_("The reimbursement claimed."), verbose_name=_("amount"))
+    approved_amount = models.DecimalField(**MONEY, null=True, blank=True, verbose_name=_("approved amount"))
+    currency = models.CharField(**CURRENCY, verbose_name=_("currency"))
+    results = models.TextField(
+        help_text=_("What the activity achieved: attendees, leads, opportunities."), verbose_name=_("results")
+    )
+    leads_generated = models.PositiveIntegerField(default=0, verbose_name=_("leads generated"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, verbose_name=_("status"))
+    decision_reason = models.TextField(blank=True, verbose_name=_("decision reason"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    submitted_at = models.DateTimeField(default=timezone.now, verbose_name=_("submitted at"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
 
     class Meta:
         verbose_name = _("fund claim")
@@ -336,11 +381,11 @@ class ProofKind(models.TextChoices):
 class FundProof(TenantOwnedModel):
     """One file of proof of performance, scanned by content (loyalty.uploads) like claim evidence."""
 
-    claim = models.ForeignKey(FundClaim, on_delete=models.CASCADE, related_name="proofs")
-    kind = models.CharField(max_length=16, choices=ProofKind.choices)
-    file = models.FileField(upload_to=evidence_path, max_length=200)
-    content_type = models.CharField(max_length=100)
-    original_name = models.CharField(max_length=200)
+    claim = models.ForeignKey(FundClaim, on_delete=models.CASCADE, related_name="proofs", verbose_name=_("claim"))
+    kind = models.CharField(max_length=16, choices=ProofKind.choices, verbose_name=_("kind"))
+    file = models.FileField(upload_to=evidence_path, max_length=200, verbose_name=_("file"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    original_name = models.CharField(max_length=200, verbose_name=_("original name"))
 
     class Meta:
         verbose_name = _("fund proof")
@@ -359,15 +404,23 @@ class FundPayout(TenantOwnedModel):
         PAYMENT = "payment", _("Payment")
 
     # A claim's reimbursement, or (claim empty) the settlement of a rebate account at period end.
-    claim = models.ForeignKey(FundClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts")
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="payouts")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="fund_payouts")
-    entry = models.ForeignKey(FundEntry, on_delete=models.PROTECT, related_name="+")
-    method = models.CharField(max_length=16, choices=Method.choices, default=Method.CREDIT_NOTE)
-    number = models.CharField(max_length=32)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(**CURRENCY)
-    issued_at = models.DateTimeField(default=timezone.now)
+    claim = models.ForeignKey(
+        FundClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts", verbose_name=_("claim")
+    )
+    account = models.ForeignKey(
+        FundAccount, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("account")
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="fund_payouts", verbose_name=_("partner")
+    )
+    entry = models.ForeignKey(FundEntry, on_delete=models.PROTECT, related_name="+", verbose_name=_("entry"))
+    method = models.CharField(
+        max_length=16, choices=Method.choices, default=Method.CREDIT_NOTE, verbose_name=_("method")
+    )
+    number = models.CharField(max_length=32, verbose_name=_("number"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(**CURRENCY, verbose_name=_("currency"))
+    issued_at = models.DateTimeField(default=timezone.now, verbose_name=_("issued at"))
 
     class Meta:
         verbose_name = _("fund payout")
@@ -388,13 +441,17 @@ class RebateAccrual(TenantOwnedModel):
     """What one approved sale accrued to its partner's rebate account: the sale amount, the rate of the partner's
     tier when the sale was approved, and the amount; `reversed_at` is set when the sale is reversed."""
 
-    activity = models.ForeignKey("partners.Activity", on_delete=models.PROTECT, related_name="rebate_accruals")
-    account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="rebate_accruals")
-    sale_amount = models.DecimalField(**MONEY)
-    rate = models.DecimalField(max_digits=5, decimal_places=2)
-    amount = models.DecimalField(**MONEY)
-    accrued_at = models.DateTimeField(default=timezone.now)
-    reversed_at = models.DateTimeField(null=True, blank=True)
+    activity = models.ForeignKey(
+        "partners.Activity", on_delete=models.PROTECT, related_name="rebate_accruals", verbose_name=_("activity")
+    )
+    account = models.ForeignKey(
+        FundAccount, on_delete=models.PROTECT, related_name="rebate_accruals", verbose_name=_("account")
+    )
+    sale_amount = models.DecimalField(**MONEY, verbose_name=_("sale amount"))
+    rate = models.DecimalField(max_digits=5, decimal_places=2, verbose_name=_("rate"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    accrued_at = models.DateTimeField(default=timezone.now, verbose_name=_("accrued at"))
+    reversed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reversed at"))
 
     class Meta:
         verbose_name = _("rebate accrual")

@@ -55,6 +55,7 @@ class Translatable(models.Model):
         default=dict,
         blank=True,
         help_text=gettext_lazy("The texts in other languages, by language code; empty falls back to the program's."),
+        verbose_name=gettext_lazy("translations"),
     )
 
     class Meta:

@@ -51,16 +51,24 @@ class Notification(TenancyCachedModel, TenantOwnedModel):
         DIGEST = "digest", _("Waits for the digest")
         SKIPPED = "skipped", _("Not emailed (preference)")
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    subject = models.CharField(max_length=100, help_text=_("What it is about, e.g. claim:42."))
-    period = models.CharField(max_length=32, blank=True, help_text=_("When it applies, e.g. 2026-11."))
-    context = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    read_at = models.DateTimeField(null=True, blank=True)
-    email = models.CharField(max_length=16, choices=Email.choices, default=Email.PENDING)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("recipient")
+    )
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("partner")
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    subject = models.CharField(
+        max_length=100, help_text=_("What it is about, e.g. claim:42."), verbose_name=_("subject")
+    )
+    period = models.CharField(
+        max_length=32, blank=True, help_text=_("When it applies, e.g. 2026-11."), verbose_name=_("period")
+    )
+    context = models.JSONField(default=dict, blank=True, verbose_name=_("context"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
+    email = models.CharField(max_length=16, choices=Email.choices, default=Email.PENDING, verbose_name=_("email"))
+    emailed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("emailed at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
 
@@ -85,9 +93,15 @@ class Notification(TenancyCachedModel, TenantOwnedModel):
 class Preference(TenantOwnedModel):
     """A member's email choices in one program: kinds not to email, and whether to get one daily digest instead."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    muted_kinds = models.JSONField(default=list, blank=True, help_text=_("Kinds never emailed."))
-    digest = models.BooleanField(default=False, help_text=_("One email a day with everything new."))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    muted_kinds = models.JSONField(
+        default=list, blank=True, help_text=_("Kinds never emailed."), verbose_name=_("muted kinds")
+    )
+    digest = models.BooleanField(
+        default=False, help_text=_("One email a day with everything new."), verbose_name=_("digest")
+    )
 
     class Meta:
         verbose_name = _("notification preference")

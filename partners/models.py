@@ -29,8 +29,8 @@ def account_manager_choices() -> Q:
 class PartnerType(TenantOwnedModel):
     """A kind of partner (distributor, reseller, installer, agent…), configurable per tenant."""
 
-    code = models.SlugField(max_length=50)
-    name = models.CharField(max_length=100)
+    code = models.SlugField(max_length=50, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
 
     class Meta:
         verbose_name = _("partner type")
@@ -50,11 +50,15 @@ class Partner(TenancyCachedModel, TenantOwnedModel):
         SUSPENDED = "suspended", _("Suspended")
         LEFT = "left", _("Left")
 
-    external_id = models.CharField(max_length=100, help_text=_("The partner's id in the vendor's CRM."))
-    name = models.CharField(max_length=200)
-    partner_type = models.ForeignKey(PartnerType, on_delete=models.PROTECT, related_name="partners")
-    region = models.CharField(max_length=100, blank=True)
-    segment = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(
+        max_length=100, help_text=_("The partner's id in the vendor's CRM."), verbose_name=_("external ID")
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    partner_type = models.ForeignKey(
+        PartnerType, on_delete=models.PROTECT, related_name="partners", verbose_name=_("partner type")
+    )
+    region = models.CharField(max_length=100, blank=True, verbose_name=_("region"))
+    segment = models.CharField(max_length=100, blank=True, verbose_name=_("segment"))
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -62,9 +66,10 @@ class Partner(TenancyCachedModel, TenantOwnedModel):
         blank=True,
         related_name="managed_partners",
         limit_choices_to=account_manager_choices,
+        verbose_name=_("account manager"),
     )
-    joined_at = models.DateField(default=timezone.localdate)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    joined_at = models.DateField(default=timezone.localdate, verbose_name=_("joined at"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
@@ -116,30 +121,45 @@ class Activity(TenantOwnedModel):
     # composite_keys.py, migration 0015): a check per inserted activity fewer, and the partner's tenant is the
     # activity's. Partners carry the unique index `partner_tenant_id` for it, which only the database knows.
     tenant = tenant_key_in_composite()
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="activities", db_constraint=False)
-    kind = models.CharField(max_length=32, choices=ActivityKind.choices)
-    occurred_at = models.DateTimeField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="activities", db_constraint=False, verbose_name=_("partner")
+    )
+    kind = models.CharField(max_length=32, choices=ActivityKind.choices, verbose_name=_("kind"))
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, blank=True, verbose_name=_("currency"))
     # The amount in the program's currency (`Tenant.currency`) at the rate of the activity's day
     # (partners.currency): what earning rules, tier metrics and analytics read. Equal to `amount` (rate 1) when
     # the activity is in the program's currency.
-    amount_converted = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, editable=False)
-    exchange_rate = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True, editable=False)
-    quantity = models.PositiveIntegerField(default=1)
-    product_sku = models.CharField(max_length=100, blank=True)
-    product_category = models.CharField(max_length=100, blank=True)
-    code = models.CharField(max_length=100, blank=True, help_text=_("Course or certification id."))
-    valid_until = models.DateField(null=True, blank=True, help_text=_("When a certification lapses."))
-    source = models.CharField(max_length=16, choices=Source.choices)
-    external_id = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    evidence = models.FileField(upload_to=evidence_path, blank=True, max_length=200)
-    metadata = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    amount_converted = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, editable=False, verbose_name=_("amount converted")
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    exchange_rate = models.DecimalField(
+        max_digits=18, decimal_places=8, null=True, blank=True, editable=False, verbose_name=_("exchange rate")
+    )
+    quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
+    product_sku = models.CharField(max_length=100, blank=True, verbose_name=_("product SKU"))
+    product_category = models.CharField(max_length=100, blank=True, verbose_name=_("product category"))
+    code = models.CharField(
+        max_length=100, blank=True, help_text=_("Course or certification id."), verbose_name=_("code")
+    )
+    valid_until = models.DateField(
+        null=True, blank=True, help_text=_("When a certification lapses."), verbose_name=_("valid until")
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, verbose_name=_("source"))
+    external_id = models.CharField(max_length=200, blank=True, verbose_name=_("external ID"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    evidence = models.FileField(upload_to=evidence_path, blank=True, max_length=200, verbose_name=_("evidence"))
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -188,9 +208,13 @@ class ActivityStatusChange(StatusChange):
     """Who moved an activity from one status to another, when and why."""
 
     # Looked up through activity_change_activity, which leads with the tenant.
-    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=16, choices=Activity.Status.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=Activity.Status.choices)
+    activity = models.ForeignKey(
+        Activity, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("activity")
+    )
+    from_status = models.CharField(
+        max_length=16, choices=Activity.Status.choices, blank=True, verbose_name=_("from status")
+    )
+    to_status = models.CharField(max_length=16, choices=Activity.Status.choices, verbose_name=_("to status"))
 
     class Meta:
         verbose_name = _("activity status change")
@@ -214,22 +238,35 @@ class Claim(TenantOwnedModel):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    claim_type = models.CharField(max_length=16, choices=Type.choices)
-    activity = models.OneToOneField(Activity, on_delete=models.PROTECT, related_name="claim")
-    invoice_number = models.CharField(max_length=100, blank=True)
-    invoice_date = models.DateField(null=True, blank=True)
-    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    duplicate_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    review_reasons = models.JSONField(default=list, blank=True, help_text=_("Why the claim waits for review."))
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims", verbose_name=_("partner"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("submitted by")
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    review_note = models.TextField(blank=True)
-    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    claim_type = models.CharField(max_length=16, choices=Type.choices, verbose_name=_("claim type"))
+    activity = models.OneToOneField(
+        Activity, on_delete=models.PROTECT, related_name="claim", verbose_name=_("activity")
+    )
+    invoice_number = models.CharField(max_length=100, blank=True, verbose_name=_("invoice number"))
+    invoice_date = models.DateField(null=True, blank=True, verbose_name=_("invoice date"))
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True, verbose_name=_("amount"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("duplicate of")
+    )
+    review_reasons = models.JSONField(
+        default=list, blank=True, help_text=_("Why the claim waits for review."), verbose_name=_("review reasons")
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
+    review_note = models.TextField(blank=True, verbose_name=_("review note"))
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("submitted at"))
 
     class Meta:
         verbose_name = _("claim")
@@ -252,10 +289,12 @@ class Claim(TenantOwnedModel):
 class PartnerNote(TenantOwnedModel):
     """A note by staff about a partner (coaching, calls, plans); staff read it, partner members never do."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    body = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="notes", verbose_name=_("partner"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("author")
+    )
+    body = models.TextField(verbose_name=_("body"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("partner note")
@@ -284,27 +323,34 @@ class ImportJob(TenantOwnedModel):
         FAILED = "failed", _("Failed")
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    file = models.FileField(upload_to=import_path, max_length=200)
-    original_name = models.CharField(max_length=255)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    file = models.FileField(upload_to=import_path, max_length=200, verbose_name=_("file"))
+    original_name = models.CharField(max_length=255, verbose_name=_("original name"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED, verbose_name=_("status"))
     approve = models.BooleanField(
-        default=True, help_text=_("Record the activities approved and post their points (your own systems' data).")
+        default=True,
+        help_text=_("Record the activities approved and post their points (your own systems' data)."),
+        verbose_name=_("approve"),
     )
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    duplicate_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
+    total_rows = models.PositiveIntegerField(default=0, verbose_name=_("total rows"))
+    processed_rows = models.PositiveIntegerField(default=0, verbose_name=_("processed rows"))
+    created_count = models.PositiveIntegerField(default=0, verbose_name=_("created count"))
+    duplicate_count = models.PositiveIntegerField(default=0, verbose_name=_("duplicate count"))
+    error_count = models.PositiveIntegerField(default=0, verbose_name=_("error count"))
     # The first per-row errors ({"row", "field", "message"}) and the first rows as parsed ({"row", "cells", "status"}).
-    errors = models.JSONField(default=list, blank=True)
-    preview = models.JSONField(default=list, blank=True)
-    failure = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    validated_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
+    preview = models.JSONField(default=list, blank=True, verbose_name=_("preview"))
+    failure = models.TextField(blank=True, verbose_name=_("failure"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    validated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("validated at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         verbose_name = _("CSV import")
@@ -331,23 +377,34 @@ class PartnerApplication(TenantOwnedModel):
 
     company_name = models.CharField(_("company name"), max_length=200)
     website = models.URLField(_("website"), max_length=200)
-    domain = models.CharField(max_length=253, editable=False, help_text=_("The website's host, without www."))
+    domain = models.CharField(
+        max_length=253, editable=False, help_text=_("The website's host, without www."), verbose_name=_("domain")
+    )
     country = CountryField(_("country"), blank_label=_("Choose a country"))
     partner_type = models.ForeignKey(PartnerType, on_delete=models.PROTECT, related_name="+", verbose_name=_("type"))
     contact_name = models.CharField(_("contact name"), max_length=200)
     contact_email = models.EmailField(_("contact email"))
     message = models.TextField(_("message"), blank=True, max_length=2000)
-    terms_accepted_at = models.DateTimeField(editable=False)
-    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNVERIFIED)
-    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
-    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    terms_accepted_at = models.DateTimeField(editable=False, verbose_name=_("terms accepted at"))
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False, verbose_name=_("IP address"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.UNVERIFIED, verbose_name=_("status")
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("submitted at"))
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("verified at"))
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
+    decision_reason = models.TextField(blank=True, verbose_name=_("decision reason"))
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("partner")
+    )
 
     class Meta:
         verbose_name = _("partner application")
@@ -374,18 +431,31 @@ class ExchangeRate(TenantOwnedModel):
         CSV = "csv", _("CSV import")
         API = "api", _("API")
 
-    currency = models.CharField(max_length=3, help_text=_("ISO 4217 code of the foreign currency, e.g. EUR."))
-    day = models.DateField(help_text=_("The day the rate applies to, in the program's time zone."))
+    currency = models.CharField(
+        max_length=3, help_text=_("ISO 4217 code of the foreign currency, e.g. EUR."), verbose_name=_("currency")
+    )
+    day = models.DateField(
+        help_text=_("The day the rate applies to, in the program's time zone."), verbose_name=_("day")
+    )
     rate = models.DecimalField(
         max_digits=18,
         decimal_places=8,
         help_text=_("Units of the program's currency for one unit of this currency (EUR→USD 1.08 is 1.08)."),
+        verbose_name=_("rate"),
     )
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN, editable=False)
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.ADMIN, editable=False, verbose_name=_("source")
+    )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("updated by"),
     )
-    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("exchange rate")

@@ -39,32 +39,45 @@ class Reward(Translatable, TenantOwnedModel):
         YEAR = "year", _("Per year")
         EVER = "ever", _("Ever")
 
-    sku = models.CharField(max_length=64)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    image = models.ImageField(upload_to="rewards/", blank=True)
-    points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    sku = models.CharField(max_length=64, verbose_name=_("SKU"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    image = models.ImageField(upload_to="rewards/", blank=True, verbose_name=_("image"))
+    points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)], verbose_name=_("points cost"))
     minimum_tier_rank = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text=_("Rank of the lowest tier that may redeem (1 = entry tier). Empty: anyone.")
+        null=True,
+        blank=True,
+        help_text=_("Rank of the lowest tier that may redeem (1 = entry tier). Empty: anyone."),
+        verbose_name=_("minimum tier rank"),
     )
-    stock = models.PositiveIntegerField(null=True, blank=True, help_text=_("Empty: unlimited."))
-    limit_per_partner = models.PositiveIntegerField(null=True, blank=True)
-    limit_period = models.CharField(max_length=16, choices=LimitPeriod.choices, default=LimitPeriod.YEAR)
-    available_from = models.DateTimeField(null=True, blank=True)
-    available_until = models.DateTimeField(null=True, blank=True)
-    requires_approval = models.BooleanField(default=False)
+    stock = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Empty: unlimited."), verbose_name=_("stock")
+    )
+    limit_per_partner = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("limit per partner"))
+    limit_period = models.CharField(
+        max_length=16, choices=LimitPeriod.choices, default=LimitPeriod.YEAR, verbose_name=_("limit period")
+    )
+    available_from = models.DateTimeField(null=True, blank=True, verbose_name=_("available from"))
+    available_until = models.DateTimeField(null=True, blank=True, verbose_name=_("available until"))
+    requires_approval = models.BooleanField(default=False, verbose_name=_("requires approval"))
     options = models.CharField(
         max_length=200,
         blank=True,
         help_text=_("Choices the member picks one of when redeeming, comma-separated (sizes, colours). Empty: none."),
+        verbose_name=_("options"),
     )
     monthly_cap_points = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Redemptions past this many points in a month wait for approval.")
+        null=True,
+        blank=True,
+        help_text=_("Redemptions past this many points in a month wait for approval."),
+        verbose_name=_("monthly cap points"),
     )
-    fulfilment = models.CharField(max_length=16, choices=Fulfilment.choices, default=Fulfilment.MANUAL)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    fulfilment = models.CharField(
+        max_length=16, choices=Fulfilment.choices, default=Fulfilment.MANUAL, verbose_name=_("fulfilment")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("reward")
@@ -92,14 +105,20 @@ class Reward(Translatable, TenantOwnedModel):
 class GiftCode(TenantOwnedModel):
     """A pre-loaded code, encrypted at rest; assigned to one redemption and shown only to its partner."""
 
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes")
-    code_encrypted = models.TextField(editable=False)
-    code_digest = models.CharField(max_length=64, editable=False)
-    last_four = models.CharField(max_length=4, editable=False)
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="codes", verbose_name=_("reward"))
+    code_encrypted = models.TextField(editable=False, verbose_name=_("code encrypted"))
+    code_digest = models.CharField(max_length=64, editable=False, verbose_name=_("code digest"))
+    last_four = models.CharField(max_length=4, editable=False, verbose_name=_("last four"))
     redemption = models.ForeignKey(
-        "rewards.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="codes", editable=False
+        "rewards.Redemption",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="codes",
+        editable=False,
+        verbose_name=_("redemption"),
     )
-    loaded_at = models.DateTimeField(default=timezone.now, editable=False)
+    loaded_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("loaded at"))
 
     class Meta:
         verbose_name = _("gift code")
@@ -121,20 +140,28 @@ class Redemption(TenantOwnedModel):
         REJECTED = "rejected", _("Rejected")
         CANCELLED = "cancelled", _("Cancelled")
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="redemptions")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
-    quantity = models.PositiveIntegerField(default=1)
-    points = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
-    idempotency_key = models.CharField(max_length=200)
-    review_reasons = models.JSONField(default=list, blank=True)
-    option = models.CharField(max_length=50, blank=True, help_text=_("The member's pick of the reward's options."))
-    shipping_address = models.TextField(blank=True, help_text=_("Where merchandise goes."))
-    tracking = models.CharField(max_length=200, blank=True)
-    credit_note = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("partner")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("reward"))
+    quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
+    points = models.PositiveIntegerField(verbose_name=_("points"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, verbose_name=_("status"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
+    review_reasons = models.JSONField(default=list, blank=True, verbose_name=_("review reasons"))
+    option = models.CharField(
+        max_length=50, blank=True, help_text=_("The member's pick of the reward's options."), verbose_name=_("option")
+    )
+    shipping_address = models.TextField(
+        blank=True, help_text=_("Where merchandise goes."), verbose_name=_("shipping address")
+    )
+    tracking = models.CharField(max_length=200, blank=True, verbose_name=_("tracking"))
+    credit_note = models.CharField(max_length=64, blank=True, verbose_name=_("credit note"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("redemption")
@@ -156,9 +183,13 @@ class Redemption(TenantOwnedModel):
 class RedemptionEvent(StatusChange):
     """Who moved a redemption between statuses, when and why."""
 
-    redemption = models.ForeignKey(Redemption, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, choices=Redemption.Status.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=Redemption.Status.choices)
+    redemption = models.ForeignKey(
+        Redemption, on_delete=models.CASCADE, related_name="events", verbose_name=_("redemption")
+    )
+    from_status = models.CharField(
+        max_length=16, choices=Redemption.Status.choices, blank=True, verbose_name=_("from status")
+    )
+    to_status = models.CharField(max_length=16, choices=Redemption.Status.choices, verbose_name=_("to status"))
 
     class Meta:
         verbose_name = _("redemption event")

@@ -113,7 +113,7 @@ class IdentityProvider(TenantOwnedModel):
             "this provider: password sign-in and My programs' hand-off are refused for them."
         ),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["name"]

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.tenancy.models import TenantOwnedModel
 from loyalty.translations import Translatable
@@ -53,38 +54,57 @@ class TierModel(TenantOwnedModel):
         TO_QUALIFIED = "to_qualified", _("Straight to the qualified tier, after the grace period")
         WINDOW_END = "window_end", _("Only at the end of the qualification window")
 
-    name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    effective_from = models.DateField(default=timezone.localdate)
-    window = models.CharField(max_length=32, choices=Window.choices, default=Window.ROLLING_12_MONTHS)
-    fiscal_year_start_month = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    effective_from = models.DateField(default=timezone.localdate, verbose_name=_("effective from"))
+    window = models.CharField(
+        max_length=32, choices=Window.choices, default=Window.ROLLING_12_MONTHS, verbose_name=_("window")
     )
-    downgrade = models.CharField(max_length=16, choices=Downgrade.choices, default=Downgrade.ONE_STEP)
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)], verbose_name=_("fiscal year start month")
+    )
+    downgrade = models.CharField(
+        max_length=16, choices=Downgrade.choices, default=Downgrade.ONE_STEP, verbose_name=_("downgrade")
+    )
     grace_days = models.PositiveIntegerField(
-        default=30, help_text=_("How long a partner keeps a tier it no longer meets.")
+        default=30, help_text=_("How long a partner keeps a tier it no longer meets."), verbose_name=_("grace days")
     )
     publication_downgrades = models.CharField(
         max_length=16,
         choices=PublicationDowngrades.choices,
         default=PublicationDowngrades.GRACE,
         help_text=_("Partners the new model would place lower than the tier they hold when it takes effect."),
+        verbose_name=_("publication downgrades"),
     )
-    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("published at"))
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("published by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     # The model a designer draft started from: the designer reopens that draft rather than copying twice.
     copied_from = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("copied from"),
     )
     # A draft's saves, counted: a designer page saves only onto the revision it was opened at, so a second tab or
     # a colleague's save is never overwritten unseen (`tiers.services.tier_model_draft_save`). The fingerprint is
     # of the last save's typed content: the same save sent again (a double click, back and resubmit) is not a clash.
-    revision = models.PositiveIntegerField(default=0, editable=False)
-    revision_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    revision = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("revision"))
+    revision_fingerprint = models.CharField(
+        max_length=64, blank=True, default="", editable=False, verbose_name=_("revision fingerprint")
+    )
 
     class Meta:
         verbose_name = _("tier model")
@@ -107,16 +127,25 @@ class TierModel(TenantOwnedModel):
 class Tier(Translatable, TenantOwnedModel):
     TRANSLATED_FIELDS = ("name",)
 
-    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="tiers")
-    name = models.CharField(max_length=100)
-    rank = models.PositiveSmallIntegerField(help_text=_("1 is the entry tier; higher ranks are better."))
+    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("model"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    rank = models.PositiveSmallIntegerField(
+        help_text=_("1 is the entry tier; higher ranks are better."), verbose_name=_("rank")
+    )
     minimum_score = models.DecimalField(
-        max_digits=5, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(100)]
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        verbose_name=_("minimum score"),
     )
     point_multiplier = models.DecimalField(
-        max_digits=4, decimal_places=2, default=Decimal(1), validators=[MinValueValidator(Decimal(0))]
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name=_("point multiplier"),
     )
-    colour = models.CharField(max_length=7, default="#6b7280")
+    colour = models.CharField(max_length=7, default="#6b7280", verbose_name=_("colour"))
 
     class Meta:
         verbose_name = _("tier")
@@ -159,8 +188,10 @@ class TierBenefit(Translatable, TenantOwnedModel):
 
     TRANSLATED_FIELDS = ("text",)
 
-    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="benefits")
-    kind = models.CharField(max_length=32, choices=BenefitKind.choices, default=BenefitKind.TEXT)
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="benefits", verbose_name=_("tier"))
+    kind = models.CharField(
+        max_length=32, choices=BenefitKind.choices, default=BenefitKind.TEXT, verbose_name=_("kind")
+    )
     value = models.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -168,10 +199,18 @@ class TierBenefit(Translatable, TenantOwnedModel):
         blank=True,
         validators=[MinValueValidator(Decimal(0))],
         help_text=_("An amount for funds, a percentage for rates, a number of days for deal protection."),
+        verbose_name=_("value"),
     )
-    currency = models.CharField(max_length=3, blank=True, help_text=_("For fund allocations: ISO 4217 code."))
-    text = models.CharField(max_length=200, blank=True, help_text=_("What the partner reads, e.g. the support level."))
-    position = models.PositiveSmallIntegerField(default=0)
+    currency = models.CharField(
+        max_length=3, blank=True, help_text=_("For fund allocations: ISO 4217 code."), verbose_name=_("currency")
+    )
+    text = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("What the partner reads, e.g. the support level."),
+        verbose_name=_("text"),
+    )
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         verbose_name = _("tier benefit")
@@ -205,9 +244,11 @@ class TierBenefit(Translatable, TenantOwnedModel):
 class MetricSpec(models.Model):
     """A metric with its parameters: the activity kind and code for counts."""
 
-    metric = models.CharField(max_length=32, choices=Metric.choices)
-    activity_kind = models.CharField(max_length=32, choices=ActivityKind.choices, blank=True)
-    code = models.CharField(max_length=100, blank=True)
+    metric = models.CharField(max_length=32, choices=Metric.choices, verbose_name=_("metric"))
+    activity_kind = models.CharField(
+        max_length=32, choices=ActivityKind.choices, blank=True, verbose_name=_("activity kind")
+    )
+    code = models.CharField(max_length=100, blank=True, verbose_name=_("code"))
 
     class Meta:
         abstract = True
@@ -222,9 +263,11 @@ class TierGate(Translatable, TenantOwnedModel, MetricSpec):
 
     TRANSLATED_FIELDS = ("label",)
 
-    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="gates")
-    label = models.CharField(max_length=200)
-    minimum = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="gates", verbose_name=_("tier"))
+    label = models.CharField(max_length=200, verbose_name=_("label"))
+    minimum = models.DecimalField(
+        max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))], verbose_name=_("minimum")
+    )
 
     class Meta:
         verbose_name = _("tier gate")
@@ -240,10 +283,14 @@ class Pathway(Translatable, TenantOwnedModel):
 
     TRANSLATED_FIELDS = ("name",)
 
-    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="pathways")
-    name = models.CharField(max_length=100)
+    model = models.ForeignKey(TierModel, on_delete=models.CASCADE, related_name="pathways", verbose_name=_("model"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
     partner_types = models.ManyToManyField(
-        "partners.PartnerType", blank=True, related_name="+", help_text=_("Empty: every partner type.")
+        "partners.PartnerType",
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: every partner type."),
+        verbose_name=_("partner types"),
     )
 
     class Meta:
@@ -258,16 +305,21 @@ class Pathway(Translatable, TenantOwnedModel):
 class Criterion(Translatable, TenantOwnedModel, MetricSpec):
     TRANSLATED_FIELDS = ("label",)
 
-    pathway = models.ForeignKey(Pathway, on_delete=models.CASCADE, related_name="criteria")
-    label = models.CharField(max_length=200)
-    weight = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
-    target = models.DecimalField(max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    pathway = models.ForeignKey(Pathway, on_delete=models.CASCADE, related_name="criteria", verbose_name=_("pathway"))
+    label = models.CharField(max_length=200, verbose_name=_("label"))
+    weight = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))], verbose_name=_("weight")
+    )
+    target = models.DecimalField(
+        max_digits=16, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))], verbose_name=_("target")
+    )
     cap = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=Decimal(1),
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Most credit as a multiple of the target (1 = no extra credit above the target)."),
+        verbose_name=_("cap"),
     )
 
     class Meta:
@@ -292,19 +344,21 @@ class EvaluationRun(TenantOwnedModel):
         COMPLETED = "completed", _("Completed")
         FAILED = "failed", _("Failed")
 
-    evaluated_on = models.DateField()
-    tier_model = models.ForeignKey(TierModel, on_delete=models.PROTECT, related_name="runs")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    upgrades = models.PositiveIntegerField(default=0)
-    downgrades = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    evaluated_on = models.DateField(verbose_name=_("evaluated on"))
+    tier_model = models.ForeignKey(
+        TierModel, on_delete=models.PROTECT, related_name="runs", verbose_name=_("tier model")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status"))
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    done = models.PositiveIntegerField(default=0, verbose_name=_("done"))
+    upgrades = models.PositiveIntegerField(default=0, verbose_name=_("upgrades"))
+    downgrades = models.PositiveIntegerField(default=0, verbose_name=_("downgrades"))
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
     # When a chunk last committed (or the run was opened or its missing chunks re-sent): a running run that has
     # not moved for `EVALUATION_STALL_MINUTES` lost its messages with a worker, and the watchdog re-sends them.
-    progressed_at = models.DateTimeField(default=timezone.now)
+    progressed_at = models.DateTimeField(default=timezone.now, verbose_name=_("progressed at"))
 
     class Meta:
         verbose_name = _("evaluation run")
@@ -325,31 +379,56 @@ class PartnerScore(TenantOwnedModel):
         NIGHTLY = "nightly", _("Nightly evaluation")
         INSTANT = "instant", _("Instant re-score")
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="scores")
-    evaluated_on = models.DateField()
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.NIGHTLY)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="scores", verbose_name=_("partner")
+    )
+    evaluated_on = models.DateField(verbose_name=_("evaluated on"))
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.NIGHTLY, verbose_name=_("source"))
     # Scores are written by the hundred thousand each night and read by partner and day: the foreign keys
     # below need no index of their own (the composite indexes serve every query). Nor a database constraint:
     # they point at the scorecard the chunk has just loaded (and at its run), which PROTECT keeps from deletion;
     # checking 500,000 of them at each night's commits cost as much as writing the scores (bench/README.md),
     # and Citus could not keep them anyway (keys between distributed tables must include tenant_id).
     tier_model = models.ForeignKey(
-        TierModel, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+        TierModel,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("tier model"),
     )
     pathway = models.ForeignKey(
-        Pathway, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+        Pathway,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("pathway"),
     )
-    score = models.DecimalField(max_digits=5, decimal_places=2)
+    score = models.DecimalField(max_digits=5, decimal_places=2, verbose_name=pgettext_lazy("model field", "score"))
     qualified_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("qualified tier"),
     )
     tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("tier"),
     )
-    breakdown = models.JSONField(default=list)
-    gaps = models.JSONField(default=dict)
+    breakdown = models.JSONField(default=list, verbose_name=_("breakdown"))
+    gaps = models.JSONField(default=dict, verbose_name=_("gaps"))
     # When the partner reaches the next tier at its pace, and what leaving the window does (tiers/forecasts.py).
-    forecast = models.JSONField(default=dict, blank=True)
+    forecast = models.JSONField(default=dict, blank=True, verbose_name=_("forecast"))
     run = models.ForeignKey(
         EvaluationRun,
         on_delete=models.SET_NULL,
@@ -358,8 +437,9 @@ class PartnerScore(TenantOwnedModel):
         related_name="scores",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("run"),
     )
-    computed_at = models.DateTimeField(default=timezone.now)
+    computed_at = models.DateTimeField(default=timezone.now, verbose_name=_("computed at"))
 
     class Meta:
         verbose_name = _("partner score")
@@ -378,15 +458,26 @@ class PartnerScore(TenantOwnedModel):
 class PartnerTier(TenantOwnedModel):
     """A partner's current tier, when it was reached, a pending downgrade, and any manual pin."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_states")
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
-    since = models.DateField()
-    below_since = models.DateField(null=True, blank=True, help_text=_("First evaluation that qualified lower."))
-    pinned_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    pinned_until = models.DateField(null=True, blank=True)
-    pin_reason = models.TextField(blank=True)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="tier_states", verbose_name=_("partner")
+    )
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("tier"))
+    since = models.DateField(verbose_name=_("since"))
+    below_since = models.DateField(
+        null=True, blank=True, help_text=_("First evaluation that qualified lower."), verbose_name=_("below since")
+    )
+    pinned_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("pinned tier")
+    )
+    pinned_until = models.DateField(null=True, blank=True, verbose_name=_("pinned until"))
+    pin_reason = models.TextField(blank=True, verbose_name=_("pin reason"))
     pinned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("pinned by"),
     )
 
     class Meta:
@@ -410,23 +501,44 @@ class TierChange(TenantOwnedModel):
         PIN = "pin", _("Manual pin")
         MODEL_CHANGE = "model_change", _("New tier model")
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_changes")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="tier_changes", verbose_name=_("partner")
+    )
     # As on PartnerScore: no database constraints on the tiers and the score, and no index on the tiers (only a
     # tier's deletion, refused by PROTECT, looks changes up by tier): a first night writes 100,000 changes.
     from_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("from tier"),
     )
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
-    cause = models.CharField(max_length=16, choices=Cause.choices)
-    evaluated_on = models.DateField()
+    to_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False, verbose_name=_("to tier")
+    )
+    cause = models.CharField(max_length=16, choices=Cause.choices, verbose_name=_("cause"))
+    evaluated_on = models.DateField(verbose_name=_("evaluated on"))
     score = models.ForeignKey(
-        PartnerScore, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        PartnerScore,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=pgettext_lazy("model field", "score"),
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("tier change")

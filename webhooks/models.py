@@ -47,17 +47,18 @@ class WebhookEndpoint(TenancyCachedModel, TenantOwnedModel):
     """A URL of the vendor's that receives signed event notifications (which are active and what they subscribe to
     is cached with the tenancy rows: loyalty/tenancy/caching.py, `webhook_endpoints_for`)."""
 
-    url = models.URLField(max_length=500, validators=[validate_webhook_url])
-    description = models.CharField(max_length=200, blank=True)
-    events = models.JSONField(default=list, validators=[validate_events])
+    url = models.URLField(max_length=500, validators=[validate_webhook_url], verbose_name=_("URL"))
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    events = models.JSONField(default=list, validators=[validate_events], verbose_name=_("events"))
     secret = models.CharField(
         max_length=100,
         default=generate_secret,
         editable=False,
         help_text=_("Signs every delivery (the Tierline-Signature header); the receiver verifies with it."),
+        verbose_name=_("secret"),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
@@ -83,22 +84,30 @@ class WebhookDelivery(TenantOwnedModel):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40, choices=Event.choices)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    )
+    event = models.CharField(max_length=40, choices=Event.choices, verbose_name=_("event"))
     # The same for every endpoint, every attempt and every resend: receivers deduplicate on it.
-    event_id = models.UUIDField(default=uuid.uuid4)
+    event_id = models.UUIDField(default=uuid.uuid4, verbose_name=_("event ID"))
     # Events that must be sent at most once (points.expiring per partner and expiry date) carry a key.
-    event_key = models.CharField(max_length=200, blank=True)
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    event_key = models.CharField(max_length=200, blank=True, verbose_name=_("event key"))
+    payload = models.JSONField(encoder=DjangoJSONEncoder, verbose_name=_("payload"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("last status code"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
     resend_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends", editable=False
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resends",
+        editable=False,
+        verbose_name=_("resend of"),
     )
 
     class Meta:
@@ -128,13 +137,17 @@ class WebhookDelivery(TenantOwnedModel):
 class WebhookAttempt(TenantOwnedModel):
     """One try at sending a delivery: what the receiver answered, and when the next try is due."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveSmallIntegerField()
-    attempted_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField(default=0)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    retry_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: no retry (delivered or given up)."))
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    attempted_at = models.DateTimeField(verbose_name=_("attempted at"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Empty: no retry (delivered or given up)."), verbose_name=_("retry at")
+    )
 
     class Meta:
         verbose_name = _("webhook attempt")

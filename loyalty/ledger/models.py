@@ -24,13 +24,15 @@ class PointsAccount(TenantOwnedModel):
     the database knows (migration 0010, loyalty/tenancy/composite_keys.py).
     """
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="points_accounts")
-    balance = models.BigIntegerField(default=0)
-    lifetime_earned = models.BigIntegerField(default=0)
-    lifetime_redeemed = models.BigIntegerField(default=0)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="points_accounts", verbose_name=_("partner")
+    )
+    balance = models.BigIntegerField(default=0, verbose_name=_("balance"))
+    lifetime_earned = models.BigIntegerField(default=0, verbose_name=_("lifetime earned"))
+    lifetime_redeemed = models.BigIntegerField(default=0, verbose_name=_("lifetime redeemed"))
     # Head of the hash chain over this account's entries: tampering with any entry breaks it.
-    chain_head = models.CharField(max_length=64, default="", editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
+    chain_head = models.CharField(max_length=64, default="", editable=False, verbose_name=_("chain head"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("points account")
@@ -75,17 +77,24 @@ class LedgerEntry(TenantOwnedModel):
     # One composite key (tenant, account) → account (tenant, id) in place of a key each (loyalty/tenancy/
     # composite_keys.py, migration 0010): a check per inserted entry fewer, and the account's tenant is the entry's.
     tenant = tenant_key_in_composite()
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
-    kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    points = models.BigIntegerField()
-    balance_after = models.BigIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
-    effective_at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="entries", db_constraint=False, verbose_name=_("account")
     )
-    memo = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=EntryKind.choices, verbose_name=_("kind"))
+    points = models.BigIntegerField(verbose_name=_("points"))
+    balance_after = models.BigIntegerField(verbose_name=_("balance after"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    effective_at = models.DateTimeField(default=timezone.now, verbose_name=_("effective at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    memo = models.TextField(blank=True, verbose_name=_("memo"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
     # The cause: an activity and the rule that priced it, a redemption, the entry this one reverses, or the lot
     # that expired.
     activity = models.ForeignKey(
@@ -94,6 +103,7 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="ledger_entries",
+        verbose_name=_("activity"),
     )
     earning_rule = models.ForeignKey(
         "earning.EarningRule",
@@ -101,6 +111,7 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="entries",
+        verbose_name=_("earning rule"),
     )
     reverses = models.ForeignKey(
         "self",
@@ -108,6 +119,7 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="reversals",
+        verbose_name=_("reverses"),
     )
     expired_lot = models.ForeignKey(
         "ledger.PointsLot",
@@ -115,6 +127,7 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="expiry_entries",
+        verbose_name=_("expired lot"),
     )
     redemption = models.ForeignKey(
         "rewards.Redemption",
@@ -122,8 +135,9 @@ class LedgerEntry(TenantOwnedModel):
         null=True,
         blank=True,
         related_name="ledger_entries",
+        verbose_name=_("redemption"),
     )
-    entry_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False, verbose_name=_("entry hash"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=AppendOnlyManager)
     all_tenants = AppendOnlyManager()
@@ -173,12 +187,14 @@ class PointsLot(TenantOwnedModel):
     # Looked up through points_lot_account_expiry, which leads with the tenant (see LedgerEntry).
     # Keyed (tenant, account) → account (tenant, id), as entries are.
     tenant = tenant_key_in_composite()
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots", db_constraint=False)
-    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
-    points = models.BigIntegerField()
-    remaining = models.BigIntegerField()
-    earned_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="lots", db_constraint=False, verbose_name=_("account")
+    )
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot", verbose_name=_("entry"))
+    points = models.BigIntegerField(verbose_name=_("points"))
+    remaining = models.BigIntegerField(verbose_name=_("remaining"))
+    earned_at = models.DateTimeField(verbose_name=_("earned at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
 
     class Meta:
         verbose_name = _("points lot")
@@ -204,9 +220,11 @@ class PointsLot(TenantOwnedModel):
 class LotAllocation(TenantOwnedModel):
     """How many points a debit took from a lot, so that its reversal or refund puts them back."""
 
-    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
-    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.BigIntegerField()
+    entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("entry")
+    )
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("lot"))
+    points = models.BigIntegerField(verbose_name=_("points"))
 
     class Meta:
         verbose_name = _("lot allocation")
@@ -224,20 +242,34 @@ class AdjustmentRequest(TenantOwnedModel):
         APPROVED = "approved", _("Approved and posted")
         REJECTED = "rejected", _("Rejected")
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="adjustment_requests")
-    points = models.BigIntegerField()
-    reason = models.TextField()
-    idempotency_key = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="adjustment_requests", verbose_name=_("account")
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
+    points = models.BigIntegerField(verbose_name=_("points"))
+    reason = models.TextField(verbose_name=_("reason"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(default=timezone.now, verbose_name=_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.TextField(blank=True, verbose_name=_("decision note"))
     entry = models.OneToOneField(
-        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment_request"
+        LedgerEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adjustment_request",
+        verbose_name=_("entry"),
     )
 
     class Meta:

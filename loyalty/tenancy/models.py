@@ -75,17 +75,26 @@ class Tenant(TenancyCachedModel):
         MONTHS_AFTER_EARNING = "months", _("A number of months after they are earned")
         END_OF_FOLLOWING_YEAR = "following_year", _("At the end of the year after they are earned")
 
-    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator, validate_slug_not_reserved])
-    name = models.CharField(max_length=200)
-    currency = models.CharField(max_length=3, default="USD", validators=[RegexValidator(r"^[A-Z]{3}$")])
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
-    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
-    brand_colour = models.CharField(
-        max_length=7, default="#1f5fbf", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use #RRGGBB."))]
+    slug = models.CharField(
+        max_length=63, unique=True, validators=[slug_validator, validate_slug_not_reserved], verbose_name=_("slug")
     )
-    logo = models.ImageField(upload_to="tenants/logos/", blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    currency = models.CharField(
+        max_length=3, default="USD", validators=[RegexValidator(r"^[A-Z]{3}$")], verbose_name=_("currency")
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], verbose_name=_("time zone")
+    )
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", verbose_name=_("language"))
+    brand_colour = models.CharField(
+        max_length=7,
+        default="#1f5fbf",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use #RRGGBB."))],
+        verbose_name=_("brand colour"),
+    )
+    logo = models.ImageField(upload_to="tenants/logos/", blank=True, verbose_name=_("logo"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     objects = TenancyCachedManager()
 
@@ -95,17 +104,24 @@ class Tenant(TenancyCachedModel):
         default=Decimal("0.01"),
         validators=[MinValueValidator(Decimal(0))],
         help_text=_("What one point is worth in the program's currency, for liability reporting."),
+        verbose_name=_("point value"),
     )
     points_expiry = models.CharField(
-        max_length=16, choices=PointsExpiry.choices, default=PointsExpiry.MONTHS_AFTER_EARNING
+        max_length=16,
+        choices=PointsExpiry.choices,
+        default=PointsExpiry.MONTHS_AFTER_EARNING,
+        verbose_name=_("points expiry"),
     )
-    points_expiry_months = models.PositiveSmallIntegerField(default=24, validators=[MinValueValidator(1)])
+    points_expiry_months = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1)], verbose_name=_("points expiry months")
+    )
     claim_review_threshold = models.DecimalField(
         max_digits=14,
         decimal_places=2,
         null=True,
         blank=True,
         help_text=_("Claims above this amount always wait for review. Empty: no threshold."),
+        verbose_name=_("claim review threshold"),
     )
     monthly_redemption_budget = models.DecimalField(
         max_digits=14,
@@ -116,6 +132,7 @@ class Tenant(TenancyCachedModel):
             "Value of points redeemed per month, in the program's currency, beyond which redemptions wait "
             "for approval. Empty: no budget."
         ),
+        verbose_name=_("monthly redemption budget"),
     )
     activity_max_age_days = models.PositiveSmallIntegerField(
         default=730,
@@ -124,6 +141,7 @@ class Tenant(TenancyCachedModel):
             "The oldest activity or claim the program accepts, in days before today (at least the qualification "
             "window). Older ones are refused, through every channel."
         ),
+        verbose_name=_("activity max age days"),
     )
     activity_max_amount = models.DecimalField(
         max_digits=14,
@@ -131,6 +149,7 @@ class Tenant(TenancyCachedModel):
         default=Decimal("10000000.00"),
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("The largest amount one activity or claim may carry, in the program's currency (a typo guard)."),
+        verbose_name=_("activity max amount"),
     )
     adjustment_approval_points = models.PositiveIntegerField(
         default=10_000,
@@ -139,38 +158,45 @@ class Tenant(TenancyCachedModel):
             "Manual adjustments of more points than this (added or deducted) wait for a second program manager or "
             "owner to approve them."
         ),
+        verbose_name=_("adjustment approval points"),
     )
     claims_auto_approve = models.BooleanField(
         default=False,
         help_text=_("Approve claims at once when they are under the threshold and resemble no earlier claim."),
+        verbose_name=_("claims auto approve"),
     )
     journal_expense_account = models.CharField(
         max_length=20,
         default="6100",
         validators=[ACCOUNT_CODE],
         help_text=_("Debited when points are issued: the incentive expense (or contra-revenue) account."),
+        verbose_name=_("journal expense account"),
     )
     journal_liability_account = models.CharField(
         max_length=20,
         default="2450",
         validators=[ACCOUNT_CODE],
         help_text=_("Credited when points are issued, debited when they are redeemed or expire: the points liability."),
+        verbose_name=_("journal liability account"),
     )
     journal_redemption_account = models.CharField(
         max_length=20,
         default="2100",
         validators=[ACCOUNT_CODE],
         help_text=_("Credited when points are redeemed: what the rewards cost to fulfil (payable or cost of rewards)."),
+        verbose_name=_("journal redemption account"),
     )
     journal_breakage_account = models.CharField(
         max_length=20,
         default="4950",
         validators=[ACCOUNT_CODE],
         help_text=_("Credited when points expire unredeemed: breakage."),
+        verbose_name=_("journal breakage account"),
     )
     applications_open = models.BooleanField(
         default=False,
         help_text=_("Companies may apply to join on the public application page; staff review each application."),
+        verbose_name=_("applications open"),
     )
 
     class Meta:
@@ -185,8 +211,8 @@ class Tenant(TenancyCachedModel):
 class Domain(TenancyCachedModel):
     """A custom host name that serves a tenant, besides <slug>.<BASE_DOMAIN>."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains", verbose_name=_("tenant"))
+    domain = models.CharField(max_length=253, unique=True, verbose_name=_("domain"))
 
     objects = TenancyCachedManager()
 
@@ -273,7 +299,14 @@ def _constraint_field(constraint: models.BaseConstraint) -> str | None:
 def tenant_key_in_composite() -> models.ForeignKey:
     """`TenantOwnedModel.tenant` for a model whose composite key (tenant, parent) → parent (tenant, id) stands in for
     the tenant's own foreign key (loyalty/tenancy/composite_keys.py): no database constraint of its own."""
-    return models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False, db_constraint=False)
+    return models.ForeignKey(
+        Tenant,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+        verbose_name=_("tenant"),
+    )
 
 
 class TenantOwnedModel(models.Model):
@@ -283,7 +316,9 @@ class TenantOwnedModel(models.Model):
     forgotten filter fails closed. `all_tenants` reads across tenants: platform jobs only.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+", editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="+", editable=False, verbose_name=_("tenant")
+    )
 
     objects = ScopedManager(tenant="tenant")
     all_tenants = models.Manager()  # noqa: DJ012 - a second manager, not a field
@@ -391,14 +426,21 @@ class StatusChange(TenantOwnedModel):
     """
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
     # A system reason's code and parameters (loyalty.reasons), so pages say it in the reader's language; empty
     # when a person typed the reason. The database defaults serve rows inserted by columns (bulk ingestion).
-    reason_code = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
-    reason_params = models.JSONField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    reason_code = models.CharField(
+        max_length=40, blank=True, default="", db_default="", editable=False, verbose_name=_("reason code")
+    )
+    reason_params = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("reason params"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
         abstract = True
@@ -433,13 +475,20 @@ FINANCE_ROLES = frozenset({Role.FINANCE, Role.PROGRAM_MANAGER, Role.OWNER})
 class Membership(TenancyCachedModel, TenantOwnedModel):
     """A user's role in one tenant; partner roles also name the partner they act for (cached: tenancy/caching.py)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=32, choices=Role.choices)
-    partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="memberships"
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    role = models.CharField(max_length=32, choices=Role.choices, verbose_name=_("role"))
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("partner"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     objects = ScopedManager(tenant="tenant", _manager_class=TenancyCachedManager)
     all_tenants = TenancyCachedManager()  # noqa: DJ012 - a second manager, not a field
@@ -483,21 +532,38 @@ class Membership(TenancyCachedModel, TenantOwnedModel):
 class Invitation(TenantOwnedModel):
     """An invitation by email to join a tenant with a role; the emailed link carries a signed, expiring token."""
 
-    email = models.EmailField()
-    role = models.CharField(max_length=32, choices=Role.choices)
+    email = models.EmailField(verbose_name=_("email"))
+    role = models.CharField(max_length=32, choices=Role.choices, verbose_name=_("role"))
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+        "partners.Partner",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        verbose_name=_("partner"),
     )
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("invited by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField(editable=False)
-    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(editable=False, verbose_name=_("expires at"))
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("accepted at"))
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("accepted by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
 
     class Meta:
         verbose_name = _("invitation")
@@ -544,21 +610,30 @@ class AuditEntry(TenantOwnedModel):
         WEBHOOKS = "webhooks", _("Webhook endpoints and secrets")
         SSO = "sso", _("Single sign-on")
 
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    category = models.CharField(max_length=16, choices=Category.choices, default=Category.CHANGE)
-    action = models.CharField(max_length=16, choices=Action.choices)
-    target_type = models.CharField(max_length=100, blank=True, help_text=_("app_label.model of the changed row."))
-    target_id = models.CharField(max_length=64, blank=True)
-    target_repr = models.CharField(max_length=200, blank=True)
-    summary = models.CharField(max_length=300, blank=True)
+    category = models.CharField(
+        max_length=16, choices=Category.choices, default=Category.CHANGE, verbose_name=_("category")
+    )
+    action = models.CharField(max_length=16, choices=Action.choices, verbose_name=_("action"))
+    target_type = models.CharField(
+        max_length=100, blank=True, help_text=_("app_label.model of the changed row."), verbose_name=_("target type")
+    )
+    target_id = models.CharField(max_length=64, blank=True, verbose_name=_("target ID"))
+    target_repr = models.CharField(max_length=200, blank=True, verbose_name=_("target repr"))
+    summary = models.CharField(max_length=300, blank=True, verbose_name=_("summary"))
     # {"fields": {name: {"before": …, "after": …}}, "inlines": [{"model", "object", "action", "fields"}]}
-    changes = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
     # Where a signed-in (or failed) request came from; empty for changes made by tasks and commands.
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP address"))
+    user_agent = models.CharField(max_length=300, blank=True, verbose_name=_("user agent"))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -614,11 +689,13 @@ class SignInHandoff(models.Model):
     which is spent on first use; the target host still applies its own two-factor step and membership check.
     """
 
-    nonce = models.CharField(max_length=43, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    used_at = models.DateTimeField(null=True, blank=True)
+    nonce = models.CharField(max_length=43, unique=True, verbose_name=_("nonce"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", verbose_name=_("tenant"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
 
     class Meta:
         verbose_name = _("sign-in handoff")

@@ -8,9 +8,11 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
 from django.utils import translation
 
+from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
 from tests.i18n.test_spanish_pages import speaks
 from tests.partners.test_review_admin import pending_activity
+from tests.rewards.factories import RewardFactory
 
 
 def test_review_actions_speak_the_managers_language(acme: World, client_for) -> None:
@@ -91,3 +93,47 @@ def test_index_names_the_apps_in_spanish(acme: World, client_for) -> None:
     assert "Libro de puntos" in index
     assert "Enablement" not in index
     assert "Points ledger" not in index
+
+
+# Words Spanish writes as English does; every other field name must read differently in Spanish.
+SAME_IN_SPANISH = {"SKU", "URL", "error", "marketing", "nonce", "total"}
+
+
+def test_every_project_model_field_has_a_spanish_name() -> None:
+    """Each field names itself (`verbose_name`), or the admin's columns, filters and labels show the attribute name."""
+    untranslated = []
+    fields = 0
+    for model in _project_models():
+        for field in model._meta.get_fields():
+            if field.auto_created or not (field.concrete or field.many_to_many):
+                continue
+            fields += 1
+            with translation.override("en"):
+                english = str(field.verbose_name)
+            with translation.override("es"):
+                spanish = str(field.verbose_name)
+            if "verbose_name" not in field.deconstruct()[3] or (spanish == english and english not in SAME_IN_SPANISH):
+                untranslated.append(f"{model._meta.label}.{field.name}: {english!r} -> {spanish!r}")
+
+    assert fields > 700
+    assert untranslated == []
+
+
+def test_changelist_columns_filters_and_form_labels_speak_spanish(acme: World, client_for) -> None:
+    speaks(acme.manager, "es")
+    with tenant_context(acme.tenant):
+        RewardFactory(name="Taza", points_cost=150)
+    client = client_for(acme, acme.manager)
+
+    changelist = client.get("/admin/rewards/reward/").content.decode()
+    add_form = client.get("/admin/rewards/reward/add/").content.decode()
+
+    assert ">Coste en puntos</a>" in changelist
+    assert "Por estado" in changelist
+    assert "Por tipo" in changelist
+    assert ">Points cost</a>" not in changelist
+    assert "Por status" not in changelist
+    assert "Por kind" not in changelist
+    assert '<label class="required" for="id_name">Nombre:</label>' in add_form
+    assert '<label class="required" for="id_sku">SKU:</label>' in add_form
+    assert "Points cost:" not in add_form
