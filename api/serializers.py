@@ -617,6 +617,7 @@ class SimulationSerializer(serializers.Serializer):
     partners = serializers.IntegerField()
     moving_up = serializers.IntegerField()
     moving_down = serializers.IntegerField()
+    held_by_pin = serializers.IntegerField(help_text="Partners the model would move whom a pin holds at their rank.")
     distribution = serializers.ListField(child=serializers.DictField())
     matrix = serializers.ListField(child=serializers.DictField())
     movers = SimulationMoverSerializer(many=True)

@@ -666,6 +666,7 @@ class TierModelSimulate(ApiView):
             "partners": result.partners,
             "moving_up": result.moving_up,
             "moving_down": result.moving_down,
+            "held_by_pin": result.held_by_pin,
             "distribution": [
                 {"now": now_name, "then": then_name, "partners_now": now, "partners_then": then}
                 for now_name, then_name, now, then in result.distribution_rows()

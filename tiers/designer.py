@@ -18,7 +18,15 @@ from django.utils.translation import gettext as _
 from tiers.engine import LoadedCriterion, LoadedGate, LoadedPathway, LoadedTier, Scorecard, evaluate_one, scorecard_load
 from tiers.metrics import MetricSpecKey
 from tiers.models import Metric, TierChange, TierModel
-from tiers.simulation import NO_TIER, Mover, Population, SimulationResult, population_load, simulate_scorecard
+from tiers.simulation import (
+    NO_TIER,
+    Mover,
+    Population,
+    SimulationResult,
+    population_load,
+    population_pins_read,
+    simulate_scorecard,
+)
 from tiers.validation import CriterionDraft, PathwayDraft, Problem, TierDraft, draft_problems
 from tiers.wording import gap_sentence, progress_text
 
@@ -135,6 +143,8 @@ def designer_population(
     if reread or not fresh:
         population = population_load(model=model, evaluated_on=evaluated_on, specs=specs)
         population.last_move = last_move
+    else:
+        population_pins_read(population)
     population.specs_load(specs)  # a criterion on a metric not read yet
     with _populations_lock:
         _populations[key] = population

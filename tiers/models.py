@@ -1,5 +1,6 @@
 """Tier models (versioned scorecards), their tiers, pathways, criteria and gates; evaluations and tier state."""
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -455,6 +456,11 @@ class PartnerScore(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "evaluated_on", "tier"], name="partner_score_day_tier")]
 
 
+def pin_holds(*, pinned_tier_id: int | None, pinned_until: date | None, on: date) -> bool:
+    """A pin holds the tier it was given through its last day, whatever the evaluations (and models) say."""
+    return pinned_tier_id is not None and pinned_until is not None and pinned_until >= on
+
+
 class PartnerTier(TenantOwnedModel):
     """A partner's current tier, when it was reached, a pending downgrade, and any manual pin."""
 
@@ -490,6 +496,9 @@ class PartnerTier(TenantOwnedModel):
                 name="partner_tier_pin_has_end_and_reason",
             ),
         ]
+
+    def is_pinned_on(self, day: date) -> bool:
+        return pin_holds(pinned_tier_id=self.pinned_tier_id, pinned_until=self.pinned_until, on=day)
 
 
 class TierChange(TenantOwnedModel):

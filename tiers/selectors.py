@@ -508,7 +508,7 @@ def _health(
     ):
         currency = current_tenant().currency
         health.blocked_by = [gate_phrase(gate, currency) for gate in gaps.get("gates", [])]
-    is_pinned = state is not None and state.pinned_until is not None and state.pinned_until >= today
+    is_pinned = state is not None and state.is_pinned_on(today)
     if state is not None and qualified_rank < current_rank and not is_pinned:
         health.risks.append(Risk.QUALIFIES_LOWER)
     if state is not None and state.below_since is not None:

@@ -81,15 +81,17 @@ def tier_decide(
     if state is None or scorecard.tier_by_id(state.tier_id) is None:
         cause = TierChange.Cause.MODEL_CHANGE if state is not None else move
         held_rank = getattr(state, "held_rank", None)
-        if held_rank is not None and (qualified is None or qualified.rank < held_rank):
+        is_pinned = state is not None and state.is_pinned_on(evaluated_on)
+        if held_rank is not None and (is_pinned or qualified is None or qualified.rank < held_rank):
             # A new model places the partner lower: it keeps the new model's tier at the rank it held, "below"
             # from today, and the model's publication policy (grace, or protection) decides when it drops.
-            kept = next((tier for tier in reversed(scorecard.tiers) if tier.rank <= held_rank), None)
+            # A pin holds that rank either way, up or down, and nothing is pending while it lasts.
+            kept = held_tier(scorecard=scorecard, rank=held_rank)
             if kept is not None:
-                return Decision(kept, evaluated_on, cause)
+                return Decision(kept, None if is_pinned else evaluated_on, cause)
         return Decision(qualified, None, cause if qualified is not None else None)
     current = scorecard.tier_by_id(state.tier_id)
-    if state.pinned_tier_id and state.pinned_until and state.pinned_until >= evaluated_on:
+    if state.is_pinned_on(evaluated_on):
         return Decision(current, state.below_since, None)
     if qualified is not None and qualified.rank >= current.rank:
         return Decision(qualified, None, move if qualified.rank > current.rank else None)
@@ -116,6 +118,12 @@ def tier_decide(
         return Decision(current, below_since, None)
     still_above_qualified = qualified is None or target.rank > qualified.rank
     return Decision(target, below_since if still_above_qualified else None, move)
+
+
+def held_tier(*, scorecard: Scorecard, rank: int) -> LoadedTier | None:
+    """The tier of `scorecard` that keeps a partner who held `rank` under another model: the one at that rank, or
+    the highest below it when the model has fewer tiers (the evaluation's and the simulation's rule)."""
+    return next((tier for tier in reversed(scorecard.tiers) if tier.rank <= rank), None)
 
 
 def protection_end(*, model: TierModel) -> date:
@@ -323,6 +331,10 @@ def _apply_decision(
     if decision.tier is None:
         return
     previous_tier_id = state.tier_id if state is not None else None
+    previous = scorecard.tier_by_id(previous_tier_id) if previous_tier_id else None
+    # Across a model change the tier held is the old model's: its rank (annotated when loaded) says up, down or
+    # neither, and the since date moves only with the rank ("Gold since" stays true under a new model's Gold).
+    previous_rank = previous.rank if previous is not None else getattr(state, "held_rank", None)
     if state is None:
         for name, value in (
             ("tenant_id", batch.tenant_id),
@@ -332,15 +344,12 @@ def _apply_decision(
         ):
             batch.new_states[name].append(value)
     elif state.tier_id != decision.tier.id or state.below_since != decision.below_since:
-        if state.tier_id != decision.tier.id:
+        if previous_rank != decision.tier.rank:
             state.since = evaluated_on
         state.tier_id, state.below_since = decision.tier.id, decision.below_since
         batch.changed_states.append(state)
     if decision.cause is None or previous_tier_id == decision.tier.id:
         return
-    previous = scorecard.tier_by_id(previous_tier_id) if previous_tier_id else None
-    # Across a model change the tier held is the old model's: its rank (annotated when loaded) says up or down.
-    previous_rank = previous.rank if previous is not None else getattr(state, "held_rank", None)
     if previous_rank is not None and previous_rank > decision.tier.rank:
         batch.result.downgrades += 1
     elif previous_rank is not None and previous_rank < decision.tier.rank:

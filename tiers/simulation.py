@@ -21,8 +21,8 @@ from loyalty.tenancy.context import current_tenant
 from partners.models import Partner
 from tiers.engine import CENT, HUNDRED, Scorecard, scorecard_load
 from tiers.metrics import MetricSpecKey, Window, metric_values, points_earned, qualification_window
-from tiers.models import PartnerTier, TierModel
-from tiers.services import CHUNK_SIZE
+from tiers.models import PartnerTier, TierModel, pin_holds
+from tiers.services import CHUNK_SIZE, held_tier
 
 NO_TIER = "—"
 NO_RANK = 0  # partners without a tier, in distributions and the matrix
@@ -41,6 +41,7 @@ class Population:
     regions: list[str] = field(default_factory=list)
     current_rank: list[int] = field(default_factory=list)  # NO_RANK without a tier
     current_multiplier: list[Decimal] = field(default_factory=list)  # 1 without a tier
+    pinned: set[int] = field(default_factory=set)  # partners whose pin holds on `evaluated_on` (they do not move)
     earned: list[Decimal] = field(default_factory=list)  # points earned in the window (at the current multiplier)
     current_names: dict[int, str] = field(default_factory=dict)  # rank → name of the tier partners hold there
     last_move: int = 0  # the latest TierChange when the tiers held were read (tiers/designer.py reads again after)
@@ -81,11 +82,13 @@ def population_load(*, model: TierModel, evaluated_on: date, specs: list[MetricS
     window = qualification_window(model=model, evaluated_on=evaluated_on, time_zone=current_tenant().time_zone)
     population = Population(evaluated_on=evaluated_on, window=window)
     held = {}
-    for partner_id, rank, name, multiplier in PartnerTier.objects.values_list(
-        "partner_id", "tier__rank", "tier__name", "tier__point_multiplier"
+    for partner_id, rank, name, multiplier, pinned_tier_id, pinned_until in PartnerTier.objects.values_list(
+        "partner_id", "tier__rank", "tier__name", "tier__point_multiplier", "pinned_tier_id", "pinned_until"
     ):
         held[partner_id] = (rank, multiplier)
         population.current_names.setdefault(rank, name)
+        if pin_holds(pinned_tier_id=pinned_tier_id, pinned_until=pinned_until, on=evaluated_on):
+            population.pinned.add(partner_id)
     partners = Partner.objects.filter(status=Partner.Status.ACTIVE).order_by("pk")
     for partner_id, type_id, name, region in partners.values_list("pk", "partner_type_id", "name", "region"):
         rank, multiplier = held.get(partner_id, (NO_RANK, Decimal(1)))
@@ -101,6 +104,18 @@ def population_load(*, model: TierModel, evaluated_on: date, specs: list[MetricS
     population.earned = [earned.get(partner_id, Decimal(0)) for partner_id in population.ids]
     population.specs_load(list(specs))
     return population
+
+
+def population_pins_read(population: Population) -> None:
+    """The partners whose pin holds on the population's day, for a population kept between what-ifs: a pin at the
+    tier already held moves nothing, so no TierChange tells the designer to read it again (tiers/designer.py)."""
+    population.pinned = {
+        partner_id
+        for partner_id, pinned_tier_id, pinned_until in PartnerTier.objects.filter(
+            pinned_tier__isnull=False
+        ).values_list("partner_id", "pinned_tier_id", "pinned_until")
+        if pin_holds(pinned_tier_id=pinned_tier_id, pinned_until=pinned_until, on=population.evaluated_on)
+    }
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class SimulationResult:
     simulated_distribution: Counter = field(default_factory=Counter)  # rank → partners under the model
     matrix: dict[int, Counter] = field(default_factory=dict)  # current rank → simulated rank → partners
     movers: list[Mover] = field(default_factory=list)
+    held_by_pin: int = 0  # partners the scorecard would move whom a pin holds at their rank (not movers)
     multiplier_cost_points: int = 0  # extra points a year at the simulated multipliers (negative: savings)
     multiplier_cost_value: Decimal = Decimal(0)
     unpriced_partners: int = 0  # partners whose current multiplier is 0: their earnings cannot be re-priced
@@ -336,6 +352,12 @@ def simulate_scorecard(*, scorecard: Scorecard, population: Population) -> Simul
             None,
         )
         current_rank = population.current_rank[index]
+        if partner_id in population.pinned:
+            # As the evaluation decides (`tier_decide`): a pin holds the rank, under this model or a new one.
+            held = held_tier(scorecard=scorecard, rank=current_rank)
+            if held is not None and held.rank != (tier.rank if tier else NO_RANK):
+                result.held_by_pin += 1
+                tier = held
         simulated_rank = tier.rank if tier else NO_RANK
         result.simulated_ranks.append(simulated_rank)
         result.current_distribution[current_rank] += 1

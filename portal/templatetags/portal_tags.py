@@ -15,10 +15,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
+from loyalty.ledger.wording import signed_points
 from loyalty.reasons import memo_shown
 
 register = template.Library()
 register.filter("memo_shown", memo_shown)
+register.filter("signed_points", signed_points)  # the statement's "+1,200 / −300", on any page
 
 # The day a row is about, in the style of the row's own date: a long date beside a long one, a short beside a short.
 DAY_FORMATS = {"DATETIME_FORMAT": "DATE_FORMAT", "SHORT_DATETIME_FORMAT": "SHORT_DATE_FORMAT"}

@@ -185,3 +185,25 @@ def test_money_and_progress_text() -> None:
     assert money("1234.01", "EUR") == "€1,235"
     assert money("99", "SEK") == "99 SEK"
     assert progress_text("activity_count", "training", "1", "6", "USD") == "1 / 6 trainings"
+
+
+def test_dashboard_ledger_signs_points_as_the_statement_does_in_spanish(scored: World, client_for) -> None:
+    """The dashboard read "-15,000" (a hyphen) where the statement read "−15.000" (a true minus, grouped the
+    reader's way): both say it with `signed_points`."""
+    with tenant_context(scored.tenant):
+        account = points_account_for(partner=scored.partner)
+        points_post(account=account, kind=EntryKind.EARN, points=20000, idempotency_key="big")
+        points_post(
+            account=account,
+            kind=EntryKind.ADJUST,
+            points=-15000,
+            idempotency_key="fix",
+            memo="Duplicate",
+            actor=scored.manager,
+        )
+    scored.partner_user.language = "es"
+    scored.partner_user.save(update_fields=["language"])
+    page = client_for(scored, scored.partner_user).get("/").content.decode()
+    assert '<span class="negative">\u221215.000</span>' in page
+    assert '<span class="positive">+20.000</span>' in page
+    assert "-15" not in page

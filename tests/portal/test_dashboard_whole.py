@@ -96,7 +96,7 @@ def test_a_redemption_shows_at_once(scored: World, client_for) -> None:
         redeem(scored.partner, scored.partner_user, RewardFactory(points_cost=100), "redeem-1")
     page = warm(client)
     assert "<strong>1,100</strong>" in page
-    assert "-100</span> Redeemed" in page
+    assert "\u2212100</span> Redeemed" in page  # a true minus, as the statement writes it
 
 
 def test_an_instant_rescore_shows_at_once(scored: World, client_for) -> None:

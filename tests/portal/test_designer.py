@@ -164,6 +164,14 @@ def test_the_copy_moves_only_the_partner_whose_score_fell(program: Fixture, clie
     assert [row.why for row in response.context["workspace"].movers] == ["Score 0.00 is below Gold's minimum of 65."]
 
 
+def pin_charlie(program: Fixture, tier_name: str) -> None:
+    with tenant_context(program.world.tenant):
+        charlie = Partner.objects.get(name="Charlie")
+        tier = Tier.objects.get(model=program.program.model, name=tier_name)
+        until = timezone.localdate() + timedelta(days=30)
+        partner_tier_pin(partner=charlie, tier=tier, until=until, reason="Audit", actor=program.world.manager)
+
+
 def test_a_tier_moved_since_the_page_was_read_is_compared_afresh(program: Fixture, client_for) -> None:
     """The population is kept between requests, but not past a move of a tier held: after Charlie drops to
     Registered (here a pin; a nightly run or a new model's first run alike), the draft moves no one, as the
@@ -171,13 +179,28 @@ def test_a_tier_moved_since_the_page_was_read_is_compared_afresh(program: Fixtur
     draft = start(client_for, program)
     client = client_for(program.world, program.world.manager)
     assert len(client.get(draft_url(draft)).context["workspace"].result.movers) == 1
-    with tenant_context(program.world.tenant):
-        charlie = Partner.objects.get(name="Charlie")
-        registered = Tier.objects.get(model=program.program.model, name="Registered")
-        until = timezone.localdate() + timedelta(days=30)
-        partner_tier_pin(partner=charlie, tier=registered, until=until, reason="Audit", actor=program.world.manager)
+    pin_charlie(program, "Registered")
     assert client.get(draft_url(draft)).context["workspace"].result.movers == []
     assert "0 partners would move" in client.get(f"{draft_url(draft)}publish/").content.decode()
+
+
+def test_a_pinned_partner_is_held_in_the_preview_and_said_so(program: Fixture, client_for) -> None:
+    """Charlie, pinned at the Gold it holds, does not move when the model changes (`tier_decide`): the preview and
+    the publish page counted it as moving. A pin at the tier held writes no TierChange, so the kept population
+    reads the pins afresh."""
+    draft = start(client_for, program)
+    client = client_for(program.world, program.world.manager)
+    assert len(client.get(draft_url(draft)).context["workspace"].result.movers) == 1
+    pin_charlie(program, "Gold")
+    response = client.get(draft_url(draft))
+    assert response.context["workspace"].result.movers == []
+    assert "0 up, 0 down. 1 partner held by a pin." in " ".join(response.content.decode().split())
+    publish_page = client.get(f"{draft_url(draft)}publish/").content.decode()
+    assert "0 partners would move" in publish_page
+    assert "1 partner held by a pin." in publish_page
+    program.world.manager.language = "es"
+    program.world.manager.save(update_fields=["language"])
+    assert "1 socio retenido por una fijación." in client.get(draft_url(draft)).content.decode()
 
 
 def test_moving_gold_up_re_simulates_without_saving(program: Fixture, client_for) -> None:
@@ -555,7 +578,10 @@ def test_a_change_re_scores_in_memory_without_reading_metrics_again(
     data = form_data(draft, **{f"{GOLD}-minimum_score": "75"})
     with django_assert_max_num_queries(20) as change:
         response = client.post(draft_url(draft), data)
-    read = " ".join(query["sql"] for query in change.captured_queries)
+    # Only the pins are read again (a pin at the tier held moves nothing a TierChange would show).
+    read = " ".join(
+        query["sql"] for query in change.captured_queries if '"pinned_tier_id" IS NOT NULL' not in query["sql"]
+    )
     for table in ('"partners_partner"', '"partners_activity"', '"ledger_ledgerentry"', '"tiers_partnertier"'):
         assert f"FROM {table}" not in read
     assert response.context["workspace"].result.scores is population_scored
