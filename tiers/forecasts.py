@@ -10,7 +10,7 @@ query per chunk measures the pace window and the twelve month slices at once (`m
 
 import gc
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from copy import copy
@@ -207,21 +207,28 @@ def projected_values(
     return projected
 
 
-def first_day(predicate: Callable[[date], bool], plan: ForecastPlan, *, rises: bool | None = None) -> date | None:
+def first_day(
+    predicate: Callable[[date], bool], plan: ForecastPlan, *, rises: bool | None = None, start: int = 0
+) -> date | None:
     """The first day after today, up to the horizon, on which `predicate` holds: the first checkpoint where it
     does, then the day within the month before it by bisection. None: not within the horizon.
 
     `rises` is what is known of the predicate over the checkpoints (`rises_over_checkpoints`): True, once it holds
     it holds at every later one (the horizon first, then bisection over the checkpoints); False, once it fails it
     fails at every later one (only the first checkpoint can be the first); None, nothing (each in turn). The same
-    checkpoint is found either way, and the day within its month by the same bisection."""
+    checkpoint is found either way, and the day within its month by the same bisection. `start`: the predicate is
+    known to fail at the checkpoints before that one (`checkpoint_of`), which are then not asked."""
     checkpoints = plan.checkpoints
+    if start >= len(checkpoints):
+        return None
     if rises is None:
-        found = next((number for number, checkpoint in enumerate(checkpoints) if predicate(checkpoint)), None)
+        found = next(
+            (number for number in range(start, len(checkpoints)) if predicate(checkpoints[number])), None
+        )
     elif rises:
         found = None
         if checkpoints and predicate(checkpoints[-1]):
-            low, found = 0, len(checkpoints) - 1
+            low, found = start, len(checkpoints) - 1
             while low < found:
                 middle = (low + found) // 2
                 if predicate(checkpoints[middle]):
@@ -229,7 +236,7 @@ def first_day(predicate: Callable[[date], bool], plan: ForecastPlan, *, rises: b
                 else:
                     low = middle + 1
     else:
-        found = 0 if checkpoints and predicate(checkpoints[0]) else None
+        found = 0 if not start and checkpoints and predicate(checkpoints[0]) else None
     if found is None:
         return None
     low, high = checkpoints[found - 1] if found else plan.today, checkpoints[found]
@@ -240,6 +247,12 @@ def first_day(predicate: Callable[[date], bool], plan: ForecastPlan, *, rises: b
         else:
             low = middle
     return high
+
+
+def checkpoint_of(day: date | None, plan: ForecastPlan) -> int:
+    """The number of the checkpoint whose month `day` (a `first_day` answer) falls in: that search's first
+    checkpoint where its predicate held. Past the last (`len(checkpoints)`) for None: it held at none."""
+    return len(plan.checkpoints) if day is None else bisect_left(plan.checkpoints, day)
 
 
 def rises_over_checkpoints(trend: int | None, *, with_higher_values: bool) -> bool | None:
@@ -302,6 +315,11 @@ class Projection:
             with_pace=False,
         )
 
+    def scored_on(self, day: date) -> tuple[Decimal, LoadedTier | None]:
+        """The score and tier on `day`, for a caller that needs neither the values nor a dict of them."""
+        score, tier, _values = self.on(day)
+        return score, tier
+
     def rank_on(self, day: date) -> int:
         """The rank of the tier qualified for on `day` (0: none): what the searches ask of most days."""
         return _rank(self.on(day)[1])
@@ -318,6 +336,12 @@ class Projection:
     def spec_trend(self, spec: MetricSpecKey) -> int | None:
         """How one additive metric's projected value moves over the checkpoints (as `trend`)."""
         return None
+
+    def above_still(self) -> bool:
+        """Whether, on every day, this projection's rank is at least that of the same partner's without pace
+        (`without_pace`): known where no pace is negative and a rank never falls when a value rises. The reference
+        does not say (False)."""
+        return False
 
     def checkpoints_bound(self, *, highest: bool) -> tuple[Decimal, LoadedTier | None] | None:
         """The score and tier of every moved metric's highest (or lowest) value over the checkpoints: no
@@ -514,6 +538,11 @@ class PreparedProjection(Projection):
             self.together = _together(self._directions()) if self.monotone else None
         return self.together
 
+    def above_still(self) -> bool:
+        # Each moved value at pace is the still one's plus pace × days (not negative), each step rounded
+        # monotonically; `monotone`: a rank never falls when a value rises.
+        return self.monotone and all(pace is None or pace >= ZERO for _value, pace, *_rest in self.moved)
+
     def spec_trend(self, spec: MetricSpecKey) -> int | None:
         place = self.places.get(spec)
         return None if place is None else self._directions()[place]
@@ -597,11 +626,21 @@ class PreparedProjection(Projection):
             result = self.days[day] = (score, tier, values)
         return result
 
+    def scored_on(self, day: date) -> tuple[Decimal, LoadedTier | None]:
+        return self._scored(day)
+
     def rank_on(self, day: date) -> int:
-        return _rank(self._scored(day)[1])
+        # `_scored` inline: the searches ask this of most days (one call less per day).
+        found = self.scores.get(day)
+        if found is None:
+            found = self.scores[day] = self._score_of(self._moved_values(day))
+        return found[1].rank if found[1] else 0
 
     def score_meets(self, day: date, minimum: Decimal) -> bool:
-        return self._scored(day)[0] >= minimum
+        found = self.scores.get(day)
+        if found is None:
+            found = self.scores[day] = self._score_of(self._moved_values(day))
+        return found[0] >= minimum
 
 
 def _tier_after_grace(scorecard: Scorecard, held: LoadedTier, qualified: LoadedTier | None) -> LoadedTier | None:
@@ -652,16 +691,23 @@ def _criteria(
         if criterion.id in increases:
             value = evaluation.values.get(spec, ZERO)
             target = value + increases[criterion.id]
+            leaving = leaving_of.get(spec)
+            gone_by = _gone_by(history, spec, plan) if leaving else None
 
             def covered(
                 day: date,
-                spec: MetricSpecKey = spec,
                 value: Decimal = value,
                 pace: Decimal = pace,
                 target: Decimal = target,
+                leaving: list[Decimal] | None = leaving,
+                gone_by: list[Decimal] | None = gone_by,
             ) -> bool:
-                days, _passed, _share = plan.position(day)
-                return value - _gone(history, spec, plan, day) + pace * days >= target
+                # `_gone` inline (its `_gone_at`'s arithmetic), the slices and their running sums found once.
+                days, passed, share = plan.positions.get(day) or plan.position(day)
+                if not leaving:
+                    return value - ZERO + pace * days >= target
+                gone = gone_by[-1] if passed >= len(gone_by) - 1 else gone_by[passed] + leaving[passed] * share
+                return value - gone + pace * days >= target
 
             # `covered` is the paced projection's value before `max(0, …)`: the same answer for a positive target.
             rises = rises_over_checkpoints(paced.spec_trend(spec), with_higher_values=True) if target > 0 else None
@@ -752,13 +798,17 @@ def forecast_one(
             ]
         forecast["on_pace_for_upgrade"] = reaches is not None and reaches <= flag_day
     if held is not None and plan.rolling and _rank(qualified) >= held.rank:
-        forecast["rolloff"] = _rolloff(scorecard=scorecard, plan=plan, still=still, held=held, evaluation=evaluation)
+        rolloff, below_on = _rolloff(scorecard=scorecard, plan=plan, still=still, held=held, evaluation=evaluation)
+        forecast["rolloff"] = rolloff
+        # At pace the rank is never below the still one's: it cannot fall before the checkpoint where that one did
+        # (`first_day` found the first where its predicate held, in whatever order it asked them).
+        start = checkpoint_of(below_on, plan) if paced.above_still() else 0
         downward = rises_over_checkpoints(paced.trend(), with_higher_values=False)
-        bottom = paced.checkpoints_bound(highest=False) if downward is None else None
+        bottom = paced.checkpoints_bound(highest=False) if downward is None and start < len(plan.checkpoints) else None
         below_at_pace = (
             None
             if bottom is not None and _rank(bottom[1]) >= held.rank
-            else first_day(lambda day: paced.rank_on(day) < held.rank, plan, rises=downward)
+            else first_day(lambda day: paced.rank_on(day) < held.rank, plan, rises=downward, start=start)
         )
         forecast["falls_at_pace_on"] = below_at_pace.isoformat() if below_at_pace else None
         forecast["at_risk_by_rolloff"] = below_at_pace is not None and below_at_pace <= flag_day
@@ -767,17 +817,18 @@ def forecast_one(
 
 def _rolloff(
     *, scorecard: Scorecard, plan: ForecastPlan, still: Projection, held: LoadedTier, evaluation: Evaluation
-) -> dict:
-    """Without new activity: when the score falls below the held tier, to what, what left, and the tier after grace."""
+) -> tuple[dict, date | None]:
+    """Without new activity: when the score falls below the held tier, to what, what left, and the tier after grace;
+    and the day it falls (None: not within the horizon)."""
     downward = rises_over_checkpoints(still.trend(), with_higher_values=False)
     below_on = first_day(lambda day: still.rank_on(day) < held.rank, plan, rises=downward)
-    horizon_score = still.on(plan.horizon)[0] if plan.horizon else evaluation.score
+    horizon_score = still.scored_on(plan.horizon)[0] if plan.horizon else evaluation.score
     rolloff: dict = {"held_tier": _tier_ref(held), "below_on": None, "score_at_horizon": str(horizon_score)}
     if below_on is None:
-        return rolloff
-    score, _tier, _values = still.on(below_on)
+        return rolloff, None
+    score, _tier = still.scored_on(below_on)
     drop_on = below_on + timedelta(days=scorecard.model.grace_days)
-    _score, qualified_then, _values = still.on(min(drop_on, plan.horizon))
+    _score, qualified_then = still.scored_on(min(drop_on, plan.horizon))
     # Activities leave on their own days, which a month slice does not know: the sentence names whole slices — the
     # month that is leaving when the score falls below, and those before it — and the score once they have gone.
     by = next((checkpoint for checkpoint in plan.checkpoints if checkpoint >= below_on), plan.horizon)
@@ -813,7 +864,7 @@ def _rolloff(
         "leaving": leaving,
         "drop_on": drop_on.isoformat(),
         "tier_after_grace": _tier_ref(target),
-    }
+    }, below_on
 
 
 def forecasts_for_chunk(
