@@ -46,6 +46,7 @@ from tiers.forecasts import (
     PreparedProjection,
     Projection,
     additive_specs,
+    checkpoint_of,
     first_day,
     forecast_histories,
     forecast_one,
@@ -277,6 +278,63 @@ def test_first_day_bisecting_or_stopping_at_the_first_finds_what_the_scan_does(
 
     scanned = first_day(predicate, plan)
     assert first_day(predicate, plan, rises=rises) == scanned
+
+
+@settings(max_examples=200, deadline=None)
+@given(card=scorecards, offset=st.integers(-5, 800), rises=st.none() | st.booleans(), data=st.data())
+def test_first_day_from_a_checkpoint_before_which_it_fails_finds_what_the_scan_does(
+    card: dict, offset: int, rises: bool | None, data: st.DataObject
+) -> None:
+    # The at-pace fall search starts at the roll-off's checkpoint (`checkpoint_of`): any start up to the first
+    # checkpoint where the predicate holds finds the scan's day, whichever way the search is told it turns.
+    scorecard = loaded_card(card, {"downgrade": TierModel.Downgrade.ONE_STEP, "grace_days": 0})
+    plan = forecast_plan(model=scorecard.model, window=window_of(card, scorecard))
+    turn = plan.today + timedelta(days=offset)
+    turns_up = True if rises is None else rises
+
+    def predicate(day: date) -> bool:
+        return (day >= turn) == turns_up
+
+    scanned = first_day(predicate, plan)
+    first_holding = next(
+        (number for number, checkpoint in enumerate(plan.checkpoints) if predicate(checkpoint)), len(plan.checkpoints)
+    )
+    assert checkpoint_of(scanned, plan) == first_holding
+    start = data.draw(st.integers(0, first_holding))
+    assert first_day(predicate, plan, rises=rises, start=start) == scanned
+
+
+@settings(max_examples=300, deadline=None)
+@given(card=scorecards, policy=policies, people=partners)
+def test_a_paced_projection_said_above_the_still_one_ranks_at_least_as_high_every_day(
+    card: dict, policy: dict, people: list[dict]
+) -> None:
+    # The claim the at-pace fall search acts on (`above_still`), checked against the reference's ranks with and
+    # without pace on every checkpoint and on the days just before each.
+    scorecard = loaded_card(card, policy)
+    plan = forecast_plan(model=scorecard.model, window=window_of(card, scorecard))
+    specs = additive_specs(scorecard)
+    days = [day for checkpoint in plan.checkpoints for day in (checkpoint - timedelta(days=1), checkpoint)]
+    for person in people:
+        values = {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())}
+        history = PartnerHistory(
+            recent={spec: person["recent"][spec] for spec in specs},
+            leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
+        )
+        arguments = {
+            "scorecard": scorecard,
+            "partner_type_id": person["type"],
+            "values": values,
+            "history": history,
+            "plan": plan,
+        }
+        assert not Projection(**arguments, with_pace=True).above_still()
+        prepared = PreparedProjection(**arguments, with_pace=True)
+        paced, still = Projection(**arguments, with_pace=True), Projection(**arguments, with_pace=False)
+        if prepared.above_still():
+            assert all(paced.rank_on(day) >= still.rank_on(day) for day in days)
+        else:
+            assert not prepared.monotone or any(person["recent"][spec] < 0 for spec in specs)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="as the nightly run: scored in SQL on PostgreSQL")
