@@ -222,9 +222,7 @@ def first_day(
     if start >= len(checkpoints):
         return None
     if rises is None:
-        found = next(
-            (number for number in range(start, len(checkpoints)) if predicate(checkpoints[number])), None
-        )
+        found = next((number for number in range(start, len(checkpoints)) if predicate(checkpoints[number])), None)
     elif rises:
         found = None
         if checkpoints and predicate(checkpoints[-1]):
