@@ -42,6 +42,7 @@ from tiers.engine import (
 )
 from tiers.forecasts import (
     ADDITIVE_METRICS,
+    ForecastPlan,
     PartnerHistory,
     PreparedProjection,
     Projection,
@@ -165,6 +166,21 @@ def window_of(card: dict, scorecard: Scorecard) -> Window:
     return qualification_window(model=scorecard.model, evaluated_on=card["evaluated_on"], time_zone="UTC")
 
 
+def projection_arguments(scorecard: Scorecard, plan: ForecastPlan, person: dict) -> dict:
+    """A drawn partner's projection, but for `with_pace`."""
+    specs = additive_specs(scorecard)
+    return {
+        "scorecard": scorecard,
+        "partner_type_id": person["type"],
+        "values": {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())},
+        "history": PartnerHistory(
+            recent={spec: person["recent"][spec] for spec in specs},
+            leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
+        ),
+        "plan": plan,
+    }
+
+
 @settings(max_examples=300, deadline=None)
 @given(card=scorecards, policy=policies, people=partners)
 def test_prepared_projections_forecast_what_the_reference_does(card: dict, policy: dict, people: list[dict]) -> None:
@@ -217,19 +233,7 @@ def test_what_a_prepared_projection_knows_of_the_checkpoints_holds_for_the_refer
     plan = forecast_plan(model=scorecard.model, window=window_of(card, scorecard))
     specs = additive_specs(scorecard)
     for person in people:
-        values = {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())}
-        history = PartnerHistory(
-            recent={spec: person["recent"][spec] for spec in specs},
-            leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
-        )
-        arguments = {
-            "scorecard": scorecard,
-            "partner_type_id": person["type"],
-            "values": values,
-            "history": history,
-            "plan": plan,
-            "with_pace": with_pace,
-        }
+        arguments = projection_arguments(scorecard, plan, person) | {"with_pace": with_pace}
         reference, prepared = Projection(**arguments), PreparedProjection(**arguments)
         days = [reference.on(checkpoint) for checkpoint in plan.checkpoints]
         scores = [score for score, _tier, _values in days]
@@ -316,18 +320,7 @@ def test_a_paced_projection_said_above_the_still_one_ranks_at_least_as_high_ever
     specs = additive_specs(scorecard)
     days = [day for checkpoint in plan.checkpoints for day in (checkpoint - timedelta(days=1), checkpoint)]
     for person in people:
-        values = {spec: person["values"][spec] for spec in dict.fromkeys(scorecard.specs())}
-        history = PartnerHistory(
-            recent={spec: person["recent"][spec] for spec in specs},
-            leaving={spec: person["leaving"][spec][: len(plan.slices)] for spec in specs},
-        )
-        arguments = {
-            "scorecard": scorecard,
-            "partner_type_id": person["type"],
-            "values": values,
-            "history": history,
-            "plan": plan,
-        }
+        arguments = projection_arguments(scorecard, plan, person)
         assert not Projection(**arguments, with_pace=True).above_still()
         prepared = PreparedProjection(**arguments, with_pace=True)
         paced, still = Projection(**arguments, with_pace=True), Projection(**arguments, with_pace=False)
