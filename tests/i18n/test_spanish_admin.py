@@ -79,6 +79,19 @@ def test_every_project_model_has_a_spanish_name_and_plural() -> None:
     assert untranslated == []
 
 
+def test_spanish_model_names_are_lower_case_as_the_admin_puts_them_mid_sentence() -> None:
+    """The admin writes them mid-sentence ("Seleccione clave de API para ver"): only an acronym keeps its capitals."""
+    capitalised = []
+    for model in _project_models():
+        for attribute in ("verbose_name", "verbose_name_plural"):
+            with translation.override("es"):
+                first_word = str(getattr(model._meta, attribute)).split()[0]
+            if first_word[0].isupper() and not first_word.isupper():
+                capitalised.append(f"{model._meta.label}.{attribute}: {first_word!r}")
+
+    assert capitalised == []
+
+
 def test_changelist_and_add_form_name_the_reward_in_spanish(acme: World, client_for) -> None:
     speaks(acme.manager, "es")
     client = client_for(acme, acme.manager)
@@ -248,4 +261,5 @@ def test_deal_reference_column_and_api_key_state_read_spanish(acme: World, clien
     assert '<a href="?o=1">Referencia</a>' in deals
     assert ">Reference<" not in deals
     assert '<td class="field-state">activa</td>' in keys
+    assert "Seleccione clave de API para ver" in keys
     assert '<td class="field-state">active</td>' not in keys
