@@ -35,7 +35,7 @@ class PartnerMonth(TenantOwnedModel):
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("partner")
     )
-    month = models.DateField(help_text="The month's first day, in the tenant's time zone.", verbose_name=_("month"))
+    month = models.DateField(help_text=_("The month's first day, in the tenant's time zone."), verbose_name=_("month"))
     # Every count and sum is up to and including the month.
     activities = models.PositiveIntegerField(verbose_name=_("activities"))
     # Σ amount_converted of the approved sales (the program's currency, docs/currencies.md).
@@ -73,20 +73,20 @@ class RollupState(TenantOwnedModel):
     """How far the tenant's rollup goes: months before `covered_until` are in it, as of `refreshed_at`."""
 
     covered_until = models.DateField(
-        help_text="First day of the first month not in the rollup (the open month).", verbose_name=_("covered until")
+        help_text=_("First day of the first month not in the rollup (the open month)."), verbose_name=_("covered until")
     )
     time_zone = models.CharField(
-        max_length=64, help_text="The time zone the months were cut in.", verbose_name=_("time zone")
+        max_length=64, help_text=_("The time zone the months were cut in."), verbose_name=_("time zone")
     )
     refreshed_at = models.DateTimeField(
-        help_text="When the last refresh started: later changes are not in it.", verbose_name=_("refreshed at")
+        help_text=_("When the last refresh started: later changes are not in it."), verbose_name=_("refreshed at")
     )
     months_rebuilt = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Empty: every month (a full rebuild).", verbose_name=_("months rebuilt")
+        null=True, blank=True, help_text=_("Empty: every month (a full rebuild)."), verbose_name=_("months rebuilt")
     )
     rows_written = models.PositiveIntegerField(default=0, verbose_name=_("rows written"))
     duration = models.DurationField(
-        default=timedelta(0), help_text="How long the last refresh took.", verbose_name=_("duration")
+        default=timedelta(0), help_text=_("How long the last refresh took."), verbose_name=_("duration")
     )
 
     class Meta:

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from api.forms import ApiKeyForm
 from api.models import ApiKey
@@ -44,8 +45,8 @@ class ApiKeyAdmin(TenantModelAdmin):
     @admin.display(description=_("State"))
     def state(self, api_key: ApiKey) -> str:
         if api_key.revoked_at is not None:
-            return "revoked"
-        return "active" if api_key.is_usable_at(timezone.now()) else "expired"
+            return pgettext("API key", "revoked")
+        return pgettext("API key", "active") if api_key.is_usable_at(timezone.now()) else pgettext("API key", "expired")
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: ApiKeyForm, change: bool) -> None:
         """Keys are made by the service (it generates and hashes the secret); the admin never saves one itself."""

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 from loyalty.tenancy.caching import TenancyCachedManager, TenancyCachedModel
@@ -71,8 +72,9 @@ class ApiKey(TenancyCachedModel, TenantOwnedModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = _("API key")
-        verbose_name_plural = _("API keys")
+        # A context of their own: the Spanish is lower case here ("Seleccione clave de API"), capitalised in headings.
+        verbose_name = pgettext_lazy("model name", "API key")
+        verbose_name_plural = pgettext_lazy("model name", "API keys")
         constraints = [models.UniqueConstraint(fields=["tenant", "prefix"], name="api_key_prefix_unique_per_tenant")]
 
     def __str__(self) -> str:

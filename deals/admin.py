@@ -80,6 +80,10 @@ class DealRegistrationAdmin(ReviewActions, TenantModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[DealRegistration]:
         return super().get_queryset(request).annotate(conflict_count=Count("conflicts"))
 
+    @admin.display(description=_("Reference"), ordering="pk")
+    def reference(self, deal: DealRegistration) -> str:
+        return deal.reference
+
     @admin.display(description=_("Conflicts"), ordering="conflict_count")
     def conflicts_found(self, deal: DealRegistration) -> int:
         return deal.conflict_count

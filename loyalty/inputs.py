@@ -14,7 +14,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 NUL = "\x00"
 # Deeper than any document the product defines (a bulk request with metadata is 4 levels plus the metadata's own).
@@ -121,3 +123,42 @@ class JSONFormField(forms.JSONField):
         super().validate(value)
         for messages in json_problems(value).values():
             raise ValidationError(messages, code="invalid")
+
+
+ISO_DATE_FORMAT = "%Y-%m-%d"
+
+
+class ReaderDateInput(forms.DateInput):
+    """A date box that reads and takes dates in the reader's language's format.
+
+    A native `<input type="date">` shows the date in the browser's own locale, whatever the page's `lang`: an English
+    Chromium shows 12/31/2026 on a Spanish page, and the page cannot change that. So the native picker is kept only
+    where the language's first input format is ISO (English in Django's formats); elsewhere the box is text in that
+    format (Spanish: 31/12/2026), with the format as its placeholder. The field parses the language's
+    DATE_INPUT_FORMATS, which always include ISO, so a link or a test posting 2026-12-31 still works.
+    """
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)  # no fixed format: the active language's DATE_INPUT_FORMATS[0], at render time
+
+    def get_context(self, name: str, value: object, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        input_format = get_format("DATE_INPUT_FORMATS")[0]
+        if input_format == ISO_DATE_FORMAT:
+            context["widget"]["type"] = "date"
+        else:
+            context["widget"]["type"] = "text"
+            context["widget"]["attrs"].setdefault("placeholder", date_placeholder(input_format))
+            context["widget"]["attrs"].setdefault("inputmode", "numeric")
+            context["widget"]["attrs"].setdefault("autocomplete", "off")
+        return context
+
+
+def date_placeholder(input_format: str) -> str:
+    """The format in letters a reader recognises: %d/%m/%Y is dd/mm/aaaa in Spanish."""
+    return (
+        input_format.replace("%d", pgettext("date placeholder", "dd"))
+        .replace("%m", pgettext("date placeholder", "mm"))
+        .replace("%Y", pgettext("date placeholder", "yyyy"))
+        .replace("%y", pgettext("date placeholder", "yy"))
+    )

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 from django_scopes import ScopedManager
 
@@ -353,7 +354,7 @@ class ImportJob(TenantOwnedModel):
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
-        verbose_name = _("CSV import")
+        verbose_name = pgettext_lazy("model name", "CSV import")  # lower case in Spanish, unlike the source label
         verbose_name_plural = _("CSV imports")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["tenant", "created_at"], name="import_job_tenant_time")]

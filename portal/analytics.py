@@ -24,7 +24,7 @@ from analytics.selectors import (
     tier_progression_by_month,
 )
 from loyalty.exports import csv_download, csv_text
-from loyalty.inputs import EARLIEST_DATE, LATEST_DATE
+from loyalty.inputs import EARLIEST_DATE, LATEST_DATE, ReaderDateInput
 from loyalty.replica import reads_from_replica
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import PROGRAM_ROLES, Role, User
@@ -35,7 +35,7 @@ from portal.charts import grouped_bars
 program_staff_required = membership_required(*sorted(PROGRAM_ROLES))
 PERIODS = (90, 180, 365)
 DEFAULT_PERIOD = 365
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_INPUT = ReaderDateInput()
 MAX_DAYS = 3 * 366
 ENGAGEMENT_ROW, ENGAGEMENT_BAR = 20, 160  # px per kind; px of a 100 % bar (after a 150 px label column)
 MAX_LABELS = 6  # month labels under a 360 px chart; more months label every n-th, so that none overlap

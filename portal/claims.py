@@ -13,13 +13,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from earning.services import claim_submit
+from loyalty.inputs import ReaderDateInput
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from partners.models import Claim
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 LIST_PAGE_SIZE = 25
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_INPUT = ReaderDateInput()
 # The service names some fields after the activity it records; everything else not on the form is a form error.
 SERVICE_FIELDS = {"occurred_at": "occurred_on"}
 # A marketing claim names its campaign, a referral the company referred; both are the activity's code.

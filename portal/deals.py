@@ -34,6 +34,7 @@ from deals.services import deal_approve, deal_extend, deal_mark_lost, deal_regis
 from earning.services import deal_win_claim
 from imports.deals import deals_csv_check, deals_csv_register, deals_csv_template
 from loyalty.exports import csv_download
+from loyalty.inputs import ReaderDateInput
 from loyalty.tenancy.models import PARTNER_ROLES, PROGRAM_ROLES, Role
 from loyalty.tenancy.permissions import membership_required
 from loyalty.uploads import stored_upload_response
@@ -44,7 +45,7 @@ partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_AD
 reviewer_required = membership_required(Role.PROGRAM_MANAGER, Role.OWNER)
 staff_required = membership_required(Role.ACCOUNT_MANAGER, Role.PROGRAM_MANAGER, Role.OWNER)
 anyone_required = membership_required()
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_INPUT = ReaderDateInput()
 PAGE_SIZE = 50
 BULK_LIMIT = 100
 

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from loyalty.inputs import ReaderDateInput
 from loyalty.tenancy.models import AuditEntry, Role
 from loyalty.tenancy.permissions import membership_required
 from loyalty.tenancy.services import audit_record
@@ -850,9 +851,7 @@ def _distribution(result: SimulationResult | None) -> list[DistributionRow]:
 
 
 class PublishForm(forms.Form):
-    effective_from = forms.DateField(
-        label=_("Effective date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    effective_from = forms.DateField(label=_("Effective date"), widget=ReaderDateInput())
     publication_downgrades = forms.ChoiceField(
         label=_("Partners the draft places lower than the tier they hold"),
         choices=TierModel.PublicationDowngrades.choices,

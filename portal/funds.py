@@ -35,6 +35,7 @@ from funds.services import (
     fund_request_submit,
 )
 from loyalty.exports import csv_download, csv_text
+from loyalty.inputs import ReaderDateInput
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
 from loyalty.uploads import stored_upload_response
@@ -44,7 +45,7 @@ from portal.confirm import Confirmation, confirmation_render
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 program_staff_required = membership_required(Role.PROGRAM_MANAGER, Role.OWNER)
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_INPUT = ReaderDateInput()
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
 PROOF_ACCEPT = {"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}
 CENT = Decimal("0.01")

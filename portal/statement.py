@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exports import csv_download, csv_line
+from loyalty.inputs import ReaderDateInput
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.ledger.selectors import partner_statement_entries, statement_approvals_attach
 from loyalty.ledger.wording import signed_points
@@ -32,12 +33,8 @@ CSV_COLUMNS = [_("Posted"), _("Dated"), _("Kind"), _("Points"), _("Balance"), _(
 
 
 class StatementFilterForm(forms.Form):
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    date_from = forms.DateField(label=_("From"), required=False, widget=ReaderDateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=ReaderDateInput())
     kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All kinds")), *EntryKind.choices])
 
     def clean(self) -> dict:

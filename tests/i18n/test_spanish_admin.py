@@ -1,15 +1,24 @@
 """A program manager who chose Spanish reads the tenant admin's own words (actions, messages, names) in Spanish."""
 
+import importlib
+import pkgutil
+from collections.abc import Iterator
 from pathlib import Path
 
+from django import forms
 from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import label_for_field
 from django.db import models
 from django.utils import translation
 
+from loyalty.tenancy.admin_sites import tenant_admin_site
 from loyalty.tenancy.context import tenant_context
+from tests.api.conftest import make_key
 from tests.conftest import World
+from tests.deals.factories import register
 from tests.i18n.test_spanish_pages import speaks
 from tests.partners.test_review_admin import pending_activity
 from tests.rewards.factories import RewardFactory
@@ -68,6 +77,19 @@ def test_every_project_model_has_a_spanish_name_and_plural() -> None:
 
     assert len(project_models) > 70
     assert untranslated == []
+
+
+def test_spanish_model_names_are_lower_case_as_the_admin_puts_them_mid_sentence() -> None:
+    """The admin writes them mid-sentence ("Seleccione clave de API para ver"): only an acronym keeps its capitals."""
+    capitalised = []
+    for model in _project_models():
+        for attribute in ("verbose_name", "verbose_name_plural"):
+            with translation.override("es"):
+                first_word = str(getattr(model._meta, attribute)).split()[0]
+            if first_word[0].isupper() and not first_word.isupper():
+                capitalised.append(f"{model._meta.label}.{attribute}: {first_word!r}")
+
+    assert capitalised == []
 
 
 def test_changelist_and_add_form_name_the_reward_in_spanish(acme: World, client_for) -> None:
@@ -137,3 +159,107 @@ def test_changelist_columns_filters_and_form_labels_speak_spanish(acme: World, c
     assert '<label class="required" for="id_name">Nombre:</label>' in add_form
     assert '<label class="required" for="id_sku">SKU:</label>' in add_form
     assert "Points cost:" not in add_form
+
+
+def _project_forms() -> list[type[forms.BaseForm]]:
+    """Every form class of the project's own apps (the admins' and the portal's), once each module is imported."""
+    root = Path(settings.BASE_DIR).resolve()
+    project_apps = [
+        config
+        for config in apps.get_app_configs()
+        if Path(config.path).resolve().is_relative_to(root) and "site-packages" not in Path(config.path).parts
+    ]
+    for config in project_apps:
+        for module in pkgutil.walk_packages([config.path], f"{config.name}."):
+            if not {"migrations", "management"} & set(module.name.split(".")):
+                importlib.import_module(module.name)
+    packages = {config.name for config in project_apps}
+
+    def subclasses(cls: type) -> Iterator[type]:
+        for subclass in cls.__subclasses__():
+            yield subclass
+            yield from subclasses(subclass)
+
+    return sorted(
+        {form for form in subclasses(forms.BaseForm) if form.__module__.rsplit(".", 1)[0] in packages},
+        key=lambda form: f"{form.__module__}.{form.__qualname__}",
+    )
+
+
+def _spanish_differs(text: object) -> tuple[str, str]:
+    with translation.override("en"):
+        english = str(text)
+    with translation.override("es"):
+        spanish = str(text)
+    return english, spanish
+
+
+def test_every_help_text_has_its_own_spanish() -> None:
+    """The hint under a field in the admin and the portal's forms: a model field's, or a form field's of its own."""
+    untranslated = []
+    help_texts = 0
+    for model in _project_models():
+        for field in model._meta.get_fields():
+            if getattr(field, "help_text", ""):
+                help_texts += 1
+                english, spanish = _spanish_differs(field.help_text)
+                if spanish == english:
+                    untranslated.append(f"{model._meta.label}.{field.name}: {english!r}")
+    for form in _project_forms():
+        for name, field in form.base_fields.items():
+            if field.help_text:
+                help_texts += 1
+                english, spanish = _spanish_differs(field.help_text)
+                if spanish == english:
+                    untranslated.append(f"{form.__module__}.{form.__qualname__}.{name}: {english!r}")
+
+    assert help_texts > 170
+    assert untranslated == []
+
+
+# Column headers Spanish writes as English does; an empty header is a column of buttons (it names nothing).
+SAME_HEADER_IN_SPANISH = {"", "ID", *SAME_IN_SPANISH}
+
+
+def test_every_admin_column_and_read_only_field_is_headed_in_spanish() -> None:
+    """A property or method shown in the admin (`list_display`, `readonly_fields`, an inline's fields) says its own
+    name (`@admin.display(description=…)`); without one the admin derives "Reference" from the attribute name."""
+    project = set(_project_models())
+    untranslated = []
+    headers = 0
+    for site in (admin.site, tenant_admin_site):
+        for model, model_admin in site._registry.items():
+            if model not in project:
+                continue
+            shown = [(model, model_admin, name) for name in (*model_admin.list_display, *model_admin.readonly_fields)]
+            for inline_class in model_admin.inlines:
+                inline = inline_class(model, site)
+                names = [*(inline.fields or ()), *inline.readonly_fields]
+                shown += [(inline.model, inline, name) for name in names if isinstance(name, str)]
+            for owner, owner_admin, name in shown:
+                if name in ("__str__", "action_checkbox"):
+                    continue
+                headers += 1
+                english, spanish = _spanish_differs(label_for_field(name, owner, owner_admin))
+                if spanish == english and english not in SAME_HEADER_IN_SPANISH:
+                    untranslated.append(f"{type(owner_admin).__qualname__}.{name}: {english!r}")
+
+    assert headers > 400
+    assert untranslated == []
+
+
+def test_deal_reference_column_and_api_key_state_read_spanish(acme: World, client_for) -> None:
+    speaks(acme.manager, "es")
+    make_key(acme)
+    with tenant_context(acme.tenant):
+        register(acme.partner, customer_name="ACME Corp.")
+    client = client_for(acme, acme.manager)
+
+    deals = client.get("/admin/deals/dealregistration/").content.decode()
+    keys = client.get("/admin/api/apikey/").content.decode()
+
+    assert '<a href="?o=1">Referencia</a>' in deals
+    assert ">Reference<" not in deals
+    assert '<td class="field-state">activa</td>' in keys
+    assert "Seleccione clave de API para ver" in keys
+    assert '<td class="field-state">active</td>' not in keys
