@@ -135,11 +135,9 @@ class ReaderDateInput(forms.DateInput):
     Chromium shows 12/31/2026 on a Spanish page, and the page cannot change that. So the native picker is kept only
     where the language's first input format is ISO (English in Django's formats); elsewhere the box is text in that
     format (Spanish: 31/12/2026), with the format as its placeholder. The field parses the language's
-    DATE_INPUT_FORMATS, which always include ISO, so a link or a test posting 2026-12-31 still works.
+    DATE_INPUT_FORMATS, which always include ISO, so a link or a test posting 2026-12-31 still works. No format is
+    fixed: the value is written in the active language's first input format at render time.
     """
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs)  # no fixed format: the active language's DATE_INPUT_FORMATS[0], at render time
 
     def get_context(self, name: str, value: object, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
