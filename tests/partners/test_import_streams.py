@@ -85,6 +85,19 @@ def chunks_of_six(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_services, "CHUNK_ROWS", CHUNK)
 
 
+class PassedTurn:
+    """A chunk's turn passed on, for a test to step in before its posting."""
+
+    def __init__(self, turn: IngestTurn) -> None:
+        self.turn = turn
+
+    def before_insert(self, external_ids: set[str]) -> None:
+        self.turn.before_insert(external_ids)
+
+    def before_posting(self) -> None:
+        self.turn.before_posting()
+
+
 def held_back(
     monkeypatch: pytest.MonkeyPatch, *, first_id: str = "", at_start: bool = False, effect: float | Exception = 0.0
 ) -> set[int]:
@@ -99,13 +112,7 @@ def held_back(
         if isinstance(effect, Exception):
             raise effect
 
-    class HeldTurn:
-        def __init__(self, turn: IngestTurn) -> None:
-            self.turn = turn
-
-        def before_insert(self, external_ids: set[str]) -> None:
-            self.turn.before_insert(external_ids)
-
+    class HeldTurn(PassedTurn):
         def before_posting(self) -> None:
             hold()
             self.turn.before_posting()
@@ -190,13 +197,7 @@ def test_a_chunk_checks_its_activities_keys_before_its_turn(
     ingest = import_services.activities_ingest
     refused_at_once = []
 
-    class ProbingTurn:
-        def __init__(self, turn: IngestTurn) -> None:
-            self.turn = turn
-
-        def before_insert(self, external_ids: set[str]) -> None:
-            self.turn.before_insert(external_ids)
-
+    class ProbingTurn(PassedTurn):
         def before_posting(self) -> None:
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
