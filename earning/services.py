@@ -233,25 +233,22 @@ def activities_points_post(*, activities: Sequence[EarningActivity], actor: User
     return entries
 
 
-def activities_points_earn(*, activities: Sequence[EarningActivity], actor: User | None) -> int:
-    """`activities_points_post` for bulk ingestion: the same credits, written by the ledger's COPY-staged
-    `points_credit_many` (no entry instances come back); returns the number of new entries."""
-    _entries, credits, _positions = _activities_credits(activities=activities, actor=actor, are_new=True)
-    return points_credit_many(credits=credits)
+@dataclass(frozen=True)
+class EarningMatches:
+    """Which active rules each activity matches, and each activity's local day: what pricing reads that no account
+    lock guards (`earning_rules_active` was always read before the accounts are locked). A CSV import's stream
+    computes it before its turn, beside the other streams' turns."""
+
+    activities: Sequence[EarningActivity]
+    days: dict[int, date]
+    matches: list[tuple[EarningActivity, EarningRule]]
+    keys: list[str]  # each match's idempotency key
 
 
-def _activities_credits(
-    *, activities: Sequence[EarningActivity], actor: User | None, are_new: bool = False
-) -> tuple[list[LedgerEntry | None], list[Credit], list[int]]:
-    """The pricing of `activities_points_post`: the entries that exist already (None where a credit is new), the
-    new credits in order, and the position of each credit in the entries. Locks the partners' accounts.
-
-    `are_new`: the activities were inserted in this transaction, so no entry can name them yet (the ledger still
-    checks every key): existing entries are not looked up, and cap periods are summed per (rule, account,
-    period) on PostgreSQL.
-    """
+def activities_rules_match(*, activities: Sequence[EarningActivity]) -> EarningMatches:
+    """The active rules matching each activity, in order (two queries: the rules and their partner types)."""
     if not activities:
-        return [], [], []
+        return EarningMatches(activities, {}, [], [])
     rules = earning_rules_active(kinds={activity.kind for activity in activities})
     zone = timezone.get_current_timezone()
     # Each activity's local day, computed once: rule windows and cap periods both read it.
@@ -261,6 +258,44 @@ def _activities_credits(
         for activity in activities
         for rule in earning_rules_matching(activity=activity, rules=rules, day=days[activity.pk])
     ]
+    keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
+    return EarningMatches(activities, days, matches, keys)
+
+
+def activities_points_earn(
+    *, activities: Sequence[EarningActivity], actor: User | None, matched: EarningMatches | None = None
+) -> int:
+    """`activities_points_post` for bulk ingestion: the same credits, written by the ledger's COPY-staged
+    `points_credit_many` (no entry instances come back); returns the number of new entries. `matched`: the
+    activities' `activities_rules_match`, when the caller matched them before taking its turn."""
+    _entries, credits, _positions = _activities_credits(
+        activities=activities, actor=actor, are_new=True, matched=matched
+    )
+    return points_credit_many(credits=credits)
+
+
+def _activities_credits(
+    *,
+    activities: Sequence[EarningActivity],
+    actor: User | None,
+    are_new: bool = False,
+    matched: EarningMatches | None = None,
+) -> tuple[list[LedgerEntry | None], list[Credit], list[int]]:
+    """The pricing of `activities_points_post`: the entries that exist already (None where a credit is new), the
+    new credits in order, and the position of each credit in the entries. Locks the partners' accounts.
+
+    `are_new`: the activities were inserted in this transaction, so no entry can name them yet (the ledger still
+    checks every key): existing entries are not looked up, and cap periods are summed per (rule, account,
+    period) on PostgreSQL. `matched`: `activities_rules_match(activities=activities)`, computed already.
+    """
+    if not activities:
+        return [], [], []
+    if matched is None:
+        matched = activities_rules_match(activities=activities)
+    elif matched.activities is not activities:
+        raise ValueError("`matched` was computed for other activities.")
+    zone = timezone.get_current_timezone()
+    days, matches, keys = matched.days, matched.matches, matched.keys
     # Like the per-activity path: every partner gets its account, locked before anything is read for pricing.
     partner_ids = {activity.partner_id for activity in activities}
     account_ids = points_accounts_for(partner_ids=partner_ids)
@@ -268,7 +303,6 @@ def _activities_credits(
     if not matches:
         return [], [], []
     multipliers = partner_point_multipliers(partner_ids=partner_ids)
-    keys = [earn_idempotency_key(activity=activity, rule=rule) for activity, rule in matches]
     if are_new:
         existing = {}
     else:

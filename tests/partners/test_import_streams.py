@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from imports import services as import_services
@@ -85,6 +85,19 @@ def chunks_of_six(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_services, "CHUNK_ROWS", CHUNK)
 
 
+class PassedTurn:
+    """A chunk's turn passed on, for a test to step in before its posting."""
+
+    def __init__(self, turn: IngestTurn) -> None:
+        self.turn = turn
+
+    def before_insert(self, external_ids: set[str]) -> None:
+        self.turn.before_insert(external_ids)
+
+    def before_posting(self) -> None:
+        self.turn.before_posting()
+
+
 def held_back(
     monkeypatch: pytest.MonkeyPatch, *, first_id: str = "", at_start: bool = False, effect: float | Exception = 0.0
 ) -> set[int]:
@@ -99,13 +112,7 @@ def held_back(
         if isinstance(effect, Exception):
             raise effect
 
-    class HeldTurn:
-        def __init__(self, turn: IngestTurn) -> None:
-            self.turn = turn
-
-        def before_insert(self, external_ids: set[str]) -> None:
-            self.turn.before_insert(external_ids)
-
+    class HeldTurn(PassedTurn):
         def before_posting(self) -> None:
             hold()
             self.turn.before_posting()
@@ -176,3 +183,48 @@ def test_a_failed_chunk_stops_the_import_after_the_chunks_before_it_and_the_impo
     resumed = import_run(acme, job)
     assert len(threads) == 2
     assert outcome(acme, resumed) == outcome(globex, whole)
+
+
+def test_a_chunk_checks_its_activities_keys_before_its_turn(
+    acme: World, settings, monkeypatch: pytest.MonkeyPatch, chunks_of_six
+) -> None:
+    """A chunk's activities and status changes have their foreign keys checked at their statement, before the
+    chunk's turn, not at its commit in the turn (the streams' serial path; bench/README.md). Seen from the turn: a
+    status change naming no activity is refused at once, where a deferred check would wait for the commit."""
+    other = program(acme)
+    settings.IMPORT_STREAMS = 2
+    job = job_of(acme, file_rows(acme, other.external_id))
+    ingest = import_services.activities_ingest
+    refused_at_once = []
+
+    class ProbingTurn(PassedTurn):
+        def before_posting(self) -> None:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO partners_activitystatuschange (tenant_id, activity_id, from_status, to_status,"
+                        " reason, reason_code, reason_params, created_at)"
+                        " VALUES (%s, -1, '', 'approved', '', '', '{}', now())",
+                        [acme.tenant.pk],
+                    )
+                    refused_at_once.append(False)
+                    raise _Undone
+            except IntegrityError:
+                refused_at_once.append(True)
+            except _Undone:
+                pass
+            self.turn.before_posting()
+
+    def probed(**options):  # noqa: ANN003, ANN202
+        options["turn"] = ProbingTurn(options["turn"])
+        return ingest(**options)
+
+    monkeypatch.setattr(import_services, "activities_ingest", probed)
+    job = import_run(acme, job)
+    assert refused_at_once == [True] * 5
+    counts, *_rest = outcome(acme, job)
+    assert counts == (ImportJob.Status.DONE, 30, 27, 2, 1)
+
+
+class _Undone(Exception):
+    """Rolls the probe's savepoint back when the database accepted its row (its check deferred)."""
