@@ -612,7 +612,7 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
         raise ValidationError({"until": _("A pin ends today or later.")})
     if tier.model.status != TierModel.Status.ACTIVE:
         raise ValidationError({"tier": _("Pin to a tier of the active model.")})
-    state = PartnerTier.objects.select_for_update().filter(partner=partner).select_related("tier").first()
+    state = PartnerTier.objects.select_for_update(of=("self",)).filter(partner=partner).select_related("tier").first()
     # Ranks, not ids: right after a publish the state still names the old model's tier, and a pin at the same rank
     # moves nothing ("Gold since" stays; the next run records the model change, as for any partner at that rank).
     moves = state is None or state.tier.rank != tier.rank
