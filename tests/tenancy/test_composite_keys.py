@@ -6,10 +6,13 @@ row-level security lets them in): only the composite key stands between them and
 account. The checks are deferred to the commit; `SET CONSTRAINTS ALL IMMEDIATE` runs them at the statement.
 """
 
+from collections.abc import Iterable
+
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, migrations, transaction
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.state import ProjectState
 from django.utils import timezone
 
 from loyalty.ledger.models import LedgerEntry, PointsLot
@@ -117,22 +120,50 @@ class _OwnerEditor:
         return getattr(self.editor, name)
 
 
-@pytest.mark.parametrize(
-    ("app_label", "migration_name", "table"),
+# The composite keys' migrations: app, migration, table, the parent's column.
+STOPPED_MIGRATIONS = pytest.mark.parametrize(
+    ("app_label", "migration_name", "table", "keyed"),
     [
-        ("partners", "0015_composite_tenant_keys", "partners_activity"),
-        ("ledger", "0010_composite_tenant_keys", "ledger_pointslot"),
+        ("partners", "0015_composite_tenant_keys", "partners_activity", "partner_id"),
+        ("ledger", "0010_composite_tenant_keys", "ledger_pointslot", "account_id"),
     ],
 )
+
+
+def _steps(app_label: str, migration_name: str) -> tuple[list, list[ProjectState]]:
+    """The migration's operations but the parent's index (built `CONCURRENTLY`, outside any transaction), and the
+    project's state before each and after the last."""
+    loader = MigrationLoader(connection)
+    operations = loader.get_migration(app_label, migration_name).operations[1:]
+    states = [loader.project_state((app_label, migration_name), at_end=False)]
+    for operation in operations:
+        states.append(states[-1].clone())
+        operation.state_forwards(app_label, states[-1])
+    return operations, states
+
+
+def _run(
+    app_label: str, operations: list, states: list[ProjectState], indexes: Iterable[int], *, forwards: bool
+) -> None:
+    editor = _OwnerEditor()
+    for index in indexes:
+        operation, before, after = operations[index], states[index], states[index + 1]
+        if isinstance(operation, migrations.RunPython):
+            (operation.code if forwards else operation.reverse_code)(apps, _OwnerSchemaEditor)
+        elif forwards:
+            operation.database_forwards(app_label, editor, before, after)
+        else:
+            operation.database_backwards(app_label, editor, after, before)
+
+
+@STOPPED_MIGRATIONS
 def test_a_composite_key_migration_stopped_between_its_two_key_drops_runs_again(
-    db: None, app_label: str, migration_name: str, table: str
+    db: None, app_label: str, migration_name: str, table: str, keyed: str
 ) -> None:
     """Stopped after the parent's key was dropped and before the tenant's (the migration is not atomic), the
-    migration stopped again at the first drop, run again: "Found wrong number (0) of foreign key constraints". Each
-    drop now looks at the catalogue first, and the run ends with the composite key alone, as a whole one does."""
-    loader = MigrationLoader(connection)
-    migration = loader.get_migration(app_label, migration_name)
-    keyed = {"partners_activity": "partner_id", "ledger_pointslot": "account_id"}[table]
+    migration runs again and ends with the composite key alone, as a whole run does (Django's own drop was already
+    lenient here; each step now reads the catalogue first, as the reversal below needs)."""
+    operations, states = _steps(app_label, migration_name)
     assert keyed not in _single_column_keys(table)
     # Where the stop left the table: the tenant's single-column key still there, the parent's gone.
     execute_as_table_owner(
@@ -140,53 +171,24 @@ def test_a_composite_key_migration_stopped_between_its_two_key_drops_runs_again(
         ' REFERENCES "tenancy_tenant" ("id") DEFERRABLE INITIALLY DEFERRED'
     )
     assert "tenant_id" in _single_column_keys(table)
-    state = loader.project_state((app_label, migration_name), at_end=False)  # before the migration
-    editor = _OwnerEditor()
-    for operation in migration.operations[1:]:  # all but the parent's index, built CONCURRENTLY (no transaction)
-        after = state.clone()
-        operation.state_forwards(app_label, after)
-        if isinstance(operation, migrations.RunPython):
-            operation.code(apps, _OwnerSchemaEditor)
-        else:
-            operation.database_forwards(app_label, editor, state, after)
-        state = after
+    _run(app_label, operations, states, range(len(operations)), forwards=True)
     assert "tenant_id" not in _single_column_keys(table)
     assert keyed not in _single_column_keys(table)
     assert _key_is_validated(composite_key_name(table, keyed))
 
 
-@pytest.mark.parametrize(
-    ("app_label", "migration_name", "table"),
-    [
-        ("partners", "0015_composite_tenant_keys", "partners_activity"),
-        ("ledger", "0010_composite_tenant_keys", "ledger_pointslot"),
-    ],
-)
+@STOPPED_MIGRATIONS
 def test_a_composite_key_migration_reversed_and_stopped_between_its_two_key_restores_runs_again(
-    db: None, app_label: str, migration_name: str, table: str
+    db: None, app_label: str, migration_name: str, table: str, keyed: str
 ) -> None:
     """Reversed, the tenant's key comes back first, then the parent's: stopped between the two, the reversal run
     again stopped at once, adding the tenant's key a second time ("constraint ... already exists")."""
-    loader = MigrationLoader(connection)
-    operations = loader.get_migration(app_label, migration_name).operations[1:]  # not the parent's index
-    keyed = {"partners_activity": "partner_id", "ledger_pointslot": "account_id"}[table]
-    states = [loader.project_state((app_label, migration_name), at_end=False)]
-    for operation in operations:
-        states.append(states[-1].clone())
-        operation.state_forwards(app_label, states[-1])
-    editor = _OwnerEditor()
-
-    def reverse(steps: int) -> None:
-        for index in reversed(range(len(operations))[-steps:]):
-            if isinstance(operations[index], migrations.RunPython):
-                operations[index].reverse_code(apps, _OwnerSchemaEditor)
-            else:
-                operations[index].database_backwards(app_label, editor, states[index + 1], states[index])
-
-    reverse(1)  # the tenant's key restored, then the stop
+    operations, states = _steps(app_label, migration_name)
+    last = len(operations) - 1
+    _run(app_label, operations, states, [last], forwards=False)  # the tenant's key restored, then the stop
     assert "tenant_id" in _single_column_keys(table)
     assert keyed not in _single_column_keys(table)
-    reverse(len(operations))
+    _run(app_label, operations, states, reversed(range(len(operations))), forwards=False)
     assert {"tenant_id", keyed} <= set(_single_column_keys(table))
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", [composite_key_name(table, keyed)])
