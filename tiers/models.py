@@ -561,4 +561,9 @@ class TierChange(TenantOwnedModel):
                 name="tier_change_once_per_evaluation",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "partner", "created_at"], name="tier_change_partner_time")]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "created_at"], name="tier_change_partner_time"),
+            # The tenant's latest move (the designer's what-if reads it on every change): without it PostgreSQL walks
+            # the primary key backwards past other tenants' newer rows (bench/README.md, mend10).
+            models.Index(fields=["tenant", "id"], name="tier_change_tenant_latest"),
+        ]

@@ -566,6 +566,8 @@ def tier_model_publish(*, model: TierModel, actor: User) -> TierModel:
     locked.status = TierModel.Status.SCHEDULED if scheduled else TierModel.Status.ACTIVE
     locked.published_at, locked.published_by = timezone.now(), actor
     locked.save(update_fields=["status", "published_at", "published_by"])
+    if not scheduled:
+        _pins_follow(model=locked, on=timezone.localdate())
     return locked
 
 
@@ -583,7 +585,22 @@ def tier_models_activate_due(*, on: date) -> TierModel | None:
     TierModel.objects.filter(status=TierModel.Status.ACTIVE).update(status=TierModel.Status.RETIRED)
     due.status = TierModel.Status.ACTIVE
     due.save(update_fields=["status"])
+    _pins_follow(model=due, on=on)
     return due
+
+
+def _pins_follow(*, model: TierModel, on: date) -> None:
+    """Running pins name the tier in force of the rank they hold once `model` comes into force (the tier the runs
+    keep them at, `held_tier`), so the admin names that tier and the pin's form, whose choices are the active
+    model's tiers, shows it. A pin ended before `on` keeps the tier it held, as history."""
+    tiers = list(model.tiers.order_by("rank").values_list("rank", "pk"))
+    pinned = PartnerTier.objects.filter(pinned_tier__isnull=False, pinned_until__gte=on).exclude(
+        pinned_tier__model=model
+    )
+    for rank in pinned.values_list("pinned_tier__rank", flat=True).distinct().order_by():
+        kept = next((pk for tier_rank, pk in reversed(tiers) if tier_rank <= rank), None)
+        if kept is not None:
+            pinned.filter(pinned_tier__rank=rank).update(pinned_tier_id=kept)
 
 
 @transaction.atomic
@@ -595,16 +612,19 @@ def partner_tier_pin(*, partner: Partner, tier: Tier, until: date, reason: str, 
         raise ValidationError({"until": _("A pin ends today or later.")})
     if tier.model.status != TierModel.Status.ACTIVE:
         raise ValidationError({"tier": _("Pin to a tier of the active model.")})
-    state = PartnerTier.objects.select_for_update().filter(partner=partner).first()
+    state = PartnerTier.objects.select_for_update(of=("self",)).filter(partner=partner).select_related("tier").first()
+    # Ranks, not ids: right after a publish the state still names the old model's tier, and a pin at the same rank
+    # moves nothing ("Gold since" stays; the next run records the model change, as for any partner at that rank).
+    moves = state is None or state.tier.rank != tier.rank
     previous_tier_id = state.tier_id if state else None
     if state is None:
         state = PartnerTier(partner=partner, tier=tier, since=timezone.localdate())
-    elif state.tier_id != tier.pk:
+    elif moves:
         state.tier, state.since = tier, timezone.localdate()
     state.pinned_tier, state.pinned_until, state.pin_reason, state.pinned_by = tier, until, reason, actor
     state.below_since = None
     state.save()
-    if previous_tier_id != tier.pk:
+    if moves:
         change = TierChange.objects.create(
             partner=partner,
             from_tier_id=previous_tier_id,

@@ -10,9 +10,10 @@ class TenancyConfig(AppConfig):
     verbose_name = _("Tenancy and identities")
 
     def ready(self) -> None:
-        from loyalty.tenancy import rls, signals
+        from loyalty.tenancy import caching, rls, signals
 
         # Row-level security on PostgreSQL (docs/tenancy.md): policies after migrate, the context on every connection.
         post_migrate.connect(rls.policies_install, sender=self, dispatch_uid="tierline_rls_policies")
         connection_created.connect(rls.context_setter_install, dispatch_uid="tierline_rls_context")
         signals.connect()
+        caching.deletes_connect()  # cascades and SET_NULL bump the cached rows' families (caching.py)

@@ -35,10 +35,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from django.apps import apps
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.signals import post_delete
 
 ENTRY_SECONDS = 60
 
@@ -301,3 +303,42 @@ class TenancyCachedModel(models.Model):
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         generation_bump(using=using, family=self.cache_family)
         return result
+
+
+# The deletion collector's own ways of deleting a parent's children: they bump as `on_delete` says (every other
+# `on_delete` writes nothing, or refuses).
+_UNCHANGED_BY_DELETE = (models.CASCADE, models.PROTECT, models.RESTRICT, models.DO_NOTHING)
+
+
+def deletes_connect() -> None:
+    """Bump a cached model's family on the writes Django's deletion collector makes past the models and querysets
+    above: rows deleted by a cascade (a partner's notifications and badge awards, a user's memberships; the collector
+    deletes them in SQL, calling no `delete`) and rows whose key is set to NULL (or a default) when what they point
+    at goes (an API key's author). Its only hooks are the deletion signals, so this is the house's one exception to
+    "no signals" for the cache (as loyalty/tenancy/signals.py is for the framework's security events): one receiver
+    per cached model, and one per model its rows point at with `SET_NULL`, `SET_DEFAULT` or `SET(...)`.
+
+    The bump waits for the commit as any other (the collector deletes in one transaction: one bump per family). The
+    price: the collector no longer deletes a cached model's rows "fast" (one DELETE without reading them); it reads
+    them first, as it does for any model with a receiver, and so do bulk deletes (`TenancyCachedQuerySet.delete`).
+    These rows are few per parent (a member's notifications, a partner's badges), and none is purged in bulk."""
+    for model in apps.get_models():
+        if not issubclass(model, TenancyCachedModel):
+            continue
+        family = model.cache_family
+        post_delete.connect(_family_bumper(family), sender=model, weak=False, dispatch_uid=f"cache:{model._meta.label}")
+        for field in model._meta.concrete_fields:
+            if field.many_to_one and field.remote_field.on_delete not in _UNCHANGED_BY_DELETE:
+                post_delete.connect(
+                    _family_bumper(family),
+                    sender=field.related_model,
+                    weak=False,
+                    dispatch_uid=f"cache:{model._meta.label}.{field.name}",
+                )
+
+
+def _family_bumper(family: str) -> Callable[..., None]:
+    def bump(sender: type, using: str, **kwargs: object) -> None:
+        generation_bump(using=using, family=family)
+
+    return bump

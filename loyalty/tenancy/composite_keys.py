@@ -69,6 +69,31 @@ def composite_key_add(*, table: str, column: str, parent: str) -> migrations.Run
     )
 
 
+class SingleKeyAlter(migrations.AlterField):
+    """`AlterField` of a key's `db_constraint` (its single-column foreign key dropped, or restored when reversed),
+    done only when the database is not already as the step leaves it.
+
+    The migration is not atomic, so a run stopped between its steps (the partner's key dropped, the tenant's not
+    yet: a lock timeout, a deploy killed) leaves the first step done; Django's `AlterField`, run again, looks for
+    the key it drops, finds none and stops ("Found wrong number (0) of foreign key constraints"). The catalogue
+    says whether the step is done (`get_constraints`, a read that takes no lock on the table); SQLite, whose
+    migrations are not stopped half-way this way, always runs the step."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:  # noqa: ANN001
+        model = to_state.apps.get_model(app_label, self.model_name)
+        wanted = model._meta.get_field(self.name).db_constraint
+        if schema_editor.connection.vendor == "postgresql" and self._has_key(schema_editor, model) == wanted:
+            return
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def _has_key(self, schema_editor, model: type[models.Model]) -> bool:  # noqa: ANN001
+        column = model._meta.get_field(self.name).column
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        return any(found["foreign_key"] and found["columns"] == [column] for found in constraints.values())
+
+
 def composite_key_replace(
     *, model_name: str, table: str, field_name: str, field: models.ForeignKey, parent: str
 ) -> list[migrations.operations.base.Operation]:
@@ -84,6 +109,6 @@ def composite_key_replace(
     )
     return [
         composite_key_add(table=table, column=f"{field_name}_id", parent=parent),
-        migrations.AlterField(model_name=model_name, name=field_name, field=field),
-        migrations.AlterField(model_name=model_name, name="tenant", field=tenant),
+        SingleKeyAlter(model_name=model_name, name=field_name, field=field),
+        SingleKeyAlter(model_name=model_name, name="tenant", field=tenant),
     ]

@@ -28,8 +28,10 @@ from loyalty.tenancy.context import tenant_context
 from notifications.models import Kind, Notification
 from notifications.selectors import notifications_unread_count
 from notifications.services import notification_read, notifications_read_all
+from partners.models import Partner
 from tests.conftest import World
 from tests.engagement.helpers import announce
+from tests.factories import PartnerFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -225,3 +227,17 @@ def test_another_members_entries_under_this_members_keys_are_never_served(acme: 
     for family, name in names.items():
         cache.set(f"tenancy:{database}:{name}", (caching.generation(family=family), foreign[family]), 60)
     assert (unread(acme), banner(acme), badges_of(acme)) == (0, [], [])
+
+
+def test_notifications_deleted_with_their_partner_show_at_once(acme: World) -> None:
+    """A cascade deletes in SQL, past `Notification.delete` and the queryset's: the count stayed 1 for a minute."""
+    with tenant_context(acme.tenant):
+        leaving = PartnerFactory(name="Leaving Partner")
+        Notification.objects.create(
+            recipient=acme.partner_user, partner=leaving, kind=Kind.CLAIM_REVIEWED, subject="claim:9"
+        )
+    assert unread(acme) == 1
+    assert unread(acme) == 1  # from the cache
+    with tenant_context(acme.tenant):
+        Partner.objects.filter(pk=leaving.pk).delete()
+    assert unread(acme) == 0

@@ -321,3 +321,13 @@ def test_one_redis_client_per_connection_pool() -> None:
     backend = caches["default"]._cache
     assert backend.get_client(write=True) is backend.get_client(write=True)
     assert backend.get_client() is backend.get_client()
+
+
+def test_a_membership_deleted_with_its_user_shows_at_once(acme: World) -> None:
+    """The collector deletes a user's memberships in SQL, past `Membership.delete`: another process kept serving the
+    membership of the user deleted (and so its role) for a minute."""
+    leaving = User.objects.get(pk=acme.partner_user.pk)
+    assert membership_in(acme, leaving) is not None
+    assert membership_in(acme, leaving) is not None  # from the cache
+    User.objects.filter(pk=leaving.pk).delete()
+    assert membership_in(acme, leaving) is None

@@ -12,8 +12,8 @@ from loyalty.tenancy.context import tenant_context
 from tests.conftest import World
 from tests.tiers.factories import STANDARD_TIERS, Program, revenue_program
 from tests.tiers.test_decisions import D0, evaluate, moves, revenue, state_of
-from tiers.models import Tier, TierModel
-from tiers.services import partner_tier_pin, protection_end, tier_model_publish
+from tiers.models import PartnerTier, Tier, TierModel
+from tiers.services import partner_tier_pin, protection_end, tier_model_publish, tier_models_activate_due
 from tiers.simulation import simulate
 
 # Gold needs 75 in the new model: a partner at 70 qualifies for Silver only.
@@ -148,3 +148,68 @@ def test_a_pinned_partner_is_held_by_the_preview_and_by_the_new_models_first_run
     run = evaluate(acme, draft, D0 + timedelta(days=1))
     assert (run.upgrades, run.downgrades) == (0, 0)
     assert state_of(acme) == (held, pinned.since, None)  # the new model's tier at the pinned rank, nothing pending
+
+
+def test_a_pin_right_after_a_publish_keeps_the_since_date_of_the_rank_held(
+    acme: World, publish: Callable[..., Program]
+) -> None:
+    """Pinned at the new model's Gold while the state still named the old model's Gold (no run since the publish),
+    the partner read "Gold since" the pin's day and a "pin" move Gold -> Gold was written: the pin compares ranks,
+    as the runs do, and the next run records the model change at the rank held."""
+    first = publish(version=1)
+    revenue(acme, "70000")
+    evaluate(acme, first, D0)
+    assert state_of(acme) == ("Gold", D0, None)
+    second = publish(version=2, tiers=HIGHER_GOLD)
+    with tenant_context(acme.tenant):
+        new_gold = Tier.objects.get(model=second.model, name="Gold")
+        pinned = partner_tier_pin(
+            partner=acme.partner,
+            tier=new_gold,
+            until=timezone.localdate() + timedelta(days=400),
+            reason="Launch",
+            actor=acme.manager,
+        )
+        assert pinned.pinned_tier == new_gold
+    assert state_of(acme) == ("Gold", D0, None)
+    assert moves(acme) == [(None, "Gold", "evaluation", D0)]  # nothing moved: the rank is the same
+    run = evaluate(acme, second, D0 + timedelta(days=1))
+    assert (run.upgrades, run.downgrades) == (0, 0)
+    assert state_of(acme) == ("Gold", D0, None)
+    with tenant_context(acme.tenant):
+        assert PartnerTier.objects.get(partner=acme.partner).tier == new_gold
+    assert moves(acme)[1:] == [("Gold", "Gold", "model_change", D0 + timedelta(days=1))]
+
+
+@pytest.mark.parametrize("switch", ["publish", "scheduled"])
+def test_a_running_pin_names_the_tier_in_force_of_its_rank_once_a_model_changes(
+    acme: World, publish: Callable[..., Program], switch: str
+) -> None:
+    """A pin kept naming the old model's tier: the partner admin read the retired tier's name and the pin's form,
+    whose choices are the active model's tiers, showed no tier. A running pin follows its rank to the model in
+    force (when it comes into force); an ended pin keeps the tier it held."""
+    first = publish(version=1)
+    today = timezone.localdate()
+    renamed = tuple(
+        ("Gold Plus" if name == "Gold" else name, minimum, multiplier) for name, minimum, multiplier in STANDARD_TIERS
+    )
+    with tenant_context(acme.tenant):
+        old_gold, old_silver = (Tier.objects.get(model=first.model, name=name) for name in ("Gold", "Silver"))
+        until = today + timedelta(days=60)
+        partner_tier_pin(partner=acme.partner, tier=old_gold, until=until, reason="Launch", actor=acme.manager)
+        partner_tier_pin(
+            partner=acme.unmanaged_partner, tier=old_silver, until=today, reason="Audit", actor=acme.manager
+        )
+        PartnerTier.objects.filter(partner=acme.unmanaged_partner).update(pinned_until=today - timedelta(days=1))
+    if switch == "publish":
+        second = publish(version=2, tiers=renamed)
+    else:
+        second = publish(version=2, tiers=renamed, effective_from=today + timedelta(days=1))
+        with tenant_context(acme.tenant):
+            assert PartnerTier.objects.get(partner=acme.partner).pinned_tier == old_gold  # not in force yet
+            tier_models_activate_due(on=today + timedelta(days=1))
+    with tenant_context(acme.tenant):
+        gold_plus = Tier.objects.get(model=second.model, name="Gold Plus")
+        state = PartnerTier.objects.get(partner=acme.partner)
+        assert (state.pinned_tier, state.pinned_until, state.tier) == (gold_plus, until, old_gold)
+        assert PartnerTier.objects.get(partner=acme.unmanaged_partner).pinned_tier == old_silver
