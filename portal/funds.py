@@ -48,6 +48,8 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
 PROOF_ACCEPT = {"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}
 CENT = Decimal("0.01")
+# A count people type; past it the database column overflows (walk 10 found a 500).
+MAX_LEADS = 1_000_000
 
 
 def _money_field(label: str, *, required: bool = True) -> forms.DecimalField:
@@ -96,7 +98,9 @@ class FundClaimForm(forms.Form):
         max_length=5000,
         help_text=gettext_lazy("Attendees, leads, opportunities: what the activity achieved."),
     )
-    leads_generated = forms.IntegerField(label=gettext_lazy("Leads generated"), min_value=0, initial=0)
+    leads_generated = forms.IntegerField(
+        label=gettext_lazy("Leads generated"), min_value=0, max_value=MAX_LEADS, initial=0
+    )
     invoice = forms.FileField(
         label=gettext_lazy("Invoice"),
         help_text=gettext_lazy("Required: a PDF, PNG or JPEG file."),

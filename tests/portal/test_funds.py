@@ -209,6 +209,8 @@ def test_claim_form_sends_the_claim_with_its_proof(funded: World, client_for) ->
         ({"invoice": SimpleUploadedFile("invoice.png", PDF_BYTES)}, "must be PDF, PNG or JPEG"),
         ({"performed_on": "2001-01-01"}, "within 30 days of the activity"),
         ({"total_cost": "-1"}, "greater than or equal to 0.01"),
+        # Walk 10: a leads count past the database's integer was a 500 ("integer out of range").
+        ({"leads_generated": "99999999999"}, "less than or equal to 1000000"),
     ],
 )
 def test_bad_claim_input_is_a_form_error_and_writes_nothing(funded: World, client_for, overrides, message):
