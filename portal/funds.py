@@ -28,9 +28,11 @@ from funds.selectors import (
 from funds.services import (
     TransitionError,
     fund_claim_approve,
+    fund_claim_decision_check,
     fund_claim_reject,
     fund_claim_submit,
     fund_request_approve,
+    fund_request_decision_check,
     fund_request_reject,
     fund_request_submit,
 )
@@ -334,9 +336,13 @@ def fund_request_review(request: HttpRequest, request_id: int) -> HttpResponse:
         data = form.cleaned_data
         if fund_request.status != FundRequest.Status.SUBMITTED:
             return confirmation_render(request, _request_decided(fund_request, cancel_url))
-        if request.POST.get("confirmed") != "1":
-            return confirmation_render(request, _request_confirmation(fund_request, data, cancel_url))
         try:
+            # Confirm only what can be done: a missing reason or too large an amount is said on the form.
+            fund_request_decision_check(
+                request=fund_request, decision=data["decision"], amount=data["amount"], reason=data["reason"]
+            )
+            if request.POST.get("confirmed") != "1":
+                return confirmation_render(request, _request_confirmation(fund_request, data, cancel_url))
             if data["decision"] == "approve":
                 fund_request_approve(
                     request=fund_request, actor=request.user, amount=data["amount"], reason=data["reason"]
@@ -431,9 +437,16 @@ def fund_claim_review(request: HttpRequest, claim_id: int) -> HttpResponse:
             data["amount"] = claim.amount
         if claim.status != FundClaim.Status.SUBMITTED:
             return confirmation_render(request, _claim_decided(claim, cancel_url))
-        if request.POST.get("confirmed") != "1":
-            return confirmation_render(request, _claim_confirmation(claim, data, cancel_url))
         try:
+            fund_claim_decision_check(
+                claim=claim,
+                decision=data["decision"],
+                amount=data["amount"],
+                reason=data["reason"],
+                method=data["method"],
+            )
+            if request.POST.get("confirmed") != "1":
+                return confirmation_render(request, _claim_confirmation(claim, data, cancel_url))
             if data["decision"] == "approve":
                 payout = fund_claim_approve(
                     claim=claim, actor=request.user, amount=data["amount"], reason=data["reason"], method=data["method"]
