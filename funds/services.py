@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from funds.lock_objects import fund_account_lock, fund_claim_lock, fund_request_lock
 from funds.models import (
@@ -475,6 +476,37 @@ def _claim_deadline(request: FundRequest) -> date:
     return request.planned_on + timedelta(days=request.account.period.claim_window_days)
 
 
+# What `_decided_amount` says: a rejection without a reason, more than was asked, less without a reason.
+REQUEST_REFUSALS = (
+    gettext_lazy("Say why the request is rejected."),
+    gettext_lazy("Approve at most the amount requested."),
+    gettext_lazy("Say why only part of the amount is approved."),
+)
+CLAIM_REFUSALS = (
+    gettext_lazy("Say why the claim is rejected."),
+    gettext_lazy("Approve at most the amount claimed."),
+    gettext_lazy("Say why less than the claim is approved."),
+)
+
+
+def _decided_amount(
+    asked: Decimal, decision: str, amount: object | None, reason: str, refusals: tuple
+) -> Decimal | None:
+    """The amount a decision approves (None for a rejection), refused as `refusals` say: a rejection without a
+    reason, more than was asked, less than was asked without a reason."""
+    without_reason, above, partial_without_reason = refusals
+    if decision == "reject":
+        if not reason.strip():
+            raise ValidationError({"reason": without_reason})
+        return None
+    value = asked if amount in (None, "") else money_amount(amount, field_name="approved_amount")
+    if value > asked:
+        raise ValidationError({"approved_amount": above})
+    if value < asked and not reason.strip():
+        raise ValidationError({"reason": partial_without_reason})
+    return value
+
+
 def fund_request_decision_check(
     *, request: FundRequest, decision: str, amount: object | None = None, reason: str = ""
 ) -> Decimal | None:
@@ -483,15 +515,8 @@ def fund_request_decision_check(
 
     The available funds are read afresh here; `fund_post` checks them again under the account's lock.
     """
-    if decision == "reject":
-        if not reason.strip():
-            raise ValidationError({"reason": _("Say why the request is rejected.")})
+    if (value := _decided_amount(request.requested_amount, decision, amount, reason, REQUEST_REFUSALS)) is None:
         return None
-    value = request.requested_amount if amount in (None, "") else money_amount(amount, field_name="approved_amount")
-    if value > request.requested_amount:
-        raise ValidationError({"approved_amount": _("Approve at most the amount requested.")})
-    if value < request.requested_amount and not reason.strip():
-        raise ValidationError({"reason": _("Say why only part of the amount is approved.")})
     available = FundAccount.objects.values_list("available", flat=True).get(pk=request.account_id)
     if value > available:
         raise InsufficientFundsError(
@@ -718,24 +743,12 @@ def credit_note_number(*, claim: FundClaim) -> str:
 
 
 def fund_claim_decision_check(
-    *,
-    claim: FundClaim,
-    decision: str,
-    amount: object | None = None,
-    reason: str = "",
-    method: str = FundPayout.Method.CREDIT_NOTE,
+    *, claim: FundClaim, decision: str, amount: object | None = None, reason: str = "", method: str = "credit_note"
 ) -> Decimal | None:
     """Refuse what `fund_claim_approve` or `fund_claim_reject` would refuse, before anything is locked or written,
     so the confirmation page asks only what can be done; returns the amount an approval pays."""
-    if decision == "reject":
-        if not reason.strip():
-            raise ValidationError({"reason": _("Say why the claim is rejected.")})
+    if (value := _decided_amount(claim.amount, decision, amount, reason, CLAIM_REFUSALS)) is None:
         return None
-    value = claim.amount if amount in (None, "") else money_amount(amount, field_name="approved_amount")
-    if value > claim.amount:
-        raise ValidationError({"approved_amount": _("Approve at most the amount claimed.")})
-    if value < claim.amount and not reason.strip():
-        raise ValidationError({"reason": _("Say why less than the claim is approved.")})
     if method not in FundPayout.Method.values:
         raise ValidationError({"method": _("Choose how the claim is paid.")})
     return value
