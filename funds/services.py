@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from funds.lock_objects import fund_account_lock, fund_claim_lock, fund_request_lock
 from funds.models import (
@@ -33,6 +34,7 @@ from loyalty.events import event_emit
 from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.uploads import EVIDENCE, upload_scan
+from loyalty.wording import money_exact
 from partners.models import Activity, ActivityKind, Partner
 from tiers.models import BenefitKind, PartnerTier, Tier, TierBenefit
 from tiers.selectors import tier_entitlements
@@ -474,17 +476,65 @@ def _claim_deadline(request: FundRequest) -> date:
     return request.planned_on + timedelta(days=request.account.period.claim_window_days)
 
 
+# What `_decided_amount` says: a rejection without a reason, more than was asked, less without a reason.
+REQUEST_REFUSALS = (
+    gettext_lazy("Say why the request is rejected."),
+    gettext_lazy("Approve at most the amount requested."),
+    gettext_lazy("Say why only part of the amount is approved."),
+)
+CLAIM_REFUSALS = (
+    gettext_lazy("Say why the claim is rejected."),
+    gettext_lazy("Approve at most the amount claimed."),
+    gettext_lazy("Say why less than the claim is approved."),
+)
+
+
+def _decided_amount(
+    asked: Decimal, decision: str, amount: object | None, reason: str, refusals: tuple
+) -> Decimal | None:
+    """The amount a decision approves (None for a rejection), refused as `refusals` say: a rejection without a
+    reason, more than was asked, less than was asked without a reason."""
+    without_reason, above, partial_without_reason = refusals
+    if decision == "reject":
+        if not reason.strip():
+            raise ValidationError({"reason": without_reason})
+        return None
+    value = asked if amount in (None, "") else money_amount(amount, field_name="approved_amount")
+    if value > asked:
+        raise ValidationError({"approved_amount": above})
+    if value < asked and not reason.strip():
+        raise ValidationError({"reason": partial_without_reason})
+    return value
+
+
+def fund_request_decision_check(
+    *, request: FundRequest, decision: str, amount: object | None = None, reason: str = ""
+) -> Decimal | None:
+    """Refuse what `fund_request_approve` or `fund_request_reject` would refuse, before anything is locked or
+    written, so the confirmation page asks only what can be done; returns the amount an approval commits.
+
+    The available funds are read afresh here; `fund_post` checks them again under the account's lock.
+    """
+    if (value := _decided_amount(request.requested_amount, decision, amount, reason, REQUEST_REFUSALS)) is None:
+        return None
+    available = FundAccount.objects.values_list("available", flat=True).get(pk=request.account_id)
+    if value > available:
+        raise InsufficientFundsError(
+            {
+                "approved_amount": _("Only %(amount)s is available: approve at most that, with a reason.")
+                % {"amount": money_exact(available, request.currency)}
+            }
+        )
+    return value
+
+
 @transaction.atomic
 def fund_request_approve(
     *, request: FundRequest, actor: User, amount: object | None = None, reason: str = ""
 ) -> FundRequest:
     """Pre-approve a request in full, or in part with a reason: the approved amount is committed from the
     partner's available funds (refused, with nothing written, when they do not cover it)."""
-    value = request.requested_amount if amount in (None, "") else money_amount(amount, field_name="approved_amount")
-    if value > request.requested_amount:
-        raise ValidationError({"approved_amount": _("Approve at most the amount requested.")})
-    if value < request.requested_amount and not reason.strip():
-        raise ValidationError({"reason": _("Say why only part of the amount is approved.")})
+    value = fund_request_decision_check(request=request, decision="approve", amount=amount, reason=reason)
     account = fund_account_lock(account_id=request.account_id)
     locked = fund_request_lock(request_id=request.pk)
     if locked.status != FundRequest.Status.SUBMITTED:
@@ -515,8 +565,7 @@ def fund_request_approve(
 
 @transaction.atomic
 def fund_request_reject(*, request: FundRequest, actor: User, reason: str) -> FundRequest:
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why the request is rejected.")})
+    fund_request_decision_check(request=request, decision="reject", reason=reason)
     locked = fund_request_lock(request_id=request.pk)
     if locked.status != FundRequest.Status.SUBMITTED:
         raise TransitionError(_("This request was already decided."))
@@ -693,6 +742,18 @@ def credit_note_number(*, claim: FundClaim) -> str:
     return f"CN-{timezone.localdate().year}-{claim.pk:06d}"
 
 
+def fund_claim_decision_check(
+    *, claim: FundClaim, decision: str, amount: object | None = None, reason: str = "", method: str = "credit_note"
+) -> Decimal | None:
+    """Refuse what `fund_claim_approve` or `fund_claim_reject` would refuse, before anything is locked or written,
+    so the confirmation page asks only what can be done; returns the amount an approval pays."""
+    if (value := _decided_amount(claim.amount, decision, amount, reason, CLAIM_REFUSALS)) is None:
+        return None
+    if method not in FundPayout.Method.values:
+        raise ValidationError({"method": _("Choose how the claim is paid.")})
+    return value
+
+
 @transaction.atomic
 def fund_claim_approve(
     *,
@@ -704,13 +765,7 @@ def fund_claim_approve(
 ) -> FundPayout:
     """Approve a claim (in full, or less with a reason): pay it out of the commitment as a credit note (or a
     payment record) and release the rest of the pre-approval to the partner's available funds."""
-    value = claim.amount if amount in (None, "") else money_amount(amount, field_name="approved_amount")
-    if value > claim.amount:
-        raise ValidationError({"approved_amount": _("Approve at most the amount claimed.")})
-    if value < claim.amount and not reason.strip():
-        raise ValidationError({"reason": _("Say why less than the claim is approved.")})
-    if method not in FundPayout.Method.values:
-        raise ValidationError({"method": _("Choose how the claim is paid.")})
+    value = fund_claim_decision_check(claim=claim, decision="approve", amount=amount, reason=reason, method=method)
     request = claim.request
     fund_account_lock(account_id=request.account_id)
     locked_request = fund_request_lock(request_id=request.pk)
@@ -764,8 +819,7 @@ def fund_claim_approve(
 @transaction.atomic
 def fund_claim_reject(*, claim: FundClaim, actor: User, reason: str) -> FundClaim:
     """Reject a claim with a reason; the pre-approval stands, so the partner may claim again within the window."""
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why the claim is rejected.")})
+    fund_claim_decision_check(claim=claim, decision="reject", reason=reason)
     locked_request = fund_request_lock(request_id=claim.request_id)
     locked = fund_claim_lock(claim_id=claim.pk)
     if locked.status != FundClaim.Status.SUBMITTED:

@@ -28,9 +28,11 @@ from funds.selectors import (
 from funds.services import (
     TransitionError,
     fund_claim_approve,
+    fund_claim_decision_check,
     fund_claim_reject,
     fund_claim_submit,
     fund_request_approve,
+    fund_request_decision_check,
     fund_request_reject,
     fund_request_submit,
 )
@@ -49,6 +51,8 @@ DATE_INPUT = ReaderDateInput()
 MONEY_INPUT = forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"})
 PROOF_ACCEPT = {"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}
 CENT = Decimal("0.01")
+# A count people type; past it the database column overflows (walk 10 found a 500).
+MAX_LEADS = 1_000_000
 
 
 def _money_field(label: str, *, required: bool = True) -> forms.DecimalField:
@@ -97,7 +101,9 @@ class FundClaimForm(forms.Form):
         max_length=5000,
         help_text=gettext_lazy("Attendees, leads, opportunities: what the activity achieved."),
     )
-    leads_generated = forms.IntegerField(label=gettext_lazy("Leads generated"), min_value=0, initial=0)
+    leads_generated = forms.IntegerField(
+        label=gettext_lazy("Leads generated"), min_value=0, max_value=MAX_LEADS, initial=0
+    )
     invoice = forms.FileField(
         label=gettext_lazy("Invoice"),
         help_text=gettext_lazy("Required: a PDF, PNG or JPEG file."),
@@ -331,9 +337,13 @@ def fund_request_review(request: HttpRequest, request_id: int) -> HttpResponse:
         data = form.cleaned_data
         if fund_request.status != FundRequest.Status.SUBMITTED:
             return confirmation_render(request, _request_decided(fund_request, cancel_url))
-        if request.POST.get("confirmed") != "1":
-            return confirmation_render(request, _request_confirmation(fund_request, data, cancel_url))
         try:
+            # Confirm only what can be done: a missing reason or too large an amount is said on the form.
+            fund_request_decision_check(
+                request=fund_request, decision=data["decision"], amount=data["amount"], reason=data["reason"]
+            )
+            if request.POST.get("confirmed") != "1":
+                return confirmation_render(request, _request_confirmation(fund_request, data, cancel_url))
             if data["decision"] == "approve":
                 fund_request_approve(
                     request=fund_request, actor=request.user, amount=data["amount"], reason=data["reason"]
@@ -428,9 +438,16 @@ def fund_claim_review(request: HttpRequest, claim_id: int) -> HttpResponse:
             data["amount"] = claim.amount
         if claim.status != FundClaim.Status.SUBMITTED:
             return confirmation_render(request, _claim_decided(claim, cancel_url))
-        if request.POST.get("confirmed") != "1":
-            return confirmation_render(request, _claim_confirmation(claim, data, cancel_url))
         try:
+            fund_claim_decision_check(
+                claim=claim,
+                decision=data["decision"],
+                amount=data["amount"],
+                reason=data["reason"],
+                method=data["method"],
+            )
+            if request.POST.get("confirmed") != "1":
+                return confirmation_render(request, _claim_confirmation(claim, data, cancel_url))
             if data["decision"] == "approve":
                 payout = fund_claim_approve(
                     claim=claim, actor=request.user, amount=data["amount"], reason=data["reason"], method=data["method"]

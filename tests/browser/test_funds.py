@@ -14,7 +14,7 @@ from funds.models import FundClaim, FundPayout, FundRequest
 from loyalty.tenancy.context import tenant_context
 from tests.browser.conftest import DESKTOP, TIMEOUT_MS, shoot
 from tests.conftest import World
-from tests.funds.helpers import gold_partner_with_funds
+from tests.funds.helpers import gold_partner_with_funds, submitted_request
 from tests.partners.helpers import PDF_BYTES
 
 pytestmark = pytest.mark.browser
@@ -129,3 +129,28 @@ def test_request_preapprove_80_percent_claim_with_invoice_and_see_the_credit_not
     page.locator(f"a[href='/funds/credit-notes/{payout.pk}/']").click()
     assert payout.number in page.locator("main").inner_text()
     shoot(page, f"funds-credit-note-{language}", check_overflow=True)
+
+
+def test_a_partial_preapproval_without_a_reason_is_said_on_the_form_not_after_the_confirmation(
+    page, acme: World, sign_in, url_for
+) -> None:
+    """Walk 10: the manager confirmed "Pre-approve $1,000.00?" and only then read that a reason was missing."""
+    with tenant_context(acme.tenant):
+        period = gold_partner_with_funds(acme)
+        fund_request = submitted_request(acme, period, "2000")
+    sign_in(page, acme, acme.manager)
+    page.goto(url_for(acme, f"/funds/review/requests/{fund_request.pk}/"))
+    page.locator("input[name=decision][value=approve]").check()
+    page.locator("[name=percent]").fill("50")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert page.locator(".confirm-action").count() == 0
+    assert "Say why only part of the amount is approved." in page.locator("main form").inner_text()
+    shoot(page, "funds-partial-without-reason", check_overflow=True)
+    page.locator("[name=reason]").fill("Half: the venue is shared.")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert "$1,000.00" in page.locator(".confirm-action").inner_text()
+    with tenant_context(acme.tenant):
+        fund_request.refresh_from_db()
+    assert fund_request.status == FundRequest.Status.SUBMITTED  # nothing before the confirmation

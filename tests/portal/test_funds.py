@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from funds.models import FundClaim, FundEntry, FundPayout, FundProof, FundRequest
-from funds.services import fund_claim_approve, fund_preapprovals_expire
+from funds.services import fund_claim_approve, fund_preapprovals_expire, fund_request_approve
 from loyalty.tenancy.context import tenant_context
 from loyalty.tenancy.models import Role
 from tests.conftest import World
@@ -209,6 +209,8 @@ def test_claim_form_sends_the_claim_with_its_proof(funded: World, client_for) ->
         ({"invoice": SimpleUploadedFile("invoice.png", PDF_BYTES)}, "must be PDF, PNG or JPEG"),
         ({"performed_on": "2001-01-01"}, "within 30 days of the activity"),
         ({"total_cost": "-1"}, "greater than or equal to 0.01"),
+        # Walk 10: a leads count past the database's integer was a 500 ("integer out of range").
+        ({"leads_generated": "99999999999"}, "less than or equal to 1000000"),
     ],
 )
 def test_bad_claim_input_is_a_form_error_and_writes_nothing(funded: World, client_for, overrides, message):
@@ -295,6 +297,61 @@ def test_partial_preapproval_without_a_reason_is_a_form_error(funded: World, cli
     assert response.status_code == 200
     assert "Say why only part of the amount is approved." in response.content.decode()
     assert counts(funded) == (1, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("post", "message"),
+    [
+        ({"decision": "approve", "amount": "1000"}, "Say why only part of the amount is approved."),
+        ({"decision": "approve", "amount": "2000.01"}, "Approve at most the amount requested."),
+        ({"decision": "reject", "reason": " "}, "Say why the request is rejected."),
+    ],
+)
+def test_a_request_decision_the_service_would_refuse_is_a_form_error_before_the_confirmation(
+    funded: World, client_for, post, message
+) -> None:
+    """Walk 10: the confirmation page asked "Pre-approve $1,000.00?" and only its button said a reason was missing."""
+    with tenant_context(funded.tenant):
+        request = submitted_request(funded, funded.period, "2000")
+    response = client_for(funded, funded.manager).post(f"/funds/review/requests/{request.pk}/", post)
+    page = response.content.decode()
+    assert message in page
+    assert 'name="confirmed"' not in page
+    assert counts(funded) == (1, 0, 1)
+
+
+def test_a_request_above_what_is_still_available_is_a_form_error_before_the_confirmation(
+    funded: World, client_for
+) -> None:
+    """Two requests fit alone; once the first is committed, confirming the second would say "-$… stays available"."""
+    with tenant_context(funded.tenant):
+        first = submitted_request(funded, funded.period, "3000", key="req-first")
+        second = submitted_request(funded, funded.period, "2500", key="req-second")
+        fund_request_approve(request=first, actor=funded.manager)
+    before = counts(funded)
+    response = client_for(funded, funded.manager).post(
+        f"/funds/review/requests/{second.pk}/", {"decision": "approve", "amount": "2500"}
+    )
+    page = response.content.decode()
+    assert "Only $2,000.00 is available: approve at most that, with a reason." in page
+    assert 'name="confirmed"' not in page
+    assert "stays available" not in page
+    assert counts(funded) == before
+
+
+def test_paying_less_than_claimed_without_a_reason_is_a_form_error_before_the_confirmation(
+    funded: World, client_for
+) -> None:
+    with tenant_context(funded.tenant):
+        fund_claim = claim(funded, approved_request(funded, funded.period, "2000"), amount="1500")
+    before = counts(funded)
+    response = client_for(funded, funded.manager).post(
+        f"/funds/review/claims/{fund_claim.pk}/", {"decision": "approve", "amount": "1000", "method": "credit_note"}
+    )
+    page = response.content.decode()
+    assert "Say why less than the claim is approved." in page
+    assert 'name="confirmed"' not in page
+    assert counts(funded) == before
 
 
 def test_rejecting_a_request_is_confirmed_and_needs_a_reason(funded: World, client_for) -> None:
