@@ -30,8 +30,6 @@ from notifications.selectors import notifications_unread_entry
 from portal.confirm import Confirmation, confirmation_render
 from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting
 from rewards.models import Redemption, Reward
-from tiers.models import PartnerTier
-from tiers.selectors import STANDING_VERSION_FIELDS
 from rewards.selectors import partner_redemptions, redemption_for_intent, redemption_rows, reward_catalog_get
 from rewards.services import (
     OPEN_STATUSES,
@@ -41,6 +39,8 @@ from rewards.services import (
     redemption_refusal,
     reward_redeem,
 )
+from tiers.models import PartnerTier
+from tiers.selectors import STANDING_VERSION_FIELDS
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 HISTORY_PAGE_SIZE = 25

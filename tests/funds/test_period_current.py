@@ -14,9 +14,7 @@ from tests.funds.helpers import quarter
 pytestmark = pytest.mark.django_db
 
 
-def test_the_current_period_is_the_latest_starting_one_today_falls_in(
-    acme: World, django_assert_num_queries
-) -> None:
+def test_the_current_period_is_the_latest_starting_one_today_falls_in(acme: World, django_assert_num_queries) -> None:
     today = timezone.localdate()
     with tenant_context(acme.tenant):
         assert fund_period_current() is None
