@@ -70,6 +70,12 @@ class Fragments:
         return self.value(name, render)
 
 
+def sql_columns(model: Any, fields: tuple[str, ...], *, alias: str = "") -> str:
+    """`fields` of `model` as a plain-SQL column list (each `alias.column`): for the pages' versions queries."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{model._meta.get_field(name).column}" for name in fields)
+
+
 # A member's cached page lives this long at most: the names it shows that carry no version of their own (a reward
 # rule's or an actor's, an activity's details) are at most a minute old, as on the dashboard.
 PAGE_SECONDS = 60

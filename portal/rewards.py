@@ -28,7 +28,7 @@ from loyalty.tenancy.permissions import membership_required
 from loyalty.translations import content_version_key
 from notifications.selectors import notifications_unread_entry
 from portal.confirm import Confirmation, confirmation_render
-from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting
+from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting, sql_columns
 from rewards.models import Redemption, Reward
 from rewards.selectors import partner_redemptions, redemption_for_intent, redemption_rows, reward_catalog_get
 from rewards.services import (
@@ -89,20 +89,13 @@ def _catalog_versions(partner_id: int) -> tuple[str, int]:
     availability window holds now (so a reward entering or leaving its window moves it with the clock), and the
     partner's open redemptions (the limits' usage). The data's own values: any writer that changes them changes
     this, whatever its path (tests/portal/test_pages_cached.py)."""
-    now = timezone.now()
-    names = {
-        "account": PointsAccount._meta.db_table,
-        "state": PartnerTier._meta.db_table,
-        "reward": Reward._meta.db_table,
-        "redemption": Redemption._meta.db_table,
-        "account_columns": ", ".join(
-            f"account.{PointsAccount._meta.get_field(name).column}" for name in POINTS_VERSION_FIELDS
-        ),
-        "state_columns": ", ".join(
-            f"state.{PartnerTier._meta.get_field(name).column}" for name in STANDING_VERSION_FIELDS
-        ),
-    }
-    sql = """
+    account, state, reward, redemption = (
+        model._meta.db_table for model in (PointsAccount, PartnerTier, Reward, Redemption)
+    )
+    account_columns = sql_columns(PointsAccount, POINTS_VERSION_FIELDS, alias="account")
+    state_columns = sql_columns(PartnerTier, STANDING_VERSION_FIELDS, alias="state")
+    # Table and column names from the models, values as parameters.
+    sql = f"""
         SELECT account.balance, {account_columns}, {state_columns},
                (SELECT md5(string_agg(
                     reward::text || (COALESCE(reward.available_from <= %s, TRUE)
@@ -114,7 +107,8 @@ def _catalog_versions(partner_id: int) -> tuple[str, int]:
         FROM (SELECT 1) one
         LEFT JOIN {account} account ON account.partner_id = %s
         LEFT JOIN {state} state ON state.partner_id = %s
-    """.format(**names)  # noqa: S608 - table and column names from the models, values as parameters
+    """  # noqa: S608
+    now = timezone.now()
     tenant_id = current_tenant().pk
     parameters = [now, now, tenant_id, Reward.Status.ACTIVE, partner_id, list(OPEN_STATUSES), partner_id, partner_id]
     with connection.cursor() as cursor:

@@ -29,7 +29,7 @@ from loyalty.tenancy.permissions import membership_required
 from loyalty.translations import content_version_key
 from notifications.selectors import notifications_unread_entry
 from partners.models import Activity
-from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting
+from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting, sql_columns
 
 PAGE_SIZE = 50
 CSV_CHUNK_SIZE = 2000
@@ -161,7 +161,7 @@ def _page_of(entries: QuerySet[LedgerEntry], number: str | None) -> Page:
 def _account_version(partner_id: int) -> str:
     """The version of the partner's entries (`POINTS_VERSION_FIELDS`: the chain head names the last posting), in one
     query of plain SQL: entries are only ever appended, each moving the chain head."""
-    columns = ", ".join(PointsAccount._meta.get_field(name).column for name in POINTS_VERSION_FIELDS)
+    columns = sql_columns(PointsAccount, POINTS_VERSION_FIELDS)
     sql = f"SELECT {columns} FROM {PointsAccount._meta.db_table} WHERE partner_id = %s"  # noqa: S608 - the model's names
     with connection.cursor() as cursor:
         cursor.execute(sql, [partner_id])
