@@ -152,6 +152,24 @@ def locust_run(
     )
 
 
+def members_of_earlier_run() -> list[int]:
+    """Django on the database an earlier run built (kept as it is), and the ids of its partner members."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
+    os.environ["DJANGO_DEBUG"] = "0"
+    os.environ["TIERLINE_HTTPS"] = "0"
+    import django
+
+    django.setup()
+    from django_scopes import scopes_disabled
+
+    from loyalty.tenancy.models import PARTNER_ROLES, Membership
+
+    with scopes_disabled():
+        members = Membership.objects.filter(tenant__slug=HOST.split(".")[0], role__in=PARTNER_ROLES)
+        return sorted(members.values_list("user_id", flat=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partners", type=int, default=1_000, help="partners, one member each (default 1,000)")
@@ -160,17 +178,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=45, help="measured seconds after the ramp-up (default 45)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as the Dockerfile)")
     parser.add_argument("--generators", type=int, default=2, help="locust processes generating the load (default 2)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the program of an earlier run (no rebuild; new sessions)"
+    )
     arguments = parser.parse_args()
     users = arguments.users or arguments.partners
 
     started = time.perf_counter()
-    scratch_django("bench/load.py")
+    if arguments.reuse:
+        member_ids = members_of_earlier_run()
+    else:
+        scratch_django("bench/load.py")
+        program = program_build(partners=arguments.partners, activities_per_partner=20, entries_per_partner=12)
+        member_ids = [user_id for user_id, _partner in program.members]
     from django.conf import settings
 
-    program = program_build(partners=arguments.partners, activities_per_partner=20, entries_per_partner=12)
     with tempfile.TemporaryDirectory(prefix="tierline-load-") as scratch:
         sessions_file = Path(scratch) / "sessions.json"
-        cookies = sessions_create(user_ids=[user_id for user_id, _partner in program.members])
+        cookies = sessions_create(user_ids=member_ids)
         sessions_file.write_text(
             json.dumps({"host": HOST, "cookie_name": settings.SESSION_COOKIE_NAME, "cookies": cookies}),
             encoding="utf-8",

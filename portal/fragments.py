@@ -18,6 +18,11 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpRequest
+from django.utils import timezone, translation
+
+from loyalty.tenancy.caching import generation
+from loyalty.translations import content_version
 
 T = TypeVar("T")
 _MISSING = object()
@@ -63,3 +68,37 @@ class Fragments:
     def text(self, name: str, render: Callable[[], str]) -> str:
         """A fragment's cached text, else `render()` (then kept)."""
         return self.value(name, render)
+
+
+def sql_columns(model: Any, fields: tuple[str, ...], *, alias: str = "") -> str:
+    """`fields` of `model` as a plain-SQL column list (each `alias.column`): for the pages' versions queries."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{model._meta.get_field(name).column}" for name in fields)
+
+
+# A member's cached page lives this long at most: the names it shows that carry no version of their own (a reward
+# rule's or an actor's, an activity's details) are at most a minute old, as on the dashboard.
+PAGE_SECONDS = 60
+
+
+def member_page_setting(request: HttpRequest, *, found: dict) -> str | None:
+    """What a member's cached page depends on besides its data: tenant, language, time zone, date, partner (name
+    and status), the program's words and the tenancy cache's generation (members' and partners' rows). None: not
+    cacheable now (no shared cache, or this request wrote: loyalty/tenancy/caching.py)."""
+    memberships = generation()
+    if memberships is None:
+        return None
+    partner = request.membership.partner
+    return ".".join(
+        [
+            str(request.tenant.pk),
+            str(partner.pk),
+            partner.name,
+            partner.status,
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            timezone.localdate().isoformat(),
+            content_version(request.tenant.pk, found=found),
+            memberships,
+        ]
+    )

@@ -8,27 +8,39 @@ from django.contrib import messages
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from loyalty.ledger.selectors import partner_balance_get, partner_points_get
+from loyalty.ledger.models import PointsAccount
+from loyalty.ledger.selectors import POINTS_VERSION_FIELDS, partner_balance_get, partner_points_get
 from loyalty.ledger.services import IdempotencyConflictError
+from loyalty.tenancy.caching import prefetch
+from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import Role
 from loyalty.tenancy.permissions import membership_required
+from loyalty.translations import content_version_key
+from notifications.selectors import notifications_unread_entry
 from portal.confirm import Confirmation, confirmation_render
+from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting, sql_columns
 from rewards.models import Redemption, Reward
 from rewards.selectors import partner_redemptions, redemption_for_intent, redemption_rows, reward_catalog_get
 from rewards.services import (
+    OPEN_STATUSES,
     CostChangedError,
     redeemer_facts,
     redemption_cancel,
     redemption_refusal,
     reward_redeem,
 )
+from tiers.models import PartnerTier
+from tiers.selectors import STANDING_VERSION_FIELDS
 
 partner_member_required = membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 HISTORY_PAGE_SIZE = 25
@@ -70,15 +82,58 @@ class RedeemForm(forms.Form):
             del self.fields["shipping_address"]
 
 
+def _catalog_versions(partner_id: int) -> tuple[str, int]:
+    """The version of everything the catalog shows for a partner, and its balance, in one query of plain SQL (no
+    ORM to compile): the account's points version (`POINTS_VERSION_FIELDS`), the tier state's fields
+    (`STANDING_VERSION_FIELDS`: the rank the checks read), every active reward's whole row with whether its
+    availability window holds now (so a reward entering or leaving its window moves it with the clock), and the
+    partner's open redemptions (the limits' usage). The data's own values: any writer that changes them changes
+    this, whatever its path (tests/portal/test_pages_cached.py)."""
+    account, state, reward, redemption = (
+        model._meta.db_table for model in (PointsAccount, PartnerTier, Reward, Redemption)
+    )
+    account_columns = sql_columns(PointsAccount, POINTS_VERSION_FIELDS, alias="account")
+    state_columns = sql_columns(PartnerTier, STANDING_VERSION_FIELDS, alias="state")
+    # Table and column names from the models, values as parameters.
+    sql = f"""
+        SELECT account.balance, {account_columns}, {state_columns},
+               (SELECT md5(string_agg(
+                    reward::text || (COALESCE(reward.available_from <= %s, TRUE)
+                                     AND COALESCE(reward.available_until >= %s, TRUE))::text,
+                    ',' ORDER BY reward.id))
+                FROM {reward} reward WHERE reward.tenant_id = %s AND reward.status = %s),
+               (SELECT COUNT(*) || '.' || COALESCE(SUM(quantity), 0) || '.' || COALESCE(MAX(id), 0)
+                FROM {redemption} WHERE partner_id = %s AND status = ANY(%s))
+        FROM (SELECT 1) one
+        LEFT JOIN {account} account ON account.partner_id = %s
+        LEFT JOIN {state} state ON state.partner_id = %s
+    """  # noqa: S608
+    now = timezone.now()
+    tenant_id = current_tenant().pk
+    parameters = [now, now, tenant_id, Reward.Status.ACTIVE, partner_id, list(OPEN_STATUSES), partner_id, partner_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+    return ".".join("" if value is None else str(value) for value in row[1:]), row[0] or 0
+
+
 @partner_member_required
 def catalog(request: HttpRequest) -> HttpResponse:
+    """The catalog as this partner sees it. Unfiltered, the content is one fragment kept under everything it shows
+    (`_catalog_versions`, `member_page_setting`): a warm page is one query and one cache read."""
     partner = request.membership.partner
-    balance = partner_balance_get(partner_id=partner.pk)  # the page shows no expiry: the balance alone
+    found = prefetch([notifications_unread_entry(user=request.user)], keys=[content_version_key(request.tenant.pk)])
     filters = CatalogFilterForm(request.GET or None)
     kind, affordable = "", False
     if filters.is_valid():
         kind, affordable = filters.cleaned_data["kind"], filters.cleaned_data["affordable"]
-    entries = reward_catalog_get(partner=partner, balance=balance, kind=kind, affordable_only=affordable)
+    setting = None if request.GET else member_page_setting(request, found=found)
+    whole = None
+    if setting is None:  # filtered, or not cacheable now (the demo's SQLite without Redis too): read live
+        balance = partner_balance_get(partner_id=partner.pk)
+    else:
+        versions, balance = _catalog_versions(partner.pk)
+        whole = f"{setting}.{versions}"
     return render(
         request,
         "portal/rewards/catalog.html",
@@ -86,8 +141,11 @@ def catalog(request: HttpRequest) -> HttpResponse:
             "partner": partner,
             "balance": balance,
             "filters": filters,
-            "entries": entries,
+            "entries": SimpleLazyObject(
+                lambda: reward_catalog_get(partner=partner, balance=balance, kind=kind, affordable_only=affordable)
+            ),
             "is_filtered": bool(kind or affordable),
+            "page_fragment": Fragments(page=f"rewards.{partner.pk}", versions={"catalog": (whole, PAGE_SECONDS)}),
         },
     )
 

@@ -6,24 +6,30 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exports import csv_download, csv_line
 from loyalty.inputs import ReaderDateInput
-from loyalty.ledger.models import EntryKind, LedgerEntry
-from loyalty.ledger.selectors import partner_statement_entries, statement_approvals_attach
+from loyalty.ledger.models import EntryKind, LedgerEntry, PointsAccount
+from loyalty.ledger.selectors import POINTS_VERSION_FIELDS, partner_statement_entries, statement_approvals_attach
 from loyalty.ledger.wording import signed_points
 from loyalty.reasons import memo_shown
+from loyalty.tenancy.caching import prefetch
 from loyalty.tenancy.context import current_tenant, tenant_context
 from loyalty.tenancy.models import Role, Tenant
 from loyalty.tenancy.permissions import membership_required
+from loyalty.translations import content_version_key
+from notifications.selectors import notifications_unread_entry
 from partners.models import Activity
+from portal.fragments import PAGE_SECONDS, Fragments, member_page_setting, sql_columns
 
 PAGE_SIZE = 50
 CSV_CHUNK_SIZE = 2000
@@ -152,19 +158,47 @@ def _page_of(entries: QuerySet[LedgerEntry], number: str | None) -> Page:
     return page
 
 
+def _account_version(partner_id: int) -> str:
+    """The version of the partner's entries (`POINTS_VERSION_FIELDS`: the chain head names the last posting), in one
+    query of plain SQL: entries are only ever appended, each moving the chain head."""
+    columns = sql_columns(PointsAccount, POINTS_VERSION_FIELDS)
+    sql = f"SELECT {columns} FROM {PointsAccount._meta.db_table} WHERE partner_id = %s"  # noqa: S608 - the model's names
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [partner_id])
+        row = cursor.fetchone()
+    return ".".join("" if value is None else str(value) for value in row or ())
+
+
 @membership_required(Role.PARTNER_USER, Role.PARTNER_ADMIN)
 def statement(request: HttpRequest) -> HttpResponse:
-    """The partner's own ledger entries, newest first, 50 a page."""
+    """The partner's own ledger entries, newest first, 50 a page. Unfiltered, the first page is one fragment kept
+    under the account's version and `member_page_setting`: a warm page is one query and one cache read."""
+    partner = request.membership.partner
+    found = prefetch([notifications_unread_entry(user=request.user)], keys=[content_version_key(request.tenant.pk)])
+    setting = None if request.GET else member_page_setting(request, found=found)
+    whole = None if setting is None else f"{setting}.{_account_version(partner.pk)}"
     form = StatementFilterForm(request.GET)  # every field is optional: no parameters, no filters
-    page, status = None, 400
-    if form.is_valid():
-        page, status = _page_of(_filtered_entries(request, form), request.GET.get("page")), 200
-    rows = [
-        {"entry": entry, "points": signed_points(entry.points), "cause": entry_cause(entry)}
-        for entry in (page if page is not None else [])
-    ]
-    context = {"form": form, "page": page, "rows": rows, "partner": request.membership.partner}
-    return render(request, "portal/statement.html", context, status=status)
+
+    def page_and_rows() -> tuple[Page | None, list[dict]]:
+        page = None
+        if form.is_valid():
+            page = _page_of(_filtered_entries(request, form), request.GET.get("page"))
+        rows = [
+            {"entry": entry, "points": signed_points(entry.points), "cause": entry_cause(entry)}
+            for entry in (page if page is not None else [])
+        ]
+        return page, rows
+
+    page_rows = SimpleLazyObject(page_and_rows)  # read only when the fragment is rendered
+    context = {
+        "form": form,
+        "is_valid": form.is_valid(),
+        "page": SimpleLazyObject(lambda: page_rows[0]),
+        "rows": SimpleLazyObject(lambda: page_rows[1]),
+        "partner": partner,
+        "page_fragment": Fragments(page=f"statement.{partner.pk}", versions={"entries": (whole, PAGE_SECONDS)}),
+    }
+    return render(request, "portal/statement.html", context, status=200 if form.is_valid() else 400)
 
 
 def _csv_line(entry: LedgerEntry) -> str:
@@ -210,7 +244,7 @@ def statement_csv(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "portal/statement.html",
-            {"form": form, "page": None, "rows": [], "partner": request.membership.partner},
+            {"form": form, "is_valid": False, "page": None, "rows": [], "partner": request.membership.partner},
             status=400,
         )
     partner = request.membership.partner

@@ -26,7 +26,7 @@ from loyalty.tenancy.permissions import membership_required
 from loyalty.translations import content_version, content_version_key, names_replaced, names_translated
 from notifications.selectors import notifications_unread_entry
 from partners.models import ActivityKind, Claim, Partner
-from portal.fragments import Fragments
+from portal.fragments import Fragments, sql_columns
 from tiers.models import Criterion, Metric, PartnerScore, PartnerTier
 from tiers.selectors import STANDING_VERSION_FIELDS, PartnerStatus, partner_standing_get, partner_status_get
 from tiers.wording import criterion_forecast_text, forecast_sentences, gap_sentence, progress_text
@@ -199,12 +199,8 @@ def _dashboard_versions(partner_id: int, *, within_days: int) -> tuple[str, str,
         "score": PartnerScore._meta.db_table,
         "account": PointsAccount._meta.db_table,
         "lot": PointsLot._meta.db_table,
-        "state_columns": ", ".join(
-            f"state.{PartnerTier._meta.get_field(name).column}" for name in STANDING_VERSION_FIELDS
-        ),
-        "account_columns": ", ".join(
-            f"account.{PointsAccount._meta.get_field(name).column}" for name in POINTS_VERSION_FIELDS
-        ),
+        "state_columns": sql_columns(PartnerTier, STANDING_VERSION_FIELDS, alias="state"),
+        "account_columns": sql_columns(PointsAccount, POINTS_VERSION_FIELDS, alias="account"),
     }
     sql = """
         SELECT {state_columns}, scores.score_count, scores.score_last, scores.score_computed, {account_columns},
