@@ -31,7 +31,7 @@ from funds.models import FundPayout
 from loyalty.ledger.models import EntryKind, LedgerEntry
 from loyalty.tenancy.context import current_tenant
 from partners.models import Activity, ActivityKind, Partner
-from tiers.models import PartnerTier, TierChange
+from tiers.models import PartnerTier, Tier, TierChange
 
 CENT = Decimal("0.01")
 NO_TIER = ""
@@ -430,8 +430,25 @@ def sales_spread(rows: list[PartnerPeriod], *, by: str) -> list[Spread]:
     return _in_order(spreads, by=by)
 
 
+def tiers_by_rank(names: set[str] | dict[str, Any]) -> list[str]:
+    """Tier names lowest rank first, as the program ranks them (Registered, Silver, Gold, Platinum), partners without
+    a tier before them; one query. Two tier models may share a name: the name's lowest rank places it."""
+    ranks = dict(
+        Tier.objects.filter(name__in=[name for name in names if name != NO_TIER])
+        .values("name")
+        .annotate(lowest=Min("rank"))
+        .values_list("name", "lowest")
+    )
+    return sorted(names, key=lambda name: (name != NO_TIER, ranks.get(name, 0), name))
+
+
+def _ranked_after(ranked: list[str], others: set[str]) -> list[str]:
+    """`ranked` then `others`, all in rank order: a query only when there are others."""
+    return tiers_by_rank(set(ranked) | others) if others else ranked
+
+
 def _in_order(spreads: dict[str, Spread], *, by: str) -> list[Spread]:
-    order = [UP, STAYED, DOWN] if by == "movement" else sorted(spreads)
+    order = [UP, STAYED, DOWN] if by == "movement" else tiers_by_rank(spreads)
     return [spreads[group] for group in order if group in spreads]
 
 
@@ -492,7 +509,8 @@ def incentive_cost_by_tier(filters: Filters, sales: dict[str, Decimal]) -> list[
             (Decimal(points[tier]) * tenant.point_value).quantize(CENT),
             paid[tier],
         )
-        for tier in sorted(set(sales) | set(points) | set(paid))
+        # `sales` comes in the tiers' rank (`PeriodFigures.by_tier`); a tier only points or payouts name is placed too.
+        for tier in _ranked_after(list(sales), (set(points) | set(paid)) - set(sales))
     ]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
@@ -26,6 +27,7 @@ from loyalty.tenancy.context import current_tenant
 from loyalty.tenancy.models import User
 from loyalty.tenancy.tasks import enqueue_on_commit
 from loyalty.uploads import EVIDENCE, upload_scan
+from partners.currency import currency_known
 from partners.models import Activity, ActivityKind, Partner
 from tiers.models import BenefitKind
 from tiers.selectors import partner_entitlement_value
@@ -68,6 +70,11 @@ def _move(*, deal: DealRegistration, to_status: str, actor: User | None, reason:
     return event
 
 
+# A registration protects a deal the partner expects to close: one further away than this is a typo (9999-12-31)
+# or not yet a deal, and would hold the customer against other partners for as long.
+EXPECTED_CLOSE_YEARS = 5
+
+
 def deal_fields_clean(
     *,
     customer_name: str,
@@ -106,10 +113,17 @@ def deal_fields_clean(
     code = currency.strip().upper()
     if len(code) != 3 or not code.isalpha() or not code.isascii():
         errors["currency"] = _("Give the currency as a three-letter code (e.g. USD).")
+    elif not currency_known(code):
+        errors["currency"] = _("Unknown currency %(given)r: give a three-letter ISO 4217 code.") % {"given": code}
+    today = timezone.localdate()
     if expected_close is None:
         errors["expected_close"] = _("Give the expected close date.")
-    elif expected_close < timezone.localdate():
+    elif expected_close < today:
         errors["expected_close"] = _("The expected close date is in the past.")
+    elif expected_close > (latest := today + relativedelta(years=EXPECTED_CLOSE_YEARS)):
+        errors["expected_close"] = _(
+            "The expected close date is more than %(years)s years away: give a date up to %(latest)s."
+        ) % {"years": EXPECTED_CLOSE_YEARS, "latest": latest.isoformat()}
     if errors:
         raise ValidationError(errors)
     key = normalise_name(name) or name.lower()

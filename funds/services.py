@@ -449,8 +449,8 @@ def fund_request_submit(
     if value > account.available:
         raise InsufficientFundsError(
             {
-                "amount": _("You have %(available)s %(currency)s available in this period.")
-                % {"available": account.available, "currency": account.currency}
+                "amount": _("You have %(available)s available in this period.")
+                % {"available": money_exact(account.available, account.currency)}
             }
         )
     try:

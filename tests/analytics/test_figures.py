@@ -144,6 +144,8 @@ def test_retention_by_join_cohort(program: Program) -> None:
 def test_sales_per_partner_quartiles_by_tier_and_movement(program: Program) -> None:
     with tenant_context(program.world.tenant):
         rows = sales_per_partner(PERIOD)
+        tiers = [(row.group, row.partners, row.lower_quartile, row.median, row.upper_quartile, row.mean) for row in
+                 sales_spread(rows, by="tier")]  # fmt: skip
     by_partner = {row.partner_id: (row.tier, row.movement, row.sales) for row in rows}
     assert by_partner == {
         program.alpha.pk: ("Gold", UP, Decimal("4000.00")),
@@ -152,15 +154,13 @@ def test_sales_per_partner_quartiles_by_tier_and_movement(program: Program) -> N
         program.delta.pk: ("Silver", UP, Decimal("1270.00")),  # 500 USD + 700 EUR × 1.10 = 770 USD
         program.echo.pk: ("", STAYED, Decimal("0")),
     }
-    tiers = {row.group: (row.partners, row.lower_quartile, row.median, row.upper_quartile, row.mean) for row in
-             sales_spread(rows, by="tier")}  # fmt: skip
     # Silver: 0, 1,270, 2,000 → median 1,270; Q1 = 0 + ½ × 1,270 = 635; Q3 = 1,270 + ½ × 730 = 1,635;
-    # mean 3,270 / 3 = 1,090.
-    assert tiers == {
-        "": (1, 0, 0, 0, 0),
-        "Gold": (1, 4000, 4000, 4000, 4000),
-        "Silver": (3, Decimal("635.00"), Decimal("1270.00"), Decimal("1635.00"), Decimal("1090.00")),
-    }
+    # mean 3,270 / 3 = 1,090. In the tiers' rank (Silver below Gold), not alphabetically; no tier first.
+    assert tiers == [
+        ("", 1, 0, 0, 0, 0),
+        ("Silver", 3, Decimal("635.00"), Decimal("1270.00"), Decimal("1635.00"), Decimal("1090.00")),
+        ("Gold", 1, 4000, 4000, 4000, 4000),
+    ]
     movements = [(row.group, row.partners, row.lower_quartile, row.median, row.upper_quartile) for row in
                  sales_spread(rows, by="movement")]  # fmt: skip
     # Up: 1,270, 4,000 → Q1 = 1,270 + ¼ × 2,730 = 1,952.50; median 2,635; Q3 = 1,270 + ¾ × 2,730 = 3,317.50.
@@ -177,8 +177,8 @@ def test_incentive_cost_per_unit_of_sales_by_tier(program: Program) -> None:
     # Gold: 400 points × 0.01 = 4.00 ÷ 4,000 = 0.0010. Silver: (200 − 50) × 0.01 = 1.50 ÷ 3,270 = 0.000459 → 0.0005.
     assert [(row.tier, row.sales, row.points, row.points_value, row.funds_paid, row.cost_per_unit) for row in cost] == [
         ("", 0, 0, 0, 0, None),
-        ("Gold", Decimal("4000.00"), 400, Decimal("4.00"), 0, Decimal("0.0010")),
         ("Silver", Decimal("3270.00"), 150, Decimal("1.50"), 0, Decimal("0.0005")),
+        ("Gold", Decimal("4000.00"), 400, Decimal("4.00"), 0, Decimal("0.0010")),
     ]
 
 
@@ -314,7 +314,7 @@ def test_each_figure_downloads_as_csv(program: Program, client_for) -> None:
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["Tier", "Partners", "Lower quartile", "Median", "Upper quartile", "Mean", "Total", "Currency"]
-    assert rows[3] == ["Silver", "3", "635.00", "1270.00", "1635.00", "1090.00", "3270.00", "USD"]
+    assert rows[2] == ["Silver", "3", "635.00", "1270.00", "1635.00", "1090.00", "3270.00", "USD"]  # rank order
     for figure in ("retention", "sales_by_movement", "incentive_cost", "tier_progression", "engagement"):
         assert client.get(PAGE + f"{figure}.csv" + QUERY).status_code == 200
     ages = list(csv.reader(io.StringIO(client.get(PAGE + "last_activity.csv" + QUERY).content.decode())))
@@ -385,8 +385,8 @@ def test_the_pages_summary_in_sql_gives_the_hand_computed_figures(program: Progr
         for row in summary.by_tier
     ] == [  # fmt: skip
         ("", 1, 0, 0, 0, 0),
-        ("Gold", 1, 4000, 4000, 4000, 4000),
         ("Silver", 3, Decimal("635.00"), Decimal("1270.00"), Decimal("1635.00"), Decimal("1090.00")),
+        ("Gold", 1, 4000, 4000, 4000, 4000),
     ]
     assert [(row.group, row.lower_quartile, row.median, row.upper_quartile) for row in summary.by_movement] == [
         (UP, Decimal("1952.50"), Decimal("2635.00"), Decimal("3317.50")), (STAYED, 0, 0, 0), (DOWN, 2000, 2000, 2000)

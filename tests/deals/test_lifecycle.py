@@ -1,9 +1,10 @@
 """The registration workflow: every allowed move with who, when and why; refused moves change nothing."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -190,6 +191,10 @@ def test_a_submitted_registration_can_be_lost_and_lost_needs_a_reason(acme: Worl
         ({"customer_domain": "not a domain"}, {"customer_domain": ["Give a web domain such as example.com."]}),
         ({"contact_email": "nobody"}, {"contact_email": ["Enter a valid email address."]}),
         ({"expected_close": "past"}, {"expected_close": ["The expected close date is in the past."]}),
+        ({"currency": "xxx"}, {"currency": ["Unknown currency 'XXX': give a three-letter ISO 4217 code."]}),
+        ({"currency": "ABC"}, {"currency": ["Unknown currency 'ABC': give a three-letter ISO 4217 code."]}),
+        ({"expected_close": date(9999, 12, 31)}, {"expected_close": ["far"]}),
+        ({"expected_close": "six years"}, {"expected_close": ["far"]}),
     ],
 )
 def test_bad_input_is_a_field_error_and_writes_nothing(acme: World, fields: dict, errors: dict) -> None:
@@ -203,6 +208,15 @@ def test_bad_input_is_a_field_error_and_writes_nothing(acme: World, fields: dict
         values.update(fields)
         if values["expected_close"] == "past":
             values["expected_close"] = timezone.localdate() - timedelta(days=1)
+        if values["expected_close"] == "six years":
+            values["expected_close"] = timezone.localdate() + relativedelta(years=6)
+        if errors == {"expected_close": ["far"]}:
+            latest = timezone.localdate() + relativedelta(years=5)
+            errors = {
+                "expected_close": [
+                    f"The expected close date is more than 5 years away: give a date up to {latest.isoformat()}."
+                ]
+            }
         with pytest.raises(ValidationError) as raised:
             deal_register(partner=acme.partner, registered_by=acme.partner_user, **values)
         assert raised.value.message_dict == errors

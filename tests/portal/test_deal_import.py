@@ -63,6 +63,11 @@ def test_a_good_file_registers_each_row_once_and_a_second_upload_nothing(acme: W
         ("OPP-9,Hooli,,US,5,USD,31/12/2027,\n", "expected_close", "Give the date as YYYY-MM-DD."),
         ("OPP-9,Hooli,,US,5,USD,2001-01-01,\n", "expected_close", "The expected close date is in the past."),
         (
+            f"OPP-9,Hooli,,US,5,XXX,{CLOSE},\n",
+            "currency",
+            "Unknown currency 'XXX': give a three-letter ISO 4217 code.",
+        ),
+        (
             f",Hooli,,US,5,USD,{CLOSE},\n",
             "external_id",
             "Give the opportunity's id in your CRM: it makes a re-upload safe.",

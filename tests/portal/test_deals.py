@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -125,6 +126,13 @@ def test_register_submits_once_even_when_posted_twice(acme: World, client_for) -
         ({"currency": "U$D"}, "currency", "Give the currency as a three-letter code (e.g. USD)."),
         ({"expected_close": "2020-01-01"}, "expected_close", "The expected close date is in the past."),
         ({"expected_close": "tomorrow"}, "expected_close", "Enter a valid date."),
+        ({"currency": "XXX"}, "currency", "Unknown currency 'XXX': give a three-letter ISO 4217 code."),
+        (
+            {"expected_close": "9999-12-31"},
+            "expected_close",
+            "The expected close date is more than 5 years away: give a date up to "
+            f"{(TODAY + relativedelta(years=5)).isoformat()}.",
+        ),
         ({"customer_domain": "nope"}, "customer_domain", "Give a web domain such as example.com."),
         (
             {"customer_country": "XX"},
@@ -138,6 +146,18 @@ def test_register_bad_input_is_a_form_error(acme: World, client_for, overrides: 
     response = client_for(acme, acme.partner_user).post("/deals/new/", register_post(**overrides))
     assert response.status_code == 200
     assert response.context["form"].errors[field] == [error]
+
+
+def test_a_close_date_too_far_away_is_refused_in_spanish(acme: World, client_for) -> None:
+    acme.partner_user.language = "es"
+    acme.partner_user.save(update_fields=["language"])
+    response = client_for(acme, acme.partner_user).post("/deals/new/", register_post(expected_close="9999-12-31"))
+    latest = (TODAY + relativedelta(years=5)).isoformat()
+    assert response.context["form"].errors["expected_close"] == [
+        f"La fecha de cierre prevista está a más de 5 años: indique una fecha hasta el {latest}."
+    ]
+    with tenant_context(acme.tenant):
+        assert DealRegistration.objects.count() == 0
     with tenant_context(acme.tenant):
         assert DealRegistration.objects.count() == 0
 

@@ -174,7 +174,7 @@ def test_request_form_sends_a_request_once(funded: World, client_for) -> None:
     ("overrides", "message"),
     [
         ({"amount": "-5"}, "greater than or equal to 0.01"),
-        ({"amount": "9000"}, "You have 5000.00 USD available"),
+        ({"amount": "9000"}, "You have $5,000.00 available in this period."),
         ({"amount": "1.234"}, "no more than 2 decimal places"),
         ({"planned_on": "2001-01-01"}, "Plan the activity between"),
         ({"activity_type": "party"}, "Select a valid choice"),
@@ -446,6 +446,14 @@ def test_funds_page_speaks_spanish(funded: World, client_for) -> None:
     assert "<strong>3.800,00\xa0US$</strong>" in page
     assert "Preaprobada" in page
     assert "Request funds" not in page
+
+
+def test_a_request_above_the_funds_says_the_amount_in_the_readers_language(funded: World, client_for) -> None:
+    funded.partner_admin.language = "es"
+    funded.partner_admin.save(update_fields=["language"])
+    response = client_for(funded, funded.partner_admin).post("/funds/request/", request_post(amount="9000"))
+    assert "Tiene 5.000,00\xa0US$ disponibles en este periodo." in response.content.decode()
+    assert counts(funded) == (0, 0, 1)
 
 
 def test_rebates_accrued_show_on_home_and_funds_page(funded: World, client_for) -> None:
