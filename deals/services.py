@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from deals.lock_objects import customers_lock, deal_lock, deals_lock
@@ -123,7 +124,7 @@ def deal_fields_clean(
     elif expected_close > (latest := today + relativedelta(years=EXPECTED_CLOSE_YEARS)):
         errors["expected_close"] = _(
             "The expected close date is more than %(years)s years away: give a date up to %(latest)s."
-        ) % {"years": EXPECTED_CLOSE_YEARS, "latest": latest.isoformat()}
+        ) % {"years": EXPECTED_CLOSE_YEARS, "latest": date_format(latest)}
     if errors:
         raise ValidationError(errors)
     key = normalise_name(name) or name.lower()

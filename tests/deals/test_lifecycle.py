@@ -7,6 +7,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from deals.models import DealEvent, DealRegistration, DealSettings
 from deals.selectors import partner_pipeline, protection_days_left
@@ -214,7 +215,7 @@ def test_bad_input_is_a_field_error_and_writes_nothing(acme: World, fields: dict
             latest = timezone.localdate() + relativedelta(years=5)
             errors = {
                 "expected_close": [
-                    f"The expected close date is more than 5 years away: give a date up to {latest.isoformat()}."
+                    f"The expected close date is more than 5 years away: give a date up to {date_format(latest)}."
                 ]
             }
         with pytest.raises(ValidationError) as raised:
